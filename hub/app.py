@@ -1,0 +1,443 @@
+"""The hub: wires sources, the alarm lifecycle, the outbox and the uplink together.
+
+Data flows one way (DESIGN.md): Reading -> Event draft -> outbox commit -> uplink.
+Every event is committed before it is sent or announced as sent; the lifecycle's
+actions (feedback, resend, escalation, persistence) are carried out here, because
+this is the IO layer that owns the pins, the database and the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from hub import __version__
+from hub.clock import Clock, SystemClock
+from hub.config import Config
+from hub.control import ControlServer
+from hub.errors import HubError, StoreError
+from hub.event import Draft, Event, Source
+from hub.reading import Reading
+from hub.sensors.gpio import OK_BUTTON, SOS_BUTTON, HubButtons, Indicators, make_pin_factory
+from hub.sos.lifecycle import (
+    Action,
+    Alarm,
+    AlarmBook,
+    AlarmState,
+    Escalate,
+    Feedback,
+    Persist,
+    Resend,
+    Timing,
+)
+from hub.store.outbox import AsyncOutbox
+from hub.sync.messages import Ack
+from hub.sync.uplink import Uplink
+from hub.systemd import notify, watchdog_interval, watchdog_loop
+
+_LOGGER = logging.getLogger(__name__)
+
+# How often the lifecycle timers are evaluated; resend/escalation timing is in
+# seconds, so a one-second tick keeps them within a second of their target.
+_TICK_S = 1.0
+# Closed and cancelled alarms stay visible in `status` this long.
+_KEEP_CLOSED_S = 3600.0
+# Delay before a crashed part is restarted (it is logged each time).
+_RESTART_DELAY_S = 1.0
+
+_PATTERN = {
+    AlarmState.RAISED: "raised",
+    AlarmState.COMMITTED: "raised",
+    AlarmState.SENT: "sent",
+    AlarmState.ACKNOWLEDGED: "acknowledged",
+    AlarmState.DISPATCHED: "acknowledged",
+    AlarmState.CLOSED: "off",
+    AlarmState.CANCELLED: "off",
+}
+
+EscalationHook = Callable[[Alarm, str], Awaitable[None]]
+AlarmListener = Callable[[Alarm], None]
+
+
+class Hub:
+    """One running hub."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        *,
+        clock: Clock | None = None,
+        pin_factory: Any = None,
+        escalation: EscalationHook | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.clock = clock or SystemClock()
+        self.pin_factory = pin_factory
+        self.escalation = escalation or self._siren_escalation
+        self.book = AlarmBook(
+            Timing(cfg.sos.ack_timeout_s, cfg.sos.resend_s, cfg.sos.cancel_window_s)
+        )
+        self.alarm_listeners: list[AlarmListener] = []
+        self.started_at = time.monotonic()
+        self.outbox: AsyncOutbox
+        self.uplink: Uplink
+        self.buttons: HubButtons
+        self.indicators: Indicators
+        self._control: ControlServer | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._stopped = asyncio.Event()
+
+    # -- start and stop -------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open storage, restore open alarms, start every part; returns once running."""
+        cfg = self.cfg
+        self.outbox = await AsyncOutbox.open(
+            cfg.data_path / "hub.db", cfg.hub.id, cfg.outbox.max_bytes, cfg.outbox.log_keep
+        )
+        now = self.clock.monotonic()
+        for record in await self.outbox.load_alarms():
+            try:
+                alarm = Alarm.from_record(record, now)
+            except (KeyError, ValueError) as exc:
+                _LOGGER.error("stored alarm record unusable, skipped: %s", exc)
+                continue
+            self.book.alarms[alarm.id] = alarm
+            _LOGGER.warning(
+                "alarm %s restored after restart in state %s", alarm.id, alarm.state.value
+            )
+        if self.pin_factory is None:
+            self.pin_factory = make_pin_factory(cfg.gpio.pin_factory)
+        self.buttons = HubButtons(cfg.gpio, cfg.sos, self.pin_factory, self.clock)
+        self.indicators = Indicators(cfg.gpio, self.pin_factory)
+        self.uplink = Uplink(
+            cfg,
+            self.outbox,
+            on_sent=self._on_sent,
+            on_ack=self._on_ack,
+            on_command=self._on_command,
+            status_payload=self.heartbeat,
+        )
+        self._control = ControlServer(
+            cfg.control_socket,
+            {
+                "status": lambda _req: self.status(),
+                "events": self._op_events,
+                "test-alarm": self._op_test_alarm,
+                "press": self._op_press,
+            },
+        )
+        await self._control.start()
+        self._supervise("uplink", self.uplink.run)
+        self._supervise("buttons", self._consume_buttons)
+        self._supervise("timers", self._tick_forever)
+        interval = watchdog_interval()
+        if interval:
+            self._supervise("watchdog", lambda: watchdog_loop(interval))
+        notify("READY=1")
+        _LOGGER.info("hub %s started (pingan-hub %s)", cfg.hub.id, __version__)
+
+    async def stop(self) -> None:
+        """Stop every part and close storage (committed events stay on disk)."""
+        notify("STOPPING=1")
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._control:
+            await self._control.close()
+        self.buttons.close()
+        self.indicators.close()
+        await self.outbox.close()
+        self._stopped.set()
+
+    async def run(self) -> None:
+        """Start and run until cancelled."""
+        await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()
+
+    def _supervise(self, name: str, part: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        async def keep_running() -> None:
+            while True:
+                try:
+                    await part()
+                    _LOGGER.error("%s ended unexpectedly; restarting", name)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    _LOGGER.exception("%s failed; restarting in %.0f s", name, _RESTART_DELAY_S)
+                await asyncio.sleep(_RESTART_DELAY_S)
+
+        self._spawn(keep_running(), name)
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str = "") -> None:
+        task = asyncio.create_task(coro, name=name or None)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            _LOGGER.error("background task %s failed", task.get_name(), exc_info=task.exception())
+
+    # -- events and alarms ----------------------------------------------------------
+
+    async def commit(self, draft: Draft) -> Event:
+        """Commit a non-alarm event to the outbox (it is sent from there)."""
+        result = await self.outbox.commit(draft)
+        if result.shed:
+            _LOGGER.warning("outbox full: shed %s unsent events (priority: count)", result.shed)
+        _LOGGER.info(
+            "committed %s seq=%d id=%s", result.event.kind, result.event.seq, result.event.id
+        )
+        return result.event
+
+    async def raise_alarm(
+        self,
+        kind: str,
+        *,
+        source: Source | None = None,
+        data: dict[str, Any] | None = None,
+        test: bool = False,
+        raised_by: str = "",
+    ) -> Event | None:
+        """Raise a priority-0 alarm: feedback at once, commit, then the uplink sends it."""
+        payload = dict(data or {})
+        if test:
+            payload["test"] = True
+        draft = Draft.create(kind, self.clock, data=payload, source=source)
+        self._execute(
+            self.book.raised(draft.id, kind, self.clock.monotonic(), test=test, raised_by=raised_by)
+        )
+        try:
+            event = await self.commit(draft)
+        except StoreError:
+            # The disk failed us. The alarm stays open in memory so the lifecycle
+            # escalates it locally (siren) when no centre ack comes.
+            _LOGGER.critical("ALARM %s could not be stored; escalating locally", draft.id)
+            return None
+        self._execute(self.book.committed(event.id, event.seq, self.clock.monotonic()))
+        return event
+
+    def _execute(self, actions: list[Action]) -> None:
+        for action in actions:
+            alarm = self.book.alarms.get(action.alarm_id)
+            if alarm is None:
+                continue
+            if isinstance(action, Feedback):
+                self.indicators.show(_PATTERN[action.state])
+                _LOGGER.info("alarm %s %s", alarm.id, action.state.value)
+                for listener in self.alarm_listeners:
+                    listener(alarm)
+            elif isinstance(action, Persist):
+                self._spawn(self._persist(alarm), "persist")
+            elif isinstance(action, Resend):
+                self._spawn(self._resend(alarm.id), "resend")
+            elif isinstance(action, Escalate):
+                self._spawn(self._escalate(alarm, action.reason), "escalate")
+
+    async def _persist(self, alarm: Alarm) -> None:
+        if alarm.is_open:
+            await self.outbox.save_alarm(alarm.id, alarm.state.value, alarm.to_record())
+        else:
+            await self.outbox.drop_alarm(alarm.id)
+
+    async def _resend(self, alarm_id: str) -> None:
+        event = await self.outbox.get(alarm_id)
+        if event is not None and await self.uplink.resend(event):
+            _LOGGER.info("alarm %s resent (no centre ack yet)", alarm_id)
+
+    async def _escalate(self, alarm: Alarm, reason: str) -> None:
+        _LOGGER.warning("alarm %s escalated: %s", alarm.id, reason)
+        await self.commit(
+            Draft.create(
+                "escalate",
+                self.clock,
+                data={
+                    "alarm_id": alarm.id,
+                    "alarm_kind": alarm.kind,
+                    "reason": reason,
+                    "test": alarm.test,
+                },
+            )
+        )
+        await self.escalation(alarm, reason)
+
+    async def _siren_escalation(self, alarm: Alarm, reason: str) -> None:
+        """Until the modem path exists (a later issue): sound the siren and log."""
+        self.indicators.show("siren")
+        _LOGGER.warning("escalation for alarm %s (%s): siren on", alarm.id, reason)
+
+    def _on_sent(self, event: Event) -> None:
+        self._execute(self.book.sent(event.id, self.clock.monotonic()))
+
+    def _on_ack(self, ack: Ack) -> None:
+        actions = self.book.acked(
+            ack.id, ack.state, self.clock.monotonic(), operator=ack.operator, note=ack.note
+        )
+        if actions is None:
+            _LOGGER.warning("ack for unknown alarm %r ignored", ack.id)
+            return
+        self._execute(actions)
+
+    def _on_command(self, name: str, args: dict[str, Any]) -> None:
+        if name == "test":
+            self._spawn(
+                self.raise_alarm(
+                    "sos", test=True, source=Source("cloud", name="centre test", protocol="mqtt")
+                ),
+                "cmd-test",
+            )
+        elif name in ("speak", "locate", "callback"):
+            # These arrive with the voice and modem issues.
+            _LOGGER.info("command %r not supported yet; ignored", name)
+        else:
+            _LOGGER.warning("unknown command %r ignored", name[:100])
+
+    async def _tick_forever(self) -> None:
+        while True:
+            now = self.clock.monotonic()
+            self._execute(self.book.tick(now))
+            for alarm in list(self.book.alarms.values()):
+                if (
+                    not alarm.is_open
+                    and alarm.history
+                    and now - alarm.history[-1][1] > _KEEP_CLOSED_S
+                ):
+                    del self.book.alarms[alarm.id]
+            await asyncio.sleep(_TICK_S)
+
+    # -- readings -----------------------------------------------------------------
+
+    async def _consume_buttons(self) -> None:
+        async for reading in self.buttons.readings():
+            await self.handle_button(reading)
+
+    async def handle_button(self, reading: Reading) -> None:
+        """Red press raises SOS; a later hold of it cancels; green press is a check-in."""
+        press = f"press:{reading.values.get('press', 0)}"
+        action = reading.values.get("action")
+        source = Source(
+            reading.device,
+            protocol=reading.protocol,
+            name="红色求助按钮" if reading.device == SOS_BUTTON else "绿色平安按钮",
+        )
+        if reading.device == SOS_BUTTON and action == "press":
+            existing = self.book.open_sos()
+            if existing is not None:
+                # The centre already has it; show where it is rather than raise twice.
+                _LOGGER.info(
+                    "red button pressed again while alarm %s is %s",
+                    existing.id,
+                    existing.state.value,
+                )
+                self.indicators.show(_PATTERN[existing.state])
+                return
+            await self.raise_alarm("sos", source=source, raised_by=press)
+        elif reading.device == SOS_BUTTON and action == "hold":
+            alarm = self.book.open_alarm_for_cancel(self.clock.monotonic(), press)
+            if alarm is None:
+                return
+            self._execute(self.book.cancelled(alarm.id, self.clock.monotonic()))
+            await self.commit(
+                Draft.create(
+                    "sos_cancelled", self.clock, source=source, data={"alarm_id": alarm.id}
+                )
+            )
+        elif reading.device == OK_BUTTON and action == "press":
+            await self.commit(Draft.create("checkin", self.clock, source=source))
+
+    # -- what the CLI and the heartbeat see ---------------------------------------
+
+    async def heartbeat(self) -> dict[str, Any]:
+        """The retained status payload's fields."""
+        depth = await self.outbox.depth()
+        return {
+            "ts": self.clock.now().isoformat().replace("+00:00", "Z"),
+            "version": __version__,
+            "uptime_s": round(time.monotonic() - self.started_at),
+            "outbox": {str(k): v for k, v in depth.items()},
+            "open_alarms": sum(1 for a in self.book.alarms.values() if a.is_open),
+        }
+
+    async def status(self) -> dict[str, Any]:
+        """Everything `pingan-hub status` shows."""
+        up = self.uplink.state
+        depth = await self.outbox.depth()
+        now = self.clock.monotonic()
+        return {
+            "hub": self.cfg.hub.id,
+            "version": __version__,
+            "uptime_s": round(time.monotonic() - self.started_at),
+            "clock_synced": self.clock.synced(),
+            "uplink": {
+                "connected": up.connected,
+                "protocol": up.protocol,
+                "broker": f"{self.cfg.mqtt.host}:{self.cfg.mqtt.port}",
+                "connected_since": up.connected_since,
+                "last_heartbeat": up.last_heartbeat,
+                "last_error": up.last_error,
+                "published": up.published,
+            },
+            "outbox": {
+                "depth": {str(k): v for k, v in depth.items()},
+                "pending_bytes": self.outbox.sync.pending_bytes,
+                "last_seq": self.outbox.sync.last_seq(),
+            },
+            "alarms": [
+                {
+                    "id": a.id,
+                    "kind": a.kind,
+                    "state": a.state.value,
+                    "seq": a.seq,
+                    "test": a.test,
+                    "escalated": a.escalated,
+                    "operator": a.operator,
+                    "note": a.note,
+                    "age_s": round(now - a.raised_at),
+                }
+                for a in sorted(self.book.alarms.values(), key=lambda a: a.raised_at)
+            ],
+        }
+
+    async def _op_events(self, request: dict[str, Any]) -> dict[str, Any]:
+        last = request.get("last", 20)
+        if not isinstance(last, int) or not 1 <= last <= 10_000:
+            raise HubError("last must be a whole number from 1 to 10000")
+        return {
+            "events": [
+                {**row.event.to_dict(), "sent_at": row.sent_at}
+                for row in await self.outbox.recent(last)
+            ]
+        }
+
+    async def _op_test_alarm(self, _request: dict[str, Any]) -> dict[str, Any]:
+        event = await self.raise_alarm(
+            "sos", test=True, source=Source("control", name="test-alarm", protocol="cli")
+        )
+        if event is None:
+            raise HubError("the test alarm could not be stored; see the hub's log")
+        return {"id": event.id, "seq": event.seq}
+
+    async def _op_press(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Simulated press of a mock-pin button (demo and tests only)."""
+        from gpiozero.pins.mock import MockFactory
+
+        if not isinstance(self.pin_factory, MockFactory):
+            raise HubError('press works only with gpio.pin_factory = "mock"')
+        button = {"sos": self.cfg.gpio.sos_pin, "ok": self.cfg.gpio.ok_pin}.get(
+            str(request.get("button", "sos"))
+        )
+        hold = request.get("hold_s", 0.2)
+        if button is None or not isinstance(hold, (int, float)) or not 0 <= hold <= 30:
+            raise HubError("button must be 'sos' or 'ok' and hold_s 0 to 30")
+        pin = self.pin_factory.pin(button)
+        pin.drive_low()
+        await asyncio.sleep(hold)
+        pin.drive_high()
+        return {"pressed": request.get("button", "sos"), "hold_s": hold}

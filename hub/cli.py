@@ -1,0 +1,197 @@
+"""The `pingan-hub` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from hub import __version__
+from hub.config import Config, load_config
+from hub.control import call
+from hub.errors import ConfigError, HubError
+
+DEFAULT_CONFIG = Path("/etc/pingan-hub/config.toml")
+
+
+def _add_config(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=DEFAULT_CONFIG,
+        help=f"the hub's config file (default {DEFAULT_CONFIG})",
+    )
+    p.add_argument(
+        "--socket",
+        type=Path,
+        default=None,
+        help="control socket of the running hub (default from the config)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: one sub-command per task."""
+    parser = argparse.ArgumentParser(
+        prog="pingan-hub",
+        description="平安通 in-home safety hub: SOS button, care checks, durable uplink to the "
+        "alarm centre.",
+    )
+    parser.add_argument("--version", action="version", version=f"pingan-hub {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the hub (the systemd service runs this)")
+    run.add_argument(
+        "--config",
+        type=Path,
+        default=DEFAULT_CONFIG,
+        help=f"config file (default {DEFAULT_CONFIG})",
+    )
+
+    demo = sub.add_parser(
+        "demo",
+        help="the whole SOS loop with simulated devices, a local "
+        "broker and a simulated alarm centre; no hardware",
+    )
+    demo.add_argument(
+        "--forever",
+        action="store_true",
+        help="keep running after the scripted press (Ctrl-C to stop)",
+    )
+    demo.add_argument(
+        "--ack-delay",
+        type=float,
+        default=2.0,
+        help="seconds the simulated centre takes to acknowledge (default 2)",
+    )
+
+    config = sub.add_parser("config", help="configuration tools")
+    config_sub = config.add_subparsers(dest="config_command", metavar="ACTION")
+    check = config_sub.add_parser("check", help="validate a config file; exit 2 on error")
+    check.add_argument("file", type=Path)
+
+    status = sub.add_parser("status", help="connection, outbox depth, open alarms")
+    _add_config(status)
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    events = sub.add_parser("events", help="the most recent events, newest first")
+    _add_config(events)
+    events.add_argument("--last", type=int, default=20, help="how many (default 20)")
+    events.add_argument("--json", action="store_true", help="machine-readable output")
+
+    test = sub.add_parser("test-alarm", help="raise an SOS marked test through the real path")
+    _add_config(test)
+
+    press = sub.add_parser("press", help="press a simulated button (mock pins only)")
+    _add_config(press)
+    press.add_argument("button", choices=("sos", "ok"))
+    press.add_argument("--hold", type=float, default=0.2, help="seconds to hold (default 0.2)")
+    return parser
+
+
+def _socket(args: argparse.Namespace) -> Path:
+    if args.socket:
+        return Path(args.socket)
+    return load_config(args.config).control_socket
+
+
+def _print_status(st: dict[str, Any]) -> None:
+    up = st["uplink"]
+    print(
+        f"hub {st['hub']}  pingan-hub {st['version']}  up {st['uptime_s']} s"
+        f"{'' if st['clock_synced'] else '  (clock not synced)'}"
+    )
+    link = (
+        f"connected (MQTT {up['protocol']})"
+        if up["connected"]
+        else f"DISCONNECTED{': ' + up['last_error'] if up['last_error'] else ''}"
+    )
+    print(f"uplink  {up['broker']}  {link}  published {up['published']}")
+    d = st["outbox"]["depth"]
+    print(
+        f"outbox  alarms {d['0']}  warnings {d['1']}  telemetry {d['2']}  "
+        f"({st['outbox']['pending_bytes']} bytes)  last seq {st['outbox']['last_seq']}"
+    )
+    if not st["alarms"]:
+        print("alarms  none open")
+    for a in st["alarms"]:
+        who = f"  operator {a['operator']}" if a["operator"] else ""
+        print(
+            f"alarm   {a['kind']} {a['id']} seq {a['seq']}: {a['state']}"
+            f"{' (test)' if a['test'] else ''}{' ESCALATED' if a['escalated'] else ''}"
+            f"{who}  {a['age_s']} s ago"
+        )
+
+
+def _run(cfg: Config) -> int:
+    from hub.app import Hub
+
+    logging.basicConfig(
+        level=cfg.hub.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(Hub(cfg).run())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status (2 for bad config or usage)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(load_config(args.config))
+        if args.command == "demo":
+            from hub.demo import run_demo
+
+            return run_demo(forever=args.forever, ack_delay=args.ack_delay)
+        if args.command == "config" and args.config_command == "check":
+            load_config(args.file)
+            print(f"{args.file}: OK")
+            return 0
+        if args.command == "status":
+            st = call(_socket(args), "status")
+            st.pop("ok", None)
+            if args.json:
+                print(json.dumps(st, ensure_ascii=False, indent=2))
+            else:
+                _print_status(st)
+            return 0
+        if args.command == "events":
+            rows = call(_socket(args), "events", last=args.last)["events"]
+            if args.json:
+                print(json.dumps(rows, ensure_ascii=False, indent=2))
+            for ev in [] if args.json else rows:
+                state = f"sent {ev['sent_at']}" if ev["sent_at"] else "QUEUED"
+                test = " (test)" if ev["data"].get("test") else ""
+                print(
+                    f"{ev['seq']:>6}  {ev['ts']}  p{ev['priority']}  {ev['kind']}{test}  "
+                    f"{ev['id']}  {state}"
+                )
+            return 0
+        if args.command == "test-alarm":
+            r = call(_socket(args), "test-alarm")
+            print(f"test alarm raised: id {r['id']} seq {r['seq']}")
+            return 0
+        if args.command == "press":
+            call(
+                _socket(args), "press", button=args.button, hold_s=args.hold, timeout=args.hold + 10
+            )
+            print(f"pressed {args.button} for {args.hold} s")
+            return 0
+        if args.command == "config":
+            parser.parse_args(["config", "--help"])
+        parser.print_help()
+        return 2
+    except ConfigError as exc:
+        print("configuration problems:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    except HubError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,288 @@
+"""Configuration: TOML read with `tomllib`, validated once into typed, frozen objects.
+
+Every option is declared once, with its default and what is allowed; the same
+declarations drive validation, error messages and `config.example.toml`'s checks.
+Errors name the option (`mqtt.port`) and say what to do.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from dataclasses import MISSING, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from hub.errors import ConfigError
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9_/-]{1,100}$")
+
+
+def _opt(
+    default: Any,
+    help: str,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    choices: tuple[Any, ...] | None = None,
+) -> Any:
+    """Declare an option: default, one-line help and the allowed range or choices."""
+    meta = {"help": help, "lo": lo, "hi": hi, "choices": choices}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class HubSection:
+    """[hub]"""
+
+    id: str = _opt("", "hub id: letters, digits, '-' or '_', at most 64; required")
+    data_dir: str = _opt("/var/lib/pingan-hub", "directory for the database and registry")
+    timezone: str = _opt("Asia/Shanghai", "IANA timezone for wall-clock windows")
+    language: str = _opt("cmn", "elder-facing prompts", choices=("cmn", "yue", "en"))
+    log_level: str = _opt("INFO", "logging level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+
+
+@dataclass(frozen=True)
+class MqttSection:
+    """[mqtt]"""
+
+    host: str = _opt("localhost", "broker host name or address")
+    port: int = _opt(1883, "broker TCP port (8883 is usual with TLS)", lo=1, hi=65535)
+    prefix: str = _opt("pingan/v1", "topic prefix; the hub id is appended")
+    protocol: str = _opt(
+        "auto", "MQTT version: auto tries 5 then 3.1.1", choices=("auto", "5", "3.1.1")
+    )
+    client_id: str = _opt("", "MQTT client id; empty means pingan-<hub id>")
+    username: str = _opt("", "per-hub user name; empty for none")
+    password: str = _opt("", "per-hub password; empty for none")
+    tls: bool = _opt(False, "use TLS")
+    ca_file: str = _opt("", "fleet CA certificate (PEM); empty uses the system store")
+    cert_file: str = _opt("", "client certificate (PEM) for per-hub TLS auth")
+    key_file: str = _opt("", "client private key (PEM)")
+    keepalive_s: int = _opt(30, "MQTT keepalive seconds", lo=5, hi=3600)
+    heartbeat_s: float = _opt(60.0, "seconds between retained status heartbeats", lo=1, hi=3600)
+    reconnect_min_s: float = _opt(0.5, "first reconnect delay", lo=0.05, hi=60)
+    reconnect_max_s: float = _opt(30.0, "longest reconnect delay", lo=0.1, hi=600)
+
+
+@dataclass(frozen=True)
+class OutboxSection:
+    """[outbox]"""
+
+    max_bytes: int = _opt(
+        64 * 1024 * 1024,
+        "bound on queued events; telemetry is shed first, then warnings, alarms never",
+        lo=64 * 1024,
+        hi=4 * 1024**3,
+    )
+    log_keep: int = _opt(
+        2000, "how many sent events are kept for `pingan-hub events`", lo=10, hi=1_000_000
+    )
+
+
+@dataclass(frozen=True)
+class GpioSection:
+    """[gpio]"""
+
+    pin_factory: str = _opt(
+        "lgpio",
+        "gpiozero pin factory: lgpio on a Pi, mock for demo/tests",
+        choices=("lgpio", "rpigpio", "pigpio", "native", "mock"),
+    )
+    sos_pin: int = _opt(
+        17, "BCM pin of the red SOS button (to ground, internal pull-up)", lo=0, hi=53
+    )
+    ok_pin: int = _opt(27, "BCM pin of the green 'I'm OK' button", lo=0, hi=53)
+    led_pin: int = _opt(22, "BCM pin of the status LED", lo=0, hi=53)
+    buzzer_pin: int = _opt(23, "BCM pin of the buzzer / siren driver", lo=0, hi=53)
+    bounce_s: float = _opt(0.05, "button debounce time", lo=0.0, hi=1.0)
+
+
+@dataclass(frozen=True)
+class SosSection:
+    """[sos]"""
+
+    ack_timeout_s: float = _opt(
+        30.0, "escalate when the centre has not acknowledged by then", lo=1, hi=3600
+    )
+    resend_s: float = _opt(10.0, "resend an unacknowledged alarm this often", lo=1, hi=3600)
+    cancel_hold_s: float = _opt(
+        3.0, "holding the red button this long cancels a false alarm", lo=0.5, hi=10
+    )
+    cancel_window_s: float = _opt(
+        30.0, "a false alarm can be cancelled this long after the press", lo=0, hi=300
+    )
+
+
+@dataclass(frozen=True)
+class ControlSection:
+    """[control]"""
+
+    socket: str = _opt("", "local control socket for the CLI; empty means <data_dir>/control.sock")
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole validated configuration."""
+
+    hub: HubSection = field(default_factory=HubSection)
+    mqtt: MqttSection = field(default_factory=MqttSection)
+    outbox: OutboxSection = field(default_factory=OutboxSection)
+    gpio: GpioSection = field(default_factory=GpioSection)
+    sos: SosSection = field(default_factory=SosSection)
+    control: ControlSection = field(default_factory=ControlSection)
+
+    @property
+    def data_path(self) -> Path:
+        """The data directory."""
+        return Path(self.hub.data_dir)
+
+    @property
+    def control_socket(self) -> Path:
+        """Where the control socket lives."""
+        return Path(self.control.socket) if self.control.socket else self.data_path / "control.sock"
+
+    @property
+    def topic_root(self) -> str:
+        """`{prefix}/{hub id}`."""
+        return f"{self.mqtt.prefix}/{self.hub.id}"
+
+
+_TYPES: dict[str, type] = {"int": int, "float": float, "str": str, "bool": bool}
+_TYPE_NAMES = {int: "a whole number", float: "a number", str: "text", bool: "true or false"}
+
+
+def _check_value(name: str, f: Any, value: Any) -> tuple[Any, str | None]:
+    """Coerce and check one option; returns (value, problem or None)."""
+    want = _TYPES[f.type] if isinstance(f.type, str) else f.type
+    if want is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, want) or (want is int and isinstance(value, bool)):
+        return value, f"{name}: must be {_TYPE_NAMES[want]}, got {value!r}"
+    meta = f.metadata
+    if meta["choices"] and value not in meta["choices"]:
+        allowed = ", ".join(repr(c) for c in meta["choices"])
+        return value, f"{name}: {value!r} is not allowed; use one of {allowed}"
+    lo, hi = meta["lo"], meta["hi"]
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        return value, f"{name}: {value!r} is out of range; allowed {lo} to {hi}"
+    return value, None
+
+
+def _section(cls: Any, name: str, raw: Any, problems: list[str]) -> Any:
+    """Build one section from its TOML table, collecting problems."""
+    if not isinstance(raw, dict):
+        problems.append(f"[{name}]: must be a table")
+        return cls()
+    known = {f.name: f for f in fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        f = known.get(key)
+        if f is None:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean {name}.{close[0]}?" if close else ""
+            problems.append(f"{name}.{key}: unknown option{hint}")
+            continue
+        checked, problem = _check_value(f"{name}.{key}", f, value)
+        if problem:
+            problems.append(problem)
+        else:
+            values[key] = checked
+    return cls(**values)
+
+
+def _cross_checks(cfg: Config, problems: list[str]) -> None:
+    """Rules that involve more than one option."""
+    if not cfg.hub.id:
+        problems.append('hub.id: required; set it to this hub\'s id, e.g. id = "GZ-000123"')
+    elif not _HUB_ID.match(cfg.hub.id):
+        problems.append(f"hub.id: {cfg.hub.id!r} may only use letters, digits, '-' and '_'")
+    if (
+        not _TOPIC_PREFIX.match(cfg.mqtt.prefix)
+        or "//" in cfg.mqtt.prefix
+        or cfg.mqtt.prefix.startswith("/")
+        or cfg.mqtt.prefix.endswith("/")
+    ):
+        problems.append(
+            f"mqtt.prefix: {cfg.mqtt.prefix!r} must be topic levels like 'pingan/v1' "
+            "(no wildcards, no leading or trailing '/')"
+        )
+    try:
+        ZoneInfo(cfg.hub.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(
+            f"hub.timezone: {cfg.hub.timezone!r} is not a known IANA timezone, e.g. 'Asia/Shanghai'"
+        )
+    if cfg.mqtt.reconnect_min_s > cfg.mqtt.reconnect_max_s:
+        problems.append("mqtt.reconnect_min_s: must not exceed mqtt.reconnect_max_s")
+    if bool(cfg.mqtt.cert_file) != bool(cfg.mqtt.key_file):
+        problems.append("mqtt.cert_file / mqtt.key_file: give both or neither")
+    if (cfg.mqtt.ca_file or cfg.mqtt.cert_file) and not cfg.mqtt.tls:
+        problems.append("mqtt.tls: set tls = true to use ca_file / cert_file")
+    if bool(cfg.mqtt.password) and not cfg.mqtt.username:
+        problems.append("mqtt.username: required when mqtt.password is set")
+    pins = {
+        "gpio.sos_pin": cfg.gpio.sos_pin,
+        "gpio.ok_pin": cfg.gpio.ok_pin,
+        "gpio.led_pin": cfg.gpio.led_pin,
+        "gpio.buzzer_pin": cfg.gpio.buzzer_pin,
+    }
+    seen: dict[int, str] = {}
+    for name, pin in pins.items():
+        if pin in seen:
+            problems.append(f"{name}: pin {pin} is already used by {seen[pin]}")
+        seen[pin] = name
+    if cfg.sos.resend_s > cfg.sos.ack_timeout_s:
+        problems.append(
+            "sos.resend_s: must not exceed sos.ack_timeout_s, or the alarm is never "
+            "resent before escalation"
+        )
+
+
+SECTIONS: dict[str, Any] = {
+    f.name: f.default_factory for f in fields(Config) if f.default_factory is not MISSING
+}
+
+
+def parse_config(raw: dict[str, Any]) -> Config:
+    """Validate a TOML document into a Config; ConfigError lists every problem."""
+    problems: list[str] = []
+    sections: dict[str, Any] = {}
+    for name, value in raw.items():
+        cls = SECTIONS.get(name)
+        if cls is None:
+            close = difflib.get_close_matches(name, SECTIONS, n=1)
+            hint = f"; did you mean [{close[0]}]?" if close else ""
+            problems.append(f"[{name}]: unknown section{hint}")
+            continue
+        sections[name] = _section(cls, name, value, problems)
+    cfg = Config(**sections)
+    _cross_checks(cfg, problems)
+    if problems:
+        raise ConfigError(problems)
+    return cfg
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate a TOML file."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError([f"{path}: file not found"]) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read: {exc}"]) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from exc
+    return parse_config(raw)
+
+
+def with_overrides(cfg: Config, **sections: dict[str, Any]) -> Config:
+    """A copy of cfg with some options replaced (used by the demo and tests)."""
+    return replace(
+        cfg, **{name: replace(getattr(cfg, name), **vals) for name, vals in sections.items()}
+    )

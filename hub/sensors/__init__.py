@@ -1,0 +1,1 @@
+"""Sources of Readings: one module per kind of hardware, each over an injectable seam."""

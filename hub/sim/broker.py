@@ -1,0 +1,97 @@
+"""A private mosquitto broker on a free loopback port (demo and tests; no root needed)."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from hub.errors import HubError
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def find_mosquitto() -> str:
+    """The mosquitto binary (Debian installs it in /usr/sbin, often not on PATH)."""
+    found = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
+    if not found:
+        raise HubError(
+            "mosquitto is not installed: run `sudo apt-get install mosquitto` "
+            "(the ./dev script does this for you when run as root)"
+        )
+    return found
+
+
+class Mosquitto:
+    """A mosquitto process with its own config, stoppable and restartable on the same port."""
+
+    def __init__(self, port: int | None = None, workdir: Path | None = None) -> None:
+        self.port = port or free_port()
+        self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="pingan-broker-")
+        self.workdir = workdir or Path(self._tmp.name)  # type: ignore[union-attr]
+        self.binary = find_mosquitto()
+        self.proc: subprocess.Popen[bytes] | None = None
+        conf = self.workdir / "mosquitto.conf"
+        conf.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            "allow_anonymous true\n"
+            # Keep sessions and retained messages across a broker restart, like a real one.
+            "persistence true\n"
+            f"persistence_location {self.workdir}/\n"
+            "log_dest none\n"
+            "max_queued_messages 100000\n"
+        )
+        self.conf = conf
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start and wait until it accepts connections."""
+        self.proc = subprocess.Popen(
+            [self.binary, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+                raise HubError(f"mosquitto exited at start: {err.strip()}")
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
+            ):
+                return
+            time.sleep(0.02)
+        raise HubError(f"mosquitto did not listen on port {self.port} within {timeout} s")
+
+    def stop(self) -> None:
+        """Stop (SIGTERM: it saves its persistence file)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc and self.proc.stderr:
+            self.proc.stderr.close()
+        self.proc = None
+
+    def close(self) -> None:
+        """Stop and remove the working directory."""
+        self.stop()
+        if self._tmp:
+            self._tmp.cleanup()
+
+    def __enter__(self) -> Mosquitto:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,1 @@
+"""The alarm lifecycle, local feedback and escalation."""

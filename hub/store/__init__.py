@@ -1,0 +1,1 @@
+"""Durable storage: the outbox and event log (SQLite), the device registry (TinyDB)."""

@@ -1,0 +1,320 @@
+"""The outbox: every event is committed here before anything is sent or announced.
+
+One SQLite file in WAL mode with `synchronous=FULL`: a commit returns only once the
+WAL is on disk, so an event reported committed survives kill -9 and power loss.
+
+One table holds both the outbox (rows not yet sent) and the event log (recent sent
+rows kept for `pingan-hub events`); a partial index over unsent rows keeps "next to
+send" and appends O(log n) however long the log. The per-hub `seq` lives in the same
+database and is advanced in the same transaction as the insert, so a seq is never
+reused, even after a crash.
+
+Bounded by bytes: when the unsent rows exceed `max_bytes`, the oldest telemetry is
+shed first, then the oldest warnings; alarms are never shed.
+
+`Outbox` is synchronous and owned by one thread; `AsyncOutbox` runs it on a single
+worker thread so the event loop never waits on the SD card.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from hub.errors import DecodeError, StoreError
+from hub.event import Draft, Event, Priority
+
+_LOGGER = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    seq      INTEGER PRIMARY KEY,
+    id       TEXT NOT NULL UNIQUE,
+    priority INTEGER NOT NULL,
+    kind     TEXT NOT NULL,
+    size     INTEGER NOT NULL,
+    body     BLOB NOT NULL,
+    sent_at  TEXT
+);
+CREATE INDEX IF NOT EXISTS pending ON events (priority, seq) WHERE sent_at IS NULL;
+CREATE INDEX IF NOT EXISTS sent ON events (seq) WHERE sent_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS alarms (
+    id      TEXT PRIMARY KEY,
+    state   TEXT NOT NULL,
+    record  TEXT NOT NULL
+);
+"""
+
+# Trim the sent log every this many sends, not on every send: fewer SD-card writes.
+_TRIM_EVERY = 100
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    """An event from the log with its delivery state."""
+
+    event: Event
+    sent_at: str | None
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    """What a commit stored, and what it had to shed to stay within its bound."""
+
+    event: Event
+    shed: dict[int, int]  # priority -> how many unsent events were dropped
+
+
+class Outbox:
+    """Synchronous outbox over one SQLite connection; use from one thread only."""
+
+    def __init__(self, path: Path, hub_id: str, max_bytes: int, log_keep: int) -> None:
+        self.path = path
+        self.hub_id = hub_id
+        self.max_bytes = max_bytes
+        self.log_keep = log_keep
+        self._sent_since_trim = 0
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves.
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(_SCHEMA)
+            self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('seq', 0)")
+            self.pending_bytes = int(
+                self._db.execute(
+                    "SELECT COALESCE(SUM(size), 0) FROM events WHERE sent_at IS NULL"
+                ).fetchone()[0]
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the outbox {path}: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the database (a checkpoint happens on close)."""
+        self._db.close()
+
+    def commit(self, draft: Draft) -> CommitResult:
+        """Store a draft durably with the next seq; returns the Event once it is on disk."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                seq = int(
+                    self._db.execute(
+                        "UPDATE meta SET value = value + 1 WHERE key = 'seq' RETURNING value"
+                    ).fetchone()[0]
+                )
+                event = Event.from_draft(draft, self.hub_id, seq)
+                body = event.to_json()
+                shed, freed = self._make_room(len(body), event.priority)
+                self._db.execute(
+                    "INSERT INTO events (seq, id, priority, kind, size, body) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (seq, event.id, int(event.priority), event.kind, len(body), body),
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot commit {draft.kind} event: {exc}") from exc
+        # Only after COMMIT: a rolled-back transaction must not skew the running total.
+        self.pending_bytes += len(body) - freed
+        return CommitResult(event, shed)
+
+    def _make_room(self, size: int, priority: Priority) -> tuple[dict[int, int], int]:
+        """Shed the oldest low-priority unsent events until `size` more bytes fit.
+
+        Runs inside the commit's transaction. An alarm is always accepted; a lower
+        priority event that cannot be fitted is refused with StoreError.
+        Returns what was shed per priority and the bytes freed.
+        """
+        shed: dict[int, int] = {}
+        need = self.pending_bytes + size - self.max_bytes
+        freed = 0
+        for victim in (Priority.TELEMETRY, Priority.WARNING):
+            if need <= 0 or victim < priority:
+                break
+            rows = self._db.execute(
+                "SELECT seq, size FROM events WHERE sent_at IS NULL AND priority = ? ORDER BY seq",
+                (int(victim),),
+            )
+            doomed: list[int] = []
+            for seq, row_size in rows:
+                if need <= 0:
+                    break
+                doomed.append(seq)
+                need -= row_size
+                freed += row_size
+            if doomed:
+                self._db.executemany("DELETE FROM events WHERE seq = ?", [(s,) for s in doomed])
+                shed[int(victim)] = len(doomed)
+        if need > 0 and priority != Priority.ALARM:
+            raise StoreError(
+                f"outbox full ({self.max_bytes} bytes of unsent events); "
+                f"priority {int(priority)} event refused"
+            )
+        return shed, freed
+
+    def pending(self, limit: int = 100) -> list[Event]:
+        """Unsent events, most urgent first, oldest first within a priority."""
+        rows = self._db.execute(
+            "SELECT body FROM events WHERE sent_at IS NULL ORDER BY priority, seq LIMIT ?", (limit,)
+        ).fetchall()
+        return [Event.from_json(body) for (body,) in rows]
+
+    def mark_sent(self, event_id: str, when: datetime | None = None) -> bool:
+        """Record that the broker has the event (PUBACK); it leaves the outbox."""
+        stamp = (when or datetime.now(UTC)).isoformat()
+        try:
+            cur = self._db.execute(
+                "UPDATE events SET sent_at = ? WHERE id = ? AND sent_at IS NULL RETURNING size",
+                (stamp, event_id),
+            )
+            row = cur.fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot mark {event_id} sent: {exc}") from exc
+        if row is None:
+            return False
+        self.pending_bytes -= int(row[0])
+        self._sent_since_trim += 1
+        if self._sent_since_trim >= _TRIM_EVERY:
+            self.trim_log()
+        return True
+
+    def trim_log(self) -> None:
+        """Forget sent events beyond the newest `log_keep`."""
+        self._sent_since_trim = 0
+        self._db.execute(
+            "DELETE FROM events WHERE sent_at IS NOT NULL AND seq < ("
+            " SELECT seq FROM events WHERE sent_at IS NOT NULL ORDER BY seq DESC "
+            " LIMIT 1 OFFSET ?)",
+            (self.log_keep - 1,),
+        )
+
+    def depth(self) -> dict[int, int]:
+        """Unsent events per priority (0, 1, 2 always present)."""
+        counts = dict.fromkeys((0, 1, 2), 0)
+        for priority, n in self._db.execute(
+            "SELECT priority, COUNT(*) FROM events WHERE sent_at IS NULL GROUP BY priority"
+        ):
+            counts[int(priority)] = int(n)
+        return counts
+
+    def last_seq(self) -> int:
+        """The last seq handed out (0 before the first event)."""
+        return int(self._db.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()[0])
+
+    def get(self, event_id: str) -> Event | None:
+        """One event by id, if still stored."""
+        row = self._db.execute("SELECT body FROM events WHERE id = ?", (event_id,)).fetchone()
+        return Event.from_json(row[0]) if row else None
+
+    def recent(self, n: int) -> list[LoggedEvent]:
+        """The newest n events, newest first, sent or not."""
+        rows = self._db.execute(
+            "SELECT body, sent_at FROM events ORDER BY seq DESC LIMIT ?", (n,)
+        ).fetchall()
+        return [LoggedEvent(Event.from_json(body), sent_at) for body, sent_at in rows]
+
+    def save_alarm(self, alarm_id: str, state: str, record: dict[str, Any]) -> None:
+        """Persist one alarm's lifecycle record (few writes: only on state changes)."""
+        self._db.execute(
+            "INSERT INTO alarms (id, state, record) VALUES (?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET state = excluded.state, record = excluded.record",
+            (alarm_id, state, json.dumps(record)),
+        )
+
+    def drop_alarm(self, alarm_id: str) -> None:
+        """Forget a closed alarm."""
+        self._db.execute("DELETE FROM alarms WHERE id = ?", (alarm_id,))
+
+    def load_alarms(self) -> list[dict[str, Any]]:
+        """Every persisted alarm record."""
+        out = []
+        for (record,) in self._db.execute("SELECT record FROM alarms ORDER BY rowid"):
+            try:
+                out.append(json.loads(record))
+            except ValueError:
+                _LOGGER.error("unreadable alarm record skipped")
+        return out
+
+
+class AsyncOutbox:
+    """The outbox for the event loop: every call runs on one dedicated worker thread."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self.sync = outbox
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
+        self.changed = asyncio.Event()  # set on every commit: wakes the uplink
+
+    @classmethod
+    async def open(cls, path: Path, hub_id: str, max_bytes: int, log_keep: int) -> AsyncOutbox:
+        """Open (or create) the outbox file without blocking the loop."""
+        loop = asyncio.get_running_loop()
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
+        outbox = await loop.run_in_executor(pool, Outbox, path, hub_id, max_bytes, log_keep)
+        self = cls(outbox)
+        self._pool.shutdown()
+        self._pool = pool
+        return self
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    async def commit(self, draft: Draft) -> CommitResult:
+        """Store durably; returns once on disk."""
+        result = await self._run(self.sync.commit, draft)
+        self.changed.set()
+        return result
+
+    async def pending(self, limit: int = 100) -> list[Event]:
+        """Unsent events in send order."""
+        try:
+            return await self._run(self.sync.pending, limit)
+        except DecodeError as exc:  # a row we wrote ourselves cannot be read: say so loudly
+            raise StoreError(f"outbox row unreadable: {exc}") from exc
+
+    async def mark_sent(self, event_id: str) -> bool:
+        """The event reached the broker."""
+        return await self._run(self.sync.mark_sent, event_id)
+
+    async def depth(self) -> dict[int, int]:
+        """Unsent events per priority."""
+        return await self._run(self.sync.depth)
+
+    async def recent(self, n: int) -> list[LoggedEvent]:
+        """The newest n events."""
+        return await self._run(self.sync.recent, n)
+
+    async def get(self, event_id: str) -> Event | None:
+        """One event by id."""
+        return await self._run(self.sync.get, event_id)
+
+    async def save_alarm(self, alarm_id: str, state: str, record: dict[str, Any]) -> None:
+        """Persist an alarm record."""
+        await self._run(self.sync.save_alarm, alarm_id, state, record)
+
+    async def drop_alarm(self, alarm_id: str) -> None:
+        """Forget an alarm record."""
+        await self._run(self.sync.drop_alarm, alarm_id)
+
+    async def load_alarms(self) -> list[dict[str, Any]]:
+        """Every persisted alarm record."""
+        return await self._run(self.sync.load_alarms)
+
+    async def close(self) -> None:
+        """Close the database and the worker thread."""
+        await self._run(self.sync.close)
+        self._pool.shutdown(wait=True)

@@ -1,0 +1,1 @@
+"""The MQTT session with the cloud alarm service."""

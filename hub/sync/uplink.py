@@ -1,0 +1,257 @@
+"""The MQTT uplink: one long-lived session with the alarm service's broker.
+
+Built on aiomqtt 2.x (paho underneath, driven from the event loop). The uplink owns
+no data: it publishes what the outbox holds, in the outbox's order, and marks each
+event sent only on PUBACK. A connection lost mid-publish just means the event is
+published again after reconnecting (same id; the cloud de-duplicates).
+
+The session is persistent (clean start off, session kept a day) so that acks the
+centre sends while the hub is offline are queued by the broker, not lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from hub.config import Config
+from hub.errors import DecodeError
+from hub.event import Event
+from hub.store.outbox import AsyncOutbox
+from hub.sync.messages import Ack, Topics, parse_ack, parse_command
+
+_LOGGER = logging.getLogger(__name__)
+
+# Reconnect backoff: start fast (a broker restart is the common case and the alarm
+# path must recover in well under a second), double per failure up to the configured
+# ceiling, with full jitter so a city's hubs do not reconnect in lock-step after a
+# broker outage (the thundering-herd advice of AWS's "Exponential Backoff and Jitter").
+_BACKOFF_FACTOR = 2.0
+# How long a PUBACK may take before the connection is considered broken.
+_PUBACK_TIMEOUT_S = 10.0
+# The broker keeps our session (subscriptions + queued acks) this long while offline.
+_SESSION_EXPIRY_S = 24 * 3600
+# Events fetched from the outbox per query; a new commit interrupts the batch so an
+# alarm never waits behind a backlog of telemetry.
+_BATCH = 50
+
+
+@dataclass
+class UplinkState:
+    """What `status` shows about the uplink."""
+
+    connected: bool = False
+    protocol: str = ""
+    connected_since: float | None = None  # wall-clock epoch seconds
+    last_heartbeat: float | None = None
+    last_error: str = ""
+    published: int = 0
+
+
+def backoff_delays(minimum: float, maximum: float, rng: random.Random) -> Any:
+    """Endless jittered delays: uniform(minimum, cap) with the cap doubling to maximum."""
+    cap = minimum
+    while True:
+        yield rng.uniform(minimum, cap)
+        cap = min(maximum, cap * _BACKOFF_FACTOR)
+
+
+def _tls_context(cfg: Config) -> ssl.SSLContext | None:
+    if not cfg.mqtt.tls:
+        return None
+    ctx = ssl.create_default_context(cafile=cfg.mqtt.ca_file or None)
+    if cfg.mqtt.cert_file:
+        ctx.load_cert_chain(cfg.mqtt.cert_file, cfg.mqtt.key_file)
+    return ctx
+
+
+class Uplink:
+    """Publishes the outbox to the broker and hands inbound acks and commands on."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        outbox: AsyncOutbox,
+        *,
+        on_sent: Callable[[Event], None],
+        on_ack: Callable[[Ack], None],
+        on_command: Callable[[str, dict[str, Any]], None],
+        status_payload: Callable[[], Awaitable[dict[str, Any]]],
+    ) -> None:
+        self.cfg = cfg
+        self.topics = Topics(cfg.topic_root)
+        self.outbox = outbox
+        self.on_sent = on_sent
+        self.on_ack = on_ack
+        self.on_command = on_command
+        self.status_payload = status_payload
+        self.state = UplinkState()
+        self._client: aiomqtt.Client | None = None
+        self.connected = asyncio.Event()
+
+    def _make_client(self, protocol: aiomqtt.ProtocolVersion) -> aiomqtt.Client:
+        m = self.cfg.mqtt
+        will = aiomqtt.Will(
+            self.topics.status,
+            json.dumps({"state": "offline", "hub": self.cfg.hub.id}),
+            qos=1,
+            retain=True,
+        )
+        props = None
+        kwargs: dict[str, Any] = {}
+        if protocol is aiomqtt.ProtocolVersion.V5:
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            props.SessionExpiryInterval = _SESSION_EXPIRY_S
+            kwargs["clean_start"] = False
+        else:
+            kwargs["clean_session"] = False
+        return aiomqtt.Client(
+            m.host,
+            m.port,
+            username=m.username or None,
+            password=m.password or None,
+            identifier=m.client_id or f"pingan-{self.cfg.hub.id}",
+            protocol=protocol,
+            will=will,
+            keepalive=m.keepalive_s,
+            timeout=_PUBACK_TIMEOUT_S,
+            properties=props,
+            tls_context=_tls_context(self.cfg),
+            logger=_LOGGER,
+            **kwargs,
+        )
+
+    def _protocols(self) -> list[aiomqtt.ProtocolVersion]:
+        choice = self.cfg.mqtt.protocol
+        if choice == "5":
+            return [aiomqtt.ProtocolVersion.V5]
+        if choice == "3.1.1":
+            return [aiomqtt.ProtocolVersion.V311]
+        return [aiomqtt.ProtocolVersion.V5, aiomqtt.ProtocolVersion.V311]
+
+    async def run(self) -> None:
+        """Stay connected forever; never raises except on cancellation."""
+        delays = backoff_delays(
+            self.cfg.mqtt.reconnect_min_s, self.cfg.mqtt.reconnect_max_s, random.Random()
+        )
+        protocols = self._protocols()
+        while True:
+            for protocol in list(protocols):
+                try:
+                    await self._session(protocol)
+                except aiomqtt.MqttError as exc:
+                    self.state.last_error = str(exc)
+                    _LOGGER.warning("uplink (MQTT %s) lost or refused: %s", protocol.name, exc)
+                except (OSError, ssl.SSLError) as exc:
+                    self.state.last_error = str(exc)
+                    _LOGGER.warning(
+                        "uplink cannot reach %s:%s: %s", self.cfg.mqtt.host, self.cfg.mqtt.port, exc
+                    )
+                finally:
+                    self._mark_down()
+                if self.state.protocol:  # it connected with this version: keep it first
+                    protocols.sort(key=lambda p: p is not protocol)
+                    delays = backoff_delays(
+                        self.cfg.mqtt.reconnect_min_s,
+                        self.cfg.mqtt.reconnect_max_s,
+                        random.Random(),
+                    )
+                    self.state.protocol = ""
+                    break
+            await asyncio.sleep(next(delays))
+
+    def _mark_down(self) -> None:
+        self.state.connected = False
+        self._client = None
+        self.connected.clear()
+
+    async def _session(self, protocol: aiomqtt.ProtocolVersion) -> None:
+        async with self._make_client(protocol) as client:
+            self._client = client
+            self.state.connected = True
+            self.state.protocol = "5" if protocol is aiomqtt.ProtocolVersion.V5 else "3.1.1"
+            self.state.connected_since = time.time()
+            self.state.last_error = ""
+            _LOGGER.info(
+                "uplink connected to %s:%s (MQTT %s)",
+                self.cfg.mqtt.host,
+                self.cfg.mqtt.port,
+                self.state.protocol,
+            )
+            await client.subscribe(self.topics.ack, qos=1)
+            await client.subscribe(self.topics.cmd_filter, qos=1)
+            await self._publish_status(client)
+            self.connected.set()
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._receive(client))
+                tasks.create_task(self._drain_outbox(client))
+                tasks.create_task(self._heartbeat(client))
+
+    async def _publish_status(self, client: aiomqtt.Client) -> None:
+        payload = {"state": "online", "hub": self.cfg.hub.id, **await self.status_payload()}
+        await client.publish(
+            self.topics.status, json.dumps(payload, ensure_ascii=False), qos=1, retain=True
+        )
+        self.state.last_heartbeat = time.time()
+
+    async def _heartbeat(self, client: aiomqtt.Client) -> None:
+        while True:
+            await asyncio.sleep(self.cfg.mqtt.heartbeat_s)
+            await self._publish_status(client)
+
+    async def _drain_outbox(self, client: aiomqtt.Client) -> None:
+        changed = self.outbox.changed
+        while True:
+            changed.clear()
+            batch = await self.outbox.pending(_BATCH)
+            if not batch:
+                await changed.wait()
+                continue
+            for event in batch:
+                await client.publish(self.topics.event(event.kind), event.to_json(), qos=1)
+                await self.outbox.mark_sent(event.id)
+                self.state.published += 1
+                self.on_sent(event)
+                if changed.is_set():  # something new (maybe an alarm) was committed
+                    break
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            topic = message.topic.value
+            payload = (
+                message.payload
+                if isinstance(message.payload, bytes)
+                else str(message.payload or "").encode()
+            )
+            try:
+                if topic == self.topics.ack:
+                    self.on_ack(parse_ack(payload))
+                elif (name := self.topics.command_name(topic)) is not None:
+                    self.on_command(name, parse_command(payload))
+                else:
+                    _LOGGER.warning("message on unexpected topic %r ignored", topic[:200])
+            except DecodeError as exc:
+                _LOGGER.warning("bad payload on %s ignored: %s", topic[:200], exc)
+
+    async def resend(self, event: Event) -> bool:
+        """Publish an already-sent alarm again; False when offline (the caller retries)."""
+        client = self._client
+        if client is None:
+            return False
+        try:
+            await client.publish(self.topics.event(event.kind), event.to_json(), qos=1)
+        except aiomqtt.MqttError as exc:
+            _LOGGER.warning("resend of %s failed: %s", event.id, exc)
+            return False
+        return True

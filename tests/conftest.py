@@ -1,0 +1,86 @@
+"""Fixtures: a real mosquitto per test, a hub on gpiozero's MockFactory pins."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gpiozero.pins.mock import MockFactory
+
+from hub.app import Hub
+from hub.config import Config, parse_config
+from hub.sim.broker import Mosquitto, free_port
+from tests.helpers import Collector
+
+HUB_ID = "T-0001"
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A running mosquitto on a free port, with its own persistence directory."""
+    workdir = tmp_path / "broker"
+    workdir.mkdir()
+    mosq = Mosquitto(workdir=workdir)
+    mosq.start()
+    yield mosq
+    mosq.close()
+
+
+@pytest.fixture
+def stopped_broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A mosquitto that is configured but not started (the broker is down)."""
+    workdir = tmp_path / "broker"
+    workdir.mkdir()
+    mosq = Mosquitto(port=free_port(), workdir=workdir)
+    yield mosq
+    mosq.close()
+
+
+def hub_config(data_dir: Path, port: int, **sections: dict[str, Any]) -> Config:
+    """A test config: mock pins, fast reconnect, the given broker port."""
+    raw: dict[str, dict[str, Any]] = {
+        "hub": {"id": HUB_ID, "data_dir": str(data_dir)},
+        "mqtt": {
+            "host": "127.0.0.1",
+            "port": port,
+            "reconnect_min_s": 0.05,
+            "reconnect_max_s": 0.5,
+            "heartbeat_s": 60.0,
+        },
+        "gpio": {"pin_factory": "mock", "bounce_s": 0.0},
+        "sos": {"cancel_hold_s": 0.5},
+    }
+    for name, values in sections.items():
+        raw.setdefault(name, {}).update(values)
+    return parse_config(raw)
+
+
+HubFactory = Callable[..., Awaitable[Hub]]
+
+
+@pytest.fixture
+async def make_hub(tmp_path: Path) -> AsyncIterator[HubFactory]:
+    """Start hubs in this process on mock pins; all are stopped at the end."""
+    hubs: list[Hub] = []
+
+    async def start(port: int, **sections: dict[str, Any]) -> Hub:
+        hub = Hub(hub_config(tmp_path / "data", port, **sections), pin_factory=MockFactory())
+        await hub.start()
+        hubs.append(hub)
+        return hub
+
+    yield start
+    for hub in hubs:
+        await hub.stop()
+
+
+@pytest.fixture
+async def collector(broker: Mosquitto) -> AsyncIterator[Collector]:
+    """The cloud side, subscribed before the test starts."""
+    c = Collector(broker.port)
+    await c.start()
+    await c.subscribed.wait()
+    yield c
+    await c.stop()

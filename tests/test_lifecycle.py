@@ -1,0 +1,114 @@
+"""The alarm lifecycle state machine, driven with a fake monotonic clock (no IO)."""
+
+from __future__ import annotations
+
+from hub.sos.lifecycle import (
+    Alarm,
+    AlarmBook,
+    AlarmState,
+    Escalate,
+    Feedback,
+    Persist,
+    Resend,
+    Timing,
+)
+
+T0 = 1000.0
+
+
+def book_with_sent_alarm(timing: Timing | None = None) -> AlarmBook:
+    book = AlarmBook(timing or Timing(ack_timeout_s=30, resend_s=10, cancel_window_s=30))
+    book.raised("A", "sos", T0, raised_by="press:1")
+    book.committed("A", 1, T0 + 0.01)
+    book.sent("A", T0 + 0.02)
+    return book
+
+
+def test_an_alarm_walks_raised_committed_sent_acknowledged_dispatched_closed() -> None:
+    book = AlarmBook(Timing())
+    assert book.raised("A", "sos", T0) == [Feedback("A", AlarmState.RAISED)]
+    assert book.committed("A", 7, T0) == [Feedback("A", AlarmState.COMMITTED), Persist("A")]
+    assert book.sent("A", T0) == [Feedback("A", AlarmState.SENT), Persist("A")]
+    assert book.acked("A", "received", T0, operator="坐席 07") == [
+        Feedback("A", AlarmState.ACKNOWLEDGED),
+        Persist("A"),
+    ]
+    assert book.acked("A", "dispatched", T0) == [Feedback("A", AlarmState.DISPATCHED), Persist("A")]
+    assert book.acked("A", "resolved", T0) == [Feedback("A", AlarmState.CLOSED), Persist("A")]
+    alarm = book.alarms["A"]
+    assert (alarm.seq, alarm.operator, alarm.is_open) == (7, "坐席 07", False)
+    assert [s for s, _ in alarm.history] == [
+        "raised",
+        "committed",
+        "sent",
+        "acknowledged",
+        "dispatched",
+        "closed",
+    ]
+
+
+def test_a_later_centre_state_may_arrive_first_and_an_earlier_one_never_goes_back() -> None:
+    book = book_with_sent_alarm()
+    book.acked("A", "dispatched", T0 + 1)
+    assert book.acked("A", "received", T0 + 2) == [Persist("A")]
+    assert book.alarms["A"].state is AlarmState.DISPATCHED
+
+
+def test_unknown_alarm_or_state_in_an_ack_is_refused() -> None:
+    book = book_with_sent_alarm()
+    assert book.acked("nope", "received", T0) is None
+    assert book.acked("A", "on fire", T0) is None
+    assert book.alarms["A"].state is AlarmState.SENT
+
+
+def test_unanswered_alarm_is_resent_every_interval_and_escalated_once_at_the_timeout() -> None:
+    book = book_with_sent_alarm()
+    assert book.tick(T0 + 9) == []
+    assert book.tick(T0 + 10.02) == [Resend("A")]
+    assert book.tick(T0 + 15) == []
+    assert book.tick(T0 + 20.02) == [Resend("A")]
+    assert book.tick(T0 + 30.02) == [Resend("A"), Escalate("A", "no_ack"), Persist("A")]
+    assert book.tick(T0 + 31) == []
+    assert book.tick(T0 + 40.02) == [Resend("A")]  # resends go on after escalation
+
+
+def test_alarm_never_delivered_escalates_as_not_delivered_without_resends() -> None:
+    book = AlarmBook(Timing(ack_timeout_s=30, resend_s=10))
+    book.raised("A", "sos", T0)
+    book.committed("A", 1, T0)
+    assert book.tick(T0 + 29) == []
+    assert book.tick(T0 + 30) == [Escalate("A", "not_delivered"), Persist("A")]
+
+
+def test_acknowledged_alarm_is_neither_resent_nor_escalated() -> None:
+    book = book_with_sent_alarm()
+    book.acked("A", "received", T0 + 5)
+    assert book.tick(T0 + 100) == []
+
+
+def test_a_hold_cancels_only_an_sos_from_an_earlier_press_within_the_window() -> None:
+    book = book_with_sent_alarm()
+    assert book.open_alarm_for_cancel(T0 + 3, press="press:1") is None  # its own press
+    alarm = book.open_alarm_for_cancel(T0 + 10, press="press:2")
+    assert alarm is not None and alarm.id == "A"
+    assert book.open_alarm_for_cancel(T0 + 31, press="press:2") is None  # too late
+    assert book.cancelled("A", T0 + 10) == [Feedback("A", AlarmState.CANCELLED), Persist("A")]
+    assert book.tick(T0 + 100) == []
+    assert book.acked("A", "received", T0 + 11) == [Persist("A")]  # stays cancelled
+    assert book.alarms["A"].state is AlarmState.CANCELLED
+
+
+def test_a_restored_alarm_restarts_its_timers_and_keeps_its_state() -> None:
+    book = book_with_sent_alarm()
+    record = book.alarms["A"].to_record()
+    restored = Alarm.from_record(record, now=5.0)
+    assert (restored.id, restored.state, restored.seq, restored.raised_by) == (
+        "A",
+        AlarmState.SENT,
+        1,
+        "press:1",
+    )
+    fresh = AlarmBook(Timing(ack_timeout_s=30, resend_s=10))
+    fresh.alarms["A"] = restored
+    assert fresh.tick(15.0) == [Resend("A")]
+    assert fresh.tick(35.0) == [Resend("A"), Escalate("A", "no_ack"), Persist("A")]
