@@ -230,10 +230,12 @@ class Hub:
             if alarm is None:
                 continue
             if isinstance(action, Feedback):
-                self.indicators.show(_PATTERN[action.state])
                 _LOGGER.info("alarm %s %s", alarm.id, action.state.value)
                 for listener in self.alarm_listeners:
                     listener(alarm)
+                # gpiozero starts and joins pattern threads: do it on the next loop turn,
+                # not between the press and the commit.
+                asyncio.get_running_loop().call_soon(self.indicators.show, _PATTERN[action.state])
             elif isinstance(action, Persist):
                 self._spawn(self._persist(alarm), "persist")
             elif isinstance(action, Resend):

@@ -43,7 +43,7 @@ def test_seq_is_never_reused_after_sending_and_reopening(tmp_path: Path) -> None
     box = open_outbox(tmp_path)
     first = [box.commit(draft("door")).event for _ in range(3)]
     for event in first:
-        assert box.mark_sent(event.id)
+        assert box.mark_sent([event.id]) == 1
     box.trim_log()
     box.close()
     box = open_outbox(tmp_path)
@@ -67,8 +67,8 @@ def test_a_committed_event_is_in_the_file_as_soon_as_commit_returns(tmp_path: Pa
 def test_mark_sent_takes_an_event_out_of_the_outbox_but_keeps_it_in_the_log(tmp_path: Path) -> None:
     box = open_outbox(tmp_path)
     event = box.commit(draft("sos")).event
-    assert box.mark_sent(event.id)
-    assert not box.mark_sent(event.id)  # a second PUBACK changes nothing
+    assert box.mark_sent([event.id]) == 1
+    assert box.mark_sent([event.id]) == 0  # a second PUBACK changes nothing
     assert box.pending() == []
     [logged] = box.recent(5)
     assert logged.event == event and logged.sent_at is not None
@@ -78,7 +78,7 @@ def test_the_log_keeps_only_the_newest_sent_events_and_never_unsent_ones(tmp_pat
     box = open_outbox(tmp_path, log_keep=10)
     unsent = box.commit(draft("sos")).event
     for _ in range(150):
-        box.mark_sent(box.commit(draft("door")).event.id)
+        box.mark_sent([box.commit(draft("door")).event.id])
     box.trim_log()
     rows = box.recent(1000)
     assert len(rows) == 11
@@ -108,7 +108,7 @@ def test_pending_bytes_are_recounted_from_disk_on_reopen(tmp_path: Path) -> None
     box = open_outbox(tmp_path)
     for _ in range(4):
         box.commit(draft("motion", pad=100))
-    box.mark_sent(box.pending()[0].id)
+    box.mark_sent([box.pending()[0].id])
     expected = box.pending_bytes
     box.close()
     assert open_outbox(tmp_path).pending_bytes == expected

@@ -49,6 +49,8 @@ class Mosquitto:
             f"persistence_location {self.workdir}/\n"
             "log_dest none\n"
             "max_queued_messages 100000\n"
+            # Deliver small alarm packets at once (mosquitto leaves Nagle on by default).
+            "set_tcp_nodelay true\n"
         )
         self.conf = conf
 

@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import random
+import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -99,6 +100,9 @@ class Uplink:
         self.state = UplinkState()
         self._client: aiomqtt.Client | None = None
         self.connected = asyncio.Event()
+        # PUBACKed but not yet marked on disk: skipped when draining, flushed in batches.
+        self._unflushed: set[str] = set()
+        self._flush_wanted = asyncio.Event()
 
     def _make_client(self, protocol: aiomqtt.ProtocolVersion) -> aiomqtt.Client:
         m = self.cfg.mqtt
@@ -129,6 +133,9 @@ class Uplink:
             properties=props,
             tls_context=_tls_context(self.cfg),
             logger=_LOGGER,
+            # Small alarm packets must not wait for Nagle + the broker's delayed ACK
+            # (measured: 45 ms added to press -> PUBACK after an inbound ack).
+            socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
             **kwargs,
         )
 
@@ -142,6 +149,23 @@ class Uplink:
 
     async def run(self) -> None:
         """Stay connected forever; never raises except on cancellation."""
+        flusher = asyncio.create_task(self._flush_marks(), name="uplink-marks")
+        try:
+            await self._stay_connected()
+        finally:
+            flusher.cancel()
+
+    async def _flush_marks(self) -> None:
+        """Mark PUBACKed events sent, many per transaction, off the alarm's path."""
+        while True:
+            await self._flush_wanted.wait()
+            self._flush_wanted.clear()
+            ids = list(self._unflushed)
+            await self.outbox.mark_sent(ids)
+            self._unflushed.difference_update(ids)
+            self.outbox.changed.set()  # rows past this batch may now be next
+
+    async def _stay_connected(self) -> None:
         delays = backoff_delays(
             self.cfg.mqtt.reconnect_min_s, self.cfg.mqtt.reconnect_max_s, random.Random()
         )
@@ -218,9 +242,14 @@ class Uplink:
             if not batch:
                 await changed.wait()
                 continue
+            batch = [event for event in batch if event.id not in self._unflushed]
+            if not batch:
+                await changed.wait()
+                continue
             for event in batch:
                 await client.publish(self.topics.event(event.kind), event.to_json(), qos=1)
-                await self.outbox.mark_sent(event.id)
+                self._unflushed.add(event.id)
+                self._flush_wanted.set()
                 self.state.published += 1
                 self.on_sent(event)
                 if changed.is_set():  # something new (maybe an alarm) was committed

@@ -1,0 +1,75 @@
+"""Resident memory of `pingan-hub run`, idle after start-up (target <= 45 MB).
+
+Starts a private mosquitto and the real daemon (`python -m hub run`) on mock pins,
+waits until it is connected, lets it idle, and reads VmRSS from /proc.
+
+    .venv/bin/python -m bench.memory [--idle 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import machine, rss_kib
+from hub.control import call
+from hub.errors import ControlError
+from hub.sim.broker import Mosquitto
+
+
+def main() -> None:
+    """Run and print the figure."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--idle", type=float, default=5.0, help="seconds idle before reading")
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    bare = subprocess.run(
+        [sys.executable, "-c", "import bench.common as c; print(c.rss_kib())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    print(f"bare python interpreter: {int(bare.stdout) / 1024:.1f} MiB")
+    with tempfile.TemporaryDirectory() as tmp, Mosquitto() as broker:
+        config = Path(tmp) / "hub.toml"
+        config.write_text(f"""
+[hub]
+id = "MEM-1"
+data_dir = "{tmp}/data"
+log_level = "WARNING"
+[mqtt]
+host = "127.0.0.1"
+port = {broker.port}
+[gpio]
+pin_factory = "mock"
+""")
+        proc = subprocess.Popen([sys.executable, "-m", "hub", "run", "--config", str(config)])
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    if call(Path(tmp) / "data" / "control.sock", "status")["uplink"]["connected"]:
+                        break
+                except ControlError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise SystemExit("hub did not connect")
+                time.sleep(0.1)
+            time.sleep(args.idle)
+            rss = rss_kib(proc.pid)
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    verdict = "MET" if rss / 1024 <= 45 else "MISSED"
+    print(
+        f"pingan-hub run, idle {args.idle:.0f} s after connecting: VmRSS {rss / 1024:.1f} MiB "
+        f"(target <= 45 MiB): {verdict}"
+    )
+
+
+if __name__ == "__main__":
+    main()
