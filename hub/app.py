@@ -19,7 +19,7 @@ from hub.clock import Clock, SystemClock
 from hub.config import Config
 from hub.control import ControlServer
 from hub.errors import HubError, StoreError
-from hub.event import Draft, Event, Source
+from hub.event import KIND_PRIORITY, Draft, Event, Priority, Source, valid_kind
 from hub.reading import Reading
 from hub.sensors.gpio import OK_BUTTON, SOS_BUTTON, HubButtons, Indicators, make_pin_factory
 from hub.sos.lifecycle import (
@@ -128,6 +128,7 @@ class Hub:
                 "events": self._op_events,
                 "test-alarm": self._op_test_alarm,
                 "press": self._op_press,
+                "inject": self._op_inject,
             },
         )
         await self._control.start()
@@ -426,12 +427,30 @@ class Hub:
             raise HubError("the test alarm could not be stored; see the hub's log")
         return {"id": event.id, "seq": event.seq}
 
-    async def _op_press(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Simulated press of a mock-pin button (demo and tests only)."""
+    def _require_simulation(self, op: str) -> None:
         from gpiozero.pins.mock import MockFactory
 
         if not isinstance(self.pin_factory, MockFactory):
-            raise HubError('press works only with gpio.pin_factory = "mock"')
+            raise HubError(f'{op} works only in simulation (gpio.pin_factory = "mock")')
+
+    async def _op_inject(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Commit a simulated device event (simulation only: demo, tests, power-cut harness)."""
+        self._require_simulation("inject")
+        kind, data = request.get("kind"), request.get("data", {})
+        if not isinstance(kind, str) or not valid_kind(kind) or not isinstance(data, dict):
+            raise HubError("inject needs kind (lower-case letters, digits, _) and data (object)")
+        source = Source("sim", protocol="sim")
+        if KIND_PRIORITY.get(kind) is Priority.ALARM:
+            event = await self.raise_alarm(kind, data=data, source=source)
+            if event is None:
+                raise HubError("the alarm could not be stored")
+        else:
+            event = await self.commit(Draft.create(kind, self.clock, data=data, source=source))
+        return {"id": event.id, "seq": event.seq}
+
+    async def _op_press(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Simulated press of a mock-pin button (demo and tests only)."""
+        self._require_simulation("press")
         button = {"sos": self.cfg.gpio.sos_pin, "ok": self.cfg.gpio.ok_pin}.get(
             str(request.get("button", "sos"))
         )
