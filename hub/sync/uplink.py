@@ -217,10 +217,19 @@ class Uplink:
             await client.subscribe(self.topics.cmd_filter, qos=1)
             await self._publish_status(client)
             self.connected.set()
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self._receive(client))
-                tasks.create_task(self._drain_outbox(client))
-                tasks.create_task(self._heartbeat(client))
+            try:
+                async with asyncio.TaskGroup() as tasks:
+                    tasks.create_task(self._receive(client))
+                    tasks.create_task(self._drain_outbox(client))
+                    tasks.create_task(self._heartbeat(client))
+            except ExceptionGroup as group:
+                # A lost connection fails whichever task noticed first: report that one.
+                # Anything else (a bug) propagates whole to the supervisor.
+                if group.subgroup(
+                    lambda e: not isinstance(e, (ExceptionGroup, aiomqtt.MqttError, OSError))
+                ):
+                    raise
+                raise group.exceptions[0] from None
 
     async def _publish_status(self, client: aiomqtt.Client) -> None:
         payload = {"state": "online", "hub": self.cfg.hub.id, **await self.status_payload()}

@@ -1,0 +1,96 @@
+"""A TCP proxy on loopback that cuts, stalls and slows a connection (network-fault tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+
+class FaultyProxy:
+    """Forwards 127.0.0.1:`port` to a target; faults are switched on and off at run time.
+
+    - `cut()`: close every open connection now (a router reboot);
+    - `refuse = True`: new connections are closed at once (the line is down);
+    - `stall = True`: bytes are held, connections stay open (a black hole);
+    - `delay_s`: every chunk waits this long (a slow cellular link).
+    """
+
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
+        self.target = (target_host, target_port)
+        self.port = 0
+        self.refuse = False
+        self.stall = False
+        self.delay_s = 0.0
+        self.connections = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+
+    async def start(self) -> None:
+        """Listen on a free loopback port."""
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        """Stop listening and drop every connection."""
+        if self._server:
+            self._server.close()
+        self.cut()
+        for task in list(self._handlers):
+            task.cancel()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
+
+    def cut(self) -> None:
+        """Close every open connection."""
+        for writer in list(self._writers):
+            writer.close()
+        self._writers.clear()
+
+    def set_stall(self, stalled: bool) -> None:
+        """Hold (True) or release (False) all traffic."""
+        self.stall = stalled
+        if stalled:
+            self._flowing.clear()
+        else:
+            self._flowing.set()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        try:
+            await self._serve(reader, writer)
+        finally:
+            self._handlers.discard(task)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.refuse:
+            writer.close()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.close()
+            return
+        self.connections += 1
+        self._writers |= {writer, up_writer}
+        await asyncio.gather(
+            self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
+        )
+        for w in (writer, up_writer):
+            self._writers.discard(w)
+            w.close()
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            while chunk := await reader.read(65536):
+                await self._flowing.wait()
+                if self.delay_s:
+                    await asyncio.sleep(self.delay_s)
+                if writer.is_closing():
+                    break
+                writer.write(chunk)
+                await writer.drain()
+        writer.close()

@@ -1,0 +1,93 @@
+"""Broker link faults: cuts, a black hole, a slow link and broker restarts lose nothing,
+and after an outage the alarms arrive before the telemetry that queued up."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from hub.app import Hub
+from hub.event import Draft
+from hub.sim.broker import Mosquitto
+from hub.sim.proxy import FaultyProxy
+from tests.conftest import HubFactory
+from tests.helpers import Collector, eventually
+
+
+@pytest.fixture
+async def proxy(broker: Mosquitto) -> AsyncIterator[FaultyProxy]:
+    p = FaultyProxy(broker.port)
+    await p.start()
+    yield p
+    await p.close()
+
+
+async def inject(hub: Hub, kind: str, n: int) -> str:
+    """Commit one simulated event through the hub, as a device source would."""
+    if kind in ("sos", "smoke"):
+        event = await hub.raise_alarm(kind, data={"n": n})
+        assert event is not None
+        return event.id
+    return (await hub.commit(Draft.create(kind, hub.clock, data={"n": n}))).id
+
+
+def delivered_ids(collector: Collector) -> set[str]:
+    return {e["id"] for e in collector.events()}
+
+
+async def test_events_keep_flowing_through_repeated_cuts_with_nothing_lost(
+    proxy: FaultyProxy, collector: Collector, make_hub: HubFactory
+) -> None:
+    hub = await make_hub(proxy.port)
+    rng = random.Random(3)
+    committed = []
+    for n in range(300):
+        committed.append(await inject(hub, rng.choice(["motion", "door", "sos"]), n))
+        if rng.random() < 0.05:
+            proxy.cut()
+        await asyncio.sleep(0.002)
+    await eventually(lambda: set(committed) <= delivered_ids(collector), timeout=30)
+    assert proxy.connections > 5  # the hub really had to reconnect, many times
+
+
+async def test_an_alarm_sent_into_a_black_hole_arrives_after_the_hub_notices_and_reconnects(
+    proxy: FaultyProxy, collector: Collector, make_hub: HubFactory
+) -> None:
+    hub = await make_hub(proxy.port, mqtt={"keepalive_s": 5})
+    await eventually(hub.uplink.connected.is_set)
+    proxy.set_stall(True)
+    alarm_id = await inject(hub, "sos", 1)
+    await asyncio.sleep(1.0)
+    assert alarm_id not in delivered_ids(collector)
+    proxy.cut()  # the stalled path dies, as a NAT entry would time out
+    proxy.set_stall(False)
+    await eventually(lambda: alarm_id in delivered_ids(collector), timeout=30)
+
+
+async def test_a_slow_link_delivers_everything_in_priority_order(
+    proxy: FaultyProxy, collector: Collector, make_hub: HubFactory
+) -> None:
+    proxy.delay_s = 0.02
+    hub = await make_hub(proxy.port)
+    ids = [await inject(hub, "motion", n) for n in range(40)]
+    ids.append(await inject(hub, "sos", 99))
+    await eventually(lambda: set(ids) <= delivered_ids(collector), timeout=30)
+
+
+async def test_after_a_broker_outage_alarms_drain_before_the_queued_telemetry(
+    broker: Mosquitto, collector: Collector, make_hub: HubFactory, tmp_path: Path
+) -> None:
+    hub = await make_hub(broker.port)
+    await eventually(hub.uplink.connected.is_set)
+    broker.stop()
+    await eventually(lambda: not hub.uplink.state.connected)
+    telemetry = [await inject(hub, "motion", n) for n in range(200)]
+    alarms = [await inject(hub, "sos", 1000), await inject(hub, "smoke", 1001)]
+    broker.start()
+    await eventually(lambda: set(telemetry + alarms) <= delivered_ids(collector), timeout=30)
+    arrival = [e["id"] for e in collector.events() if e["id"] in set(telemetry + alarms)]
+    assert set(arrival[:2]) == set(alarms)  # both alarms overtook 200 older motion events
