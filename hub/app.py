@@ -142,7 +142,10 @@ class Hub:
         _LOGGER.info("hub %s started (pingan-hub %s)", cfg.hub.id, __version__)
 
     async def stop(self) -> None:
-        """Stop every part and close storage (committed events stay on disk)."""
+        """Stop every part and close storage (committed events stay on disk); idempotent."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
         notify("STOPPING=1")
         for task in list(self._tasks):
             task.cancel()
@@ -152,7 +155,6 @@ class Hub:
         self.buttons.close()
         self.indicators.close()
         await self.outbox.close()
-        self._stopped.set()
 
     async def run(self) -> None:
         """Start and run until cancelled."""

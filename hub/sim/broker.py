@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
@@ -34,7 +35,14 @@ def find_mosquitto() -> str:
 class Mosquitto:
     """A mosquitto process with its own config, stoppable and restartable on the same port."""
 
-    def __init__(self, port: int | None = None, workdir: Path | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        workdir: Path | None = None,
+        *,
+        extra: str = "",
+        anonymous: bool = True,
+    ) -> None:
         self.port = port or free_port()
         self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="pingan-broker-")
         self.workdir = workdir or Path(self._tmp.name)  # type: ignore[union-attr]
@@ -42,15 +50,19 @@ class Mosquitto:
         self.proc: subprocess.Popen[bytes] | None = None
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
+            # Started as root, mosquitto drops to the 'mosquitto' user and then cannot
+            # read our private temp directory; stay the user that started it.
+            ("user root\n" if os.geteuid() == 0 else "")
+            + f"listener {self.port} 127.0.0.1\n"
+            + extra
+            + f"allow_anonymous {'true' if anonymous else 'false'}\n"
             # Keep sessions and retained messages across a broker restart, like a real one.
-            "persistence true\n"
-            f"persistence_location {self.workdir}/\n"
-            "log_dest none\n"
-            "max_queued_messages 100000\n"
+            + "persistence true\n"
+            + f"persistence_location {self.workdir}/\n"
+            + "log_dest none\n"
+            + "max_queued_messages 100000\n"
             # Deliver small alarm packets at once (mosquitto leaves Nagle on by default).
-            "set_tcp_nodelay true\n"
+            + "set_tcp_nodelay true\n"
         )
         self.conf = conf
 

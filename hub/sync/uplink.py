@@ -184,6 +184,11 @@ class Uplink:
                     )
                 finally:
                     self._mark_down()
+                # aiomqtt's __aexit__ can turn a cancellation into MqttError (it waits for
+                # the broker's goodbye and times out): a cancelled uplink must stop anyway.
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError
                 if self.state.protocol:  # it connected with this version: keep it first
                     protocols.sort(key=lambda p: p is not protocol)
                     delays = backoff_delays(
