@@ -22,7 +22,10 @@ from hub.errors import HubError, StoreError
 from hub.event import KIND_PRIORITY, Draft, Event, Priority, Source, valid_kind
 from hub.reading import Reading
 from hub.sensors.gpio import OK_BUTTON, SOS_BUTTON, HubButtons, Indicators, make_pin_factory
+from hub.sim.modem import SimulatedModem
+from hub.sos.escalation import AlarmFacts, sms_time
 from hub.sos.lifecycle import (
+    UNANSWERED,
     Action,
     Alarm,
     AlarmBook,
@@ -33,6 +36,7 @@ from hub.sos.lifecycle import (
     Resend,
     Timing,
 )
+from hub.sos.modem import Escalator, Modem, ModemError
 from hub.store.outbox import AsyncOutbox
 from hub.sync.messages import Ack
 from hub.sync.uplink import Uplink
@@ -76,7 +80,7 @@ class Hub:
         self.cfg = cfg
         self.clock = clock or SystemClock()
         self.pin_factory = pin_factory
-        self.escalation = escalation or self._siren_escalation
+        self.escalation = escalation or self._family_escalation
         self.book = AlarmBook(
             Timing(cfg.sos.ack_timeout_s, cfg.sos.resend_s, cfg.sos.cancel_window_s)
         )
@@ -87,6 +91,9 @@ class Hub:
         self.buttons: HubButtons
         self.indicators: Indicators
         self._control: ControlServer | None = None
+        self.modem: Modem | None = None
+        self.sim_modem: SimulatedModem | None = None
+        self.escalator: Escalator
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopped = asyncio.Event()
 
@@ -113,6 +120,16 @@ class Hub:
             self.pin_factory = make_pin_factory(cfg.gpio.pin_factory)
         self.buttons = HubButtons(cfg.gpio, cfg.sos, self.pin_factory, self.clock)
         self.indicators = Indicators(cfg.gpio, self.pin_factory)
+        await self._start_modem()
+        self.escalator = Escalator(
+            self.modem,
+            cfg.escalation,
+            record=self._record,
+            siren=lambda: self.indicators.show("siren"),
+            speak=lambda text: _LOGGER.info("would say: %s", text),  # voice: issue 8
+            monotonic=self.clock.monotonic,
+        )
+        self.alarm_listeners.append(self._stop_cascade_when_answered)
         self.uplink = Uplink(
             cfg,
             self.outbox,
@@ -152,6 +169,10 @@ class Hub:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._control:
             await self._control.close()
+        if self.modem is not None:
+            await self.modem.close()
+        if self.sim_modem is not None:
+            self.sim_modem.close()
         self.buttons.close()
         self.indicators.close()
         await self.outbox.close()
@@ -273,10 +294,51 @@ class Hub:
         )
         await self.escalation(alarm, reason)
 
-    async def _siren_escalation(self, alarm: Alarm, reason: str) -> None:
-        """Until the modem path exists (a later issue): sound the siren and log."""
-        self.indicators.show("siren")
-        _LOGGER.warning("escalation for alarm %s (%s): siren on", alarm.id, reason)
+    async def _start_modem(self) -> None:
+        """Open the cellular modem when one is configured; a failure is a fault, not a crash."""
+        port = self.cfg.escalation.modem_port
+        if not port:
+            return
+        if port == "sim":
+            self.sim_modem = SimulatedModem()
+            port = self.sim_modem.start()
+        self.modem = Modem(
+            port,
+            centre_numbers=self.cfg.escalation.centre_numbers,
+            baudrate=self.cfg.escalation.modem_baudrate,
+        )
+        try:
+            await self.modem.open()
+            await self.modem.initialise()
+        except ModemError as exc:
+            _LOGGER.error("cellular modem not usable: %s", exc)
+            await self.commit(
+                Draft.create("fault", self.clock, data={"component": "modem", "detail": str(exc)})
+            )
+
+    async def _record(self, kind: str, data: dict[str, Any]) -> None:
+        await self.commit(Draft.create(kind, self.clock, data=data))
+
+    async def _family_escalation(self, alarm: Alarm, reason: str) -> None:
+        """The centre did not answer: siren, then SMS and calls to the family (modem)."""
+        event = await self.outbox.get(alarm.id)
+        tz = self.cfg.hub.timezone
+        facts = (
+            AlarmFacts.from_event(event, tz)
+            if event is not None
+            else AlarmFacts(
+                alarm.id,
+                alarm.kind,
+                self.cfg.hub.id,
+                sms_time(self.clock.now(), tz),
+                test=alarm.test,
+            )
+        )
+        await self.escalator.escalate(facts, reason)
+
+    def _stop_cascade_when_answered(self, alarm: Alarm) -> None:
+        if alarm.state not in UNANSWERED:
+            self.escalator.acked(alarm.id)
 
     def _on_sent(self, event: Event) -> None:
         self._execute(self.book.sent(event.id, self.clock.monotonic()))
@@ -315,6 +377,7 @@ class Hub:
                     and now - alarm.history[-1][1] > _KEEP_CLOSED_S
                 ):
                     del self.book.alarms[alarm.id]
+                    self.escalator.forget(alarm.id)
             await asyncio.sleep(_TICK_S)
 
     # -- readings -----------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hub.errors import ConfigError
+from hub.sos.escalation import EscalationConfig, parse_escalation
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9_/-]{1,100}$")
@@ -136,6 +137,7 @@ class Config:
     gpio: GpioSection = field(default_factory=GpioSection)
     sos: SosSection = field(default_factory=SosSection)
     control: ControlSection = field(default_factory=ControlSection)
+    escalation: EscalationConfig = field(default_factory=EscalationConfig)
 
     @property
     def data_path(self) -> Path:
@@ -259,6 +261,12 @@ def parse_config(raw: dict[str, Any]) -> Config:
             close = difflib.get_close_matches(name, SECTIONS, n=1)
             hint = f"; did you mean [{close[0]}]?" if close else ""
             problems.append(f"[{name}]: unknown section{hint}")
+            continue
+        if name == "escalation":  # lists of contacts: its own validator
+            try:
+                sections[name] = parse_escalation(value)
+            except ConfigError as exc:
+                problems += exc.problems
             continue
         sections[name] = _section(cls, name, value, problems)
     cfg = Config(**sections)

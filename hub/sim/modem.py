@@ -66,13 +66,13 @@ class SimulatedModem:
     answered_incoming: list[str] = field(default_factory=list)
     echo: bool = True
     cmee: int = 0
-    _master: int = -1
-    _slave: int = -1
-    _buf: bytearray = field(default_factory=bytearray)
-    _pdu_len: int | None = None
-    _mr: int = 0
-    _call: _Call | None = None
-    _loop: asyncio.AbstractEventLoop | None = None
+    _master: int = field(default=-1, repr=False)
+    _slave: int = field(default=-1, repr=False)
+    _buf: bytearray = field(default_factory=bytearray, repr=False)
+    _pdu_len: int | None = field(default=None, repr=False)
+    _mr: int = field(default=0, repr=False)
+    _call: _Call | None = field(default=None, repr=False)
+    _loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
 
     # -- lifetime ---------------------------------------------------------------------
 
@@ -104,11 +104,12 @@ class SimulatedModem:
 
     # -- the far end of the wire ------------------------------------------------------
 
-    def send(self, text: str) -> None:
-        """Write raw text to the hub (no framing added)."""
+    def send(self, data: str | bytes) -> None:
+        """Write raw text or bytes (line noise) to the hub, no framing added."""
+        raw = data.encode() if isinstance(data, str) else data
         if self._master >= 0:
             with contextlib.suppress(OSError):
-                os.write(self._master, text.encode())
+                os.write(self._master, raw)
 
     def urc(self, line: str) -> None:
         """An unsolicited result code, framed as the modem frames it."""
@@ -145,6 +146,8 @@ class SimulatedModem:
             else:
                 self._buf.append(byte)
             return
+        if byte in (CTRL_Z, ESC):
+            return  # outside text mode a modem ignores them
         if self.echo:
             self.send(chr(byte))
         if byte == ord("\r"):
@@ -192,8 +195,8 @@ class SimulatedModem:
         if upper in ("ATE0", "ATE1"):
             self.echo = upper == "ATE1"
             return [], "OK"
-        if upper.startswith("AT+CMEE="):
-            self.cmee = int(upper[8:] or 0)
+        if upper in ("AT+CMEE=0", "AT+CMEE=1", "AT+CMEE=2"):
+            self.cmee = int(upper[-1])
             return [], "OK"
         if upper in ("AT+CMGF=0", "AT+CLIP=1", "AT+CREG=1", "AT+CREG=0"):
             return [], "OK"
