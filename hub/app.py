@@ -146,6 +146,7 @@ class Hub:
                 "test-alarm": self._op_test_alarm,
                 "press": self._op_press,
                 "inject": self._op_inject,
+                "block-loop": self._op_block_loop,
             },
         )
         await self._control.start()
@@ -512,6 +513,15 @@ class Hub:
         else:
             event = await self.commit(Draft.create(kind, self.clock, data=data, source=source))
         return {"id": event.id, "seq": event.seq}
+
+    async def _op_block_loop(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Freeze the event loop on purpose (simulation only): proves the watchdog bites."""
+        self._require_simulation("block-loop")
+        seconds = request.get("seconds", 1.0)
+        if not isinstance(seconds, (int, float)) or not 0 < seconds <= 60:
+            raise HubError("seconds must be a number from 0 to 60")
+        time.sleep(seconds)  # noqa: ASYNC251 - blocking is the point of this operation
+        return {"blocked_s": seconds}
 
     async def _op_press(self, request: dict[str, Any]) -> dict[str, Any]:
         """Simulated press of a mock-pin button (demo and tests only)."""

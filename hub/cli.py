@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -133,8 +134,15 @@ def _run(cfg: Config) -> int:
     logging.basicConfig(
         level=cfg.hub.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(Hub(cfg).run())
+    async def serve() -> None:
+        # systemd stops us with SIGTERM: stop cleanly (close the database, say STOPPING=1).
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        await Hub(cfg).run()
+
+    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+        asyncio.run(serve())
     return 0
 
 
