@@ -49,6 +49,8 @@ _LOGGER = logging.getLogger(__name__)
 _TICK_S = 1.0
 # Closed and cancelled alarms stay visible in `status` this long.
 _KEEP_CLOSED_S = 3600.0
+# A storage fault (events shed) is reported at most this often; counts accumulate between.
+_FAULT_EVERY_S = 600.0
 # Delay before a crashed part is restarted (it is logged each time).
 _RESTART_DELAY_S = 1.0
 
@@ -96,6 +98,8 @@ class Hub:
         self.escalator: Escalator
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopped = asyncio.Event()
+        self._last_storage_fault: float | None = None
+        self._shed_since_fault: dict[int, int] = {}
 
     # -- start and stop -------------------------------------------------------------
 
@@ -215,12 +219,31 @@ class Hub:
     async def commit(self, draft: Draft) -> Event:
         """Commit a non-alarm event to the outbox (it is sent from there)."""
         result = await self.outbox.commit(draft)
-        if result.shed:
-            _LOGGER.warning("outbox full: shed %s unsent events (priority: count)", result.shed)
+        if result.shed or result.disk_full:
+            self._storage_fault(result.shed, result.disk_full)
         _LOGGER.info(
             "committed %s seq=%d id=%s", result.event.kind, result.event.seq, result.event.id
         )
         return result.event
+
+    def _storage_fault(self, shed: dict[int, int], disk_full: bool) -> None:
+        """Say (at most every _FAULT_EVERY_S) that events were shed to keep room for alarms."""
+        why = "disk full" if disk_full else "outbox full"
+        for priority, n in shed.items():
+            self._shed_since_fault[priority] = self._shed_since_fault.get(priority, 0) + n
+        now = self.clock.monotonic()
+        if self._last_storage_fault is not None and now - self._last_storage_fault < _FAULT_EVERY_S:
+            return
+        self._last_storage_fault = now
+        _LOGGER.warning("%s: shed unsent events %s (priority: count)", why, self._shed_since_fault)
+        data = {
+            "component": "storage",
+            "detail": f"{why}: older telemetry/warnings dropped so alarms keep their place",
+            "shed": {str(p): n for p, n in self._shed_since_fault.items()},
+            "disk_full": disk_full,
+        }
+        self._shed_since_fault = {}
+        self._spawn(self.commit(Draft.create("fault", self.clock, data=data)), "storage-fault")
 
     async def raise_alarm(
         self,

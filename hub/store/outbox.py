@@ -57,6 +57,9 @@ CREATE TABLE IF NOT EXISTS alarms (
 
 # Trim the sent log every this many sends, not on every send: fewer SD-card writes.
 _TRIM_EVERY = 100
+# On a full disk, unsent events of the lowest priority present are dropped this many at
+# a time (oldest first) until the new event fits.
+_DISK_SHED_ROWS = 200
 
 
 @dataclass(frozen=True)
@@ -73,12 +76,15 @@ class CommitResult:
 
     event: Event
     shed: dict[int, int]  # priority -> how many unsent events were dropped
+    disk_full: bool = False  # the disk filled up and space had to be freed
 
 
 class Outbox:
     """Synchronous outbox over one SQLite connection; use from one thread only."""
 
-    def __init__(self, path: Path, hub_id: str, max_bytes: int, log_keep: int) -> None:
+    def __init__(
+        self, path: Path, hub_id: str, max_bytes: int, log_keep: int, max_pages: int = 0
+    ) -> None:
         self.path = path
         self.hub_id = hub_id
         self.max_bytes = max_bytes
@@ -91,6 +97,8 @@ class Outbox:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
+            if max_pages:  # a size cap, used to prove behaviour on a full disk
+                self._db.execute(f"PRAGMA max_page_count={int(max_pages)}")
             self._db.executescript(_SCHEMA)
             self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('seq', 0)")
             self.pending_bytes = int(
@@ -106,32 +114,82 @@ class Outbox:
         self._db.close()
 
     def commit(self, draft: Draft) -> CommitResult:
-        """Store a draft durably with the next seq; returns the Event once it is on disk."""
+        """Store a draft durably with the next seq; returns the Event once it is on disk.
+
+        When the disk (or the database's size cap) is full, sent history and then the
+        oldest lower-priority events are deleted to make room, and the commit is tried
+        once more: an alarm must be stored even on a full SD card.
+        """
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                seq = int(
-                    self._db.execute(
-                        "UPDATE meta SET value = value + 1 WHERE key = 'seq' RETURNING value"
-                    ).fetchone()[0]
-                )
-                event = Event.from_draft(draft, self.hub_id, seq)
-                body = event.to_json()
-                shed, freed = self._make_room(len(body), event.priority)
-                self._db.execute(
-                    "INSERT INTO events (seq, id, priority, kind, size, body) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (seq, event.id, int(event.priority), event.kind, len(body), body),
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+            return self._commit_once(draft)
+        except sqlite3.OperationalError as exc:
+            if "full" not in str(exc).lower():
+                raise StoreError(f"cannot commit {draft.kind} event: {exc}") from exc
+            _LOGGER.error("disk full while committing %s: shedding to make room", draft.kind)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot commit {draft.kind} event: {exc}") from exc
+        try:
+            shed = self._shed_for_disk(draft.priority)
+            result = self._commit_once(draft)
+        except sqlite3.Error as exc:
+            raise StoreError(f"disk full: cannot commit {draft.kind} event: {exc}") from exc
+        for priority, n in result.shed.items():
+            shed[priority] = shed.get(priority, 0) + n
+        return CommitResult(result.event, shed, disk_full=True)
+
+    def _commit_once(self, draft: Draft) -> CommitResult:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            seq = int(
+                self._db.execute(
+                    "UPDATE meta SET value = value + 1 WHERE key = 'seq' RETURNING value"
+                ).fetchone()[0]
+            )
+            event = Event.from_draft(draft, self.hub_id, seq)
+            body = event.to_json()
+            shed, freed = self._make_room(len(body), event.priority)
+            self._db.execute(
+                "INSERT INTO events (seq, id, priority, kind, size, body) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (seq, event.id, int(event.priority), event.kind, len(body), body),
+            )
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:  # SQLite may already have rolled back (disk full)
+                self._db.execute("ROLLBACK")
+            raise
         # Only after COMMIT: a rolled-back transaction must not skew the running total.
         self.pending_bytes += len(body) - freed
         return CommitResult(event, shed)
+
+    def _shed_for_disk(self, priority: Priority) -> dict[int, int]:
+        """Free space on a full disk: sent history first, then the oldest telemetry, then
+        (for an alarm) the oldest warnings. Never an alarm."""
+        shed: dict[int, int] = {}
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            gone = self._db.execute("DELETE FROM events WHERE sent_at IS NOT NULL").rowcount
+            if gone <= 0:
+                victims = [Priority.TELEMETRY] + ([Priority.WARNING] if priority == 0 else [])
+                for victim in victims:
+                    if priority >= victim:
+                        break
+                    rows = self._db.execute(
+                        "DELETE FROM events WHERE seq IN (SELECT seq FROM events "
+                        "WHERE sent_at IS NULL AND priority = ? ORDER BY seq LIMIT ?) "
+                        "RETURNING size",
+                        (int(victim), _DISK_SHED_ROWS),
+                    ).fetchall()
+                    if rows:
+                        shed[int(victim)] = len(rows)
+                        self.pending_bytes -= sum(int(r[0]) for r in rows)
+                        break
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+        return shed
 
     def _make_room(self, size: int, priority: Priority) -> tuple[dict[int, int], int]:
         """Shed the oldest low-priority unsent events until `size` more bytes fit.
