@@ -134,6 +134,7 @@ def _run(cfg: Config) -> int:
     logging.basicConfig(
         level=cfg.hub.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+
     async def serve() -> None:
         # systemd stops us with SIGTERM: stop cleanly (close the database, say STOPPING=1).
         task = asyncio.current_task()
