@@ -169,6 +169,7 @@ class Hub:
             return
         self._stopped.set()
         notify("STOPPING=1")
+        self.uplink.stopping = True
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -76,6 +76,7 @@ async def test_a_slow_link_delivers_everything_in_priority_order(
     ids = [await inject(hub, "motion", n) for n in range(40)]
     ids.append(await inject(hub, "sos", 99))
     await eventually(lambda: set(ids) <= delivered_ids(collector), timeout=30)
+    await hub.stop()
 
 
 async def test_after_a_broker_outage_alarms_drain_before_the_queued_telemetry(

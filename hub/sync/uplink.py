@@ -103,6 +103,7 @@ class Uplink:
         # PUBACKed but not yet marked on disk: skipped when draining, flushed in batches.
         self._unflushed: set[str] = set()
         self._flush_wanted = asyncio.Event()
+        self.stopping = False  # set by the owner before cancelling run()
 
     def _make_client(self, protocol: aiomqtt.ProtocolVersion) -> aiomqtt.Client:
         m = self.cfg.mqtt
@@ -185,10 +186,9 @@ class Uplink:
                 finally:
                     self._mark_down()
                 # aiomqtt's __aexit__ can turn a cancellation into MqttError (it waits for
-                # the broker's goodbye and times out): a cancelled uplink must stop anyway.
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    raise asyncio.CancelledError
+                # the broker's goodbye and times out): a stopped uplink must stop anyway.
+                if self.stopping:
+                    return
                 if self.state.protocol:  # it connected with this version: keep it first
                     protocols.sort(key=lambda p: p is not protocol)
                     delays = backoff_delays(
