@@ -585,7 +585,7 @@ async def test_sos_with_the_uplink_down_texts_then_calls_the_family_until_the_ce
     finally:
         await collector.stop()
     assert escalator.cascades[alarm.id].state is CascadeState.STOPPED
-    assert "AT+CHUP" in sim.commands  # the ringing call was hung up
+    await eventually(lambda: "AT+CHUP" in sim.commands)  # the ringing call was hung up
     assert f"ATD{SON.number};" not in sim.commands
 
     async def kinds() -> list[str]:
