@@ -37,7 +37,7 @@ from hub.sos.lifecycle import (
     Timing,
 )
 from hub.sos.modem import Escalator, Modem, ModemError
-from hub.store.outbox import AsyncOutbox
+from hub.store.outbox import AsyncOutbox, LoggedEvent
 from hub.sync.messages import Ack
 from hub.sync.uplink import Uplink
 from hub.systemd import notify, watchdog_interval, watchdog_loop
@@ -49,6 +49,8 @@ _LOGGER = logging.getLogger(__name__)
 _TICK_S = 1.0
 # Closed and cancelled alarms stay visible in `status` this long.
 _KEEP_CLOSED_S = 3600.0
+# Alarm records and PUBACK marks are written this long after they change, in one batch.
+_LAZY_WRITE_S = 0.1
 # A storage fault (events shed) is reported at most this often; counts accumulate between.
 _FAULT_EVERY_S = 600.0
 # Delay before a crashed part is restarted (it is logged each time).
@@ -99,6 +101,8 @@ class Hub:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopped = asyncio.Event()
         self._last_storage_fault: float | None = None
+        self._dirty_alarms: set[str] = set()
+        self._persist_wanted = asyncio.Event()
         self._shed_since_fault: dict[int, int] = {}
 
     # -- start and stop -------------------------------------------------------------
@@ -157,6 +161,7 @@ class Hub:
         self._supervise("uplink", self.uplink.run)
         self._supervise("buttons", self._consume_buttons)
         self._supervise("timers", self._tick_forever)
+        self._supervise("alarm-records", self._persist_forever)
         interval = watchdog_interval()
         if interval:
             self._supervise("watchdog", lambda: watchdog_loop(interval))
@@ -173,6 +178,8 @@ class Hub:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._persist_now()  # what changed in the last moment before stopping
+        await self.uplink.flush_marks_now()
         if self._control:
             await self._control.close()
         if self.modem is not None:
@@ -286,17 +293,36 @@ class Hub:
                 # not between the press and the commit.
                 asyncio.get_running_loop().call_soon(self.indicators.show, _PATTERN[action.state])
             elif isinstance(action, Persist):
-                self._spawn(self._persist(alarm), "persist")
+                self._dirty_alarms.add(alarm.id)
+                self._persist_wanted.set()
             elif isinstance(action, Resend):
                 self._spawn(self._resend(alarm.id), "resend")
             elif isinstance(action, Escalate):
                 self._spawn(self._escalate(alarm, action.reason), "escalate")
 
-    async def _persist(self, alarm: Alarm) -> None:
-        if alarm.is_open:
-            await self.outbox.save_alarm(alarm.id, alarm.state.value, alarm.to_record())
-        else:
-            await self.outbox.drop_alarm(alarm.id)
+    async def _persist_forever(self) -> None:
+        """Write changed alarm records in batches, a moment after they change.
+
+        Batching keeps SD-card writes few and keeps the single database thread free
+        for the next alarm's commit.
+        """
+        while True:
+            await self._persist_wanted.wait()
+            await asyncio.sleep(_LAZY_WRITE_S)
+            await self._persist_now()
+
+    async def _persist_now(self) -> None:
+        self._persist_wanted.clear()
+        dirty, self._dirty_alarms = self._dirty_alarms, set()
+        records, drops = [], []
+        for alarm_id in dirty:
+            alarm = self.book.alarms.get(alarm_id)
+            if alarm is not None and alarm.is_open:
+                records.append(alarm.to_record())
+            else:
+                drops.append(alarm_id)
+        if records or drops:
+            await self.outbox.save_alarms(records, drops)
 
     async def _resend(self, alarm_id: str) -> None:
         event = await self.outbox.get(alarm_id)
@@ -502,12 +528,13 @@ class Hub:
         last = request.get("last", 20)
         if not isinstance(last, int) or not 1 <= last <= 10_000:
             raise HubError("last must be a whole number from 1 to 10000")
-        return {
-            "events": [
-                {**row.event.to_dict(), "sent_at": row.sent_at}
-                for row in await self.outbox.recent(last)
-            ]
-        }
+        rows = await self.outbox.recent(last)
+
+        def sent_at(row: LoggedEvent) -> str | None:
+            published = self.uplink.published_at(row.event.id)
+            return row.sent_at or (published.isoformat() if published else None)
+
+        return {"events": [{**row.event.to_dict(), "sent_at": sent_at(row)} for row in rows]}
 
     async def _op_test_alarm(self, _request: dict[str, Any]) -> dict[str, Any]:
         event = await self.raise_alarm(

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from hub.control import call
 from hub.errors import ControlError
 from hub.sim.broker import Mosquitto
@@ -104,6 +106,7 @@ async def test_sos_committed_before_kill_9_is_delivered_after_restart_with_same_
         await collector.stop()
 
 
+@pytest.mark.timeout(600)
 def test_a_hundred_power_cuts_lose_no_committed_event_and_reuse_no_seq(tmp_path: Path) -> None:
     from bench.power_cut import run_harness
 

@@ -22,6 +22,7 @@ import asyncio
 import json
 import logging
 import sqlite3
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -57,6 +58,9 @@ CREATE TABLE IF NOT EXISTS alarms (
 
 # Trim the sent log every this many sends, not on every send: fewer SD-card writes.
 _TRIM_EVERY = 100
+# Just-committed events kept in memory for the uplink's fast path; beyond this the
+# uplink reads from the database as usual.
+_FRESH_KEEP = 256
 # On a full disk, unsent events of the lowest priority present are dropped this many at
 # a time (oldest first) until the new event fits.
 _DISK_SHED_ROWS = 200
@@ -298,17 +302,29 @@ class Outbox:
         ).fetchall()
         return [LoggedEvent(Event.from_json(body), sent_at) for body, sent_at in rows]
 
-    def save_alarm(self, alarm_id: str, state: str, record: dict[str, Any]) -> None:
-        """Persist one alarm's lifecycle record (few writes: only on state changes)."""
-        self._db.execute(
-            "INSERT INTO alarms (id, state, record) VALUES (?, ?, ?) "
-            "ON CONFLICT(id) DO UPDATE SET state = excluded.state, record = excluded.record",
-            (alarm_id, state, json.dumps(record)),
-        )
+    def save_alarms(self, records: list[dict[str, Any]], drops: list[str]) -> None:
+        """Persist open alarms' lifecycle records and forget closed ones, in one transaction.
 
-    def drop_alarm(self, alarm_id: str) -> None:
-        """Forget a closed alarm."""
-        self._db.execute("DELETE FROM alarms WHERE id = ?", (alarm_id,))
+        These records only speed up recovery (the alarm event itself was committed
+        before anything else happened); losing the latest one to a power cut means an
+        alarm is resent or re-announced, never lost.
+        """
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT INTO alarms (id, state, record) VALUES (?, ?, ?) ON CONFLICT(id) "
+                    "DO UPDATE SET state = excluded.state, record = excluded.record",
+                    [(r["id"], r["state"], json.dumps(r)) for r in records],
+                )
+                self._db.executemany("DELETE FROM alarms WHERE id = ?", [(i,) for i in drops])
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot save alarm records: {exc}") from exc
 
     def load_alarms(self) -> list[dict[str, Any]]:
         """Every persisted alarm record."""
@@ -328,6 +344,8 @@ class AsyncOutbox:
         self.sync = outbox
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
         self.changed = asyncio.Event()  # set on every commit: wakes the uplink
+        self._fresh: deque[Event] = deque(maxlen=_FRESH_KEEP)
+        self._fresh_overflowed = False
 
     @classmethod
     async def open(cls, path: Path, hub_id: str, max_bytes: int, log_keep: int) -> AsyncOutbox:
@@ -346,8 +364,26 @@ class AsyncOutbox:
     async def commit(self, draft: Draft) -> CommitResult:
         """Store durably; returns once on disk."""
         result = await self._run(self.sync.commit, draft)
+        if len(self._fresh) == self._fresh.maxlen:
+            self._fresh_overflowed = True
+        self._fresh.append(result.event)
         self.changed.set()
         return result
+
+    def take_fresh(self) -> tuple[list[Event], bool]:
+        """Events committed since the last call, and whether some were not kept (too many).
+
+        Lets the uplink publish a just-committed alarm from memory instead of reading it
+        back from the SD card; the database stays the truth for everything else.
+        """
+        events, overflowed = list(self._fresh), self._fresh_overflowed
+        self._fresh.clear()
+        self._fresh_overflowed = False
+        return events, overflowed
+
+    async def pending_upto(self, limit: int) -> tuple[list[Event], int]:
+        """Unsent events in send order, and the last seq handed out when they were read."""
+        return await self._run(lambda: (self.sync.pending(limit), self.sync.last_seq()))
 
     async def pending(self, limit: int = 100) -> list[Event]:
         """Unsent events in send order."""
@@ -356,9 +392,9 @@ class AsyncOutbox:
         except DecodeError as exc:  # a row we wrote ourselves cannot be read: say so loudly
             raise StoreError(f"outbox row unreadable: {exc}") from exc
 
-    async def mark_sent(self, event_ids: list[str]) -> int:
+    async def mark_sent(self, event_ids: list[str], when: datetime | None = None) -> int:
         """These events reached the broker."""
-        return await self._run(self.sync.mark_sent, event_ids)
+        return await self._run(self.sync.mark_sent, event_ids, when)
 
     async def depth(self) -> dict[int, int]:
         """Unsent events per priority."""
@@ -372,13 +408,9 @@ class AsyncOutbox:
         """One event by id."""
         return await self._run(self.sync.get, event_id)
 
-    async def save_alarm(self, alarm_id: str, state: str, record: dict[str, Any]) -> None:
-        """Persist an alarm record."""
-        await self._run(self.sync.save_alarm, alarm_id, state, record)
-
-    async def drop_alarm(self, alarm_id: str) -> None:
-        """Forget an alarm record."""
-        await self._run(self.sync.drop_alarm, alarm_id)
+    async def save_alarms(self, records: list[dict[str, Any]], drops: list[str]) -> None:
+        """Persist alarm records and forget closed ones (one transaction)."""
+        await self._run(self.sync.save_alarms, records, drops)
 
     async def load_alarms(self) -> list[dict[str, Any]]:
         """Every persisted alarm record."""

@@ -20,6 +20,7 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import aiomqtt
@@ -43,6 +44,9 @@ _BACKOFF_FACTOR = 2.0
 _PUBACK_TIMEOUT_S = 10.0
 # The broker keeps our session (subscriptions + queued acks) this long while offline.
 _SESSION_EXPIRY_S = 24 * 3600
+# PUBACK marks are written this long after the first of a batch arrives. A mark lost
+# in a power cut only means the event is sent again (the cloud de-duplicates by id).
+_MARK_DELAY_S = 0.1
 # Events fetched from the outbox per query; a new commit interrupts the batch so an
 # alarm never waits behind a backlog of telemetry.
 _BATCH = 50
@@ -101,7 +105,7 @@ class Uplink:
         self._client: aiomqtt.Client | None = None
         self.connected = asyncio.Event()
         # PUBACKed but not yet marked on disk: skipped when draining, flushed in batches.
-        self._unflushed: set[str] = set()
+        self._unflushed: dict[str, datetime] = {}  # id -> when the PUBACK came
         self._flush_wanted = asyncio.Event()
         self.stopping = False  # set by the owner before cancelling run()
 
@@ -160,11 +164,21 @@ class Uplink:
         """Mark PUBACKed events sent, many per transaction, off the alarm's path."""
         while True:
             await self._flush_wanted.wait()
-            self._flush_wanted.clear()
-            ids = list(self._unflushed)
-            await self.outbox.mark_sent(ids)
-            self._unflushed.difference_update(ids)
-            self.outbox.changed.set()  # rows past this batch may now be next
+            # Gather a moment's worth: one SD-card write for many PUBACKs, and the
+            # database thread stays free for the next alarm's commit.
+            await asyncio.sleep(_MARK_DELAY_S)
+            await self.flush_marks_now()
+
+    async def flush_marks_now(self) -> None:
+        """Write every pending PUBACK mark now (also used when stopping)."""
+        self._flush_wanted.clear()
+        marks = dict(self._unflushed)
+        if not marks:
+            return
+        await self.outbox.mark_sent(list(marks), min(marks.values()))
+        for event_id in marks:
+            self._unflushed.pop(event_id, None)
+        self.outbox.changed.set()  # rows past this batch may now be next
 
     async def _stay_connected(self) -> None:
         delays = backoff_delays(
@@ -249,25 +263,45 @@ class Uplink:
             await self._publish_status(client)
 
     async def _drain_outbox(self, client: aiomqtt.Client) -> None:
+        """Publish unsent events in priority order until cancelled.
+
+        After a query that returned the whole backlog, every unsent event is one
+        committed since: those are published straight from memory (no SD-card read
+        on the alarm's path). Otherwise, and after every reconnect, the database is read.
+        """
         changed = self.outbox.changed
+        drained_to: int | None = None  # all unsent events up to this seq are published
         while True:
             changed.clear()
-            batch = await self.outbox.pending(_BATCH)
+            fresh, overflowed = self.outbox.take_fresh()
+            if drained_to is not None and not overflowed:
+                batch = sorted(
+                    (e for e in fresh if e.seq > drained_to), key=lambda e: (e.priority, e.seq)
+                )
+                complete = True
+            else:
+                rows, last_seq = await self.outbox.pending_upto(_BATCH)
+                batch = [e for e in rows if e.id not in self._unflushed]
+                complete = len(rows) < _BATCH
+                drained_to = last_seq if complete else None
             if not batch:
                 await changed.wait()
                 continue
-            batch = [event for event in batch if event.id not in self._unflushed]
-            if not batch:
-                await changed.wait()
-                continue
-            for event in batch:
+            for i, event in enumerate(batch):
                 await client.publish(self.topics.event(event.kind), event.to_json(), qos=1)
-                self._unflushed.add(event.id)
+                self._unflushed[event.id] = datetime.now(UTC)
                 self._flush_wanted.set()
                 self.state.published += 1
+                if drained_to is not None:
+                    drained_to = max(drained_to, event.seq)
                 self.on_sent(event)
-                if changed.is_set():  # something new (maybe an alarm) was committed
+                if changed.is_set() and i < len(batch) - 1:
+                    # Something new (maybe an alarm) was committed: re-plan; the rest of
+                    # this batch is still in the database.
+                    drained_to = None
                     break
+            if not complete:
+                drained_to = None
 
     async def _receive(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
@@ -286,6 +320,10 @@ class Uplink:
                     _LOGGER.warning("message on unexpected topic %r ignored", topic[:200])
             except DecodeError as exc:
                 _LOGGER.warning("bad payload on %s ignored: %s", topic[:200], exc)
+
+    def published_at(self, event_id: str) -> datetime | None:
+        """When the broker acknowledged an event whose mark is not on disk yet."""
+        return self._unflushed.get(event_id)
 
     async def resend(self, event: Event) -> bool:
         """Publish an already-sent alarm again; False when offline (the caller retries)."""
