@@ -12,9 +12,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 from hub import __version__
+from hub.care.base import Led, Siren, Speak
+from hub.care.base import Output as CareOutput
+from hub.care.engine import CareEngine
 from hub.clock import Clock, SystemClock
 from hub.config import Config
 from hub.control import ControlServer
@@ -37,6 +41,7 @@ from hub.sos.lifecycle import (
     Timing,
 )
 from hub.sos.modem import Escalator, Modem, ModemError
+from hub.store.atomic import read_json, write_json_atomic
 from hub.store.outbox import AsyncOutbox, LoggedEvent
 from hub.sync.messages import Ack
 from hub.sync.uplink import Uplink
@@ -51,6 +56,10 @@ _TICK_S = 1.0
 _KEEP_CLOSED_S = 3600.0
 # Alarm records and PUBACK marks are written this long after they change, in one batch.
 _LAZY_WRITE_S = 0.1
+# Care checks are ticked this often (their windows are in minutes) and their state is
+# saved at least this often, and at once whenever they decide something.
+_CARE_TICK_S = 15.0
+_CARE_SAVE_S = 300.0
 # A storage fault (events shed) is reported at most this often; counts accumulate between.
 _FAULT_EVERY_S = 600.0
 # Delay before a crashed part is restarted (it is logged each time).
@@ -124,6 +133,12 @@ class Hub:
             _LOGGER.warning(
                 "alarm %s restored after restart in state %s", alarm.id, alarm.state.value
             )
+        saved = await asyncio.to_thread(read_json, self._care_state_path)
+        self.care = (
+            CareEngine.from_dict(cfg.care, self.clock, saved)
+            if isinstance(saved, dict)
+            else CareEngine(cfg.care, self.clock)
+        )
         if self.pin_factory is None:
             self.pin_factory = make_pin_factory(cfg.gpio.pin_factory)
         self.buttons = HubButtons(cfg.gpio, cfg.sos, self.pin_factory, self.clock)
@@ -162,6 +177,7 @@ class Hub:
         self._supervise("buttons", self._consume_buttons)
         self._supervise("timers", self._tick_forever)
         self._supervise("alarm-records", self._persist_forever)
+        self._supervise("care", self._care_forever)
         interval = watchdog_interval()
         if interval:
             self._supervise("watchdog", lambda: watchdog_loop(interval))
@@ -179,6 +195,7 @@ class Hub:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._persist_now()  # what changed in the last moment before stopping
+        await self._save_care()
         await self.uplink.flush_marks_now()
         if self._control:
             await self._control.close()
@@ -267,8 +284,15 @@ class Hub:
         if test:
             payload["test"] = True
         draft = Draft.create(kind, self.clock, data=payload, source=source)
+        return await self.raise_alarm_draft(draft, raised_by=raised_by)
+
+    async def raise_alarm_draft(self, draft: Draft, *, raised_by: str = "") -> Event | None:
+        """Raise an alarm from a ready draft (care checks make their own)."""
+        test = bool(draft.data.get("test"))
         self._execute(
-            self.book.raised(draft.id, kind, self.clock.monotonic(), test=test, raised_by=raised_by)
+            self.book.raised(
+                draft.id, draft.kind, self.clock.monotonic(), test=test, raised_by=raised_by
+            )
         )
         try:
             event = await self.commit(draft)
@@ -431,6 +455,53 @@ class Hub:
                     self.escalator.forget(alarm.id)
             await asyncio.sleep(_TICK_S)
 
+    # -- care checks --------------------------------------------------------------
+
+    @property
+    def _care_state_path(self) -> Path:
+        return self.cfg.data_path / "care-state.json"
+
+    async def _care_forever(self) -> None:
+        """Tick the care checks; save their state so a restart never resets a window."""
+        last_save = self.clock.monotonic()
+        while True:
+            await asyncio.sleep(_CARE_TICK_S)
+            changed = await self._apply_care(self.care.tick())
+            if changed or self.clock.monotonic() - last_save >= _CARE_SAVE_S:
+                await self._save_care()
+                last_save = self.clock.monotonic()
+
+    async def _save_care(self) -> None:
+        await asyncio.to_thread(write_json_atomic, self._care_state_path, self.care.to_dict())
+
+    async def feed_care(self, reading: Reading) -> list[Event]:
+        """Give a reading to the care checks and act on what they decide."""
+        output = self.care.feed(reading)
+        events = await self._apply_care(output, save=True)
+        return events
+
+    async def _apply_care(self, output: CareOutput, *, save: bool = False) -> list[Event]:
+        """Commit (or raise, for alarms) the care checks' events; carry out their actions."""
+        events: list[Event] = []
+        for draft in output.drafts:
+            if draft.priority is Priority.ALARM:
+                event = await self.raise_alarm_draft(draft)
+            else:
+                event = await self.commit(draft)
+            if event is not None:
+                events.append(event)
+        for action in output.actions:
+            if isinstance(action, Siren):
+                if action.on:
+                    self.indicators.show("siren")
+            elif isinstance(action, Speak):
+                _LOGGER.info("prompt %s", action.prompt_id)  # spoken once voice lands
+            elif isinstance(action, Led) and self.book.open_sos() is None:
+                _LOGGER.debug("care LED pattern %s", action.pattern)
+        if save and (output.drafts or output.actions):
+            await self._save_care()
+        return events
+
     # -- readings -----------------------------------------------------------------
 
     async def _consume_buttons(self) -> None:
@@ -456,19 +527,23 @@ class Hub:
                     existing.state.value,
                 )
                 self.indicators.show(_PATTERN[existing.state])
-                return
-            await self.raise_alarm("sos", source=source, raised_by=press)
+            else:
+                await self.raise_alarm("sos", source=source, raised_by=press)
         elif reading.device == SOS_BUTTON and action == "hold":
             alarm = self.book.open_alarm_for_cancel(self.clock.monotonic(), press)
-            if alarm is None:
-                return
-            self._execute(self.book.cancelled(alarm.id, self.clock.monotonic()))
-            await self.commit(
-                Draft.create(
-                    "sos_cancelled", self.clock, source=source, data={"alarm_id": alarm.id}
+            if alarm is not None:
+                self._execute(self.book.cancelled(alarm.id, self.clock.monotonic()))
+                await self.commit(
+                    Draft.create(
+                        "sos_cancelled", self.clock, source=source, data={"alarm_id": alarm.id}
+                    )
                 )
-            )
-        elif reading.device == OK_BUTTON and action == "press":
+        events = await self.feed_care(reading)  # every press is a sign of life
+        if (
+            reading.device == OK_BUTTON
+            and action == "press"
+            and not any(e.kind == "checkin" for e in events)
+        ):
             await self.commit(Draft.create("checkin", self.clock, source=source))
 
     # -- what the CLI and the heartbeat see ---------------------------------------

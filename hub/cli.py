@@ -87,6 +87,17 @@ def build_parser() -> argparse.ArgumentParser:
     test = sub.add_parser("test-alarm", help="raise an SOS marked test through the real path")
     _add_config(test)
 
+    simulate = sub.add_parser(
+        "simulate",
+        help="replay a care scenario (plain text) on a fake clock through the real care "
+        "checks and print the timeline of events",
+    )
+    simulate.add_argument("--scenario", type=Path, required=True, help="scenario file")
+    simulate.add_argument("--days", type=int, default=None, help="days to run (default: file's)")
+    simulate.add_argument(
+        "--actions", action="store_true", help="also list spoken prompts, LED and siren"
+    )
+
     press = sub.add_parser("press", help="press a simulated button (mock pins only)")
     _add_config(press)
     press.add_argument("button", choices=("sos", "ok"))
@@ -161,6 +172,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "config" and args.config_command == "check":
             load_config(args.file)
             print(f"{args.file}: OK")
+            return 0
+        if args.command == "simulate":
+            from hub.care.scenario import format_timeline, simulate
+
+            entries = simulate(args.scenario, args.days, include_actions=args.actions)
+            print(format_timeline(entries, title=f"scenario {args.scenario}"))
             return 0
         if args.command == "status":
             st = call(_socket(args), "status")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from hub.care.config import CareConfig, parse_care_config
 from hub.errors import ConfigError
 from hub.sos.escalation import EscalationConfig, parse_escalation
 
@@ -138,6 +139,7 @@ class Config:
     sos: SosSection = field(default_factory=SosSection)
     control: ControlSection = field(default_factory=ControlSection)
     escalation: EscalationConfig = field(default_factory=EscalationConfig)
+    care: CareConfig = field(default_factory=CareConfig)
 
     @property
     def data_path(self) -> Path:
@@ -251,6 +253,9 @@ SECTIONS: dict[str, Any] = {
 }
 
 
+_OWN_VALIDATORS: dict[str, Any] = {"escalation": parse_escalation, "care": parse_care_config}
+
+
 def parse_config(raw: dict[str, Any]) -> Config:
     """Validate a TOML document into a Config; ConfigError lists every problem."""
     problems: list[str] = []
@@ -262,14 +267,16 @@ def parse_config(raw: dict[str, Any]) -> Config:
             hint = f"; did you mean [{close[0]}]?" if close else ""
             problems.append(f"[{name}]: unknown section{hint}")
             continue
-        if name == "escalation":  # lists of contacts: its own validator
+        if name in _OWN_VALIDATORS:  # lists of tables: these sections validate themselves
             try:
-                sections[name] = parse_escalation(value)
+                sections[name] = _OWN_VALIDATORS[name](value)
             except ConfigError as exc:
                 problems += exc.problems
             continue
         sections[name] = _section(cls, name, value, problems)
     cfg = Config(**sections)
+    if "timezone" not in (raw.get("care") or {}):  # the care windows follow the hub's timezone
+        cfg = replace(cfg, care=replace(cfg.care, timezone=cfg.hub.timezone))
     _cross_checks(cfg, problems)
     if problems:
         raise ConfigError(problems)

@@ -1,0 +1,54 @@
+"""The care checks inside a running hub: a press is a check-in, a gas reading is an alarm
+with the full lifecycle, and the checks' state survives a restart."""
+
+from __future__ import annotations
+
+import json
+
+from hub.reading import Reading
+from hub.sim.broker import Mosquitto
+from tests.conftest import HubFactory
+from tests.helpers import Collector, eventually
+from tests.test_spine import press
+
+
+async def test_green_button_press_is_one_checkin_event(
+    broker: Mosquitto, collector: Collector, make_hub: HubFactory
+) -> None:
+    hub = await make_hub(broker.port)
+    await press(hub, "ok")
+    [checkin] = await collector.wait_event("checkin")
+    await press(hub, "sos")
+    await collector.wait_event("sos")
+    assert len(collector.events("checkin")) == 1
+    assert checkin["priority"] == 1
+
+
+async def test_a_gas_reading_raises_an_alarm_the_centre_must_acknowledge(
+    broker: Mosquitto, collector: Collector, make_hub: HubFactory
+) -> None:
+    hub = await make_hub(broker.port)
+    await hub.feed_care(
+        Reading(device="rflink:gas:1", protocol="rflink", kind="gas", values={"alarm": True})
+    )
+    [gas] = await collector.wait_event("gas")
+    assert gas["priority"] == 0
+    await eventually(lambda: gas["id"] in hub.book.alarms)
+    assert hub.book.alarms[gas["id"]].state.value == "sent"  # waiting for the centre's ack
+    await collector.publish(
+        "pingan/v1/T-0001/ack", json.dumps({"id": gas["id"], "state": "received"})
+    )
+    await eventually(lambda: hub.book.alarms[gas["id"]].state.value == "acknowledged")
+
+
+async def test_care_state_is_saved_and_restored_across_a_restart(
+    broker: Mosquitto, make_hub: HubFactory
+) -> None:
+    hub = await make_hub(broker.port)
+    await press(hub, "ok")
+    path = hub.cfg.data_path / "care-state.json"
+    await eventually(path.exists)
+    last_sign = json.loads(path.read_text())["last_sign"]
+    await hub.stop()
+    again = await make_hub(broker.port)
+    assert again.care.to_dict()["last_sign"]["wall"] == last_sign["wall"]
