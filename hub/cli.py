@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(press)
     press.add_argument("button", choices=("sos", "ok"))
     press.add_argument("--hold", type=float, default=0.2, help="seconds to hold (default 0.2)")
+    from hub.fleet import add_fleet_commands
+
+    add_fleet_commands(sub)
     return parser
 
 
@@ -162,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status (2 for bad config or usage)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "fleet_command", None):
+        from hub.fleet import run_fleet_command
+
+        return run_fleet_command(args)
     try:
         if args.command == "run":
             return _run(load_config(args.config))

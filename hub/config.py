@@ -129,6 +129,15 @@ class ControlSection:
 
 
 @dataclass(frozen=True)
+class FleetSection:
+    """[fleet]: who may push configuration to this hub."""
+
+    public_keys: tuple[str, ...] = ()  # base64 Ed25519 public keys, from `pingan-hub keygen`
+    groups: tuple[str, ...] = ()  # group names this hub answers to besides its own id
+    rollback_after_s: float = 120.0  # no broker this long after a push: roll back
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole validated configuration."""
 
@@ -140,6 +149,7 @@ class Config:
     control: ControlSection = field(default_factory=ControlSection)
     escalation: EscalationConfig = field(default_factory=EscalationConfig)
     care: CareConfig = field(default_factory=CareConfig)
+    fleet: FleetSection = field(default_factory=FleetSection)
 
     @property
     def data_path(self) -> Path:
@@ -253,7 +263,43 @@ SECTIONS: dict[str, Any] = {
 }
 
 
-_OWN_VALIDATORS: dict[str, Any] = {"escalation": parse_escalation, "care": parse_care_config}
+def parse_fleet(raw: Any) -> FleetSection:
+    """Validate [fleet]; ConfigError names each bad option."""
+    if not isinstance(raw, dict):
+        raise ConfigError(["[fleet]: must be a table"])
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in ("public_keys", "groups"):
+            if not isinstance(value, list) or not all(
+                isinstance(v, str) and 0 < len(v) <= 100 for v in value
+            ):
+                problems.append(f"fleet.{key}: must be a list of short texts")
+            else:
+                values[key] = tuple(value)
+        elif key == "rollback_after_s":
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not (10 <= value <= 86400)
+            ):
+                problems.append("fleet.rollback_after_s: must be a number from 10 to 86400")
+            else:
+                values[key] = float(value)
+        else:
+            close = difflib.get_close_matches(key, ["public_keys", "groups", "rollback_after_s"])
+            hint = f"; did you mean fleet.{close[0]}?" if close else ""
+            problems.append(f"fleet.{key}: unknown option{hint}")
+    if problems:
+        raise ConfigError(problems)
+    return FleetSection(**values)
+
+
+_OWN_VALIDATORS: dict[str, Any] = {
+    "escalation": parse_escalation,
+    "care": parse_care_config,
+    "fleet": parse_fleet,
+}
 
 
 def parse_config(raw: dict[str, Any]) -> Config:

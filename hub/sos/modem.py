@@ -381,7 +381,7 @@ class Modem:
 
     async def open(self) -> None:
         """Open the serial port (ModemError when it cannot be opened)."""
-        import serial  # type: ignore[import-untyped]
+        import serial
         import serial_asyncio_fast
 
         loop = asyncio.get_running_loop()
