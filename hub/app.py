@@ -42,8 +42,17 @@ from hub.sos.lifecycle import (
 )
 from hub.sos.modem import Escalator, Modem, ModemError
 from hub.store.atomic import read_json, write_json_atomic
+from hub.store.config_store import ConfigStore
 from hub.store.outbox import AsyncOutbox, LoggedEvent
 from hub.sync.messages import Ack
+from hub.sync.ota import (
+    ApplyGuard,
+    Rejected,
+    ReportStatus,
+    reported_payload,
+    startup_config,
+    verify_envelope,
+)
 from hub.sync.uplink import Uplink
 from hub.systemd import notify, watchdog_interval, watchdog_loop
 
@@ -89,8 +98,15 @@ class Hub:
         clock: Clock | None = None,
         pin_factory: Any = None,
         escalation: EscalationHook | None = None,
+        local_raw: dict[str, Any] | None = None,
     ) -> None:
         self.cfg = cfg
+        # The installer's TOML document: fleet pushes are merged over it.
+        self.local_raw: dict[str, Any] = local_raw if local_raw is not None else {}
+        self.fleet_store = ConfigStore(cfg.data_path)
+        self.guard = ApplyGuard(cfg.fleet.rollback_after_s)
+        self.config_version = 0
+        self._fleet_lock = asyncio.Lock()
         self.clock = clock or SystemClock()
         self.pin_factory = pin_factory
         self.escalation = escalation or self._family_escalation
@@ -118,6 +134,7 @@ class Hub:
 
     async def start(self) -> None:
         """Open storage, restore open alarms, start every part; returns once running."""
+        await self._start_fleet_config()
         cfg = self.cfg
         self.outbox = await AsyncOutbox.open(
             cfg.data_path / "hub.db", cfg.hub.id, cfg.outbox.max_bytes, cfg.outbox.log_keep
@@ -159,6 +176,8 @@ class Hub:
             on_sent=self._on_sent,
             on_ack=self._on_ack,
             on_command=self._on_command,
+            on_config=self._on_config,
+            on_connected=self._on_uplink_connected,
             status_payload=self.heartbeat,
         )
         self._control = ControlServer(
@@ -445,6 +464,9 @@ class Hub:
         while True:
             now = self.clock.monotonic()
             self._execute(self.book.tick(now))
+            rollback = self.guard.tick(now)
+            if rollback is not None:
+                await self._roll_back(rollback.version)
             for alarm in list(self.book.alarms.values()):
                 if (
                     not alarm.is_open
@@ -454,6 +476,109 @@ class Hub:
                     del self.book.alarms[alarm.id]
                     self.escalator.forget(alarm.id)
             await asyncio.sleep(_TICK_S)
+
+    # -- fleet configuration ------------------------------------------------------
+
+    async def _start_fleet_config(self) -> None:
+        """Start on the last applied fleet config when it still validates (else the last
+        good one, else the local file), and put an unconfirmed one back on trial."""
+        if not self.local_raw:
+            return
+        state = await asyncio.to_thread(self.fleet_store.load)
+        if not state.applied.version and not state.last_good.version:
+            return
+        version, cfg, skipped = startup_config(
+            self.local_raw,
+            [
+                (state.applied.version, state.applied.overlay),
+                (state.last_good.version, state.last_good.overlay),
+            ],
+        )
+        for problem in skipped:
+            _LOGGER.error("%s", problem)
+        self._use_config(cfg, version)
+        if version and not state.applied.confirmed:
+            self.guard.on_applied(version, self.clock.monotonic())
+
+    def _use_config(self, cfg: Config, version: int) -> None:
+        """Make `cfg` the running config, without dropping or delaying anything in flight."""
+        self.cfg = cfg
+        self.config_version = version
+        self.book.timing = Timing(cfg.sos.ack_timeout_s, cfg.sos.resend_s, cfg.sos.cancel_window_s)
+        self.guard.rollback_after_s = cfg.fleet.rollback_after_s
+        if hasattr(self, "outbox"):  # running: hot-apply to the live parts
+            self.outbox.sync.max_bytes = cfg.outbox.max_bytes
+            self.escalator.cfg = cfg.escalation
+            self.care = CareEngine.from_dict(cfg.care, self.clock, self.care.to_dict())
+            self.uplink.reconfigure(cfg)
+
+    def _on_config(self, raw: bytes) -> None:
+        self._spawn(self._apply_config(raw), "fleet-config")
+
+    async def _apply_config(self, raw: bytes) -> None:
+        """Judge a signed push; apply it atomically and report, or report why not."""
+        async with self._fleet_lock:  # one push at a time, and never beside a confirm
+            await self._apply_config_locked(raw)
+
+    async def _apply_config_locked(self, raw: bytes) -> None:
+        state = await asyncio.to_thread(self.fleet_store.load)
+        try:
+            accepted = verify_envelope(
+                raw,
+                public_keys=self.cfg.fleet.public_keys,
+                hub_id=self.cfg.hub.id,
+                groups=self.cfg.fleet.groups,
+                current_version=state.seen_version,
+                base=self.local_raw,
+            )
+        except Rejected as rejected:
+            _LOGGER.warning("config push refused: %s", rejected)
+            if rejected.version is not None:
+                await asyncio.to_thread(self.fleet_store.record_seen, rejected.version)
+            if rejected.should_report:
+                self.uplink.report(
+                    reported_payload(
+                        rejected.version, ReportStatus.REJECTED, self.clock.now(), error=rejected
+                    )
+                )
+            return
+        await asyncio.to_thread(self.fleet_store.apply, accepted.version, accepted.overlay)
+        self._use_config(accepted.config, accepted.version)
+        _LOGGER.info("fleet config version %d applied", accepted.version)
+        await self.commit(
+            Draft.create("config_applied", self.clock, data={"version": accepted.version})
+        )
+        self.guard.on_applied(accepted.version, self.clock.monotonic())
+        if self.uplink.state.connected:  # same broker: the trial passes at once
+            self._on_uplink_connected()
+
+    def _on_uplink_connected(self) -> None:
+        version = self.guard.on_connected(self.clock.monotonic())
+        if version is not None:
+            self._spawn(self._confirm_config(version), "fleet-confirm")
+
+    async def _confirm_config(self, version: int) -> None:
+        async with self._fleet_lock:
+            await asyncio.to_thread(self.fleet_store.confirm, version)
+        self.uplink.report(reported_payload(version, ReportStatus.APPLIED, self.clock.now()))
+
+    async def _roll_back(self, version: int) -> None:
+        """The pushed config left the hub without a broker: back to the last good one."""
+        async with self._fleet_lock:
+            state = await asyncio.to_thread(self.fleet_store.roll_back)
+        _, cfg, _ = startup_config(
+            self.local_raw, [(state.last_good.version, state.last_good.overlay)]
+        )
+        _LOGGER.error("fleet config version %d rolled back: no broker connection", version)
+        self._use_config(cfg, state.last_good.version)
+        self.uplink.report(
+            reported_payload(
+                version,
+                ReportStatus.ROLLED_BACK,
+                self.clock.now(),
+                message=f"no broker connection within {self.guard.rollback_after_s:.0f} s",
+            )
+        )
 
     # -- care checks --------------------------------------------------------------
 
@@ -554,6 +679,7 @@ class Hub:
         return {
             "ts": self.clock.now().isoformat().replace("+00:00", "Z"),
             "version": __version__,
+            "config_version": self.config_version,
             "uptime_s": round(time.monotonic() - self.started_at),
             "outbox": {str(k): v for k, v in depth.items()},
             "open_alarms": sum(1 for a in self.book.alarms.values() if a.is_open),

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hub import __version__
-from hub.config import Config, load_config
+from hub.config import load_config, load_raw, parse_config
 from hub.control import call
 from hub.errors import ConfigError, HubError
 
@@ -142,7 +142,9 @@ def _print_status(st: dict[str, Any]) -> None:
         )
 
 
-def _run(cfg: Config) -> int:
+def _run(path: Path) -> int:
+    raw = load_raw(path)
+    cfg = parse_config(raw)
     from hub.app import Hub
 
     logging.basicConfig(
@@ -154,7 +156,7 @@ def _run(cfg: Config) -> int:
         task = asyncio.current_task()
         assert task is not None
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        await Hub(cfg).run()
+        await Hub(cfg, local_raw=raw).run()
 
     with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
         asyncio.run(serve())
@@ -171,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_fleet_command(args)
     try:
         if args.command == "run":
-            return _run(load_config(args.config))
+            return _run(args.config)
         if args.command == "demo":
             from hub.demo import run_demo
 

@@ -331,6 +331,11 @@ def parse_config(raw: dict[str, Any]) -> Config:
 
 def load_config(path: Path) -> Config:
     """Read and validate a TOML file."""
+    return parse_config(load_raw(path))
+
+
+def load_raw(path: Path) -> dict[str, Any]:
+    """Read a TOML file as a plain document (not validated)."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -339,7 +344,7 @@ def load_config(path: Path) -> Config:
         raise ConfigError([f"{path}: cannot read: {exc}"]) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: not valid TOML: {exc}"]) from exc
-    return parse_config(raw)
+    return raw
 
 
 def with_overrides(cfg: Config, **sections: dict[str, Any]) -> Config:

@@ -40,6 +40,11 @@ def stopped_broker(tmp_path: Path) -> Iterator[Mosquitto]:
 
 def hub_config(data_dir: Path, port: int, **sections: dict[str, Any]) -> Config:
     """A test config: mock pins, fast reconnect, the given broker port."""
+    return parse_config(hub_raw(data_dir, port, **sections))
+
+
+def hub_raw(data_dir: Path, port: int, **sections: dict[str, Any]) -> dict[str, Any]:
+    """The TOML document of a test config (what an installer's file would hold)."""
     raw: dict[str, dict[str, Any]] = {
         "hub": {"id": HUB_ID, "data_dir": str(data_dir)},
         "mqtt": {
@@ -54,7 +59,7 @@ def hub_config(data_dir: Path, port: int, **sections: dict[str, Any]) -> Config:
     }
     for name, values in sections.items():
         raw.setdefault(name, {}).update(values)
-    return parse_config(raw)
+    return raw
 
 
 HubFactory = Callable[..., Awaitable[Hub]]
@@ -66,7 +71,8 @@ async def make_hub(tmp_path: Path) -> AsyncIterator[HubFactory]:
     hubs: list[Hub] = []
 
     async def start(port: int, **sections: dict[str, Any]) -> Hub:
-        hub = Hub(hub_config(tmp_path / "data", port, **sections), pin_factory=MockFactory())
+        raw = hub_raw(tmp_path / "data", port, **sections)
+        hub = Hub(parse_config(raw), pin_factory=MockFactory(), local_raw=raw)
         await hub.start()
         hubs.append(hub)
         return hub

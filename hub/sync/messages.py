@@ -39,6 +39,16 @@ class Topics:
         return f"{self.root}/status"
 
     @property
+    def config_desired(self) -> str:
+        """Signed config pushes from the fleet (retained)."""
+        return f"{self.root}/config/desired"
+
+    @property
+    def config_reported(self) -> str:
+        """What the hub did with the last push (retained)."""
+        return f"{self.root}/config/reported"
+
+    @property
     def cmd_filter(self) -> str:
         """Subscription filter for every command."""
         return f"{self.root}/cmd/#"

@@ -93,6 +93,8 @@ class Uplink:
         on_ack: Callable[[Ack], None],
         on_command: Callable[[str, dict[str, Any]], None],
         status_payload: Callable[[], Awaitable[dict[str, Any]]],
+        on_config: Callable[[bytes], None] | None = None,
+        on_connected: Callable[[], None] | None = None,
     ) -> None:
         self.cfg = cfg
         self.topics = Topics(cfg.topic_root)
@@ -101,6 +103,11 @@ class Uplink:
         self.on_ack = on_ack
         self.on_command = on_command
         self.status_payload = status_payload
+        self.on_config = on_config
+        self.on_connected = on_connected
+        # The latest config/reported payload not yet published (sent on the next connect).
+        self._report: bytes | None = None
+        self._reconfigure = asyncio.Event()
         self.state = UplinkState()
         self._client: aiomqtt.Client | None = None
         self.connected = asyncio.Event()
@@ -234,13 +241,18 @@ class Uplink:
             )
             await client.subscribe(self.topics.ack, qos=1)
             await client.subscribe(self.topics.cmd_filter, qos=1)
+            await client.subscribe(self.topics.config_desired, qos=1)
             await self._publish_status(client)
             self.connected.set()
+            if self.on_connected is not None:
+                self.on_connected()
+            await self._publish_report(client)
             try:
                 async with asyncio.TaskGroup() as tasks:
                     tasks.create_task(self._receive(client))
                     tasks.create_task(self._drain_outbox(client))
                     tasks.create_task(self._heartbeat(client))
+                    tasks.create_task(self._watch_reconfigure())
             except ExceptionGroup as group:
                 # A lost connection fails whichever task noticed first: report that one.
                 # Anything else (a bug) propagates whole to the supervisor.
@@ -249,6 +261,35 @@ class Uplink:
                 ):
                     raise
                 raise group.exceptions[0] from None
+
+    async def _watch_reconfigure(self) -> None:
+        self._reconfigure.clear()
+        await self._reconfigure.wait()
+        raise aiomqtt.MqttError("broker settings changed: reconnecting")
+
+    def reconfigure(self, cfg: Config) -> None:
+        """Use new settings; reconnect now when the [mqtt] section changed."""
+        changed = cfg.mqtt != self.cfg.mqtt or cfg.topic_root != self.cfg.topic_root
+        self.cfg = cfg
+        self.topics = Topics(cfg.topic_root)
+        if changed:
+            self._reconfigure.set()
+
+    def report(self, payload: bytes) -> None:
+        """Publish a config/reported payload (retained) now, or on the next connect."""
+        self._report = payload
+        client = self._client
+        if client is not None and self.state.connected:
+            task = asyncio.get_running_loop().create_task(self._publish_report(client))
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    async def _publish_report(self, client: aiomqtt.Client) -> None:
+        payload = self._report
+        if payload is None:
+            return
+        await client.publish(self.topics.config_reported, payload, qos=1, retain=True)
+        if self._report is payload:
+            self._report = None
 
     async def _publish_status(self, client: aiomqtt.Client) -> None:
         payload = {"state": "online", "hub": self.cfg.hub.id, **await self.status_payload()}
@@ -311,6 +352,11 @@ class Uplink:
                 if isinstance(message.payload, bytes)
                 else str(message.payload or "").encode()
             )
+            if topic == self.topics.config_desired:
+                # Envelopes have their own (larger) size limit and parser: hub.sync.ota.
+                if self.on_config is not None:
+                    self.on_config(payload)
+                continue
             try:
                 if topic == self.topics.ack:
                     self.on_ack(parse_ack(payload))

@@ -1,0 +1,277 @@
+"""The device registry: paired devices on TinyDB with atomic writes, plus a pairing inbox.
+
+Blocking IO: every method that can write (`pair`, `remove`, `rename`, `flush`, and `seen`
+when a flush falls due) does file IO with fsync. Open the registry synchronously at startup,
+then call these from the event loop through `asyncio.to_thread(registry.method, ...)`.
+Calls are serialised by a lock, so concurrent `to_thread` calls are safe.
+
+`last_seen` and battery updates are kept in memory and written at most every
+`flush_every` seconds (SD cards wear out; one write per reading would be thousands a day).
+A power cut loses at most that much last_seen history, never a pairing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from tinydb import Query, TinyDB
+from tinydb.storages import Storage
+
+from hub.clock import Clock
+from hub.errors import StoreError
+from hub.reading import Reading
+from hub.store.atomic import write_atomic
+
+_LOGGER = logging.getLogger(__name__)
+
+# At most one last_seen/battery write per this many seconds (SD card wear).
+DEFAULT_FLUSH_EVERY = 15 * 60.0
+# Devices heard but not paired that the inbox remembers (neighbours' 433 MHz gear is common).
+INBOX_SIZE = 32
+_TABLE = "devices"
+
+
+class AtomicJSONStorage(Storage):
+    """TinyDB storage that never rewrites in place (tinydb#301).
+
+    Each write goes to a temp file, is fsynced, renamed over the old file, and the directory
+    is fsynced: after a power cut the file is the old or the new version, never a mix.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = Path(path)
+        # A power cut mid-write leaves the temp file behind (the rename never happened);
+        # the hub is the file's only writer, so any left at open are stale.
+        for stale in self._path.parent.glob(f".{self._path.name}.*"):
+            stale.unlink(missing_ok=True)
+
+    def read(self) -> dict[str, dict[str, Any]] | None:
+        """The whole database, None when there is no file yet; StoreError when it is corrupt."""
+        try:
+            raw = self._path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreError(f"device registry {self._path} unreadable: {exc}") from exc
+        if not raw.strip():
+            return None
+        try:
+            data = json.loads(raw)
+            if not isinstance(data, dict):
+                raise ValueError("top level is not an object")
+        except ValueError as exc:
+            backup = self._path.with_name(f"{self._path.name}.corrupt")
+            shutil.copy2(self._path, backup)
+            _LOGGER.error("device registry %s is corrupt; copy kept at %s", self._path, backup)
+            raise StoreError(
+                f"device registry {self._path} is corrupt ({exc}); a copy was kept at {backup}."
+                " Restore it from the copy or remove the file and pair the devices again"
+            ) from exc
+        return data
+
+    def write(self, data: dict[str, dict[str, Any]]) -> None:
+        """Replace the file atomically."""
+        payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+        try:
+            write_atomic(self._path, payload)
+        except OSError as exc:
+            raise StoreError(f"device registry {self._path} not written: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Device:
+    """A paired device. `key` is the source's device key (Reading.device)."""
+
+    key: str
+    protocol: str
+    address: str
+    kind: str
+    name: str = ""
+    room: str = ""
+    paired_at: str = ""  # ISO 8601 wall time
+    last_seen: str | None = None  # ISO 8601 wall time
+    battery: int | None = None
+    battery_low: bool = False
+    supervision_s: float | None = None  # None: supervision learns the interval
+
+
+@dataclass(frozen=True)
+class Heard:
+    """A device heard but not paired (pairing inbox entry)."""
+
+    key: str
+    protocol: str
+    kind: str
+    first_heard: str
+    last_heard: str
+    count: int
+    values: dict[str, Any]
+
+
+class Registry:
+    """Paired devices (durable) and the pairing inbox (in memory, bounded)."""
+
+    def __init__(
+        self, path: Path, clock: Clock, *, flush_every: float = DEFAULT_FLUSH_EVERY
+    ) -> None:
+        self._clock = clock
+        self._flush_every = flush_every
+        self._lock = threading.RLock()
+        self._db = TinyDB(str(path), storage=AtomicJSONStorage)
+        self._table = self._db.table(_TABLE)
+        self._devices: dict[str, Device] = {}
+        for doc in self._table.all():
+            try:
+                dev = Device(**doc)
+            except TypeError as exc:
+                raise StoreError(f"device registry {path} has an unreadable entry: {exc}") from exc
+            self._devices[dev.key] = dev
+        self._dirty: set[str] = set()
+        self._last_flush = clock.monotonic()
+        self._inbox: OrderedDict[str, Heard] = OrderedDict()
+
+    def close(self) -> None:
+        """Flush pending last_seen updates and close the file."""
+        with self._lock:
+            self.flush()
+            self._db.close()
+
+    def pair(
+        self,
+        key: str,
+        *,
+        protocol: str,
+        address: str,
+        kind: str,
+        name: str = "",
+        room: str = "",
+        supervision_s: float | None = None,
+    ) -> Device:
+        """Pair (or re-pair) a device; it leaves the inbox. Writes the file."""
+        with self._lock:
+            dev = Device(
+                key=key,
+                protocol=protocol,
+                address=address,
+                kind=kind,
+                name=name,
+                room=room,
+                paired_at=self._clock.now().isoformat(),
+                supervision_s=supervision_s,
+            )
+            self._store(dev)
+            self._inbox.pop(key, None)
+            return dev
+
+    def remove(self, key: str) -> bool:
+        """Unpair a device; False when it was not paired. Writes the file."""
+        with self._lock:
+            if key not in self._devices:
+                return False
+            del self._devices[key]
+            self._dirty.discard(key)
+            self._table.remove(Query().key == key)
+            return True
+
+    def rename(self, key: str, *, name: str | None = None, room: str | None = None) -> Device:
+        """Change a paired device's name and/or room. Writes the file; StoreError if unknown."""
+        with self._lock:
+            dev = self._require(key)
+            dev = replace(
+                dev,
+                name=dev.name if name is None else name,
+                room=dev.room if room is None else room,
+            )
+            self._store(dev)
+            return dev
+
+    def get(self, key: str) -> Device | None:
+        """The paired device with this key, or None."""
+        with self._lock:
+            return self._devices.get(key)
+
+    def devices(self) -> list[Device]:
+        """All paired devices, by room then name."""
+        with self._lock:
+            return sorted(self._devices.values(), key=lambda d: (d.room, d.name, d.key))
+
+    def inbox(self) -> list[Heard]:
+        """Devices heard but not paired, most recently heard last."""
+        with self._lock:
+            return list(self._inbox.values())
+
+    def seen(self, reading: Reading) -> Device | None:
+        """Attribute a reading: the paired Device (last_seen/battery updated in memory), or
+        None when unpaired (the reading goes to the inbox and must not reach alarms)."""
+        now = self._clock.now().isoformat()
+        with self._lock:
+            dev = self._devices.get(reading.device)
+            if dev is None:
+                self._hear_unpaired(reading, now)
+                return None
+            low = reading.values.get("battery_low")
+            dev = replace(
+                dev,
+                last_seen=now,
+                battery=reading.battery if reading.battery is not None else dev.battery,
+                battery_low=low if isinstance(low, bool) else dev.battery_low,
+            )
+            self._devices[dev.key] = dev
+            self._dirty.add(dev.key)
+            if self._clock.monotonic() - self._last_flush >= self._flush_every:
+                self.flush()
+            return dev
+
+    def flush(self) -> None:
+        """Write pending last_seen/battery updates (one file write for all of them)."""
+        with self._lock:
+            self._last_flush = self._clock.monotonic()
+            if not self._dirty:
+                return
+            # One file write for all devices (update_multiple rewrites the table once); never
+            # truncate-then-insert, which would leave an empty registry if power failed between.
+            device = Query()
+            self._table.update_multiple(
+                [(asdict(self._devices[key]), device.key == key) for key in self._dirty]
+            )
+            self._dirty.clear()
+
+    def _require(self, key: str) -> Device:
+        dev = self._devices.get(key)
+        if dev is None:
+            raise StoreError(f"no paired device {key!r}")
+        return dev
+
+    def _store(self, dev: Device) -> None:
+        self._devices[dev.key] = dev
+        self._dirty.discard(dev.key)
+        self._table.upsert(asdict(dev), Query().key == dev.key)
+
+    def _hear_unpaired(self, reading: Reading, now: str) -> None:
+        old = self._inbox.pop(reading.device, None)
+        self._inbox[reading.device] = Heard(
+            key=reading.device,
+            protocol=reading.protocol,
+            kind=reading.kind,
+            first_heard=old.first_heard if old else now,
+            last_heard=now,
+            count=(old.count if old else 0) + 1,
+            values=dict(reading.values),
+        )
+        while len(self._inbox) > INBOX_SIZE:
+            self._inbox.popitem(last=False)
+
+
+def registry_path(data_dir: Path) -> Path:
+    """Where the registry lives inside the hub's data directory."""
+    return data_dir / "devices.json"
+
+
+__all__ = ["AtomicJSONStorage", "Device", "Heard", "Registry", "registry_path"]

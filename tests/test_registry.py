@@ -1,0 +1,180 @@
+"""Device registry stories: pairing survives power cuts, unpaired devices wait in the inbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from hub.clock import FakeClock
+from hub.errors import StoreError
+from hub.reading import Reading
+from hub.store import registry as registry_module
+from hub.store.atomic import write_atomic
+from hub.store.registry import INBOX_SIZE, Device, Heard, Registry
+
+DOOR_KEY = "rflink:Eurodomest:123456:01"
+DOOR_OPEN = Reading(device=DOOR_KEY, protocol="rflink", kind="switch", values={"command": "on"})
+NEIGHBOUR = Reading(
+    device="rflink:Kaku:000041:1", protocol="rflink", kind="switch", values={"command": "on"}
+)
+
+
+def pair_door(reg: Registry) -> Device:
+    return reg.pair(
+        DOOR_KEY,
+        protocol="rflink",
+        address="123456:01",
+        kind="door",
+        name="Front door",
+        room="hall",
+    )
+
+
+def test_installer_pairs_a_door_contact_and_it_is_there_after_a_restart(tmp_path: Path) -> None:
+    clock = FakeClock()
+    reg = Registry(tmp_path / "devices.json", clock)
+    pair_door(reg)
+    reg.close()
+    again = Registry(tmp_path / "devices.json", clock)
+    assert again.devices() == [
+        Device(
+            key=DOOR_KEY,
+            protocol="rflink",
+            address="123456:01",
+            kind="door",
+            name="Front door",
+            room="hall",
+            paired_at="2026-11-23T08:00:00+00:00",
+        )
+    ]
+
+
+def test_installer_renames_and_moves_a_device_then_removes_it(tmp_path: Path) -> None:
+    reg = Registry(tmp_path / "devices.json", FakeClock())
+    pair_door(reg)
+    moved = reg.rename(DOOR_KEY, name="Back door", room="kitchen")
+    assert (moved.name, moved.room) == ("Back door", "kitchen")
+    assert reg.get(DOOR_KEY) == moved
+    assert reg.remove(DOOR_KEY) is True
+    assert reg.remove(DOOR_KEY) is False
+    assert Registry(tmp_path / "devices.json", FakeClock()).devices() == []
+    with pytest.raises(StoreError):
+        reg.rename(DOOR_KEY, name="x")
+
+
+def test_a_neighbours_remote_goes_to_the_pairing_inbox_not_to_alarms(tmp_path: Path) -> None:
+    clock = FakeClock()
+    reg = Registry(tmp_path / "devices.json", clock)
+    assert reg.seen(NEIGHBOUR) is None
+    clock.advance(30)
+    assert reg.seen(NEIGHBOUR) is None
+    assert reg.inbox() == [
+        Heard(
+            key=NEIGHBOUR.device,
+            protocol="rflink",
+            kind="switch",
+            first_heard="2026-11-23T08:00:00+00:00",
+            last_heard="2026-11-23T08:00:30+00:00",
+            count=2,
+            values={"command": "on"},
+        )
+    ]
+    reg.pair(NEIGHBOUR.device, protocol="rflink", address="000041:1", kind="button")
+    assert reg.inbox() == []
+
+
+def test_the_pairing_inbox_forgets_the_oldest_when_a_busy_street_fills_it(tmp_path: Path) -> None:
+    reg = Registry(tmp_path / "devices.json", FakeClock())
+    for i in range(INBOX_SIZE + 10):
+        reg.seen(Reading(device=f"rflink:X:{i}", protocol="rflink", kind="switch"))
+    keys = [h.key for h in reg.inbox()]
+    assert len(keys) == INBOX_SIZE
+    assert keys[0] == "rflink:X:10"
+
+
+def test_last_seen_is_kept_in_memory_and_written_only_every_few_minutes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "devices.json"
+    clock = FakeClock()
+    reg = Registry(path, clock, flush_every=600)
+    pair_door(reg)
+    written = path.stat().st_mtime_ns, path.read_bytes()
+    for _ in range(50):
+        clock.advance(5)
+        dev = reg.seen(
+            Reading(device=DOOR_KEY, protocol="rflink", kind="switch", values={"battery_low": True})
+        )
+        assert dev is not None and dev.battery_low
+    assert (path.stat().st_mtime_ns, path.read_bytes()) == written
+    clock.advance(400)
+    writes: list[Path] = []
+
+    def counted_write(target: Path, data: bytes) -> None:
+        writes.append(target)
+        write_atomic(target, data)
+
+    monkeypatch.setattr(registry_module, "write_atomic", counted_write)
+    reg.seen(DOOR_OPEN)
+    assert writes == [path]  # one write for the flush, not a truncate then an insert
+    on_disk = Registry(path, clock).get(DOOR_KEY)
+    assert on_disk is not None
+    assert on_disk.last_seen == "2026-11-23T08:10:50+00:00"
+    assert on_disk.battery_low is True
+
+
+def test_a_corrupt_registry_stops_startup_with_a_clear_error_and_keeps_a_copy(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "devices.json"
+    path.write_bytes(b'{"devices": {"1": {"key": "rflink:Eur')
+    with pytest.raises(StoreError, match=r"corrupt.*copy was kept"):
+        Registry(path, FakeClock())
+    assert (
+        tmp_path / "devices.json.corrupt"
+    ).read_bytes() == b'{"devices": {"1": {"key": "rflink:Eur'
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from hub.clock import FakeClock
+    from hub.store.registry import Registry
+    reg = Registry(Path(sys.argv[1]), FakeClock())
+    i = 0
+    while True:
+        i += 1
+        reg.pair(f"rflink:X:{i % 40}", protocol="rflink", address=str(i), kind="door", name="n" * (i % 300))
+        print(i, flush=True)
+    """
+)
+
+
+def test_pairings_survive_a_power_cut_at_any_moment_of_a_write(tmp_path: Path) -> None:
+    path = tmp_path / "devices.json"
+    rng = random.Random(9)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    for _ in range(40):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, env=env
+        )
+        assert proc.stdout is not None
+        try:
+            for _ in range(rng.randint(1, 30)):
+                assert proc.stdout.readline(), "writer died"
+        finally:
+            proc.send_signal(signal.SIGKILL)  # mid-loop: usually inside the next write
+            proc.wait(timeout=10)
+            proc.stdout.close()
+        json.loads(path.read_bytes())
+        assert Registry(path, FakeClock()).devices()
+        assert list(tmp_path.glob(".devices.json.*")) == []  # stale temp files cleared
