@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,10 @@ from hub.control import ControlServer
 from hub.errors import HubError, StoreError
 from hub.event import KIND_PRIORITY, Draft, Event, Priority, Source, valid_kind
 from hub.reading import Reading
+from hub.sensors.attribute import attribute
 from hub.sensors.gpio import OK_BUTTON, SOS_BUTTON, HubButtons, Indicators, make_pin_factory
+from hub.sensors.serial_source import SerialSource
+from hub.sensors.supervision import Notice, Supervisor
 from hub.sim.modem import SimulatedModem
 from hub.sos.escalation import AlarmFacts, sms_time
 from hub.sos.lifecycle import (
@@ -44,6 +48,7 @@ from hub.sos.modem import Escalator, Modem, ModemError
 from hub.store.atomic import read_json, write_json_atomic
 from hub.store.config_store import ConfigStore
 from hub.store.outbox import AsyncOutbox, LoggedEvent
+from hub.store.registry import Registry, registry_path
 from hub.sync.messages import Ack
 from hub.sync.ota import (
     ApplyGuard,
@@ -69,6 +74,10 @@ _LAZY_WRITE_S = 0.1
 # saved at least this often, and at once whenever they decide something.
 _CARE_TICK_S = 15.0
 _CARE_SAVE_S = 300.0
+# Device supervision (offline detection, storm summaries) is evaluated this often.
+_SUPERVISION_TICK_S = 5.0
+# What a paired device can be.
+DEVICE_KINDS = ("door", "motion", "smoke", "gas", "water", "button", "wearable", "sensor")
 # A storage fault (events shed) is reported at most this often; counts accumulate between.
 _FAULT_EVERY_S = 600.0
 # Delay before a crashed part is restarted (it is logged each time).
@@ -150,6 +159,11 @@ class Hub:
             _LOGGER.warning(
                 "alarm %s restored after restart in state %s", alarm.id, alarm.state.value
             )
+        self.registry = await asyncio.to_thread(Registry, registry_path(cfg.data_path), self.clock)
+        self.supervisor = Supervisor()
+        for device in self.registry.devices():
+            if device.supervision_s:
+                self.supervisor.set_interval(device.key, device.supervision_s)
         saved = await asyncio.to_thread(read_json, self._care_state_path)
         self.care = (
             CareEngine.from_dict(cfg.care, self.clock, saved)
@@ -189,6 +203,10 @@ class Hub:
                 "press": self._op_press,
                 "inject": self._op_inject,
                 "block-loop": self._op_block_loop,
+                "devices": self._op_devices,
+                "pair": self._op_pair,
+                "remove": self._op_remove,
+                "rename": self._op_rename,
             },
         )
         await self._control.start()
@@ -197,6 +215,10 @@ class Hub:
         self._supervise("timers", self._tick_forever)
         self._supervise("alarm-records", self._persist_forever)
         self._supervise("care", self._care_forever)
+        self._supervise("supervision", self._supervise_devices_forever)
+        if cfg.rflink.port:
+            rf = SerialSource(cfg.rflink.port, baudrate=cfg.rflink.baudrate)
+            self._supervise("rflink", lambda: self._consume(rf.readings()))
         interval = watchdog_interval()
         if interval:
             self._supervise("watchdog", lambda: watchdog_loop(interval))
@@ -222,6 +244,7 @@ class Hub:
             await self.modem.close()
         if self.sim_modem is not None:
             self.sim_modem.close()
+        await asyncio.to_thread(self.registry.close)
         self.buttons.close()
         self.indicators.close()
         await self.outbox.close()
@@ -626,6 +649,91 @@ class Hub:
         if save and (output.drafts or output.actions):
             await self._save_care()
         return events
+
+    # -- paired devices -----------------------------------------------------------
+
+    async def _consume(self, readings: AsyncIterator[Reading]) -> None:
+        async for reading in readings:
+            await self.handle_reading(reading)
+
+    async def handle_reading(self, reading: Reading) -> None:
+        """A reading from a radio source: attributed to its paired device, supervised,
+        given to the care checks; a pendant press raises SOS. Unpaired: pairing inbox only."""
+        device = await asyncio.to_thread(self.registry.seen, reading)
+        if device is None:
+            return  # heard, not paired: it waits in the inbox for the installer
+        reading = attribute(reading, device.kind)
+        source = Source(device.key, name=device.name, room=device.room, protocol=device.protocol)
+        pressed = device.kind == "button" and reading.values.get("action") == "press"
+        if pressed and self.book.open_sos() is None:
+            await self.raise_alarm("sos", source=source)
+        notices = self.supervisor.observe(reading, self.clock.monotonic(), kind=device.kind)
+        await self._commit_notices(notices)
+        await self.feed_care(reading)
+
+    async def _commit_notices(self, notices: list[Notice]) -> None:
+        for notice in notices:
+            if notice.kind in ("smoke", "gas", "water", "button"):
+                continue  # alarms: raised by the care checks / the SOS path, not twice
+            device = self.registry.get(notice.device)
+            source = Source(
+                notice.device,
+                name=device.name if device else "",
+                room=device.room if device else "",
+                protocol=device.protocol if device else "",
+            )
+            await self.commit(
+                Draft.create(notice.kind, self.clock, data=notice.data, source=source)
+            )
+
+    async def _supervise_devices_forever(self) -> None:
+        while True:
+            await asyncio.sleep(_SUPERVISION_TICK_S)
+            await self._commit_notices(self.supervisor.tick(self.clock.monotonic()))
+
+    async def _op_devices(self, _request: dict[str, Any]) -> dict[str, Any]:
+        devices = await asyncio.to_thread(self.registry.devices)
+        inbox = await asyncio.to_thread(self.registry.inbox)
+        return {
+            "devices": [asdict(d) for d in devices],
+            "inbox": [asdict(h) for h in inbox],
+        }
+
+    async def _op_pair(self, request: dict[str, Any]) -> dict[str, Any]:
+        key, kind = request.get("key"), request.get("kind")
+        name, room = request.get("name", ""), request.get("room", "")
+        if not all(isinstance(v, str) for v in (key, kind, name, room)) or not key or not kind:
+            raise HubError("pair needs key and kind (text), and optionally name and room")
+        if kind not in DEVICE_KINDS:
+            raise HubError(f"kind must be one of {', '.join(DEVICE_KINDS)}")
+        heard = {h.key: h for h in await asyncio.to_thread(self.registry.inbox)}.get(str(key))
+        protocol = heard.protocol if heard else str(key).split(":", 1)[0]
+        device = await asyncio.to_thread(
+            lambda: self.registry.pair(
+                str(key),
+                protocol=protocol,
+                address=str(key),
+                kind=str(kind),
+                name=str(name)[:40],
+                room=str(room)[:40],
+            )
+        )
+        return {"device": asdict(device)}
+
+    async def _op_remove(self, request: dict[str, Any]) -> dict[str, Any]:
+        key = request.get("key")
+        if not isinstance(key, str) or not await asyncio.to_thread(self.registry.remove, key):
+            raise HubError(f"no paired device {key!r}")
+        return {"removed": key}
+
+    async def _op_rename(self, request: dict[str, Any]) -> dict[str, Any]:
+        key, name, room = request.get("key"), request.get("name"), request.get("room")
+        if not isinstance(key, str) or self.registry.get(key) is None:
+            raise HubError(f"no paired device {key!r}")
+        if not all(v is None or isinstance(v, str) for v in (name, room)):
+            raise HubError("name and room must be text")
+        device = await asyncio.to_thread(lambda: self.registry.rename(key, name=name, room=room))
+        return {"device": asdict(device)}
 
     # -- readings -----------------------------------------------------------------
 

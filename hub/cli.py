@@ -102,6 +102,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(press)
     press.add_argument("button", choices=("sos", "ok"))
     press.add_argument("--hold", type=float, default=0.2, help="seconds to hold (default 0.2)")
+    devices = sub.add_parser("devices", help="paired sensors and the pairing inbox")
+    _add_config(devices)
+    dev_sub = devices.add_subparsers(dest="devices_action", metavar="ACTION")
+    dev_sub.add_parser("list", help="paired devices, then devices heard but not paired")
+    pair = dev_sub.add_parser("pair", help="pair a heard device (key from `devices list`)")
+    pair.add_argument("key")
+    pair.add_argument("--kind", required=True, help="door, motion, smoke, gas, water, button, ...")
+    pair.add_argument("--name", default="", help="what the family calls it, e.g. 大门")
+    pair.add_argument("--room", default="", help="e.g. 厨房")
+    remove = dev_sub.add_parser("remove", help="unpair a device")
+    remove.add_argument("key")
+    rename = dev_sub.add_parser("rename", help="rename a device or move it to another room")
+    rename.add_argument("key")
+    rename.add_argument("--name", default=None)
+    rename.add_argument("--room", default=None)
+
     from hub.fleet import add_fleet_commands
 
     add_fleet_commands(sub)
@@ -163,6 +179,35 @@ def _run(path: Path) -> int:
     return 0
 
 
+def _devices(args: argparse.Namespace) -> int:
+    sock = _socket(args)
+    action = args.devices_action or "list"
+    if action == "pair":
+        call(sock, "pair", key=args.key, kind=args.kind, name=args.name, room=args.room)
+        print(f"paired {args.key} as {args.kind}")
+    elif action == "remove":
+        call(sock, "remove", key=args.key)
+        print(f"removed {args.key}")
+    elif action == "rename":
+        call(sock, "rename", key=args.key, name=args.name, room=args.room)
+        print(f"renamed {args.key}")
+    else:
+        listing = call(sock, "devices")
+        print(f"{len(listing['devices'])} paired:")
+        for d in listing["devices"]:
+            battery = " BATTERY LOW" if d["battery_low"] else ""
+            print(
+                f"  {d['key']}  {d['kind']}  {d['name']} {d['room']}  "
+                f"last seen {d['last_seen'] or 'never'}{battery}"
+            )
+        print(f"{len(listing['inbox'])} heard but not paired:")
+        for h in listing["inbox"]:
+            print(
+                f"  {h['key']}  looks like {h['kind']}  heard {h['count']}x, last {h['last_heard']}"
+            )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status (2 for bad config or usage)."""
     parser = build_parser()
@@ -188,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
             entries = simulate(args.scenario, args.days, include_actions=args.actions)
             print(format_timeline(entries, title=f"scenario {args.scenario}"))
             return 0
+        if args.command == "devices":
+            return _devices(args)
         if args.command == "status":
             st = call(_socket(args), "status")
             st.pop("ok", None)

@@ -122,6 +122,15 @@ class SosSection:
 
 
 @dataclass(frozen=True)
+class RflinkSection:
+    """[rflink]"""
+
+    port: str = _opt("", "serial port of the RFLink 433 MHz gateway, e.g. /dev/ttyACM0; "
+                     "empty: none")
+    baudrate: int = _opt(57600, "RFLink speaks 57600 baud", lo=1200, hi=4_000_000)
+
+
+@dataclass(frozen=True)
 class ControlSection:
     """[control]"""
 
@@ -147,6 +156,7 @@ class Config:
     gpio: GpioSection = field(default_factory=GpioSection)
     sos: SosSection = field(default_factory=SosSection)
     control: ControlSection = field(default_factory=ControlSection)
+    rflink: RflinkSection = field(default_factory=RflinkSection)
     escalation: EscalationConfig = field(default_factory=EscalationConfig)
     care: CareConfig = field(default_factory=CareConfig)
     fleet: FleetSection = field(default_factory=FleetSection)

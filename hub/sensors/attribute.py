@@ -1,0 +1,51 @@
+"""Attribution (pure): a Reading from a paired device, restated in the device's kind.
+
+A 433 MHz contact only says "command on/off"; whether that is a door opening, a gas
+detector alarming or a pendant pressed is known from the registry (what the installer
+paired it as). This module gives the care checks and the SOS path one vocabulary:
+
+    door      values {"open": bool}
+    motion    values {"motion": bool}
+    smoke/gas/water   values {"alarm": bool}
+    button    values {"action": "press"} (a pendant or wrist button)
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from hub.reading import Reading
+
+# Words the RF and BLE sources use for the active state of a contact.
+_ACTIVE = frozenset({"on", "allon", "open", "alarm", "press", "pressed", "motion", "detected"})
+# Value names that carry the active/inactive state, most specific first.
+_STATE_KEYS = ("smokealert", "pir", "command", "alarm", "opening", "motion", "state")
+
+
+def _active(values: dict[str, Any]) -> bool | None:
+    for key in _STATE_KEYS:
+        value = values.get(key)
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, (int, float)):
+            return bool(value)
+        if isinstance(value, str):
+            return value.strip().lower() in _ACTIVE
+    return None
+
+
+def attribute(reading: Reading, kind: str) -> Reading:
+    """The reading as the paired `kind` (door, motion, smoke, gas, water, button, ...)."""
+    values = dict(reading.values)
+    active = _active(values)
+    extra: dict[str, Any] = {}
+    if kind == "door" and active is not None:
+        extra = {"open": active}
+    elif kind == "motion" and active is not None:
+        extra = {"motion": active}
+    elif kind in ("smoke", "gas", "water") and active is not None:
+        extra = {"alarm": active}
+    elif kind == "button" and active:
+        extra = {"action": "press"}
+    return replace(reading, kind=kind, values={**values, **extra})

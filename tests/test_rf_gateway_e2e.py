@@ -1,0 +1,114 @@
+"""A 433 MHz RFLink gateway on a real pseudo-terminal: paired door, smoke, gas and pendant
+lines arrive at the alarm centre as the right events; garbage does not break anything;
+unpaired devices wait in the pairing inbox and never raise alarms."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from hub.control import call
+from hub.sim.broker import Mosquitto
+from tests.conftest import HubFactory
+from tests.helpers import Collector, eventually
+
+DOOR = b"20;2D;Eurodomest;ID=123456;SWITCH=01;CMD=ON;\r\n"
+SMOKE = b"20;2E;Alecto V4;ID=0003;SMOKEALERT=ON;\r\n"
+GAS = b"20;3E;Chuango;ID=0b2c3d;SWITCH=03;CMD=ON;\r\n"
+PENDANT = b"20;3F;Chuango;ID=0a1b2c;SWITCH=02;CMD=ALLON;BAT=OK;\r\n"
+STRANGER = b"20;40;Kaku;ID=00beef;SWITCH=1;CMD=ON;\r\n"
+GARBAGE = [b"\x00\xff\xfe", b"20;99;", b"nonsense without end", b"\r\n", b"20;;;;\r\n"]
+
+
+@pytest.fixture
+def gateway() -> Iterator[tuple[int, str]]:
+    """The gateway's side of a pty pair and the port name the hub opens."""
+    master, slave = os.openpty()
+    yield master, os.ttyname(slave)
+    os.close(master)
+    os.close(slave)
+
+
+async def test_paired_rf_sensors_reach_the_centre_as_events_and_alarms(
+    broker: Mosquitto,
+    collector: Collector,
+    make_hub: HubFactory,
+    gateway: tuple[int, str],
+) -> None:
+    master, port = gateway
+    hub = await make_hub(broker.port, rflink={"port": port})
+    sock = hub.cfg.control_socket
+    for key, kind, name in (
+        ("rflink:Eurodomest:123456:01", "door", "大门"),
+        ("rflink:Alecto V4:0003", "smoke", "厨房烟感"),
+        ("rflink:Chuango:0b2c3d:03", "gas", "燃气"),
+        ("rflink:Chuango:0a1b2c:02", "button", "胸牌"),
+    ):
+        await asyncio.to_thread(call, sock, "pair", key=key, kind=kind, name=name, room="家")
+    await asyncio.sleep(0.5)  # the serial port is open (pyserial flushes input on open)
+    stream = (
+        GARBAGE[0]
+        + b"\r\n"  # a burst of noise, then the line ends: the next line must survive
+        + DOOR
+        + GARBAGE[1]
+        + GARBAGE[2]
+        + b"\n"
+        + SMOKE
+        + GARBAGE[3]
+        + GAS
+        + GARBAGE[4]
+        + STRANGER
+        + PENDANT
+    )
+    for i in range(0, len(stream), 7):  # in ragged pieces, as a UART delivers them
+        os.write(master, stream[i : i + 7])
+        await asyncio.sleep(0.001)
+
+    [door] = await collector.wait_event("door")
+    [smoke] = await collector.wait_event("smoke")
+    [gas] = await collector.wait_event("gas")
+    [sos] = await collector.wait_event("sos")
+    assert door["priority"] == 2 and door["source"]["name"] == "大门"
+    assert smoke["priority"] == 0 and smoke["source"]["device"] == "rflink:Alecto V4:0003"
+    assert gas["priority"] == 0
+    assert sos["priority"] == 0 and sos["source"]["name"] == "胸牌"
+    listing = await asyncio.to_thread(call, sock, "devices")
+    assert [h["key"] for h in listing["inbox"]] == ["rflink:Kaku:00beef:1"]
+    assert all("Kaku" not in str(e["source"]) for e in collector.events())
+
+
+def test_devices_command_lists_pairs_and_removes(tmp_path: object) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "hub", "devices", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0
+    assert "pair" in proc.stdout and "remove" in proc.stdout and "rename" in proc.stdout
+
+
+async def test_a_silent_sensor_is_reported_offline_once(
+    broker: Mosquitto,
+    collector: Collector,
+    make_hub: HubFactory,
+    gateway: tuple[int, str],
+) -> None:
+    master, port = gateway
+    hub = await make_hub(broker.port, rflink={"port": port})
+    key = "rflink:Eurodomest:123456:01"
+    await asyncio.to_thread(call, hub.cfg.control_socket, "pair", key=key, kind="door")
+    hub.supervisor.set_interval(key, 1.0)
+    await asyncio.sleep(0.5)
+    os.write(master, DOOR)
+    await collector.wait_event("door")
+    [offline] = await collector.wait_event("sensor_offline", timeout=20)
+    assert offline["source"]["device"] == key
+    os.write(master, DOOR)
+    await collector.wait_event("sensor_restored", timeout=10)
+    await eventually(lambda: len(collector.events("sensor_offline")) == 1)
