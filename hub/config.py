@@ -125,8 +125,9 @@ class SosSection:
 class RflinkSection:
     """[rflink]"""
 
-    port: str = _opt("", "serial port of the RFLink 433 MHz gateway, e.g. /dev/ttyACM0; "
-                     "empty: none")
+    port: str = _opt(
+        "", "serial port of the RFLink 433 MHz gateway, e.g. /dev/ttyACM0; empty: none"
+    )
     baudrate: int = _opt(57600, "RFLink speaks 57600 baud", lo=1200, hi=4_000_000)
 
 
