@@ -26,15 +26,16 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import aiomqtt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.config import parse_config
 from hub.errors import ConfigError, HubError, UplinkError
 from hub.sync import ota
+
+if TYPE_CHECKING:  # cryptography (~7 MB) is loaded only by the commands that sign
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 # How long `fleet status` listens: retained messages arrive right after SUBSCRIBE, so a
 # couple of seconds is plenty on a LAN; a big fleet over a slow link may want more.
@@ -86,6 +87,9 @@ class Broker:
 
 def keygen(private_path: Path) -> str:
     """Write a new Ed25519 key (PEM, mode 0600) and `<path>.pub`; returns the public key text."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(
         serialization.Encoding.PEM,
@@ -108,6 +112,9 @@ def keygen(private_path: Path) -> str:
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
     """The Ed25519 signing key in a PEM file written by keygen."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except OSError as exc:

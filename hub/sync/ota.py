@@ -36,11 +36,10 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum, StrEnum
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+if TYPE_CHECKING:  # cryptography costs ~7 MB resident: loaded only when a push arrives
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.config import Config, parse_config
 from hub.errors import ConfigError, HubError
@@ -142,6 +141,8 @@ def decode_public_key(text: str) -> bytes:
 
 def public_key_text(private_key: Ed25519PrivateKey) -> str:
     """The config form of the public half of a signing key."""
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
     raw = private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     return encode_public_key(raw)
 
@@ -271,6 +272,9 @@ def _check_signature(env: dict[str, Any], trusted: Collection[str]) -> None:
     if key not in trusted_raw:
         raise Rejected(UNKNOWN_KEY, "signed by a key that is not a fleet key of this hub")
     try:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
         Ed25519PublicKey.from_public_bytes(key).verify(sig, canonical_bytes(env))
     except (InvalidSignature, ValueError) as exc:
         raise Rejected(BAD_SIGNATURE, "the signature does not match the content") from exc
