@@ -92,3 +92,16 @@ async def test_after_a_broker_outage_alarms_drain_before_the_queued_telemetry(
     await eventually(lambda: set(telemetry + alarms) <= delivered_ids(collector), timeout=30)
     arrival = [e["id"] for e in collector.events() if e["id"] in set(telemetry + alarms)]
     assert set(arrival[:2]) == set(alarms)  # both alarms overtook 200 older motion events
+
+
+async def test_auto_protocol_falls_back_to_311_on_a_broker_without_mqtt5(
+    proxy: FaultyProxy, collector: Collector, make_hub: HubFactory
+) -> None:
+    proxy.mqtt311_only = True
+    hub = await make_hub(proxy.port)  # mqtt.protocol = "auto"
+    await eventually(hub.uplink.connected.is_set)
+    assert hub.uplink.state.protocol == "3.1.1"
+    assert proxy.refused_mqtt5 >= 1
+    alarm = await inject(hub, "sos", 1)
+    await eventually(lambda: alarm in delivered_ids(collector))
+    await hub.stop()

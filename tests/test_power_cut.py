@@ -14,7 +14,7 @@ import pytest
 from hub.control import call
 from hub.errors import ControlError
 from hub.sim.broker import Mosquitto
-from tests.helpers import Collector
+from tests.helpers import Collector, eventually
 
 
 def write_config(path: Path, data_dir: Path, port: int) -> Path:
@@ -117,3 +117,31 @@ def test_a_hundred_power_cuts_lose_no_committed_event_and_reuse_no_seq(tmp_path:
     assert result.seq_reused == []
     assert len(set(result.committed.values())) == len(result.committed)
     assert result.integrity == "ok"
+
+
+async def test_a_killed_hub_is_shown_offline_by_its_last_will(
+    tmp_path: Path, broker: Mosquitto
+) -> None:
+    config = write_config(tmp_path / "hub.toml", tmp_path / "data", broker.port)
+    collector = Collector(broker.port, topics=("pingan/v1/+/status",), ident="test-lwt")
+    await collector.start()
+    await collector.subscribed.wait()
+    hub = start_hub(config, tmp_path / "hub.log")
+    try:
+        await control(tmp_path / "data" / "control.sock", "status")
+
+        def last_status() -> dict[str, object] | None:
+            statuses = [m for m in collector.messages if m.topic == "pingan/v1/T-KILL/status"]
+            return statuses[-1].json() if statuses else None
+
+        await eventually(lambda: (last_status() or {}).get("state") == "online")
+        os.kill(hub.pid, signal.SIGKILL)
+        hub.wait()
+        # keepalive_s = 5: the broker gives up on the hub after 1.5 x keepalive.
+        await eventually(lambda: (last_status() or {}).get("state") == "offline", timeout=20)
+        assert last_status() == {"state": "offline", "hub": "T-KILL"}
+    finally:
+        if hub.poll() is None:
+            hub.kill()
+            hub.wait()
+        await collector.stop()

@@ -12,7 +12,8 @@ class FaultyProxy:
     - `cut()`: close every open connection now (a router reboot);
     - `refuse = True`: new connections are closed at once (the line is down);
     - `stall = True`: bytes are held, connections stay open (a black hole);
-    - `delay_s`: every chunk waits this long (a slow cellular link).
+    - `delay_s`: every chunk waits this long (a slow cellular link);
+    - `mqtt311_only = True`: MQTT 5 CONNECTs are refused as an MQTT 3.1.1 broker would.
     """
 
     def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
@@ -21,6 +22,8 @@ class FaultyProxy:
         self.refuse = False
         self.stall = False
         self.delay_s = 0.0
+        self.mqtt311_only = False
+        self.refused_mqtt5 = 0
         self.connections = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -69,11 +72,27 @@ class FaultyProxy:
         if self.refuse:
             writer.close()
             return
+        first = b""
+        if self.mqtt311_only:
+            # Play a broker that predates MQTT 5: a CONNECT with protocol level 5 gets
+            # CONNACK "unacceptable protocol version" (MQTT 3.1.1 section 3.2.2.3), as
+            # such brokers answer.
+            with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+                first = await reader.read(65536)
+            if _connect_level(first) == 5:
+                self.refused_mqtt5 += 1
+                writer.write(b"\x20\x02\x00\x01")
+                with contextlib.suppress(OSError):
+                    await writer.drain()
+                writer.close()
+                return
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
             writer.close()
             return
+        if first:
+            up_writer.write(first)
         self.connections += 1
         self._writers |= {writer, up_writer}
         await asyncio.gather(
@@ -94,3 +113,16 @@ class FaultyProxy:
                 writer.write(chunk)
                 await writer.drain()
         writer.close()
+
+
+def _connect_level(data: bytes) -> int | None:
+    """The protocol level of an MQTT CONNECT packet at the start of `data`, if it is one."""
+    if not data or data[0] != 0x10:
+        return None
+    pos = 1
+    while pos < len(data) and data[pos] & 0x80:  # remaining length: variable-length integer
+        pos += 1
+    pos += 1
+    if len(data) < pos + 7 or data[pos : pos + 6] != b"\x00\x04MQTT":
+        return None
+    return data[pos + 6]
