@@ -8,6 +8,7 @@ Errors name the option (`mqtt.port`) and say what to do.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import tomllib
 from dataclasses import MISSING, dataclass, field, fields, replace
@@ -189,6 +190,8 @@ def _check_value(name: str, f: Any, value: Any) -> tuple[Any, str | None]:
         value = float(value)
     if not isinstance(value, want) or (want is int and isinstance(value, bool)):
         return value, f"{name}: must be {_TYPE_NAMES[want]}, got {value!r}"
+    if want is float and not math.isfinite(value):  # nan compares false: no timer would fire
+        return value, f"{name}: must be a finite number, got {value!r}"
     meta = f.metadata
     if meta["choices"] and value not in meta["choices"]:
         allowed = ", ".join(repr(c) for c in meta["choices"])
@@ -325,6 +328,9 @@ def parse_config(raw: dict[str, Any]) -> Config:
             problems.append(f"[{name}]: unknown section{hint}")
             continue
         if name in _OWN_VALIDATORS:  # lists of tables: these sections validate themselves
+            if not isinstance(value, dict):
+                problems.append(f"[{name}]: must be a table")
+                continue
             try:
                 sections[name] = _OWN_VALIDATORS[name](value)
             except ConfigError as exc:
@@ -332,7 +338,10 @@ def parse_config(raw: dict[str, Any]) -> Config:
             continue
         sections[name] = _section(cls, name, value, problems)
     cfg = Config(**sections)
-    if "timezone" not in (raw.get("care") or {}):  # the care windows follow the hub's timezone
+    care_raw = raw.get("care")
+    if (
+        not isinstance(care_raw, dict) or "timezone" not in care_raw
+    ):  # the care windows follow the hub's timezone
         cfg = replace(cfg, care=replace(cfg.care, timezone=cfg.hub.timezone))
     _cross_checks(cfg, problems)
     if problems:
