@@ -101,5 +101,5 @@ def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_a_timeout_of_nan_is_refused_since_no_timer_would_ever_fire() -> None:
-    with pytest.raises(ConfigError, match="sos.ack_timeout_s: must be a finite number"):
+    with pytest.raises(ConfigError, match=r"sos\.ack_timeout_s: must be a finite number"):
         parse_config({"hub": {"id": "H1"}, "sos": {"ack_timeout_s": float("nan")}})
