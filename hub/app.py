@@ -29,7 +29,7 @@ from hub.reading import Reading
 from hub.sensors.attribute import attribute
 from hub.sensors.gpio import OK_BUTTON, SOS_BUTTON, HubButtons, Indicators, make_pin_factory
 from hub.sensors.serial_source import SerialSource
-from hub.sensors.supervision import Notice, Supervisor
+from hub.sensors.supervision import Health, Notice, Supervisor
 from hub.sim.modem import SimulatedModem
 from hub.sos.escalation import AlarmFacts, sms_time
 from hub.sos.lifecycle import (
@@ -791,6 +791,17 @@ class Hub:
             "uptime_s": round(time.monotonic() - self.started_at),
             "outbox": {str(k): v for k, v in depth.items()},
             "open_alarms": sum(1 for a in self.book.alarms.values() if a.is_open),
+            "devices": self.device_health(),
+        }
+
+    def device_health(self) -> dict[str, int]:
+        """Paired devices heard recently, gone silent, and with a low battery."""
+        devices = self.registry.devices()
+        offline = sum(1 for d in devices if self.supervisor.health(d.key) is Health.OFFLINE)
+        return {
+            "online": len(devices) - offline,
+            "offline": offline,
+            "low_battery": sum(1 for d in devices if d.battery_low),
         }
 
     async def status(self) -> dict[str, Any]:
@@ -812,10 +823,11 @@ class Hub:
                 "last_error": up.last_error,
                 "published": up.published,
             },
+            "devices": self.device_health(),
             "outbox": {
                 "depth": {str(k): v for k, v in depth.items()},
                 "pending_bytes": self.outbox.sync.pending_bytes,
-                "last_seq": self.outbox.sync.last_seq(),
+                "last_seq": await self.outbox.last_seq(),
             },
             "alarms": [
                 {

@@ -147,6 +147,11 @@ def _print_status(st: dict[str, Any]) -> None:
         f"outbox  alarms {d['0']}  warnings {d['1']}  telemetry {d['2']}  "
         f"({st['outbox']['pending_bytes']} bytes)  last seq {st['outbox']['last_seq']}"
     )
+    dev = st["devices"]
+    print(
+        f"devices {dev['online']} online  {dev['offline']} offline  "
+        f"{dev['low_battery']} battery low"
+    )
     if not st["alarms"]:
         print("alarms  none open")
     for a in st["alarms"]:

@@ -190,7 +190,7 @@ def _check_value(name: str, f: Any, value: Any) -> tuple[Any, str | None]:
         value = float(value)
     if not isinstance(value, want) or (want is int and isinstance(value, bool)):
         return value, f"{name}: must be {_TYPE_NAMES[want]}, got {value!r}"
-    if want is float and not math.isfinite(value):  # nan compares false: no timer would fire
+    if isinstance(value, float) and not math.isfinite(value):  # nan: no timer would ever fire
         return value, f"{name}: must be a finite number, got {value!r}"
     meta = f.metadata
     if meta["choices"] and value not in meta["choices"]:

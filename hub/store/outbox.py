@@ -396,6 +396,10 @@ class AsyncOutbox:
         """These events reached the broker."""
         return await self._run(self.sync.mark_sent, event_ids, when)
 
+    async def last_seq(self) -> int:
+        """The last seq handed out."""
+        return await self._run(self.sync.last_seq)
+
     async def depth(self) -> dict[int, int]:
         """Unsent events per priority."""
         return await self._run(self.sync.depth)
