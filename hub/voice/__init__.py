@@ -1,0 +1,1 @@
+"""Voice: offline help-phrase spotting, confirmation, and spoken prompts (issue 8)."""

@@ -1,0 +1,73 @@
+"""Enrolled phrase: MFCC (numpy only) + DTW against the elder's own three recordings."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+Features = npt.NDArray[np.float64]
+SAMPLE_RATE = 16000
+N_FFT, HOP, N_MELS, N_MFCC = 512, 160, 26, 13
+
+
+def _mel_filters() -> Features:
+    mel = np.linspace(0, 2595 * np.log10(1 + (SAMPLE_RATE / 2) / 700), N_MELS + 2)
+    bins = np.floor((N_FFT + 1) * (700 * (10 ** (mel / 2595) - 1)) / SAMPLE_RATE).astype(int)
+    fb = np.zeros((N_MELS, N_FFT // 2 + 1))
+    for m in range(1, N_MELS + 1):
+        lo, c, hi = bins[m - 1], bins[m], bins[m + 1]
+        fb[m - 1, lo:c] = (np.arange(lo, c) - lo) / max(c - lo, 1)
+        fb[m - 1, c:hi] = (hi - np.arange(c, hi)) / max(hi - c, 1)
+    return fb
+
+
+_FB = _mel_filters()
+_DCT = np.cos(np.pi / N_MELS * (np.arange(N_MELS) + 0.5)[None, :] * np.arange(N_MFCC)[:, None])
+
+
+def mfcc(pcm: bytes) -> Features:
+    """MFCCs (without c0) of the voiced part of 16 kHz s16le audio, mean-normalised."""
+    x = np.frombuffer(pcm, dtype="<i2").astype(np.float64) / 32768.0
+    if x.size < N_FFT:
+        x = np.pad(x, (0, N_FFT - x.size))
+    x = np.append(x[0], x[1:] - 0.97 * x[:-1])
+    n = 1 + (x.size - N_FFT) // HOP
+    frames = np.stack([x[i * HOP : i * HOP + N_FFT] for i in range(n)]) * np.hamming(N_FFT)
+    power = np.abs(np.fft.rfft(frames, N_FFT)) ** 2
+    energy = power.sum(axis=1)
+    voiced = energy > energy.max() * 1e-3  # trim leading/trailing silence and noise
+    idx = np.flatnonzero(voiced)
+    power = power[idx[0] : idx[-1] + 1]
+    feats: Features = np.log(power @ _FB.T + 1e-10) @ _DCT.T
+    feats = feats[:, 1:]
+    normalised: Features = feats - feats.mean(axis=0)
+    return normalised
+
+
+def dtw_distance(a: Features, b: Features) -> float:
+    """Length-normalised DTW distance between two feature sequences."""
+    cost = np.linalg.norm(a[:, None, :] - b[None, :, :], axis=2)
+    acc = np.full((a.shape[0] + 1, b.shape[0] + 1), np.inf)
+    acc[0, 0] = 0.0
+    for i in range(1, a.shape[0] + 1):
+        for j in range(1, b.shape[0] + 1):
+            acc[i, j] = cost[i - 1, j - 1] + min(acc[i - 1, j], acc[i, j - 1], acc[i - 1, j - 1])
+    return float(acc[-1, -1] / (a.shape[0] + b.shape[0]))
+
+
+class EnrolledPhrase:
+    """Matches an utterance against templates from the elder's enrolment recordings."""
+
+    def __init__(self, phrase: str, recordings: list[bytes], threshold: float) -> None:
+        self.phrase = phrase
+        self.templates = [mfcc(r) for r in recordings]
+        self.threshold = threshold
+
+    def distance(self, pcm: bytes) -> float:
+        """Smallest DTW distance to any template."""
+        feats = mfcc(pcm)
+        return min(dtw_distance(feats, t) for t in self.templates)
+
+    def matches(self, pcm: bytes) -> bool:
+        """Whether a whole utterance is the enrolled phrase."""
+        return self.distance(pcm) <= self.threshold
