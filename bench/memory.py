@@ -46,6 +46,8 @@ host = "127.0.0.1"
 port = {broker.port}
 [gpio]
 pin_factory = "mock"
+[voice]
+prompts = false
 """)
         proc = subprocess.Popen([sys.executable, "-m", "hub", "run", "--config", str(config)])
         try:

@@ -114,6 +114,8 @@ reconnect_min_s = 0.05
 reconnect_max_s = 0.5
 [gpio]
 pin_factory = "mock"
+[voice]
+prompts = false
 """)
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
+import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -60,6 +62,7 @@ from hub.sync.ota import (
 )
 from hub.sync.uplink import Uplink
 from hub.systemd import notify, watchdog_interval, watchdog_loop
+from hub.voice.prompts import PromptRenderer, Speaker, Voice
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -74,6 +77,23 @@ _LAZY_WRITE_S = 0.1
 # saved at least this often, and at once whenever they decide something.
 _CARE_TICK_S = 15.0
 _CARE_SAVE_S = 300.0
+# Prompts waiting to be spoken; beyond this they are dropped (and logged).
+_SPEECH_QUEUE = 16
+# What the elder hears as an alarm moves on.
+ALARM_PROMPTS = {
+    AlarmState.SENT: "alarm_sent",
+    AlarmState.ACKNOWLEDGED: "centre_received",
+    AlarmState.DISPATCHED: "help_dispatched",
+}
+# The care checks' prompt ids, as the voice module names them.
+_CARE_PROMPTS = {
+    "prealarm_press_green": "prealarm",
+    "checkin_reminder": "checkin_reminder",
+    "checkin_thanks": "checkin_thanks",
+    "hazard_gas_no_switches_open_windows_leave": "gas_guidance",
+    "hazard_smoke_leave": "smoke_guidance",
+    "hazard_water_turn_off_tap": "water_guidance",
+}
 # Device supervision (offline detection, storm summaries) is evaluated this often.
 _SUPERVISION_TICK_S = 5.0
 # What a paired device can be.
@@ -108,6 +128,7 @@ class Hub:
         pin_factory: Any = None,
         escalation: EscalationHook | None = None,
         local_raw: dict[str, Any] | None = None,
+        player: Callable[[Sequence[str]], None] | None = None,
     ) -> None:
         self.cfg = cfg
         # The installer's TOML document: fleet pushes are merged over it.
@@ -115,6 +136,9 @@ class Hub:
         self.fleet_store = ConfigStore(cfg.data_path)
         self.guard = ApplyGuard(cfg.fleet.rollback_after_s)
         self.config_version = 0
+        self.speaker: Speaker | None = None
+        self._player = player
+        self._speech: asyncio.Queue[tuple[str, str]] = asyncio.Queue(maxsize=_SPEECH_QUEUE)
         self._fleet_lock = asyncio.Lock()
         self.clock = clock or SystemClock()
         self.pin_factory = pin_factory
@@ -180,7 +204,7 @@ class Hub:
             cfg.escalation,
             record=self._record,
             siren=lambda: self.indicators.show("siren"),
-            speak=lambda text: _LOGGER.info("would say: %s", text),  # voice: issue 8
+            speak=lambda _text: self.say("contacting_family"),
             monotonic=self.clock.monotonic,
         )
         self.alarm_listeners.append(self._stop_cascade_when_answered)
@@ -215,6 +239,8 @@ class Hub:
         self._supervise("timers", self._tick_forever)
         self._supervise("alarm-records", self._persist_forever)
         self._supervise("care", self._care_forever)
+        if cfg.voice.prompts:
+            self._start_speaker()
         self._supervise("supervision", self._supervise_devices_forever)
         if cfg.rflink.port:
             rf = SerialSource(cfg.rflink.port, baudrate=cfg.rflink.baudrate)
@@ -353,6 +379,8 @@ class Hub:
                 continue
             if isinstance(action, Feedback):
                 _LOGGER.info("alarm %s %s", alarm.id, action.state.value)
+                if action.state in ALARM_PROMPTS:
+                    self.say(ALARM_PROMPTS[action.state])
                 for listener in self.alarm_listeners:
                     listener(alarm)
                 # gpiozero starts and joins pattern threads: do it on the next loop turn,
@@ -477,7 +505,13 @@ class Hub:
                 ),
                 "cmd-test",
             )
-        elif name in ("speak", "locate", "callback"):
+        elif name == "speak":
+            text = args.get("text")
+            if isinstance(text, str):
+                self._queue_speech("centre", text)
+            else:
+                _LOGGER.warning("cmd/speak without a text ignored")
+        elif name in ("locate", "callback"):
             # These arrive with the voice and modem issues.
             _LOGGER.info("command %r not supported yet; ignored", name)
         else:
@@ -603,6 +637,52 @@ class Hub:
             )
         )
 
+    # -- spoken prompts -----------------------------------------------------------
+
+    def _start_speaker(self) -> None:
+        if shutil.which("espeak-ng") is None:
+            _LOGGER.error(
+                "voice.prompts is on but espeak-ng is not installed: the elder "
+                "hears nothing (apt-get install espeak-ng, or set prompts = false)"
+            )
+            return
+        voice = Voice(self.cfg.hub.language, self.cfg.voice.rate, self.cfg.voice.volume)
+        renderer = PromptRenderer(self.cfg.data_path / "prompts")
+        self.speaker = (
+            Speaker(renderer, voice, player=self._player)
+            if self._player is not None
+            else Speaker(renderer, voice)
+        )
+        self._supervise("speech", self._speak_forever)
+
+    def say(self, prompt_id: str) -> None:
+        """Queue a fixed prompt for the elder (never blocks; dropped if 16 are waiting)."""
+        self._queue_speech("prompt", prompt_id)
+
+    def _queue_speech(self, kind: str, what: str) -> None:
+        if self.speaker is None:
+            return
+        try:
+            self._speech.put_nowait((kind, what))
+        except asyncio.QueueFull:
+            _LOGGER.warning("speech queue full: %s %s dropped", kind, what[:40])
+
+    async def _speak_forever(self) -> None:
+        """Play prompts one at a time (rendering and aplay run off the event loop)."""
+        speaker = self.speaker
+        assert speaker is not None
+        await asyncio.to_thread(speaker.prerender)
+        while True:
+            kind, what = await self._speech.get()
+            try:
+                if kind == "centre":
+                    now = self.clock.monotonic()
+                    await asyncio.to_thread(speaker.speak_centre_text, what, now)
+                else:
+                    await asyncio.to_thread(speaker.say, what)
+            except (OSError, subprocess.SubprocessError) as exc:
+                _LOGGER.error("could not speak %s: %s", what[:40], exc)
+
     # -- care checks --------------------------------------------------------------
 
     @property
@@ -643,7 +723,10 @@ class Hub:
                 if action.on:
                     self.indicators.show("siren")
             elif isinstance(action, Speak):
-                _LOGGER.info("prompt %s", action.prompt_id)  # spoken once voice lands
+                if action.prompt_id in _CARE_PROMPTS:
+                    self.say(_CARE_PROMPTS[action.prompt_id])
+                else:
+                    _LOGGER.info("care prompt %s has no spoken text", action.prompt_id)
             elif isinstance(action, Led) and self.book.open_sos() is None:
                 _LOGGER.debug("care LED pattern %s", action.pattern)
         if save and (output.drafts or output.actions):

@@ -133,6 +133,15 @@ class RflinkSection:
 
 
 @dataclass(frozen=True)
+class VoiceSection:
+    """[voice]"""
+
+    prompts: bool = _opt(True, "speak prompts to the elder (espeak-ng; language from hub.language)")
+    volume: int = _opt(120, "espeak-ng amplitude, 0 to 200", lo=0, hi=200)
+    rate: int = _opt(140, "words per minute; slower is clearer for the elderly", lo=80, hi=300)
+
+
+@dataclass(frozen=True)
 class ControlSection:
     """[control]"""
 
@@ -159,6 +168,7 @@ class Config:
     sos: SosSection = field(default_factory=SosSection)
     control: ControlSection = field(default_factory=ControlSection)
     rflink: RflinkSection = field(default_factory=RflinkSection)
+    voice: VoiceSection = field(default_factory=VoiceSection)
     escalation: EscalationConfig = field(default_factory=EscalationConfig)
     care: CareConfig = field(default_factory=CareConfig)
     fleet: FleetSection = field(default_factory=FleetSection)

@@ -14,11 +14,12 @@ from pathlib import Path
 
 from gpiozero.pins.mock import MockFactory
 
-from hub.app import Hub
+from hub.app import ALARM_PROMPTS, Hub
 from hub.config import parse_config
 from hub.sim.broker import Mosquitto
 from hub.sim.centre import SimulatedCentre
 from hub.sos.lifecycle import Alarm, AlarmState
+from hub.voice.prompts import prompt_text
 
 DEMO_HUB = "DEMO-0001"
 
@@ -57,7 +58,8 @@ async def _demo(data_dir: Path, port: int, forever: bool, ack_delay: float) -> i
     print("[demo] simulated alarm centre listening")
 
     factory = MockFactory()
-    hub = Hub(cfg, pin_factory=factory)
+    # No sound card assumed: the demo prints what the elder would hear instead of playing it.
+    hub = Hub(cfg, pin_factory=factory, player=lambda _argv: None)
     done = asyncio.Event()
 
     def narrate(alarm: Alarm) -> None:
@@ -67,6 +69,9 @@ async def _demo(data_dir: Path, port: int, forever: bool, ack_delay: float) -> i
                 seq=alarm.seq, operator=alarm.operator or "an operator", note=alarm.note
             )
         )
+        if alarm.state in ALARM_PROMPTS and hub.speaker is not None:
+            words = prompt_text(ALARM_PROMPTS[alarm.state], cfg.hub.language)
+            print(f'[elder hears] "{words}"')
         if alarm.state in (AlarmState.DISPATCHED, AlarmState.CLOSED):
             done.set()
 

@@ -56,6 +56,7 @@ def hub_raw(data_dir: Path, port: int, **sections: dict[str, Any]) -> dict[str, 
         },
         "gpio": {"pin_factory": "mock", "bounce_s": 0.0},
         "sos": {"cancel_hold_s": 0.5},
+        "voice": {"prompts": False},  # tests that listen turn it on with a fake player
     }
     for name, values in sections.items():
         raw.setdefault(name, {}).update(values)

@@ -32,6 +32,8 @@ reconnect_max_s = 0.5
 keepalive_s = 5
 [gpio]
 pin_factory = "mock"
+[voice]
+prompts = false
 bounce_s = 0.0
 """)
     return path

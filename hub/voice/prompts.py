@@ -52,6 +52,21 @@ PROMPTS: dict[str, dict[str, str]] = {
         "yue": "而家聯絡緊你嘅家人",
         "en": "We are contacting your family.",
     },
+    "smoke_guidance": {
+        "cmn": "检测到烟雾，请马上离开房间，不要乘电梯",
+        "yue": "偵測到煙霧，請即刻離開房間，唔好搭𨋢",
+        "en": "Smoke detected. Leave the room now. Do not use the lift.",
+    },
+    "water_guidance": {
+        "cmn": "检测到漏水，请关上水龙头，小心地滑",
+        "yue": "偵測到漏水，請閂水喉，小心地滑",
+        "en": "Water leak detected. Turn off the tap and mind the wet floor.",
+    },
+    "checkin_thanks": {
+        "cmn": "谢谢，已经报平安",
+        "yue": "多謝，已經報咗平安",
+        "en": "Thank you, your check-in is done.",
+    },
     "confirm_help": {
         "cmn": "需要帮助吗？",
         "yue": "需要幫手嗎？",
