@@ -61,7 +61,7 @@ async def hub_path(port: int, workdir: Path, n: int) -> tuple[list[float], list[
             "hub": {"id": "BENCH-1", "data_dir": str(workdir / "hub"), "log_level": "WARNING"},
             "mqtt": {"host": "127.0.0.1", "port": port},
             "gpio": {"pin_factory": "mock", "bounce_s": 0.0},
-        "voice": {"prompts": False},  # the alarm path only (prompts play on their own thread)
+            "voice": {"prompts": False},  # the alarm path only (prompts play on their own thread)
         }
     )
     factory = MockFactory()
