@@ -62,6 +62,12 @@ from hub.sync.ota import (
 )
 from hub.sync.uplink import Uplink
 from hub.systemd import notify, watchdog_interval, watchdog_loop
+from hub.voice.capture import ArecordSource, AudioSource
+from hub.voice.confirm import Action as VoiceAction
+from hub.voice.confirm import Answer as VoiceAnswer
+from hub.voice.confirm import ConfirmFlow
+from hub.voice.confirm import Outcome as VoiceOutcome
+from hub.voice.listen import VoiceListener
 from hub.voice.prompts import PromptRenderer, Speaker, Voice
 
 _LOGGER = logging.getLogger(__name__)
@@ -129,6 +135,7 @@ class Hub:
         escalation: EscalationHook | None = None,
         local_raw: dict[str, Any] | None = None,
         player: Callable[[Sequence[str]], None] | None = None,
+        audio_source: AudioSource | None = None,
     ) -> None:
         self.cfg = cfg
         # The installer's TOML document: fleet pushes are merged over it.
@@ -138,6 +145,8 @@ class Hub:
         self.config_version = 0
         self.speaker: Speaker | None = None
         self._player = player
+        self._audio_source = audio_source
+        self.listener: VoiceListener | None = None
         self._speech: asyncio.Queue[tuple[str, str]] = asyncio.Queue(maxsize=_SPEECH_QUEUE)
         self._fleet_lock = asyncio.Lock()
         self.clock = clock or SystemClock()
@@ -241,6 +250,8 @@ class Hub:
         self._supervise("care", self._care_forever)
         if cfg.voice.prompts:
             self._start_speaker()
+        if cfg.voice.listen:
+            self._start_listener()
         self._supervise("supervision", self._supervise_devices_forever)
         if cfg.rflink.port:
             rf = SerialSource(cfg.rflink.port, baudrate=cfg.rflink.baudrate)
@@ -271,6 +282,8 @@ class Hub:
         if self.sim_modem is not None:
             self.sim_modem.close()
         await asyncio.to_thread(self.registry.close)
+        if self.listener is not None:
+            self.listener.close()
         self.buttons.close()
         self.indicators.close()
         await self.outbox.close()
@@ -521,6 +534,8 @@ class Hub:
         while True:
             now = self.clock.monotonic()
             self._execute(self.book.tick(now))
+            if self.listener is not None:
+                await self.listener.tick()
             rollback = self.guard.tick(now)
             if rollback is not None:
                 await self._roll_back(rollback.version)
@@ -683,6 +698,45 @@ class Hub:
             except (OSError, subprocess.SubprocessError) as exc:
                 _LOGGER.error("could not speak %s: %s", what[:40], exc)
 
+    def _start_listener(self) -> None:
+        """Listen for a help phrase (pocketsphinx is loaded only when this is on)."""
+        from hub.voice.gate import EnergyGate
+        from hub.voice.spotter import PocketsphinxSpotter, VoiceError
+
+        try:
+            spotter = PocketsphinxSpotter()
+        except (VoiceError, ImportError) as exc:
+            _LOGGER.error(
+                "voice.listen is on but no spotter can start: %s (install the 'voice' extra)", exc
+            )
+            return
+        self.listener = VoiceListener(
+            self._audio_source or ArecordSource(),
+            spotter,
+            ConfirmFlow(self.cfg.voice.confirm_s),
+            monotonic=self.clock.monotonic,
+            on_outcome=self._voice_outcome,
+            gate=EnergyGate(threshold_rms=self.cfg.voice.gate_rms),
+        )
+        self._supervise("microphone", self.listener.run)
+
+    async def _voice_outcome(self, outcome: VoiceOutcome) -> None:
+        """Ask, raise the SOS, or log the elder's "no" (only phrase and confidence kept)."""
+        data = {
+            "phrase": outcome.phrase,
+            "confidence": round(outcome.confidence, 3),
+            "reason": outcome.reason,
+        }
+        if outcome.action is VoiceAction.ASK:
+            self.say("confirm_help")
+        elif outcome.action is VoiceAction.RAISE_SOS:
+            if self.book.open_sos() is None:
+                await self.raise_alarm(
+                    "sos", data=data, source=Source("voice", name="呼救语音", protocol="voice")
+                )
+        else:
+            await self.commit(Draft.create("voice_declined", self.clock, data=data))
+
     # -- care checks --------------------------------------------------------------
 
     @property
@@ -833,6 +887,12 @@ class Hub:
             protocol=reading.protocol,
             name="红色求助按钮" if reading.device == SOS_BUTTON else "绿色平安按钮",
         )
+        if self.listener is not None and action == "press":
+            await self.listener.answer(
+                VoiceAnswer.BUTTON_SOS
+                if reading.device == SOS_BUTTON
+                else VoiceAnswer.BUTTON_CANCEL
+            )
         if reading.device == SOS_BUTTON and action == "press":
             existing = self.book.open_sos()
             if existing is not None:

@@ -139,6 +139,16 @@ class VoiceSection:
     prompts: bool = _opt(True, "speak prompts to the elder (espeak-ng; language from hub.language)")
     volume: int = _opt(120, "espeak-ng amplitude, 0 to 200", lo=0, hi=200)
     rate: int = _opt(140, "words per minute; slower is clearer for the elderly", lo=80, hi=300)
+    listen: bool = _opt(False, "listen on the microphone (arecord) for a help phrase")
+    confirm_s: float = _opt(
+        10.0,
+        "after a help phrase, seconds to answer before the SOS is raised (silence raises it)",
+        lo=1,
+        hi=60,
+    )
+    gate_rms: float = _opt(
+        300.0, "sound level (RMS of 16-bit samples) that wakes the spotter", lo=0, hi=32767
+    )
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ KIND_PRIORITY: dict[str, Priority] = {
     "night_exit": Priority.ALARM,
     "vital_abnormal": Priority.WARNING,
     "sos_cancelled": Priority.WARNING,
+    "voice_declined": Priority.WARNING,
     "escalate": Priority.WARNING,
     "escalation_sms": Priority.WARNING,
     "escalation_call": Priority.WARNING,
