@@ -32,9 +32,9 @@ reconnect_max_s = 0.5
 keepalive_s = 5
 [gpio]
 pin_factory = "mock"
+bounce_s = 0.0
 [voice]
 prompts = false
-bounce_s = 0.0
 """)
     return path
 
