@@ -120,6 +120,14 @@ _PATTERN = {
 }
 
 EscalationHook = Callable[[Alarm, str], Awaitable[None]]
+
+
+def _timing(cfg: Config) -> Timing:
+    """The alarm lifecycle's timers from [sos]."""
+    sos = cfg.sos
+    return Timing(sos.ack_timeout_s, sos.resend_s, sos.cancel_window_s, sos.slow_resend_s)
+
+
 AlarmListener = Callable[[Alarm], None]
 
 
@@ -152,9 +160,7 @@ class Hub:
         self.clock = clock or SystemClock()
         self.pin_factory = pin_factory
         self.escalation = escalation or self._family_escalation
-        self.book = AlarmBook(
-            Timing(cfg.sos.ack_timeout_s, cfg.sos.resend_s, cfg.sos.cancel_window_s)
-        )
+        self.book = AlarmBook(_timing(cfg))
         self.alarm_listeners: list[AlarmListener] = []
         self.started_at = time.monotonic()
         self.outbox: AsyncOutbox
@@ -576,7 +582,7 @@ class Hub:
         """Make `cfg` the running config, without dropping or delaying anything in flight."""
         self.cfg = cfg
         self.config_version = version
-        self.book.timing = Timing(cfg.sos.ack_timeout_s, cfg.sos.resend_s, cfg.sos.cancel_window_s)
+        self.book.timing = _timing(cfg)
         self.guard.rollback_after_s = cfg.fleet.rollback_after_s
         if hasattr(self, "outbox"):  # running: hot-apply to the live parts
             self.outbox.sync.max_bytes = cfg.outbox.max_bytes

@@ -113,7 +113,19 @@ class SosSection:
     ack_timeout_s: float = _opt(
         30.0, "escalate when the centre has not acknowledged by then", lo=1, hi=3600
     )
-    resend_s: float = _opt(10.0, "resend an unacknowledged alarm this often", lo=1, hi=3600)
+    resend_s: float = _opt(
+        5.0,
+        "resend an unacknowledged alarm this often until the ack timeout (Essence UL: "
+        "5-10 retries of 3-7 s before the other path)",
+        lo=1,
+        hi=3600,
+    )
+    slow_resend_s: float = _opt(
+        60.0,
+        "after escalating, keep resending this often until the centre answers",
+        lo=5,
+        hi=3600,
+    )
     cancel_hold_s: float = _opt(
         3.0, "holding the red button this long cancels a false alarm", lo=0.5, hi=10
     )

@@ -26,7 +26,6 @@ from hub.sos.escalation import (
     EscalationConfig,
     HangUp,
     Record,
-    RetryPlan,
     SendSms,
     Siren,
     Speak,
@@ -284,49 +283,7 @@ def test_a_hub_without_contacts_still_sounds_the_siren_and_reports_it() -> None:
     ]
 
 
-def test_uplink_retries_follow_the_essence_ul_timing() -> None:
-    plan = RetryPlan()
-    assert 5 <= plan.retries <= 10 and 3 <= plan.timeout_s <= 7
-    assert [plan.next_send_at(0.0, n) for n in range(1, 8)] == [
-        5.0,
-        10.0,
-        15.0,
-        20.0,
-        25.0,
-        90.0,
-        150.0,
-    ]
-    assert plan.fallback_after_s == ACK_TIMEOUT_S
-
-
-# -- configuration --------------------------------------------------------------------
-
-
-def test_contacts_and_centre_numbers_come_from_the_escalation_section() -> None:
-    cfg = parse_escalation(
-        {
-            "contacts": [
-                {"name": "王小红", "number": "13800138000", "relation": "女儿"},
-                {"name": "王小明", "number": "+86 139-0013-9000", "relation": "儿子"},
-            ],
-            "centre_numbers": ["+86 20 8765 4321"],
-            "ring_timeout_s": 20,
-            "modem_port": "/dev/ttyUSB2",
-        }
-    )
-    assert cfg == EscalationConfig(
-        contacts=(
-            Contact("王小红", "13800138000", "女儿"),
-            Contact("王小明", "+8613900139000", "儿子"),
-        ),
-        centre_numbers=("+862087654321",),
-        ring_timeout_s=20.0,
-        modem_port="/dev/ttyUSB2",
-    )
-    assert parse_escalation({}) == EscalationConfig()
-
-
-def test_bad_escalation_options_are_named_with_what_to_do() -> None:
+def test_escalation_config_errors_name_each_option() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_escalation(
             {
@@ -336,7 +293,7 @@ def test_bad_escalation_options_are_named_with_what_to_do() -> None:
                     "13700137000",
                 ],
                 "centre_numbers": [12345],
-                "retries": 20,
+                "call_rounds": 20,
                 "ring_timeout_s": "long",
                 "colour": "red",
             }
@@ -351,7 +308,7 @@ def test_bad_escalation_options_are_named_with_what_to_do() -> None:
         "escalation.centre_numbers[0]: must be a phone number of 3-20 digits, "
         'optionally starting with +, e.g. "+8613800138000"',
         "escalation.ring_timeout_s: must be a number (seconds each call may ring)",
-        "escalation.retries: 20 is out of range; allowed 5 to 10",
+        "escalation.call_rounds: 20 is out of range; allowed 1 to 5",
     ]
 
 

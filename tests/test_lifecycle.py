@@ -62,14 +62,28 @@ def test_unknown_alarm_or_state_in_an_ack_is_refused() -> None:
 
 
 def test_unanswered_alarm_is_resent_every_interval_and_escalated_once_at_the_timeout() -> None:
-    book = book_with_sent_alarm()
+    book = book_with_sent_alarm(Timing(ack_timeout_s=30, resend_s=10, slow_resend_s=60))
     assert book.tick(T0 + 9) == []
     assert book.tick(T0 + 10.02) == [Resend("A")]
     assert book.tick(T0 + 15) == []
     assert book.tick(T0 + 20.02) == [Resend("A")]
     assert book.tick(T0 + 30.02) == [Resend("A"), Escalate("A", "no_ack"), Persist("A")]
     assert book.tick(T0 + 31) == []
-    assert book.tick(T0 + 40.02) == [Resend("A")]  # resends go on after escalation
+    assert book.tick(T0 + 40.02) == []  # after the fallback the pace slows ...
+    assert book.tick(T0 + 90.02) == [Resend("A")]  # ... but it never stops
+
+
+def test_default_retry_timing_follows_the_essence_ul_profile() -> None:
+    """First send + 5 retries 5 s apart, then the other path at 30 s (UL: 5-10 x 3-7 s)."""
+    book = book_with_sent_alarm(Timing())
+    resends = []
+    for second in range(1, 121):
+        actions = book.tick(T0 + 0.02 + second)
+        resends += [second for a in actions if isinstance(a, Resend)]
+        if any(isinstance(a, Escalate) for a in actions):
+            escalated_at = second
+    assert resends == [5, 10, 15, 20, 25, 30, 90]
+    assert escalated_at == 30
 
 
 def test_alarm_never_delivered_escalates_as_not_delivered_without_resends() -> None:

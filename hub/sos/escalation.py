@@ -13,9 +13,8 @@ while the uplink is down, the hub itself reaches the family:
 there is one modem) and the event drafts (`Record`) to commit for every attempt and
 outcome; the IO layer reports each outcome back. Time is a monotonic `now` passed in.
 
-The uplink retry timing (`RetryPlan`) is documented against Essence's UL profile: an
-alarm is retried 5-10 times with 3-7 s acknowledgement timeouts on one path before the
-unit falls back to its other path (here: SMS and calls through the modem).
+The uplink retry timing lives with the alarm lifecycle (hub/sos/lifecycle.py, [sos]);
+this cascade is the "other path" it falls back to.
 """
 
 from __future__ import annotations
@@ -35,14 +34,6 @@ from hub.sos.sms import mask_number
 SPOKEN_STATUS = "正在联系您的家人"
 
 # -- timing: where each number comes from --------------------------------------------------
-# Essence UL profile: 5-10 retries with 3-7 s timeouts. The first send and 5 retries,
-# each given 5 s, put the fallback at 30 s: the lifecycle's sos.ack_timeout_s default,
-# so both agree on when "the centre did not answer" is true.
-UL_RETRIES = 5
-UL_RETRY_TIMEOUT_S = 5.0
-# After the fallback the alarm keeps being resent (same id; the cloud de-duplicates) at a
-# slow pace, so it still reaches the centre when the uplink comes back.
-SLOW_RESEND_S = 60.0
 # With the uplink already down when the alarm is raised, waiting the full ack timeout
 # would only delay the family: a short grace covers a reconnect that is in progress
 # (the uplink's first reconnect attempts are sub-second to a few seconds).
@@ -93,8 +84,6 @@ class EscalationConfig:
     ring_timeout_s: float = RING_TIMEOUT_S
     call_rounds: int = CALL_ROUNDS
     round_gap_s: float = ROUND_GAP_S
-    retries: int = UL_RETRIES
-    retry_timeout_s: float = UL_RETRY_TIMEOUT_S
     modem_port: str = ""  # "" no modem (siren only); "sim" the simulator; else a device
     modem_baudrate: int = 115200
 
@@ -105,8 +94,6 @@ _NUMBERS: dict[str, tuple[type, float, float, str]] = {
     "ring_timeout_s": (float, 5, 120, "seconds each call may ring"),
     "call_rounds": (int, 1, 5, "passes through the contact list"),
     "round_gap_s": (float, 0, 3600, "seconds between passes"),
-    "retries": (int, 5, 10, "uplink retries before the fallback (Essence UL: 5-10)"),
-    "retry_timeout_s": (float, 3, 7, "seconds per uplink retry (Essence UL: 3-7)"),
     "modem_baudrate": (int, 9600, 4_000_000, "serial speed of the modem port"),
 }
 _CONTACT_KEYS = ("name", "number", "relation")
@@ -201,7 +188,7 @@ def parse_escalation(raw: Mapping[str, Any]) -> EscalationConfig:
     return EscalationConfig(**values)
 
 
-# -- when to escalate, and uplink retries -------------------------------------------
+# -- when to escalate -------------------------------------------
 
 
 def escalation_reason(
@@ -223,31 +210,6 @@ def escalation_reason(
     if now - raised_at >= ack_timeout_s:
         return "no_ack"
     return None
-
-
-@dataclass(frozen=True)
-class RetryPlan:
-    """When to resend an unacknowledged alarm on the uplink (Essence UL timing)."""
-
-    retries: int = UL_RETRIES
-    timeout_s: float = UL_RETRY_TIMEOUT_S
-    slow_resend_s: float = SLOW_RESEND_S
-
-    @classmethod
-    def from_config(cls, cfg: EscalationConfig) -> RetryPlan:
-        """The plan for the configured retry count and timeout."""
-        return cls(cfg.retries, cfg.retry_timeout_s)
-
-    @property
-    def fallback_after_s(self) -> float:
-        """Seconds after the first send at which the other path is due."""
-        return (self.retries + 1) * self.timeout_s  # the last retry's timeout included
-
-    def next_send_at(self, first_sent_at: float, sends: int) -> float:
-        """When the next send is due, after `sends` sends (the first included)."""
-        if sends <= self.retries:
-            return first_sent_at + sends * self.timeout_s
-        return first_sent_at + self.fallback_after_s + (sends - self.retries) * self.slow_resend_s
 
 
 # -- the cascade ------------------------------------------------------------------------

@@ -50,11 +50,16 @@ CENTRE_STATES = {
 class Timing:
     """The lifecycle's timers, from config `[sos]`."""
 
-    # 30 s default: the issue's sos.ack_timeout_s; Essence's UL profile gives up on
-    # a path after 5-10 tries of 3-7 s, i.e. within about half a minute.
+    # Essence's UL-listed profile retries an alarm 5-10 times with 3-7 s acknowledgement
+    # timeouts on one path before falling back to the other. Here: resent every 5 s while
+    # the centre has not answered, so by the 30 s ack timeout (the issue's default) it
+    # has been sent 6 times (first send + 5 retries) and the fallback (escalation: siren,
+    # SMS, calls) starts. After that it is resent every 60 s (same id; the cloud
+    # de-duplicates) so it still reaches the centre when the uplink returns.
     ack_timeout_s: float = 30.0
-    resend_s: float = 10.0
+    resend_s: float = 5.0
     cancel_window_s: float = 30.0
+    slow_resend_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -221,10 +226,11 @@ class AlarmBook:
         for alarm in self.alarms.values():
             if alarm.state not in UNANSWERED:
                 continue
+            interval = self.timing.slow_resend_s if alarm.escalated else self.timing.resend_s
             if (
                 alarm.state is AlarmState.SENT
                 and alarm.last_sent_at is not None
-                and now - alarm.last_sent_at >= self.timing.resend_s
+                and now - alarm.last_sent_at >= interval
             ):
                 alarm.last_sent_at = now  # one resend per interval, even while it is in flight
                 actions.append(Resend(alarm.id))
