@@ -125,7 +125,13 @@ EscalationHook = Callable[[Alarm, str], Awaitable[None]]
 def _timing(cfg: Config) -> Timing:
     """The alarm lifecycle's timers from [sos]."""
     sos = cfg.sos
-    return Timing(sos.ack_timeout_s, sos.resend_s, sos.cancel_window_s, sos.slow_resend_s)
+    return Timing(
+        sos.ack_timeout_s,
+        sos.resend_s,
+        sos.cancel_window_s,
+        sos.slow_resend_s,
+        cfg.escalation.uplink_grace_s,
+    )
 
 
 AlarmListener = Callable[[Alarm], None]
@@ -231,6 +237,7 @@ class Hub:
             on_command=self._on_command,
             on_config=self._on_config,
             on_connected=self._on_uplink_connected,
+            monotonic=self.clock.monotonic,
             status_payload=self.heartbeat,
         )
         self._control = ControlServer(
@@ -539,7 +546,7 @@ class Hub:
     async def _tick_forever(self) -> None:
         while True:
             now = self.clock.monotonic()
-            self._execute(self.book.tick(now))
+            self._execute(self.book.tick(now, self.uplink.down_since))
             if self.listener is not None:
                 await self.listener.tick()
             rollback = self.guard.tick(now)

@@ -126,3 +126,18 @@ def test_a_restored_alarm_restarts_its_timers_and_keeps_its_state() -> None:
     fresh.alarms["A"] = restored
     assert fresh.tick(15.0) == [Resend("A")]
     assert fresh.tick(35.0) == [Resend("A"), Escalate("A", "no_ack"), Persist("A")]
+
+
+def test_an_alarm_raised_with_the_uplink_down_escalates_after_the_grace_not_the_timeout() -> None:
+    book = AlarmBook(Timing(ack_timeout_s=30, resend_s=5, uplink_grace_s=10))
+    book.raised("A", "sos", T0)
+    book.committed("A", 1, T0)
+    down_since = T0 - 100  # the router has been off for a while
+    assert book.tick(T0 + 9, down_since) == []
+    assert book.tick(T0 + 10, down_since) == [Escalate("A", "uplink_down"), Persist("A")]
+
+
+def test_a_delivered_alarm_is_not_escalated_early_when_the_link_drops_later() -> None:
+    book = book_with_sent_alarm(Timing(ack_timeout_s=30, resend_s=5, uplink_grace_s=10))
+    actions = book.tick(T0 + 20, uplink_down_since=T0 + 5)
+    assert not any(isinstance(a, Escalate) for a in actions)

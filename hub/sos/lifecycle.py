@@ -60,6 +60,9 @@ class Timing:
     resend_s: float = 5.0
     cancel_window_s: float = 30.0
     slow_resend_s: float = 60.0
+    # An alarm raised while the uplink is down cannot be acknowledged at all: the other
+    # path starts once the uplink has been down this long (escalation.uplink_grace_s).
+    uplink_grace_s: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -220,8 +223,9 @@ class AlarmBook:
         opened = [a for a in self.alarms.values() if a.kind == "sos" and a.is_open]
         return max(opened, key=lambda a: a.raised_at) if opened else None
 
-    def tick(self, now: float) -> list[Action]:
-        """Timers: resend unanswered alarms, escalate those the centre ignored."""
+    def tick(self, now: float, uplink_down_since: float | None = None) -> list[Action]:
+        """Timers: resend unanswered alarms, escalate those the centre ignored or cannot
+        receive (the uplink down for `uplink_grace_s`, given as monotonic time)."""
         actions: list[Action] = []
         for alarm in self.alarms.values():
             if alarm.state not in UNANSWERED:
@@ -234,9 +238,19 @@ class AlarmBook:
             ):
                 alarm.last_sent_at = now  # one resend per interval, even while it is in flight
                 actions.append(Resend(alarm.id))
-            if not alarm.escalated and now - alarm.raised_at >= self.timing.ack_timeout_s:
+            undelivered = alarm.state is not AlarmState.SENT
+            cut_off = (
+                undelivered
+                and uplink_down_since is not None
+                and now - max(alarm.raised_at, uplink_down_since) >= self.timing.uplink_grace_s
+            )
+            if not alarm.escalated and (
+                cut_off or now - alarm.raised_at >= self.timing.ack_timeout_s
+            ):
                 alarm.escalated = True
-                reason = "no_ack" if alarm.state is AlarmState.SENT else "not_delivered"
+                reason = (
+                    "uplink_down" if cut_off else ("not_delivered" if undelivered else "no_ack")
+                )
                 actions += [Escalate(alarm.id, reason), Persist(alarm.id)]
         return actions
 

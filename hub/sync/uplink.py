@@ -95,6 +95,7 @@ class Uplink:
         status_payload: Callable[[], Awaitable[dict[str, Any]]],
         on_config: Callable[[bytes], None] | None = None,
         on_connected: Callable[[], None] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.cfg = cfg
         self.topics = Topics(cfg.topic_root)
@@ -115,6 +116,9 @@ class Uplink:
         self._unflushed: dict[str, datetime] = {}  # id -> when the PUBACK came
         self._flush_wanted = asyncio.Event()
         self.stopping = False  # set by the owner before cancelling run()
+        # Monotonic time since which there is no broker connection (None: connected).
+        self._monotonic = monotonic
+        self.down_since: float | None = monotonic()
 
     def _make_client(self, protocol: aiomqtt.ProtocolVersion) -> aiomqtt.Client:
         m = self.cfg.mqtt
@@ -222,6 +226,8 @@ class Uplink:
             await asyncio.sleep(next(delays))
 
     def _mark_down(self) -> None:
+        if self.state.connected or self.down_since is None:
+            self.down_since = self._monotonic()
         self.state.connected = False
         self._client = None
         self.connected.clear()
@@ -230,6 +236,7 @@ class Uplink:
         async with self._make_client(protocol) as client:
             self._client = client
             self.state.connected = True
+            self.down_since = None
             self.state.protocol = "5" if protocol is aiomqtt.ProtocolVersion.V5 else "3.1.1"
             self.state.connected_since = time.time()
             self.state.last_error = ""
