@@ -83,6 +83,11 @@ _LAZY_WRITE_S = 0.1
 # saved at least this often, and at once whenever they decide something.
 _CARE_TICK_S = 15.0
 _CARE_SAVE_S = 300.0
+# A lost modem is reopened after this delay, doubling up to the maximum; the port is
+# checked this often while waiting for incoming calls.
+_MODEM_RETRY_MIN_S = 5.0
+_MODEM_RETRY_MAX_S = 300.0
+_MODEM_CHECK_S = 5.0
 # Prompts waiting to be spoken; beyond this they are dropped (and logged).
 _SPEECH_QUEUE = 16
 # What the elder hears as an alarm moves on.
@@ -478,13 +483,56 @@ class Hub:
             centre_numbers=self.cfg.escalation.centre_numbers,
             baudrate=self.cfg.escalation.modem_baudrate,
         )
+        await self._open_modem(report=True)
+        self._supervise("modem", self._modem_forever)
+
+    async def _open_modem(self, *, report: bool) -> bool:
+        """Open and initialise the modem; a failure is a fault event (when `report`)."""
+        assert self.modem is not None
         try:
-            await self.modem.open()
+            if not self.modem.is_open:
+                await self.modem.open()
             await self.modem.initialise()
         except ModemError as exc:
             _LOGGER.error("cellular modem not usable: %s", exc)
+            if report:
+                await self.commit(
+                    Draft.create(
+                        "fault", self.clock, data={"component": "modem", "detail": str(exc)}
+                    )
+                )
+            return False
+        return True
+
+    async def _modem_forever(self) -> None:
+        """Keep the modem open (reopen an unplugged one, backing off) and report calls in."""
+        assert self.modem is not None
+        delay = _MODEM_RETRY_MIN_S
+        calls = self.modem.incoming_calls()
+        reported = not self.modem.is_open  # start-up already reported this outage
+        while True:
+            if not self.modem.is_open:
+                if await self._open_modem(report=not reported):  # one fault per outage
+                    reported, delay = False, _MODEM_RETRY_MIN_S
+                else:
+                    reported = True
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, _MODEM_RETRY_MAX_S)
+                    continue
+            try:
+                call = await asyncio.wait_for(anext(calls), _MODEM_CHECK_S)
+            except TimeoutError:
+                continue
             await self.commit(
-                Draft.create("fault", self.clock, data={"component": "modem", "detail": str(exc)})
+                Draft.create(
+                    "incoming_call",
+                    self.clock,
+                    data={
+                        "number": call.number_masked,
+                        "answered": call.answered,
+                        "error": call.error,
+                    },
+                )
             )
 
     async def _record(self, kind: str, data: dict[str, Any]) -> None:

@@ -586,3 +586,22 @@ async def test_a_hub_configured_with_the_simulated_modem_texts_the_family_when_o
     sms = decode_submit(hub.sim_modem.sms[0].pdu)
     assert sms.number == "+8613800138000"
     assert "您的家人触发紧急求助" in sms.text and "设备T-0001" in sms.text
+
+
+async def test_the_centre_calling_back_is_answered_and_logged_a_stranger_is_not(
+    broker: Mosquitto, collector: Collector, make_hub: HubFactory
+) -> None:
+    hub = await make_hub(
+        broker.port,
+        escalation={"modem_port": "sim", "centre_numbers": ["+862012345678"]},
+    )
+    assert hub.sim_modem is not None
+    hub.sim_modem.incoming_call("+862012345678", 145)
+    [answered] = await collector.wait_event("incoming_call")
+    assert answered["data"]["answered"] is True
+    assert "12345678" not in answered["data"]["number"]  # masked, never logged whole
+    assert "ATA" in hub.sim_modem.commands
+    hub.sim_modem.remote_hang_up()
+    hub.sim_modem.incoming_call("13912345678")
+    await collector.wait_event("incoming_call", count=2)
+    assert collector.events("incoming_call")[1]["data"]["answered"] is False
