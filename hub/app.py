@@ -49,6 +49,7 @@ from hub.sos.lifecycle import (
 from hub.sos.modem import Escalator, Modem, ModemError
 from hub.store.atomic import read_json, write_json_atomic
 from hub.store.config_store import ConfigStore
+from hub.store.health import VitalBuckets
 from hub.store.outbox import AsyncOutbox, LoggedEvent
 from hub.store.registry import Registry, registry_path
 from hub.sync.messages import Ack
@@ -105,6 +106,8 @@ _CARE_PROMPTS = {
     "hazard_smoke_leave": "smoke_guidance",
     "hazard_water_turn_off_tap": "water_guidance",
 }
+# Finished health-archive buckets are looked for this often.
+_ARCHIVE_CHECK_S = 30.0
 # Device supervision (offline detection, storm summaries) is evaluated this often.
 _SUPERVISION_TICK_S = 5.0
 # What a paired device can be.
@@ -211,6 +214,7 @@ class Hub:
             )
         self.registry = await asyncio.to_thread(Registry, registry_path(cfg.data_path), self.clock)
         self.supervisor = Supervisor()
+        self.vitals = VitalBuckets(cfg.health.bucket_s)
         for device in self.registry.devices():
             if device.supervision_s:
                 self.supervisor.set_interval(device.key, device.supervision_s)
@@ -255,6 +259,7 @@ class Hub:
                 "inject": self._op_inject,
                 "block-loop": self._op_block_loop,
                 "devices": self._op_devices,
+                "health": self._op_health,
                 "pair": self._op_pair,
                 "remove": self._op_remove,
                 "rename": self._op_rename,
@@ -271,6 +276,7 @@ class Hub:
         if cfg.voice.listen:
             self._start_listener()
         self._supervise("supervision", self._supervise_devices_forever)
+        self._supervise("health-archive", self._archive_forever)
         if cfg.rflink.port:
             rf = SerialSource(cfg.rflink.port, baudrate=cfg.rflink.baudrate)
             self._supervise("rflink", lambda: self._consume(rf.readings()))
@@ -291,6 +297,7 @@ class Hub:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._persist_now()  # what changed in the last moment before stopping
+        await self._archive_now(everything=True)
         await self._save_care()
         await self.uplink.flush_marks_now()
         if self._control:
@@ -798,6 +805,37 @@ class Hub:
         else:
             await self.commit(Draft.create("voice_declined", self.clock, data=data))
 
+    # -- health archive -----------------------------------------------------------
+
+    async def _archive_forever(self) -> None:
+        """Write finished vital-sign buckets (and send each as `vital` telemetry)."""
+        while True:
+            await asyncio.sleep(_ARCHIVE_CHECK_S)
+            await self._archive_now()
+
+    async def _archive_now(self, *, everything: bool = False) -> None:
+        now = self.clock.now().timestamp()
+        buckets = self.vitals.complete(now, everything=everything)
+        if not buckets:
+            return
+        keep_before = int(now - self.cfg.health.keep_days * 86400)
+        await self.outbox.store_vitals(buckets, keep_before)
+        if everything:
+            return  # stopping: the archive has them; no telemetry from a dying hub
+        for bucket in buckets:
+            await self.commit(
+                Draft.create(
+                    "vital", self.clock, data=bucket.summary(), source=Source(bucket.device)
+                )
+            )
+
+    async def _op_health(self, request: dict[str, Any]) -> dict[str, Any]:
+        days = request.get("days", 1)
+        if not isinstance(days, (int, float)) or not 0 < days <= 3650:
+            raise HubError("days must be a number from 0 to 3650")
+        since = int(self.clock.now().timestamp() - days * 86400)
+        return {"vitals": await self.outbox.vitals_since(since)}
+
     # -- care checks --------------------------------------------------------------
 
     @property
@@ -819,6 +857,7 @@ class Hub:
 
     async def feed_care(self, reading: Reading) -> list[Event]:
         """Give a reading to the care checks and act on what they decide."""
+        self.vitals.add(reading, self.clock.now().timestamp())
         output = self.care.feed(reading)
         events = await self._apply_care(output, save=True)
         return events
@@ -842,8 +881,9 @@ class Hub:
                     self.say(_CARE_PROMPTS[action.prompt_id])
                 else:
                     _LOGGER.info("care prompt %s has no spoken text", action.prompt_id)
-            elif isinstance(action, Led) and self.book.open_sos() is None:
-                _LOGGER.debug("care LED pattern %s", action.pattern)
+            elif isinstance(action, Led) and not any(a.is_open for a in self.book.alarms.values()):
+                # An open alarm's pattern always wins: the elder must see where help is.
+                self.indicators.show("raised" if action.pattern == "alarm" else action.pattern)
         if save and (output.drafts or output.actions):
             await self._save_care()
         return events

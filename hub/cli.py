@@ -9,6 +9,7 @@ import json
 import logging
 import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     rename.add_argument("key")
     rename.add_argument("--name", default=None)
     rename.add_argument("--room", default=None)
+
+    health = sub.add_parser("health", help="the health archive: vital signs per bucket")
+    _add_config(health)
+    health.add_argument("--days", type=float, default=1.0, help="how far back (default 1)")
+    health.add_argument("--json", action="store_true", help="machine-readable output")
 
     from hub.fleet import add_fleet_commands
 
@@ -237,6 +243,18 @@ def main(argv: list[str] | None = None) -> int:
 
             entries = simulate(args.scenario, args.days, include_actions=args.actions)
             print(format_timeline(entries, title=f"scenario {args.scenario}"))
+            return 0
+        if args.command == "health":
+            rows = call(_socket(args), "health", days=args.days)["vitals"]
+            if args.json:
+                print(json.dumps(rows, ensure_ascii=False, indent=2))
+                return 0
+            for r in rows:
+                when = datetime.fromtimestamp(r["bucket"], UTC).isoformat()
+                print(
+                    f"{when}  {r['device']}  {r['measure']}  mean {r['mean']}  "
+                    f"min {r['min']}  max {r['max']}  ({r['n']} readings)"
+                )
             return 0
         if args.command == "devices":
             return _devices(args)

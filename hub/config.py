@@ -164,6 +164,16 @@ class VoiceSection:
 
 
 @dataclass(frozen=True)
+class HealthSection:
+    """[health]"""
+
+    bucket_s: int = _opt(
+        300, "vital signs are kept as count/mean/min/max per this many seconds", lo=60, hi=3600
+    )
+    keep_days: int = _opt(90, "days the health archive is kept", lo=1, hi=3650)
+
+
+@dataclass(frozen=True)
 class ControlSection:
     """[control]"""
 
@@ -191,6 +201,7 @@ class Config:
     control: ControlSection = field(default_factory=ControlSection)
     rflink: RflinkSection = field(default_factory=RflinkSection)
     voice: VoiceSection = field(default_factory=VoiceSection)
+    health: HealthSection = field(default_factory=HealthSection)
     escalation: EscalationConfig = field(default_factory=EscalationConfig)
     care: CareConfig = field(default_factory=CareConfig)
     fleet: FleetSection = field(default_factory=FleetSection)

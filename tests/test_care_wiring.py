@@ -4,6 +4,7 @@ with the full lifecycle, and the checks' state survives a restart."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from hub.reading import Reading
 from hub.sim.broker import Mosquitto
@@ -52,3 +53,31 @@ async def test_care_state_is_saved_and_restored_across_a_restart(
     await hub.stop()
     again = await make_hub(broker.port)
     assert again.care.to_dict()["last_sign"]["wall"] == last_sign["wall"]
+
+
+async def test_the_checkin_reminder_blinks_the_led_until_the_green_button(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from gpiozero.pins.mock import MockFactory
+
+    from hub.app import Hub
+    from hub.clock import FakeClock
+    from hub.config import parse_config
+    from tests.conftest import hub_raw
+
+    clock = FakeClock(wall=datetime(2026, 11, 23, 1, 58, tzinfo=UTC))  # 09:58 in Shanghai
+    raw = hub_raw(tmp_path / "data", broker.port)
+    hub = Hub(parse_config(raw), pin_factory=MockFactory(), local_raw=raw, clock=clock)
+    await hub.start()
+    try:
+        await hub._apply_care(hub.care.tick())
+        assert hub.indicators.pattern == "off"
+        clock.advance(180)  # 10:01: the reminder is due
+        await hub._apply_care(hub.care.tick())
+        await eventually(lambda: hub.indicators.pattern == "checkin_due")
+        await press(hub, "ok")
+        await eventually(lambda: hub.indicators.pattern != "checkin_due")
+    finally:
+        await hub.stop()

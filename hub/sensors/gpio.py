@@ -121,7 +121,8 @@ class Indicators:
     Patterns (steady and distinct, so a carer can describe them on the phone):
     raised - LED fast flash, one short beep; sent - LED slow flash, two beeps;
     acknowledged/dispatched - LED steady, three long beeps; cancelled/closed - off;
-    siren (escalation) - buzzer pulsing for a minute.
+    siren (escalation) - buzzer pulsing for a minute. Care: checkin_due - slow blink;
+    prealarm - blink and soft beeps; checkin_ok - steady for 3 s.
     """
 
     def __init__(self, gpio: GpioSection, pin_factory: Any) -> None:
@@ -144,6 +145,13 @@ class Indicators:
         elif pattern == "siren":
             self.led.blink(on_time=0.1, off_time=0.1)
             self.buzzer.beep(on_time=0.5, off_time=0.5, n=60)
+        elif pattern == "checkin_due":  # the daily "I'm OK" is awaited: a slow, calm blink
+            self.led.blink(on_time=1.0, off_time=1.0)
+        elif pattern == "prealarm":  # "are you all right?": blink and a soft beep
+            self.led.blink(on_time=0.3, off_time=0.3)
+            self.buzzer.beep(on_time=0.1, off_time=0.9, n=5)
+        elif pattern == "checkin_ok":  # thank-you: steady for three seconds
+            self.led.blink(on_time=3.0, off_time=0.1, n=1)
         else:
             self.led.off()
             self.buzzer.off()

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 from hub.errors import DecodeError, StoreError
 from hub.event import Draft, Event, Priority
+from hub.store import health
 
 _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -103,7 +104,7 @@ class Outbox:
             self._db.execute("PRAGMA foreign_keys=ON")
             if max_pages:  # a size cap, used to prove behaviour on a full disk
                 self._db.execute(f"PRAGMA max_page_count={int(max_pages)}")
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(_SCHEMA + health.SCHEMA)
             self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('seq', 0)")
             self.pending_bytes = int(
                 self._db.execute(
@@ -419,6 +420,14 @@ class AsyncOutbox:
     async def load_alarms(self) -> list[dict[str, Any]]:
         """Every persisted alarm record."""
         return await self._run(self.sync.load_alarms)
+
+    async def store_vitals(self, buckets: list[health.Bucket], keep_before: int) -> None:
+        """Write health-archive buckets and drop expired ones (one transaction)."""
+        await self._run(health.store_buckets, self.sync._db, buckets, keep_before)
+
+    async def vitals_since(self, since: int) -> list[dict[str, Any]]:
+        """The health archive from `since` (epoch seconds)."""
+        return await self._run(health.query, self.sync._db, since)
 
     async def close(self) -> None:
         """Close the database and the worker thread."""

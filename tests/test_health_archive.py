@@ -1,0 +1,97 @@
+"""The continuous health record: vital signs folded into buckets, kept for N days, sent
+as `vital` telemetry, and still there after a restart."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from gpiozero.pins.mock import MockFactory
+
+from hub.app import Hub
+from hub.clock import FakeClock
+from hub.config import parse_config
+from hub.reading import Reading
+from hub.sim.broker import Mosquitto
+from hub.store import health
+from hub.store.health import VitalBuckets
+from tests.conftest import hub_raw
+from tests.helpers import Collector
+
+T0 = 1_795_000_000 // 300 * 300  # the start of a 5-minute bucket
+
+
+def hr(bpm: float, device: str = "ble:strap") -> Reading:
+    return Reading(device=device, protocol="gatt", kind="heart_rate", values={"bpm": bpm})
+
+
+def test_readings_fold_into_count_mean_min_max_per_bucket() -> None:
+    buckets = VitalBuckets(300)
+    for i, bpm in enumerate([70, 72, 74, 90]):
+        buckets.add(hr(bpm), T0 + i * 60)  # 0, 60, 120, 180 s: one bucket
+    buckets.add(hr(60), T0 + 301)  # the next bucket
+    buckets.add(Reading(device="x", protocol="rf", kind="door", values={"open": True}), T0)
+    buckets.add(hr(float("nan")), T0 + 10)  # a broken sensor's value stays out
+    assert buckets.complete(T0 + 299) == []
+    [first] = buckets.complete(T0 + 301)
+    assert first.summary() == {
+        "bucket": T0,
+        "device": "ble:strap",
+        "measure": "bpm",
+        "n": 4,
+        "mean": 76.5,
+        "min": 70.0,
+        "max": 90.0,
+    }
+    [second] = buckets.complete(T0 + 301, everything=True)
+    assert (second.bucket, second.n) == (T0 + 300, 1)
+
+
+def test_the_archive_merges_a_bucket_written_twice_and_forgets_old_days() -> None:
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    db.executescript(health.SCHEMA)
+    first, again = VitalBuckets(300), VitalBuckets(300)
+    first.add(hr(70), T0)
+    again.add(hr(80), T0 + 5)
+    old = VitalBuckets(300)
+    old.add(hr(50), T0 - 100 * 86400)
+    health.store_buckets(db, old.complete(T0, everything=True), keep_before=0)
+    health.store_buckets(db, first.complete(T0, everything=True), keep_before=0)
+    health.store_buckets(db, again.complete(T0, everything=True), keep_before=T0 - 90 * 86400)
+    assert health.query(db, 0) == [
+        {
+            "bucket": T0,
+            "device": "ble:strap",
+            "measure": "bpm",
+            "n": 2,
+            "mean": 75.0,
+            "min": 70.0,
+            "max": 80.0,
+        }
+    ]
+
+
+async def test_a_hub_keeps_the_record_sends_it_and_finds_it_after_a_restart(
+    broker: Mosquitto, collector: Collector, tmp_path: Path
+) -> None:
+    clock = FakeClock()
+    raw = hub_raw(tmp_path / "data", broker.port)
+    hub = Hub(parse_config(raw), pin_factory=MockFactory(), local_raw=raw, clock=clock)
+    await hub.start()
+    for bpm in (68, 70, 72):
+        await hub.feed_care(hr(bpm))
+    clock.advance(600)
+    await hub._archive_now()
+    [vital] = await collector.wait_event("vital")
+    assert vital["data"]["measure"] == "bpm" and vital["data"]["mean"] == 70.0
+    assert vital["priority"] == 2
+    await hub.feed_care(hr(100))  # in the next bucket: written when the hub stops
+    await hub.stop()
+
+    again = Hub(parse_config(raw), pin_factory=MockFactory(), local_raw=raw, clock=clock)
+    await again.start()
+    try:
+        rows = (await again._op_health({"days": 1}))["vitals"]
+        assert [(r["n"], r["mean"]) for r in rows] == [(3, 70.0), (1, 100.0)]
+    finally:
+        await again.stop()
