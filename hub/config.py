@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hub.care.config import CareConfig, parse_care_config
 from hub.errors import ConfigError
+from hub.sensors.modbus import ModbusConfig, parse_modbus
 from hub.sos.escalation import EscalationConfig, parse_escalation
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -205,6 +206,7 @@ class Config:
     escalation: EscalationConfig = field(default_factory=EscalationConfig)
     care: CareConfig = field(default_factory=CareConfig)
     fleet: FleetSection = field(default_factory=FleetSection)
+    modbus: ModbusConfig = field(default_factory=ModbusConfig)
 
     @property
     def data_path(self) -> Path:
@@ -356,6 +358,7 @@ _OWN_VALIDATORS: dict[str, Any] = {
     "escalation": parse_escalation,
     "care": parse_care_config,
     "fleet": parse_fleet,
+    "modbus": parse_modbus,
 }
 
 

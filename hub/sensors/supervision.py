@@ -64,6 +64,8 @@ class _Device:
     window_start: float | None = None
     suppressed: int = 0
     last_values: dict[str, Any] = field(default_factory=dict)
+    tampered: bool = False
+    faulted: bool = False
 
 
 class Supervisor:
@@ -111,10 +113,44 @@ class Supervisor:
         ):
             dev.battery_notice_at = now
             out.append(Notice("battery_low", reading.device, {"battery": reading.battery}))
-        if reading.values.get("tamper") in (True, "on", 1):
+        # Tamper and fault are reported when they start (and a fault when it clears), not per
+        # reading: a polled detector repeats its state every few seconds.
+        tampered = reading.values.get("tamper") in (True, "on", 1)
+        if tampered and not dev.tampered:
             out.append(Notice("tamper", reading.device, {"values": dict(reading.values)}))
+        dev.tampered = tampered
+        faulted = reading.values.get("fault")
+        if isinstance(faulted, bool) and faulted != dev.faulted:
+            dev.faulted = faulted
+            state = "fault" if faulted else "cleared"
+            out.append(
+                Notice(
+                    "fault",
+                    reading.device,
+                    {"component": "sensor", "state": state, "values": dict(reading.values)},
+                )
+            )
         out.extend(self._coalesce(reading.device, dev, reading, now))
         return out
+
+    def silent(
+        self, device: str, kind: str, now: float, data: dict[str, Any] | None = None
+    ) -> list[Notice]:
+        """A device that is asked (polled) did not answer: offline now, once per outage.
+
+        For a polled device silence is a fact, not a guess from a learned interval; its next
+        reading through `observe()` restores it."""
+        dev = self._devices.get(device)
+        if dev is None:  # paired, but not heard since the hub started
+            dev = self._devices[device] = _Device(kind=kind, last_heard=now)
+        if dev.health is Health.OFFLINE:
+            return []
+        dev.health = Health.OFFLINE
+        return [
+            Notice(
+                "sensor_offline", device, {"silent_s": round(now - dev.last_heard), **(data or {})}
+            )
+        ]
 
     def tick(self, now: float) -> list[Notice]:
         """Time passes: closes coalescing windows and marks silent devices offline (once)."""
