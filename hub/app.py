@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -280,6 +280,8 @@ class Hub:
         if cfg.rflink.port:
             rf = SerialSource(cfg.rflink.port, baudrate=cfg.rflink.baudrate)
             self._supervise("rflink", lambda: self._consume(rf.readings()))
+        if cfg.modbus.port:
+            self._start_modbus()
         interval = watchdog_interval()
         if interval:
             self._supervise("watchdog", lambda: watchdog_loop(interval))
@@ -865,7 +867,7 @@ class Hub:
     async def _apply_care(self, output: CareOutput, *, save: bool = False) -> list[Event]:
         """Commit (or raise, for alarms) the care checks' events; carry out their actions."""
         events: list[Event] = []
-        for draft in output.drafts:
+        for draft in map(self._named, output.drafts):
             if draft.priority is Priority.ALARM:
                 event = await self.raise_alarm_draft(draft)
             else:
@@ -889,6 +891,44 @@ class Hub:
         return events
 
     # -- paired devices -----------------------------------------------------------
+
+    def _named(self, draft: Draft) -> Draft:
+        """The draft with its device's name and room from the registry (the care checks
+        know only the device key; the centre must know *which* detector alarms, and where)."""
+        src = draft.source
+        device = self.registry.get(src.device) if src is not None and not src.name else None
+        if device is None:
+            return draft
+        named = Source(device.key, name=device.name, room=device.room, protocol=device.protocol)
+        return replace(draft, source=named)
+
+    def _start_modbus(self) -> None:
+        """Poll the RS-485 detectors ([modbus]); pymodbus is imported only when one is set."""
+        from hub.sensors.modbus_source import ModbusSource
+
+        bus = ModbusSource(
+            self.cfg.modbus, on_silent=self._polled_device_silent, monotonic=self.clock.monotonic
+        )
+        for det in self.cfg.modbus.detectors:
+            if self.registry.get(det.key(bus.cfg.port)) is None:
+                _LOGGER.warning(
+                    "modbus unit %d is not paired: its readings wait in the pairing inbox "
+                    "and raise no alarm (pingan-hub devices pair %s --kind %s)",
+                    det.unit,
+                    det.key(bus.cfg.port),
+                    det.kind,
+                )
+        self._supervise("modbus", lambda: self._consume(bus.readings()))
+
+    async def _polled_device_silent(self, _detector: Any, key: str, reason: str) -> None:
+        """A polled detector stopped answering: sensor_offline now (once), if it is paired."""
+        device = self.registry.get(key)
+        if device is None:
+            return
+        now = self.clock.monotonic()
+        await self._commit_notices(
+            self.supervisor.silent(key, device.kind, now, {"reason": reason})
+        )
 
     async def _consume(self, readings: AsyncIterator[Reading]) -> None:
         async for reading in readings:
