@@ -191,6 +191,7 @@ class Hub:
         self._dirty_alarms: set[str] = set()
         self._persist_wanted = asyncio.Event()
         self._shed_since_fault: dict[int, int] = {}
+        self.ups: Any = None  # hub.sensors.ups.UpsMonitor when [power] watches a UPS HAT
 
     # -- start and stop -------------------------------------------------------------
 
@@ -282,6 +283,8 @@ class Hub:
             self._supervise("rflink", lambda: self._consume(rf.readings()))
         if cfg.modbus.port:
             self._start_modbus()
+        if cfg.power.source != "none":
+            self._start_power()
         interval = watchdog_interval()
         if interval:
             self._supervise("watchdog", lambda: watchdog_loop(interval))
@@ -313,6 +316,8 @@ class Hub:
             self.listener.close()
         self.buttons.close()
         self.indicators.close()
+        if self.ups is not None:
+            self.ups.close()
         await self.outbox.close()
 
     async def run(self) -> None:
@@ -901,6 +906,26 @@ class Hub:
             return draft
         named = Source(device.key, name=device.name, room=device.room, protocol=device.protocol)
         return replace(draft, source=named)
+
+    def _start_power(self) -> None:
+        """Watch the UPS HAT ([power]): power_lost after the ride-through, power_restored,
+        battery_low for the hub's own battery."""
+        from hub.sensors.ups import UpsMonitor
+
+        self.ups = UpsMonitor(
+            self.cfg.power, pin_factory=self.pin_factory, monotonic=self.clock.monotonic
+        )
+        source = Source("hub:power", name="主机电源", protocol=self.cfg.power.source)
+
+        async def report() -> None:
+            async for notice in self.ups.notices():
+                _LOGGER.warning("hub power: %s %s", notice.kind, notice.data)
+                src = replace(source, device=notice.device)
+                await self.commit(
+                    Draft.create(notice.kind, self.clock, data=notice.data, source=src)
+                )
+
+        self._supervise("power", report)
 
     def _start_modbus(self) -> None:
         """Poll the RS-485 detectors ([modbus]); pymodbus is imported only when one is set."""

@@ -1,0 +1,112 @@
+"""UPS HAT IO (thin): mains presence from a power-good GPIO or from the kernel's
+/sys/class/power_supply, the battery's capacity from sysfs, fed to `PowerWatch`.
+
+Both back ends are sampled every `poll_s` rather than on GPIO edges: the ride-through is a
+minute, so a second of sampling latency is irrelevant, a flicker shorter than a sample is
+one the ride-through would have ignored anyway, and one loop serves both back ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from hub.config import PowerSection
+from hub.sensors.power import PowerWatch, Sample
+from hub.sensors.supervision import Notice
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def find_supply(root: Path, name: str, kind: str) -> Path | None:
+    """The supply directory called `name`, or (name empty) the first whose type is `kind`."""
+    if name:
+        return root / name
+    try:
+        entries = sorted(root.iterdir())
+    except OSError:
+        return None
+    return next((e for e in entries if _read(e / "type") == kind), None)
+
+
+def read_sysfs(mains: Path | None, battery: Path | None) -> Sample:
+    """One sample from sysfs: `online` of the mains supply, `capacity` of the battery."""
+    online = _read(mains / "online") if mains is not None else None
+    capacity = _read(battery / "capacity") if battery is not None else None
+    level = int(capacity) if capacity is not None and capacity.isdigit() else None
+    return Sample(
+        mains={"1": True, "0": False}.get(online or ""),
+        battery=min(level, 100) if level is not None else None,
+    )
+
+
+class UpsMonitor:
+    """Samples the UPS every poll_s; `notices()` yields power_lost/restored/battery_low."""
+
+    def __init__(
+        self,
+        cfg: PowerSection,
+        *,
+        pin_factory: Any,
+        monotonic: Callable[[], float],
+    ) -> None:
+        self.cfg = cfg
+        self.watch = PowerWatch(cfg.ride_through_s, cfg.battery_low_percent)
+        self._monotonic = monotonic
+        self._pin_factory = pin_factory
+        self._input: Any = None
+        self._unreadable = False
+
+    def _open_gpio(self) -> None:
+        from gpiozero import DigitalInputDevice
+
+        pull = {"none": None, "up": True, "down": False}[self.cfg.pull]
+        self._input = DigitalInputDevice(
+            self.cfg.pin,
+            pull_up=pull,
+            active_state=True if pull is None else None,
+            pin_factory=self._pin_factory,
+        )
+
+    def _sample(self) -> Sample:
+        """Blocking (sysfs reads): run off the loop."""
+        root = Path(self.cfg.sysfs_root)
+        battery = find_supply(root, self.cfg.battery_supply, "Battery")
+        if self.cfg.source == "gpio":
+            # The physical level, whatever pull-up inversion gpiozero applies to `value`.
+            high = bool(self._input.pin.state)
+            from_sysfs = read_sysfs(None, battery)
+            return Sample(mains=high != (self.cfg.lost_level == "high"), battery=from_sysfs.battery)
+        return read_sysfs(find_supply(root, self.cfg.mains_supply, "Mains"), battery)
+
+    async def notices(self) -> AsyncIterator[Notice]:
+        """Sample forever; yield what the state machine decides."""
+        if self.cfg.source == "gpio" and self._input is None:
+            self._open_gpio()
+        while True:
+            sample = await asyncio.to_thread(self._sample)
+            if sample.mains is None and not self._unreadable:
+                _LOGGER.error(
+                    "mains presence unreadable (power.source = %s); check [power]",
+                    self.cfg.source,
+                )
+            self._unreadable = sample.mains is None
+            for notice in self.watch.sample(sample, self._monotonic()):
+                yield notice
+            await asyncio.sleep(self.cfg.poll_s)
+
+    def close(self) -> None:
+        """Release the GPIO pin."""
+        if self._input is not None:
+            self._input.close()
+            self._input = None
