@@ -63,18 +63,23 @@ class Detector:
     concentration_unit: str = ""
 
     @property
+    def concentration(self) -> int | None:
+        """Address of the concentration register; None without one (or for a bit)."""
+        return self.concentration_address if self.function in REGISTER_FUNCTIONS else None
+
+    @property
     def start(self) -> int:
         """First address of the one read a poll makes."""
-        if self.concentration_address is None:
+        if self.concentration is None:
             return self.address
-        return min(self.address, self.concentration_address)
+        return min(self.address, self.concentration)
 
     @property
     def count(self) -> int:
         """How many registers (or bits) the poll reads."""
-        if self.concentration_address is None:
+        if self.concentration is None:
             return 1
-        return abs(self.address - self.concentration_address) + 1
+        return abs(self.address - self.concentration) + 1
 
     def key(self, port: str) -> str:
         """The device key the registry pairs: `modbus:<port>:<unit>`."""
@@ -297,8 +302,8 @@ def decode(detector: Detector, port: str, values: Sequence[Any]) -> Reading:
     if detector.normal and not (alarm or fault or tamper or status in detector.normal):
         raise DecodeError(f"modbus: status {status} is not in the detector's register map")
     out: dict[str, Any] = {"alarm": alarm, "fault": fault, "tamper": tamper, "raw": raw}
-    if detector.concentration_address is not None:
-        level = values[detector.concentration_address - detector.start] * detector.scale
+    if detector.concentration is not None:
+        level = values[detector.concentration - detector.start] * detector.scale
         out["concentration"] = round(level, 3)
         if detector.concentration_unit:
             out["concentration_unit"] = detector.concentration_unit
