@@ -1133,6 +1133,7 @@ class Hub:
                 "published": up.published,
             },
             "devices": self.device_health(),
+            "power": self.ups.status() if self.ups is not None else None,
             "outbox": {
                 "depth": {str(k): v for k, v in depth.items()},
                 "pending_bytes": self.outbox.sync.pending_bytes,

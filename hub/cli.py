@@ -158,6 +158,10 @@ def _print_status(st: dict[str, Any]) -> None:
         f"devices {dev['online']} online  {dev['offline']} offline  "
         f"{dev['low_battery']} battery low"
     )
+    if st.get("power"):
+        pw = st["power"]
+        battery = "" if pw["battery"] is None else f"  battery {pw['battery']} %"
+        print(f"power   mains {pw['mains']}{battery}")
     if not st["alarms"]:
         print("alarms  none open")
     for a in st["alarms"]:

@@ -6,6 +6,8 @@ out like /sys/class/power_supply."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from pathlib import Path
 
 from hub.sim.broker import Mosquitto
@@ -57,7 +59,7 @@ async def test_a_ups_in_sysfs_reports_the_cut_the_hubs_battery_and_the_return(
     (root / "ACAD" / "online").write_text("1\n")
     (root / "BAT0" / "type").write_text("Battery\n")
     (root / "BAT0" / "capacity").write_text("90\n")
-    await make_hub(
+    hub = await make_hub(
         broker.port,
         power={"source": "sysfs", "sysfs_root": str(root), "ride_through_s": 0.5, "poll_s": 0.1},
     )
@@ -65,6 +67,14 @@ async def test_a_ups_in_sysfs_reports_the_cut_the_hubs_battery_and_the_return(
     (root / "ACAD" / "online").write_text("0\n")
     [lost] = await collector.wait_event("power_lost")
     assert lost["data"]["battery"] == 90 and lost["source"]["protocol"] == "sysfs"
+    shown = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "hub", "status", "--socket", str(hub.cfg.control_socket)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "power   mains lost  battery 90 %" in shown.stdout
     (root / "BAT0" / "capacity").write_text("18\n")
     [low] = await collector.wait_event("battery_low")
     assert low["source"]["device"] == "hub:battery" and low["data"] == {"battery": 18}

@@ -105,6 +105,10 @@ class UpsMonitor:
                 yield notice
             await asyncio.sleep(self.cfg.poll_s)
 
+    def status(self) -> dict[str, Any]:
+        """For `pingan-hub status`: mains (on, riding_through, lost, unknown), battery %."""
+        return {"mains": self.watch.state.value, "battery": self.watch.battery}
+
     def close(self) -> None:
         """Release the GPIO pin."""
         if self._input is not None:
