@@ -37,9 +37,15 @@ class MockBlueZ:
     def add_device(self, address: str, name: str, adapter: str = "hci0") -> None:
         path = str(self.mock.obj.AddDevice(adapter, address, name, dbus_interface=MOCK_IFACE))
         self.paths[address] = path
-        # The template gives ManufacturerData the type a{qv} only as an empty *array*;
-        # bleak's property handler raises on it until it is a proper dictionary.
-        self._update(address, {"ManufacturerData": dbus.Dictionary({}, signature="qv")})
+        # The template gives ManufacturerData (a{qv}) and ServiceData (a{sv}) as empty
+        # *arrays*; bleak's property handler raises on them until they are dictionaries.
+        self._update(
+            address,
+            {
+                "ManufacturerData": dbus.Dictionary({}, signature="qv"),
+                "ServiceData": dbus.Dictionary({}, signature="sv"),
+            },
+        )
 
     def advertise(self, address: str, service_data: bytes | None = None, rssi: int = -60) -> None:
         """One advert of `address`: its BTHome service data (if any) and RSSI."""
