@@ -53,9 +53,10 @@ ClientClass = type  # a bleak BleakClient class (or one that mimics it exactly, 
 class Backoff:
     """Reconnect delays (pure): doubling from BACKOFF_MIN_S, reset by a stable link."""
 
-    def __init__(self, low: float = BACKOFF_MIN_S, high: float = BACKOFF_MAX_S) -> None:
-        self.low, self.high = low, high
-        self.delay = low
+    def __init__(self, low: float | None = None, high: float | None = None) -> None:
+        self.low = BACKOFF_MIN_S if low is None else low
+        self.high = BACKOFF_MAX_S if high is None else high
+        self.delay = self.low
 
     def next_delay(self, connected_for: float | None) -> float:
         """The wait before the next attempt; `connected_for` None when it never connected."""
@@ -111,7 +112,7 @@ class GattLink:
                     await self._disconnect(client)
             connected_for = None if started is None else self._monotonic() - started
             delay = self.backoff.next_delay(connected_for)
-            _LOGGER.info("wearable %s: reconnecting in %.0f s", self.address, delay)
+            _LOGGER.info("wearable %s: reconnecting in %.1f s", self.address, delay)
             await asyncio.sleep(delay)
 
     async def _connect(self) -> Any | None:
