@@ -1076,6 +1076,7 @@ class Hub:
                 "published": up.published,
             },
             "devices": self.device_health(),
+            **({"ble": self.ble.status()} if self.ble is not None else {}),
             "outbox": {
                 "depth": {str(k): v for k, v in depth.items()},
                 "pending_bytes": self.outbox.sync.pending_bytes,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from hub.event import Draft, Source
@@ -26,7 +27,7 @@ from hub.sensors.presence import PresenceTracker
 
 if TYPE_CHECKING:
     from hub.app import Hub
-    from hub.sensors.gatt_link import ClientClass
+    from hub.sensors.gatt_link import ClientClass, GattLink
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -47,7 +48,10 @@ class BleLink:
         self.hub = hub
         ble = hub.cfg.ble
         clock = hub.clock
-        wearables = tuple(d.upper() for d in hub.cfg.care.wearable_devices)
+        # The care checks know the wearable by the key the installer wrote in
+        # care.wearable_devices; the radio reports addresses in upper case.
+        self._care_key = {d.upper(): d for d in hub.cfg.care.wearable_devices}
+        wearables = tuple(self._care_key)
         self.presence = PresenceTracker(
             wearables,
             near_dbm=ble.presence_near_dbm,
@@ -68,6 +72,7 @@ class BleLink:
             scanner_factory=scanner_factory,
         )
         self._client_class = client_class
+        self._links: list[GattLink] = []
         # The last transition of each wearable (what an alarm and `locate` report).
         self.last: dict[str, dict[str, Any]] = {}
 
@@ -88,6 +93,7 @@ class BleLink:
         from hub.sensors.gatt_link import GattLink
 
         link = GattLink(address, self.source.device, client_class=self._client_class)
+        self._links.append(link)
         async for reading in link.readings():
             await self.hub.handle_reading(reading)
 
@@ -123,7 +129,22 @@ class BleLink:
         await self.hub.outbox.store_presence(
             [(epoch, reading.device, present, room, reading.rssi)], keep_after
         )
-        await self.hub.feed_care(reading)
+        await self.hub.feed_care(
+            replace(reading, device=self._care_key.get(reading.device, reading.device))
+        )
+
+    def status(self) -> dict[str, Any]:
+        """What `pingan-hub status` shows of BLE."""
+        source = self.source
+        return {
+            "scanning": source.scanning,
+            "mode": "passive" if source.passive else "active",
+            "adapter": source.adapter,
+            "adverts": source.adverts,
+            "bthome_readings": source.decoded,
+            "fault": source.watchdog.fault_reported,
+            "wearables_connected": sum(1 for link in self._links if link.connected),
+        }
 
     def last_presence(self) -> list[dict[str, Any]]:
         """The last known presence of each wearable (attached to alarms; in memory, cheap)."""

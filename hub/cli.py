@@ -158,6 +158,14 @@ def _print_status(st: dict[str, Any]) -> None:
         f"devices {dev['online']} online  {dev['offline']} offline  "
         f"{dev['low_battery']} battery low"
     )
+    if "ble" in st:
+        ble = st["ble"]
+        state = f"scanning ({ble['mode']})" if ble["scanning"] else "NOT SCANNING"
+        print(
+            f"ble     {ble['adapter']} {state}{'  FAULT' if ble['fault'] else ''}  "
+            f"{ble['adverts']} adverts, {ble['bthome_readings']} BTHome readings  "
+            f"{ble['wearables_connected']} wearables connected"
+        )
     if not st["alarms"]:
         print("alarms  none open")
     for a in st["alarms"]:

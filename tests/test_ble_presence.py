@@ -22,7 +22,7 @@ async def test_the_wearables_comings_and_goings_stay_home_until_the_centre_asks(
     hub = await make_hub(
         broker.port,
         ble={"enabled": True, "room": "客厅"},
-        care={"wearable_devices": [WEARABLE]},
+        care={"wearable_devices": [WEARABLE.lower()]},  # as an installer may type it
     )
     assert hub.ble is not None
     await eventually(lambda: hub.ble.source.scanning)

@@ -72,6 +72,8 @@ async def test_a_paired_ble_pendant_press_raises_the_same_sos_as_the_red_button(
     assert len(collector.events("sos")) == 1
     status = await asyncio.to_thread(call, sock, "status")
     assert [a["kind"] for a in status["alarms"]] == ["sos"]
+    assert status["ble"]["scanning"] and status["ble"]["mode"] == "passive"
+    assert status["ble"]["bthome_readings"] >= 3  # idle, stranger's press, pendant's presses
     listing = await asyncio.to_thread(call, sock, "devices")
     assert [h["key"] for h in listing["inbox"]] == [STRANGER]
     [pendant] = listing["devices"]

@@ -122,6 +122,7 @@ class BleSource:
         self._queue: asyncio.Queue[Reading] = asyncio.Queue(maxsize=QUEUE_MAX)
         self._dropped = 0
         self.adverts = 0  # heard since start (status, bench)
+        self.decoded = 0  # BTHome readings made from them
 
     # -- the decode path: every advert, cheap for the ones the hub does not care about --
 
@@ -157,9 +158,10 @@ class BleSource:
             _LOGGER.info("BLE advert skipped: %s", exc)
             return
         if reading is not None:
+            self.decoded += 1
             self._put(reading)
 
-    def _detected(self, device: Any, adv: Any) -> None:
+    def detected(self, device: Any, adv: Any) -> None:
         """bleak's detection callback: BLEDevice + AdvertisementData -> on_advert."""
         address = str(device.address).upper()
         if address in self._connect_to:
@@ -211,7 +213,7 @@ class BleSource:
 
     async def _start(self) -> None:
         if self.passive:
-            scanner = self._factory(self._detected, True)
+            scanner = self._factory(self.detected, True)
             try:
                 await scanner.start()
             except Exception as exc:  # bleak raises BleakError; dbus-fast its own errors
@@ -223,7 +225,7 @@ class BleSource:
                 self._scanner = scanner
                 _LOGGER.info("BLE scanner on %s started (passive)", self.adapter)
                 return
-        scanner = self._factory(self._detected, False)
+        scanner = self._factory(self.detected, False)
         await scanner.start()
         self._scanner = scanner
         _LOGGER.info("BLE scanner on %s started (active)", self.adapter)
