@@ -47,6 +47,9 @@ START_RETRY_S = 5.0
 QUEUE_MAX = 512
 # BTHome service data is a few dozen octets (bthome.io/format); more is not BTHome.
 MAX_SERVICE_DATA = 64
+# A neighbour's encrypted or broken BTHome device fails on every advert: its skips are
+# logged at most this often per device (the log lives on an SD card).
+SKIP_LOG_EVERY_S = 600.0
 
 # Passive scanning hears only adverts that match a pattern. These are Home Assistant's
 # (habluetooth PASSIVE_SCANNER_ARGS): the flags values nearly every LE device sends,
@@ -121,6 +124,7 @@ class BleSource:
         self._scanner: Scanner | None = None
         self._queue: asyncio.Queue[Reading] = asyncio.Queue(maxsize=QUEUE_MAX)
         self._dropped = 0
+        self._skip_logged: dict[str, float] = {}
         self.adverts = 0  # heard since start (status, bench)
         self.decoded = 0  # BTHome readings made from them
 
@@ -148,18 +152,27 @@ class BleSource:
         if data is None:
             return
         if len(data) > MAX_SERVICE_DATA:
-            _LOGGER.info("BLE advert from %s skipped: %d octets of BTHome data", address, len(data))
+            self._skipped(address, now, f"{len(data)} octets of BTHome data")
             return
         try:
             reading = self.decoder.decode(
                 bytes(data), address=address, monotonic=now, rssi=rssi, ts=self.clock.now()
             )
         except DecodeError as exc:
-            _LOGGER.info("BLE advert skipped: %s", exc)
+            self._skipped(address, now, str(exc))
             return
         if reading is not None:
             self.decoded += 1
             self._put(reading)
+
+    def _skipped(self, address: str, now: float, why: str) -> None:
+        last = self._skip_logged.get(address)
+        if last is not None and now - last < SKIP_LOG_EVERY_S:
+            return
+        if len(self._skip_logged) >= 256:  # adverts come from anyone in range: bound it
+            self._skip_logged.clear()
+        self._skip_logged[address] = now
+        _LOGGER.info("BLE advert from %s skipped: %s", address, why)
 
     def detected(self, device: Any, adv: Any) -> None:
         """bleak's detection callback: BLEDevice + AdvertisementData -> on_advert."""
