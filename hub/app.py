@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hub import __version__
+from hub.ble_link import BleLink, locate_later, start_ble
 from hub.care.base import Led, Siren, Speak
 from hub.care.base import Output as CareOutput
 from hub.care.engine import CareEngine
@@ -192,6 +193,7 @@ class Hub:
         self._persist_wanted = asyncio.Event()
         self._shed_since_fault: dict[int, int] = {}
         self.ups: Any = None  # hub.sensors.ups.UpsMonitor when [power] watches a UPS HAT
+        self.ble: BleLink | None = None
 
     # -- start and stop -------------------------------------------------------------
 
@@ -285,6 +287,8 @@ class Hub:
             self._start_modbus()
         if cfg.power.source != "none":
             self._start_power()
+        if cfg.ble.enabled:
+            self.ble = start_ble(self)
         interval = watchdog_interval()
         if interval:
             self._supervise("watchdog", lambda: watchdog_loop(interval))
@@ -396,6 +400,8 @@ class Hub:
         payload = dict(data or {})
         if test:
             payload["test"] = True
+        if self.ble is not None and self.ble.last:  # an emergency: where the wearable was
+            payload.setdefault("presence", self.ble.last_presence())
         draft = Draft.create(kind, self.clock, data=payload, source=source)
         return await self.raise_alarm_draft(draft, raised_by=raised_by)
 
@@ -599,8 +605,10 @@ class Hub:
                 self._queue_speech("centre", text)
             else:
                 _LOGGER.warning("cmd/speak without a text ignored")
-        elif name in ("locate", "callback"):
-            # These arrive with the voice and modem issues.
+        elif name == "locate":
+            self._spawn(locate_later(self.ble, args), "cmd-locate")
+        elif name == "callback":
+            # This arrives with the modem issue.
             _LOGGER.info("command %r not supported yet; ignored", name)
         else:
             _LOGGER.warning("unknown command %r ignored", name[:100])
@@ -1134,6 +1142,7 @@ class Hub:
             },
             "devices": self.device_health(),
             "power": self.ups.status() if self.ups is not None else None,
+            **({"ble": self.ble.status()} if self.ble is not None else {}),
             "outbox": {
                 "depth": {str(k): v for k, v in depth.items()},
                 "pending_bytes": self.outbox.sync.pending_bytes,

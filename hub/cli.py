@@ -162,6 +162,14 @@ def _print_status(st: dict[str, Any]) -> None:
         pw = st["power"]
         battery = "" if pw["battery"] is None else f"  battery {pw['battery']} %"
         print(f"power   mains {pw['mains']}{battery}")
+    if "ble" in st:
+        ble = st["ble"]
+        state = f"scanning ({ble['mode']})" if ble["scanning"] else "NOT SCANNING"
+        print(
+            f"ble     {ble['adapter']} {state}{'  FAULT' if ble['fault'] else ''}  "
+            f"{ble['adverts']} adverts, {ble['bthome_readings']} BTHome readings  "
+            f"{ble['wearables_connected']} wearables connected"
+        )
     if not st["alarms"]:
         print("alarms  none open")
     for a in st["alarms"]:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hub.care.config import CareConfig, parse_care_config
 from hub.errors import ConfigError
+from hub.sensors.ble_options import ble_problems
 from hub.sensors.modbus import ModbusConfig, parse_modbus
 from hub.sos.escalation import EscalationConfig, parse_escalation
 
@@ -146,6 +147,39 @@ class RflinkSection:
 
 
 @dataclass(frozen=True)
+class BleSection:
+    """[ble]: BLE wearables and sensors (bleak; needs the `ble` extra)."""
+
+    enabled: bool = _opt(False, "listen for BLE adverts (BTHome pendants and sensors, wearables)")
+    adapter: str = _opt("hci0", "BlueZ adapter to scan with")
+    passive: bool = _opt(
+        True, "passive scanning (BlueZ >= 5.56 with --experimental); falls back to active"
+    )
+    stall_s: float = _opt(
+        600.0,
+        "nothing heard this long: the scanner is restarted; a fault is sent if that fails",
+        lo=30,
+        hi=86400,
+    )
+    room: str = _opt("", "room this hub's radio is in (kept with the presence history)")
+    presence_near_dbm: int = _opt(
+        -75, "the wearable is near once its smoothed RSSI reaches this", lo=-120, hi=0
+    )
+    presence_away_dbm: int = _opt(
+        -85, "near turns to away below this (lower than near: hysteresis)", lo=-120, hi=0
+    )
+    presence_away_s: float = _opt(
+        180.0, "the wearable is away when not heard this long", lo=10, hi=3600
+    )
+    presence_keep_days: int = _opt(7, "days of presence history kept", lo=1, hi=31)
+    gatt_devices: str = _opt(
+        "",
+        "wearables to connect to (heart rate, SpO2, blood pressure, battery): comma-separated",
+    )
+    bindkeys: str = _opt("", "BTHome encryption keys: ADDRESS=32 hex digits, comma-separated")
+
+
+@dataclass(frozen=True)
 class VoiceSection:
     """[voice]"""
 
@@ -247,6 +281,7 @@ class Config:
     sos: SosSection = field(default_factory=SosSection)
     control: ControlSection = field(default_factory=ControlSection)
     rflink: RflinkSection = field(default_factory=RflinkSection)
+    ble: BleSection = field(default_factory=BleSection)
     voice: VoiceSection = field(default_factory=VoiceSection)
     health: HealthSection = field(default_factory=HealthSection)
     escalation: EscalationConfig = field(default_factory=EscalationConfig)
@@ -359,6 +394,7 @@ def _cross_checks(cfg: Config, problems: list[str]) -> None:
         if pin in seen:
             problems.append(f"{name}: pin {pin} is already used by {seen[pin]}")
         seen[pin] = name
+    problems += ble_problems(cfg.ble)
     if cfg.sos.resend_s > cfg.sos.ack_timeout_s:
         problems.append(
             "sos.resend_s: must not exceed sos.ack_timeout_s, or the alarm is never "

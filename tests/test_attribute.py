@@ -37,3 +37,18 @@ def test_a_pendant_press_is_a_button_press() -> None:
 def test_a_reading_without_a_state_keeps_its_values() -> None:
     reading = Reading(device="x", protocol="ble", kind="sensor", values={"temperature_c": 21.5})
     assert attribute(reading, "temperature").values == {"temperature_c": 21.5}
+
+
+def test_a_bthome_pendant_press_is_a_button_press_and_its_idle_advert_is_not() -> None:
+    from hub.sensors.bthome import decode_advert
+    from tests.test_bthome import PENDANT, PENDANT_BUTTON_PRESS_ADV, PENDANT_IDLE_ADV
+
+    pressed = attribute(decode_advert(PENDANT_BUTTON_PRESS_ADV, address=PENDANT), "button")
+    idle = attribute(decode_advert(PENDANT_IDLE_ADV, address=PENDANT), "button")
+    assert pressed.values["action"] == "press"
+    assert "action" not in idle.values
+
+
+def test_a_wearable_keeps_its_heart_rate_kind_for_the_vital_sign_checks() -> None:
+    reading = Reading(device="x", protocol="ble_gatt", kind="heart_rate", values={"bpm": 72})
+    assert attribute(reading, "wearable") == reading

@@ -7,7 +7,10 @@ paired it as). This module gives the care checks and the SOS path one vocabulary
     door      values {"open": bool}
     motion    values {"motion": bool}
     smoke/gas/water   values {"alarm": bool}
-    button    values {"action": "press"} (a pendant or wrist button)
+    button    values {"action": "press"} (a pendant or wrist button; a BTHome button
+              event counts when it is a press, see hub.sensors.bthome.is_button_press)
+    wearable, sensor  unchanged: they report their own measurements (heart_rate, spo2,
+              temperature, ...), which the vital-sign checks and the archive read by kind
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 from hub.reading import Reading
+from hub.sensors.bthome import is_button_press
 
 # Words the RF and BLE sources use for the active state of a contact.
 _ACTIVE = frozenset({"on", "allon", "open", "alarm", "press", "pressed", "motion", "detected"})
@@ -37,6 +41,8 @@ def _active(values: dict[str, Any]) -> bool | None:
 
 def attribute(reading: Reading, kind: str) -> Reading:
     """The reading as the paired `kind` (door, motion, smoke, gas, water, button, ...)."""
+    if kind in ("wearable", "sensor"):
+        return reading
     values = dict(reading.values)
     active = _active(values)
     extra: dict[str, Any] = {}
@@ -46,6 +52,6 @@ def attribute(reading: Reading, kind: str) -> Reading:
         extra = {"motion": active}
     elif kind in ("smoke", "gas", "water") and active is not None:
         extra = {"alarm": active}
-    elif kind == "button" and active:
+    elif kind == "button" and (active or is_button_press(reading)):
         extra = {"action": "press"}
     return replace(reading, kind=kind, values={**values, **extra})

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from hub.errors import DecodeError, StoreError
 from hub.event import Draft, Event, Priority
-from hub.store import health
+from hub.store import health, presence
 
 _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -428,6 +428,16 @@ class AsyncOutbox:
     async def vitals_since(self, since: int) -> list[dict[str, Any]]:
         """The health archive from `since` (epoch seconds)."""
         return await self._run(health.query, self.sync._db, since)
+
+    async def store_presence(
+        self, rows: list[tuple[int, str, bool, str, int | None]], keep_after: int
+    ) -> None:
+        """Record presence transitions (hub.store.presence), dropping those before keep_after."""
+        await self._run(presence.record, self.sync._db, rows, keep_after)
+
+    async def presence_since(self, since: int, limit: int = 500) -> list[dict[str, Any]]:
+        """Presence transitions from `since` (epoch s), oldest first."""
+        return await self._run(presence.query, self.sync._db, since, limit)
 
     async def close(self) -> None:
         """Close the database and the worker thread."""
