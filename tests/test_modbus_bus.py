@@ -321,3 +321,22 @@ async def test_an_adapter_that_echoes_its_requests_still_reads_the_detector(
     [gas] = await collector.wait_event("gas")
     assert gas["source"]["room"] == "厨房"
     assert collector.events("sensor_offline") == []
+
+
+async def test_a_detector_the_installer_did_not_pair_waits_in_the_inbox_and_raises_nothing(
+    broker: Mosquitto,
+    collector: Collector,
+    make_hub: HubFactory,
+    wire: Wire,
+    detector: GasDetector,
+) -> None:
+    hub = await make_hub(
+        broker.port,
+        modbus={"port": wire.port, "poll_s": 0.2, "timeout_s": 0.2, "detectors": [DETECTOR]},
+    )
+    await detector.show(ALARM)
+    await detector.polls(5)
+    listing = await asyncio.to_thread(call, hub.cfg.control_socket, "devices")
+    assert [h["key"] for h in listing["inbox"]] == [f"modbus:{wire.port}:{UNIT}"]
+    assert listing["devices"] == []
+    assert collector.events("gas") == []
