@@ -58,6 +58,7 @@ class Wire:
 
     def __init__(self, tmp: Path) -> None:
         self.loop = asyncio.get_running_loop()
+        self.echo = False  # an adapter whose receiver hears its own transmission
         self.port = str(tmp / "rs485")
         self._hub = _pty()
         self._det = _pty()
@@ -73,6 +74,8 @@ class Wire:
         try:
             data = os.read(src, 4096)
             os.write(dst, data)
+            if self.echo and src == self._hub[0]:
+                os.write(src, data)
         except OSError:
             pass  # a side closed (unplugged): the bytes are lost, as on a cut wire
 
@@ -301,3 +304,39 @@ async def test_an_unplugged_adapter_is_reopened_and_its_detector_comes_back(
     await collector.wait_event("sensor_restored", timeout=15)
     await detector.show(ALARM)
     await collector.wait_event("gas")
+
+
+async def test_an_adapter_that_echoes_its_requests_still_reads_the_detector(
+    broker: Mosquitto,
+    collector: Collector,
+    make_hub: HubFactory,
+    wire: Wire,
+    detector: GasDetector,
+) -> None:
+    # pymodbus's RTU framer drops the echoed request (its CRC does not fit a reply's
+    # layout) and finds the reply behind it: no adapter option is needed for reads.
+    wire.echo = True
+    await hub_on(make_hub, broker, wire)
+    await detector.show(ALARM)
+    [gas] = await collector.wait_event("gas")
+    assert gas["source"]["room"] == "厨房"
+    assert collector.events("sensor_offline") == []
+
+
+async def test_a_detector_the_installer_did_not_pair_waits_in_the_inbox_and_raises_nothing(
+    broker: Mosquitto,
+    collector: Collector,
+    make_hub: HubFactory,
+    wire: Wire,
+    detector: GasDetector,
+) -> None:
+    hub = await make_hub(
+        broker.port,
+        modbus={"port": wire.port, "poll_s": 0.2, "timeout_s": 0.2, "detectors": [DETECTOR]},
+    )
+    await detector.show(ALARM)
+    await detector.polls(5)
+    listing = await asyncio.to_thread(call, hub.cfg.control_socket, "devices")
+    assert [h["key"] for h in listing["inbox"]] == [f"modbus:{wire.port}:{UNIT}"]
+    assert listing["devices"] == []
+    assert collector.events("gas") == []
