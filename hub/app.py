@@ -219,6 +219,7 @@ class Hub:
         self.supervisor = Supervisor()
         self.vitals = VitalBuckets(cfg.health.bucket_s)
         for device in self.registry.devices():
+            self.supervisor.expect(device.key, device.kind, self.clock.monotonic())
             if device.supervision_s:
                 self.supervisor.set_interval(device.key, device.supervision_s)
         saved = await asyncio.to_thread(read_json, self._care_state_path)
@@ -1029,12 +1030,14 @@ class Hub:
                 room=str(room)[:40],
             )
         )
+        self.supervisor.expect(device.key, device.kind, self.clock.monotonic())
         return {"device": asdict(device)}
 
     async def _op_remove(self, request: dict[str, Any]) -> dict[str, Any]:
         key = request.get("key")
         if not isinstance(key, str) or not await asyncio.to_thread(self.registry.remove, key):
             raise HubError(f"no paired device {key!r}")
+        self.supervisor.forget(key)
         return {"removed": key}
 
     async def _op_rename(self, request: dict[str, Any]) -> dict[str, Any]:

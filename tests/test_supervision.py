@@ -138,3 +138,29 @@ def test_a_notice_becomes_an_event_draft_with_the_device_as_source() -> None:
         {"silent_s": 1400},
         Source(DOOR.device, protocol="rflink"),
     )
+
+
+def test_a_paired_detector_that_died_while_the_hub_was_off_is_reported_after_boot() -> None:
+    # The hub restarts; the door contact's battery went flat while it was down, so the
+    # contact is never heard again. Without expect() it would never be reported.
+    clock, sup = FakeClock(), Supervisor()
+    sup.expect(DOOR.device, "door", clock.monotonic())
+    notices = run_silence(sup, clock, 6 * 3600)
+    assert notices == [Notice("sensor_offline", DOOR.device, {"silent_s": 1380})]
+
+
+def test_a_paired_detector_heard_after_boot_stays_online() -> None:
+    clock, sup = FakeClock(), Supervisor()
+    sup.expect(SMOKE.device, "smoke", clock.monotonic())
+    clock.advance(3600)
+    sup.observe(SMOKE, clock.monotonic())
+    assert run_silence(sup, clock, 24 * 3600, step=600) == []
+    assert sup.health(SMOKE.device) is Health.ONLINE
+
+
+def test_a_removed_device_is_not_reported_offline_later() -> None:
+    clock, sup = FakeClock(), Supervisor()
+    sup.observe(DOOR, clock.monotonic())
+    sup.forget(DOOR.device)
+    assert run_silence(sup, clock, 6 * 3600) == []
+    assert sup.health(DOOR.device) is None

@@ -90,6 +90,20 @@ class Supervisor:
         gaps = [b - a for a, b in pairwise(dev.heard)]
         return max([floor, *gaps])
 
+    def expect(self, device: str, kind: str, now: float) -> None:
+        """Supervise a paired device from `now` even before it is heard.
+
+        Called for every paired device when the hub starts (and when one is paired): a
+        detector that died while the hub was off is then reported offline one interval
+        (its kind's floor) after boot, instead of never."""
+        if device not in self._devices:
+            self._devices[device] = _Device(kind=kind, last_heard=now)
+
+    def forget(self, device: str) -> None:
+        """Stop supervising a device that was removed (no offline report for it later)."""
+        self._devices.pop(device, None)
+        self._fixed.pop(device, None)
+
     def health(self, device: str) -> Health | None:
         """The device's current health, or None when never heard."""
         dev = self._devices.get(device)
