@@ -37,3 +37,11 @@ def test_a_pendant_press_is_a_button_press() -> None:
 def test_a_reading_without_a_state_keeps_its_values() -> None:
     reading = Reading(device="x", protocol="ble", kind="sensor", values={"temperature_c": 21.5})
     assert attribute(reading, "temperature").values == {"temperature_c": 21.5}
+
+
+def test_a_paired_watch_still_reports_heart_rate_not_just_wearable() -> None:
+    # Found by the 24 h outage test: a paired wearable's pulse never reached the health
+    # archive or the vital-sign checks because its kind was restated as "wearable".
+    beat = Reading(device="ble:watch", protocol="ble", kind="heart_rate", values={"bpm": 72})
+    assert attribute(beat, "wearable") == beat
+    assert attribute(beat, "sensor") == beat
