@@ -194,6 +194,7 @@ class Hub:
         self._shed_since_fault: dict[int, int] = {}
         self.ups: Any = None  # hub.sensors.ups.UpsMonitor when [power] watches a UPS HAT
         self.ble: BleLink | None = None
+        self._queued_storage_fault: str | None = None  # its id until the broker has it
 
     # -- start and stop -------------------------------------------------------------
 
@@ -369,6 +370,14 @@ class Hub:
         )
         return result.event
 
+    async def _commit_unless_full(self, draft: Draft) -> None:
+        """Commit a report nobody waits on; an outbox full of alarms refusing it is logged,
+        not raised: the reading behind it must still reach the care checks."""
+        try:
+            await self.commit(draft)
+        except StoreError as exc:
+            _LOGGER.warning("%s not stored: %s", draft.kind, exc)
+
     def _storage_fault(self, shed: dict[int, int], disk_full: bool) -> None:
         """Say (at most every _FAULT_EVERY_S) that events were shed to keep room for alarms."""
         why = "disk full" if disk_full else "outbox full"
@@ -376,6 +385,10 @@ class Hub:
             self._shed_since_fault[priority] = self._shed_since_fault.get(priority, 0) + n
         now = self.clock.monotonic()
         if self._last_storage_fault is not None and now - self._last_storage_fault < _FAULT_EVERY_S:
+            return
+        if self._queued_storage_fault is not None:
+            # The last one is still waiting for the uplink: queuing one every 10 min of a
+            # long outage would fill the outbox with faults. The counts keep adding up.
             return
         self._last_storage_fault = now
         _LOGGER.warning("%s: shed unsent events %s (priority: count)", why, self._shed_since_fault)
@@ -386,7 +399,9 @@ class Hub:
             "disk_full": disk_full,
         }
         self._shed_since_fault = {}
-        self._spawn(self.commit(Draft.create("fault", self.clock, data=data)), "storage-fault")
+        draft = Draft.create("fault", self.clock, data=data)
+        self._queued_storage_fault = draft.id
+        self._spawn(self.commit(draft), "storage-fault")
 
     async def raise_alarm(
         self,
@@ -529,7 +544,6 @@ class Hub:
         """Keep the modem open (reopen an unplugged one, backing off) and report calls in."""
         assert self.modem is not None
         delay = _MODEM_RETRY_MIN_S
-        calls = self.modem.incoming_calls()
         reported = not self.modem.is_open  # start-up already reported this outage
         while True:
             if not self.modem.is_open:
@@ -541,7 +555,9 @@ class Hub:
                     delay = min(delay * 2, _MODEM_RETRY_MAX_S)
                     continue
             try:
-                call = await asyncio.wait_for(anext(calls), _MODEM_CHECK_S)
+                # Not anext() of incoming_calls(): a timeout would cancel and so end
+                # the generator, and the next wait would crash with StopAsyncIteration.
+                call = await asyncio.wait_for(self.modem.next_call(), _MODEM_CHECK_S)
             except TimeoutError:
                 continue
             await self.commit(
@@ -581,6 +597,10 @@ class Hub:
             self.escalator.acked(alarm.id)
 
     def _on_sent(self, event: Event) -> None:
+        if event.id == self._queued_storage_fault:
+            self._queued_storage_fault = None
+            if self._shed_since_fault:  # what was shed while it waited (rate limit kept)
+                self._storage_fault({}, disk_full=False)
         self._execute(self.book.sent(event.id, self.clock.monotonic()))
 
     def _on_ack(self, ack: Ack) -> None:
@@ -839,7 +859,7 @@ class Hub:
         if everything:
             return  # stopping: the archive has them; no telemetry from a dying hub
         for bucket in buckets:
-            await self.commit(
+            await self._commit_unless_full(
                 Draft.create(
                     "vital", self.clock, data=bucket.summary(), source=Source(bucket.device)
                 )
@@ -994,7 +1014,7 @@ class Hub:
                 room=device.room if device else "",
                 protocol=device.protocol if device else "",
             )
-            await self.commit(
+            await self._commit_unless_full(
                 Draft.create(notice.kind, self.clock, data=notice.data, source=source)
             )
 

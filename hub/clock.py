@@ -81,3 +81,34 @@ class FakeClock:
     def jump_wall(self, seconds: float) -> None:
         """Jump only the wall clock (an NTP step), as at boot on a Pi."""
         self.wall += timedelta(seconds=seconds)
+
+
+class ScaledClock:
+    """Real time run `speed` times faster, for soak runs.
+
+    The hub's loops still pause in real time (their periods are shortened by the
+    caller); every timer that reads this clock (alarm resends and escalation, care
+    windows, supervision, the health archive's buckets, timestamps) sees days pass
+    in minutes.
+    """
+
+    def __init__(self, speed: float, wall: datetime | None = None) -> None:
+        self.speed = speed
+        self._real0 = time.monotonic()
+        self._wall0 = wall or datetime.now(UTC)
+
+    def elapsed(self) -> float:
+        """Simulated seconds since this clock was made."""
+        return (time.monotonic() - self._real0) * self.speed
+
+    def now(self) -> datetime:
+        """The simulated wall time."""
+        return self._wall0 + timedelta(seconds=self.elapsed())
+
+    def monotonic(self) -> float:
+        """The simulated monotonic time."""
+        return 1000.0 + self.elapsed()
+
+    def synced(self) -> bool:
+        """The simulated clock is always right."""
+        return True

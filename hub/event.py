@@ -59,6 +59,11 @@ KIND_PRIORITY: dict[str, Priority] = {
     "motion": Priority.TELEMETRY,
     "presence": Priority.TELEMETRY,
     "heartbeat": Priority.TELEMETRY,
+    # A paired wearable's or generic sensor's coalesced reports (supervision names them
+    # after the device kind): telemetry, or a chatty watch would fill the outbox with
+    # "warnings" during an outage (found by tests/test_outage_24h.py).
+    "wearable": Priority.TELEMETRY,
+    "sensor": Priority.TELEMETRY,
 }
 
 # Kinds are used in MQTT topic levels: keep them to safe characters.

@@ -8,11 +8,24 @@ from typing import Any
 
 import pytest
 from gpiozero.pins.mock import MockFactory
+from hypothesis import HealthCheck, settings
 
 from hub.app import Hub
 from hub.config import Config, parse_config
 from hub.sim.broker import Mosquitto, free_port
+from tests.fuzzing import FACTOR, PROFILE
 from tests.helpers import Collector
+
+# HYPOTHESIS_PROFILE=fuzz: every property test with FUZZ_FACTOR times its examples
+# (tests/fuzzing.py); the default profile is Hypothesis' own, as in CI.
+settings.register_profile(
+    "fuzz",
+    max_examples=100 * FACTOR,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.load_profile(PROFILE)
 
 HUB_ID = "T-0001"
 

@@ -49,6 +49,9 @@ def test_a_bthome_pendant_press_is_a_button_press_and_its_idle_advert_is_not() -
     assert "action" not in idle.values
 
 
-def test_a_wearable_keeps_its_heart_rate_kind_for_the_vital_sign_checks() -> None:
-    reading = Reading(device="x", protocol="ble_gatt", kind="heart_rate", values={"bpm": 72})
-    assert attribute(reading, "wearable") == reading
+def test_a_paired_watch_still_reports_heart_rate_not_just_wearable() -> None:
+    # Found by the 24 h outage test: a paired wearable's pulse never reached the health
+    # archive or the vital-sign checks because its kind was restated as "wearable".
+    beat = Reading(device="ble:watch", protocol="ble", kind="heart_rate", values={"bpm": 72})
+    assert attribute(beat, "wearable") == beat
+    assert attribute(beat, "sensor") == beat

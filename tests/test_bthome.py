@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from hub.errors import DecodeError
 from hub.reading import Reading
 from hub.sensors.bthome import BTHomeDecoder, decode_advert, is_button_press
+from tests.fuzzing import examples
 
 TS = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 RSSI = -60
@@ -333,7 +334,7 @@ def test_a_hub_without_ble_does_not_load_bthome_ble_until_the_first_advert() -> 
     assert out == ["False", "False", "True"]
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=examples(2000), deadline=None)
 @given(
     data=st.binary(max_size=31),
     bindkey=st.sampled_from([None, MOTION_KEY]),
@@ -349,7 +350,7 @@ def test_any_advert_bytes_give_a_reading_or_a_decode_error(
     assert reading.device == MOTION_SENSOR
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=examples(2000), deadline=None)
 @given(payload=st.binary(max_size=30))
 def test_any_plaintext_v2_payload_gives_a_reading_or_a_decode_error(payload: bytes) -> None:
     # Random bytes rarely have valid version bits; this keeps the header right so the

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from hub.config import SECTIONS, parse_config
 from hub.errors import ConfigError
+from tests.fuzzing import examples
 
 SECTION_NAMES = [*SECTIONS, "escalation", "care", "fleet", "bogus"]
 VALUES = st.recursive(
@@ -43,7 +44,7 @@ KEYS = st.sampled_from(
 ) | st.text(max_size=10)
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=examples(1500), deadline=None)
 @given(
     st.dictionaries(
         st.sampled_from(SECTION_NAMES),

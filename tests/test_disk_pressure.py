@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,21 @@ async def test_outage_overflowing_the_outbox_sheds_telemetry_and_reports_a_fault
         assert all(e["data"]["n"] != 0 for e in collector.events("motion"))
     finally:
         await collector.stop()
+
+
+async def test_a_motion_reading_still_counts_as_a_sign_of_life_when_only_alarms_fit(
+    stopped_broker: Mosquitto, make_hub: HubFactory
+) -> None:
+    # The outbox refuses the motion report (only alarms are left in it); the reading must
+    # still reach the care checks, and the RF source must not crash and restart.
+    from hub.reading import Reading
+
+    hub = await make_hub(stopped_broker.port, outbox={"max_bytes": 64 * 1024})
+    await asyncio.to_thread(
+        hub.registry.pair, "rflink:pir:1", protocol="rflink", address="rflink:pir:1", kind="motion"
+    )
+    while hub.outbox.sync.pending_bytes < 64 * 1024:
+        await hub.raise_alarm("smoke", data={"pad": PAD})
+    before = hub.care.to_dict()["last_sign"]
+    await hub.handle_reading(Reading("rflink:pir:1", "rflink", "switch", {"command": "on"}))
+    assert hub.care.to_dict()["last_sign"] != before

@@ -605,3 +605,26 @@ async def test_the_centre_calling_back_is_answered_and_logged_a_stranger_is_not(
     hub.sim_modem.incoming_call("13912345678")
     await collector.wait_event("incoming_call", count=2)
     assert collector.events("incoming_call")[1]["data"]["answered"] is False
+
+
+async def test_a_call_after_many_quiet_checks_is_still_answered_and_the_modem_never_restarts(
+    broker: Mosquitto,
+    collector: Collector,
+    make_hub: HubFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Found by the 24 h outage test: each quiet 5 s check cancelled the incoming-call
+    # generator, so the modem part crashed (StopAsyncIteration) and restarted forever.
+    import hub.app
+
+    monkeypatch.setattr(hub.app, "_MODEM_CHECK_S", 0.02)
+    hub = await make_hub(
+        broker.port, escalation={"modem_port": "sim", "centre_numbers": ["+862012345678"]}
+    )
+    assert hub.sim_modem is not None
+    await asyncio.sleep(0.3)  # about 15 checks with no call
+    hub.sim_modem.incoming_call("+862012345678", 145)
+    [answered] = await collector.wait_event("incoming_call")
+    assert answered["data"]["answered"] is True
+    assert not [r for r in caplog.records if "modem failed" in r.getMessage()]

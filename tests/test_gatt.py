@@ -31,6 +31,7 @@ from hub.sensors.gatt import (
     decode_plx_spot_check,
     decode_sfloat,
 )
+from tests.fuzzing import examples
 
 TS = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 STRAP = "C7:11:22:33:44:55"
@@ -380,7 +381,7 @@ def test_an_unknown_characteristic_is_a_decode_error(uuid: int | str) -> None:
     ],
     ids=["heart_rate", "plx_spot_check", "plx_continuous", "blood_pressure", "battery"],
 )
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=examples(2000), deadline=None)
 @given(data=st.binary(max_size=40))
 def test_any_bytes_from_a_wearable_give_a_reading_or_a_decode_error(uuid: int, data: bytes) -> None:
     try:

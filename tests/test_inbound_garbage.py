@@ -14,6 +14,7 @@ from hub.errors import DecodeError
 from hub.sim.broker import Mosquitto
 from hub.sync.messages import MAX_INBOUND_BYTES, Topics, parse_ack, parse_command
 from tests.conftest import HUB_ID, HubFactory
+from tests.fuzzing import examples
 from tests.helpers import Collector, eventually
 from tests.test_spine import press
 
@@ -81,7 +82,7 @@ def test_command_topics_are_only_ours() -> None:
     assert topics.command_name("pingan/v1/H1/cmd/a/b") is None
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=examples(2000), deadline=None)
 @given(st.binary(max_size=2048))
 def test_any_bytes_on_ack_give_an_ack_or_a_decode_error(payload: bytes) -> None:
     try:
@@ -91,7 +92,7 @@ def test_any_bytes_on_ack_give_an_ack_or_a_decode_error(payload: bytes) -> None:
     assert ack.state in ("received", "dispatched", "resolved")
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=examples(1000), deadline=None)
 @given(
     st.recursive(
         st.none() | st.booleans() | st.integers() | st.text(max_size=20),

@@ -27,6 +27,7 @@ from hub.errors import StoreError
 from hub.store.config_store import ConfigStore, FleetState
 from hub.sync import ota
 from hub.sync.ota import Accepted, ApplyGuard, Rejected, ReportStatus, RollBack
+from tests.fuzzing import examples
 
 HUB = "GZ-000123"
 ISSUED = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -254,7 +255,7 @@ def test_both_targets_at_once_is_malformed() -> None:
     assert refused(wire(env)).reason == "malformed"
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=examples(1500), deadline=None)
 @given(st.binary(max_size=400))
 def test_any_bytes_are_accepted_or_refused_never_a_crash(raw: bytes) -> None:
     try:
@@ -270,7 +271,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=800, deadline=None)
+@settings(max_examples=examples(800), deadline=None)
 @given(st.dictionaries(st.sampled_from(sorted(ota._ENVELOPE_KEYS)), json_values))
 def test_any_json_object_is_accepted_or_refused_never_a_crash(obj: dict[str, Any]) -> None:
     try:
@@ -279,7 +280,7 @@ def test_any_json_object_is_accepted_or_refused_never_a_crash(obj: dict[str, Any
         assert exc.reason in ota.REASONS
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.dictionaries(st.sampled_from(["hub", "mqtt", "sos", "gpio"]), json_values))
 def test_any_signed_config_is_accepted_or_refused_never_a_crash(config: dict[str, Any]) -> None:
     try:

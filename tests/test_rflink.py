@@ -16,6 +16,7 @@ from hub.errors import DecodeError
 from hub.reading import Reading
 from hub.sensors.rflink import decode
 from hub.sensors.serial_source import LineFramer, SerialSource
+from tests.fuzzing import examples
 
 RFLINK_DOOR_OPEN = b"20;2D;Eurodomest;ID=123456;SWITCH=01;CMD=ON;\r\n"
 RFLINK_DOOR_CLOSED = b"20;2E;Eurodomest;ID=123456;SWITCH=01;CMD=OFF;\r\n"
@@ -104,7 +105,7 @@ def test_lines_that_are_not_a_device_report_are_refused_cleanly(line: bytes) -> 
         decode(line)
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=examples(2000), deadline=None)
 @given(st.one_of(st.binary(max_size=300), st.binary(max_size=120).map(lambda b: b"20;" + b)))
 def test_any_bytes_give_a_reading_or_a_clean_decode_error(line: bytes) -> None:
     try:

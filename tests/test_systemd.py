@@ -88,3 +88,63 @@ def test_the_unit_scores_ok_or_better_in_systemd_analyze_security() -> None:
     match = re.search(r"Overall exposure level for pingan-hub.service: ([0-9.]+)", result.stdout)
     assert match, result.stdout + result.stderr
     assert float(match.group(1)) <= 2.0
+
+
+def unit_values(key: str) -> list[str]:
+    """Every value of `key=` in the unit file (one line may hold several, space-separated)."""
+    text = (ROOT / "systemd" / "pingan-hub.service").read_text()
+    return [
+        v
+        for line in text.splitlines()
+        if line.startswith(f"{key}=")
+        for v in line.split("=", 1)[1].split()
+    ]
+
+
+def test_the_hub_runs_as_its_own_user_with_only_its_device_groups() -> None:
+    assert unit_values("User") == ["pingan-hub"]
+    assert unit_values("Group") == ["pingan-hub"]
+    assert sorted(unit_values("SupplementaryGroups")) == ["audio", "bluetooth", "dialout", "gpio"]
+    assert unit_values("CapabilityBoundingSet") == [] and unit_values("NoNewPrivileges") == ["yes"]
+
+
+@pytest.mark.skipif(shutil.which("systemd-sysusers") is None, reason="systemd-sysusers not here")
+def test_sysusers_and_tmpfiles_make_the_user_its_groups_and_a_private_data_dir(
+    tmp_path: Path,
+) -> None:
+    # A fresh Debian root: only base-passwd's users and groups.
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    base = Path("/usr/share/base-passwd")
+    if not (base / "group.master").exists():
+        pytest.skip("Debian base-passwd not here")
+    (etc / "group").write_text((base / "group.master").read_text())
+    (etc / "passwd").write_text((base / "passwd.master").read_text())
+    subprocess.run(
+        ["systemd-sysusers", f"--root={tmp_path}", str(ROOT / "systemd" / "pingan-hub.sysusers")],
+        check=True,
+        capture_output=True,
+    )
+    passwd = {
+        line.split(":")[0]: line.split(":") for line in (etc / "passwd").read_text().splitlines()
+    }
+    groups = {line.split(":")[0] for line in (etc / "group").read_text().splitlines()}
+    user = passwd["pingan-hub"]
+    assert int(user[2]) < 1000  # a system user
+    assert user[5:] == ["/var/lib/pingan-hub", "/usr/sbin/nologin"]
+    assert set(unit_values("SupplementaryGroups")) | {"pingan-hub"} <= groups
+    subprocess.run(
+        [
+            "systemd-tmpfiles",
+            "--create",
+            f"--root={tmp_path}",
+            str(ROOT / "systemd" / "pingan-hub.tmpfiles"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    data = (tmp_path / "var/lib/pingan-hub").stat()
+    assert data.st_mode & 0o777 == 0o700
+    assert data.st_uid == int(user[2])
+    config = (tmp_path / "etc/pingan-hub").stat()
+    assert config.st_mode & 0o777 == 0o750 and config.st_uid == 0

@@ -23,6 +23,10 @@ from hub.sensors.bthome import is_button_press
 
 # Words the RF and BLE sources use for the active state of a contact.
 _ACTIVE = frozenset({"on", "allon", "open", "alarm", "press", "pressed", "motion", "detected"})
+# Devices paired as these say what they measured themselves (heart_rate, spo2, ...):
+# restating their readings as "wearable" would hide the vital signs from the care
+# checks and the health archive.
+_SELF_DESCRIBING = frozenset({"wearable", "sensor"})
 # Value names that carry the active/inactive state, most specific first.
 _STATE_KEYS = ("smokealert", "pir", "command", "alarm", "opening", "motion", "state")
 
@@ -40,8 +44,9 @@ def _active(values: dict[str, Any]) -> bool | None:
 
 
 def attribute(reading: Reading, kind: str) -> Reading:
-    """The reading as the paired `kind` (door, motion, smoke, gas, water, button, ...)."""
-    if kind in ("wearable", "sensor"):
+    """The reading as the paired `kind` (door, motion, smoke, gas, water, button, ...);
+    a wearable's or a generic sensor's reading keeps its own kind."""
+    if kind in _SELF_DESCRIBING:
         return reading
     values = dict(reading.values)
     active = _active(values)

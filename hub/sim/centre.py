@@ -17,7 +17,8 @@ class SimulatedCentre:
     """Subscribes to every hub's events; acks priority-0 alarms after a delay.
 
     `received` after `ack_delay` seconds, then `dispatched` after as long again,
-    as a real operator would: first "we have it", then "help is on the way".
+    as a real operator would: first "we have it", then "help is on the way" (and, with
+    `resolve`, `resolved` once more after that).
     """
 
     def __init__(
@@ -29,11 +30,13 @@ class SimulatedCentre:
         ack_delay: float = 2.0,
         operator: str = "坐席 07",
         say: Callable[[str], None] = print,
+        resolve: bool = False,
     ) -> None:
         self.host, self.port, self.prefix = host, port, prefix
         self.ack_delay = ack_delay
         self.operator = operator
         self.say = say
+        self.resolve = resolve  # also close each alarm ("resolved"), as the operator would
         self.received: list[dict[str, Any]] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -61,7 +64,10 @@ class SimulatedCentre:
 
     async def _acknowledge(self, client: aiomqtt.Client, event: dict[str, Any]) -> None:
         topic = f"{self.prefix}/{event['hub']}/ack"
-        for state, note in (("received", "已收到，正在联系"), ("dispatched", "社区网格员已出发")):
+        steps = [("received", "已收到，正在联系"), ("dispatched", "社区网格员已出发")]
+        if self.resolve:
+            steps.append(("resolved", "已处理完毕"))
+        for state, note in steps:
             await asyncio.sleep(self.ack_delay)
             self.say(f"[centre] operator {self.operator}: {state} ({note})")
             await client.publish(

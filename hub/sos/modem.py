@@ -521,6 +521,10 @@ class Modem:
         while True:
             yield await self._incoming.get()
 
+    async def next_call(self) -> IncomingCall:
+        """The next incoming call; safe to cancel (e.g. by a timeout): none is lost."""
+        return await self._incoming.get()
+
     # -- commands -------------------------------------------------------------------
 
     async def command(
