@@ -52,14 +52,13 @@ from hub.store.config_store import ConfigStore
 from hub.store.health import VitalBuckets
 from hub.store.outbox import AsyncOutbox, LoggedEvent
 from hub.store.registry import Registry, registry_path
+from hub.sync.config_push import confirm_push, receive_push
 from hub.sync.messages import Ack
 from hub.sync.ota import (
     ApplyGuard,
-    Rejected,
     ReportStatus,
     reported_payload,
     startup_config,
-    verify_envelope,
 )
 from hub.sync.uplink import Uplink
 from hub.systemd import notify, watchdog_interval, watchdog_loop
@@ -661,28 +660,13 @@ class Hub:
             await self._apply_config_locked(raw)
 
     async def _apply_config_locked(self, raw: bytes) -> None:
-        state = await asyncio.to_thread(self.fleet_store.load)
-        try:
-            accepted = verify_envelope(
-                raw,
-                public_keys=self.cfg.fleet.public_keys,
-                hub_id=self.cfg.hub.id,
-                groups=self.cfg.fleet.groups,
-                current_version=state.seen_version,
-                base=self.local_raw,
-            )
-        except Rejected as rejected:
-            _LOGGER.warning("config push refused: %s", rejected)
-            if rejected.version is not None:
-                await asyncio.to_thread(self.fleet_store.record_seen, rejected.version)
-            if rejected.should_report:
-                self.uplink.report(
-                    reported_payload(
-                        rejected.version, ReportStatus.REJECTED, self.clock.now(), error=rejected
-                    )
-                )
+        accepted, report = await receive_push(
+            self.fleet_store, raw, self.cfg, self.local_raw, self.clock
+        )
+        if accepted is None:
+            if report is not None:
+                self.uplink.report(report)
             return
-        await asyncio.to_thread(self.fleet_store.apply, accepted.version, accepted.overlay)
         self._use_config(accepted.config, accepted.version)
         _LOGGER.info("fleet config version %d applied", accepted.version)
         await self.commit(
@@ -699,7 +683,7 @@ class Hub:
 
     async def _confirm_config(self, version: int) -> None:
         async with self._fleet_lock:
-            await asyncio.to_thread(self.fleet_store.confirm, version)
+            await confirm_push(self.fleet_store, version)
         self.uplink.report(reported_payload(version, ReportStatus.APPLIED, self.clock.now()))
 
     async def _roll_back(self, version: int) -> None:
