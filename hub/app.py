@@ -15,6 +15,7 @@ import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import asdict, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,14 +54,14 @@ from hub.store.config_store import ConfigStore
 from hub.store.health import VitalBuckets
 from hub.store.outbox import AsyncOutbox, LoggedEvent
 from hub.store.registry import Registry, registry_path
+from hub.sync.config_push import confirm_push, receive_push
+from hub.sync.homeassistant import HaState, HomeAssistantBridge
 from hub.sync.messages import Ack
 from hub.sync.ota import (
     ApplyGuard,
-    Rejected,
     ReportStatus,
     reported_payload,
     startup_config,
-    verify_envelope,
 )
 from hub.sync.uplink import Uplink
 from hub.systemd import notify, watchdog_interval, watchdog_loop
@@ -115,6 +116,10 @@ _SUPERVISION_TICK_S = 5.0
 DEVICE_KINDS = ("door", "motion", "smoke", "gas", "water", "button", "wearable", "sensor")
 # A storage fault (events shed) is reported at most this often; counts accumulate between.
 _FAULT_EVERY_S = 600.0
+# Home Assistant's state document is re-evaluated this often (published only on change);
+# the last check-in is looked for among this many recent events at start.
+_HA_REFRESH_S = 5.0
+_HA_CHECKIN_LOOKBACK = 500
 # Delay before a crashed part is restarted (it is logged each time).
 _RESTART_DELAY_S = 1.0
 
@@ -144,6 +149,11 @@ def _timing(cfg: Config) -> Timing:
 
 
 AlarmListener = Callable[[Alarm], None]
+
+
+def _iso(ts: datetime) -> str:
+    """UTC ISO 8601 with a Z, as events carry it."""
+    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class Hub:
@@ -195,6 +205,8 @@ class Hub:
         self.ups: Any = None  # hub.sensors.ups.UpsMonitor when [power] watches a UPS HAT
         self.ble: BleLink | None = None
         self._queued_storage_fault: str | None = None  # its id until the broker has it
+        self.homeassistant: HomeAssistantBridge | None = None
+        self.last_checkin: str | None = None  # ts of the last check-in event (for HA)
 
     # -- start and stop -------------------------------------------------------------
 
@@ -254,6 +266,8 @@ class Hub:
             monotonic=self.clock.monotonic,
             status_payload=self.heartbeat,
         )
+        if cfg.homeassistant.discovery:
+            await self._start_homeassistant()
         self._control = ControlServer(
             cfg.control_socket,
             {
@@ -368,6 +382,9 @@ class Hub:
         _LOGGER.info(
             "committed %s seq=%d id=%s", result.event.kind, result.event.seq, result.event.id
         )
+        if result.event.kind == "checkin":
+            self.last_checkin = _iso(result.event.ts)
+            self._ha_refresh()
         return result.event
 
     async def _commit_unless_full(self, draft: Draft) -> None:
@@ -697,28 +714,13 @@ class Hub:
             await self._apply_config_locked(raw)
 
     async def _apply_config_locked(self, raw: bytes) -> None:
-        state = await asyncio.to_thread(self.fleet_store.load)
-        try:
-            accepted = verify_envelope(
-                raw,
-                public_keys=self.cfg.fleet.public_keys,
-                hub_id=self.cfg.hub.id,
-                groups=self.cfg.fleet.groups,
-                current_version=state.seen_version,
-                base=self.local_raw,
-            )
-        except Rejected as rejected:
-            _LOGGER.warning("config push refused: %s", rejected)
-            if rejected.version is not None:
-                await asyncio.to_thread(self.fleet_store.record_seen, rejected.version)
-            if rejected.should_report:
-                self.uplink.report(
-                    reported_payload(
-                        rejected.version, ReportStatus.REJECTED, self.clock.now(), error=rejected
-                    )
-                )
+        accepted, report = await receive_push(
+            self.fleet_store, raw, self.cfg, self.local_raw, self.clock
+        )
+        if accepted is None:
+            if report is not None:
+                self.uplink.report(report)
             return
-        await asyncio.to_thread(self.fleet_store.apply, accepted.version, accepted.overlay)
         self._use_config(accepted.config, accepted.version)
         _LOGGER.info("fleet config version %d applied", accepted.version)
         await self.commit(
@@ -729,13 +731,15 @@ class Hub:
             self._on_uplink_connected()
 
     def _on_uplink_connected(self) -> None:
+        if self.homeassistant is not None:
+            self.homeassistant.on_connected(self._ha_state())
         version = self.guard.on_connected(self.clock.monotonic())
         if version is not None:
             self._spawn(self._confirm_config(version), "fleet-confirm")
 
     async def _confirm_config(self, version: int) -> None:
         async with self._fleet_lock:
-            await asyncio.to_thread(self.fleet_store.confirm, version)
+            await confirm_push(self.fleet_store, version)
         self.uplink.report(reported_payload(version, ReportStatus.APPLIED, self.clock.now()))
 
     async def _roll_back(self, version: int) -> None:
@@ -755,6 +759,48 @@ class Hub:
                 message=f"no broker connection within {self.guard.rollback_after_s:.0f} s",
             )
         )
+
+    # -- Home Assistant discovery (optional) ---------------------------------------
+
+    async def _start_homeassistant(self) -> None:
+        for row in await self.outbox.recent(_HA_CHECKIN_LOOKBACK):  # newest first
+            if row.event.kind == "checkin":
+                self.last_checkin = _iso(row.event.ts)
+                break
+        self.homeassistant = HomeAssistantBridge(
+            self.cfg.homeassistant.prefix,
+            self.cfg.topic_root,
+            self.cfg.hub.id,
+            __version__,
+            self.uplink.publish_retained,
+        )
+        self.alarm_listeners.append(lambda _alarm: self._ha_refresh())
+        self._supervise("homeassistant", self._homeassistant_forever)
+
+    def _ha_state(self) -> HaState:
+        open_alarms = sorted(
+            (a for a in self.book.alarms.values() if a.is_open), key=lambda a: a.raised_at
+        )
+        devices = self.registry.devices()
+        levels = [d.battery for d in devices if d.battery is not None]
+        health = self.device_health()
+        return HaState(
+            open_alarms=len(open_alarms),
+            alarm=open_alarms[-1].state.value if open_alarms else "none",
+            last_checkin=self.last_checkin,
+            devices_offline=health["offline"],
+            devices_low_battery=health["low_battery"],
+            battery_min=min(levels) if levels else None,
+        )
+
+    def _ha_refresh(self) -> None:
+        if self.homeassistant is not None:
+            self.homeassistant.update(self._ha_state())
+
+    async def _homeassistant_forever(self) -> None:
+        while True:  # check-ins and device health change without an alarm listener call
+            await asyncio.sleep(_HA_REFRESH_S)
+            self._ha_refresh()
 
     # -- spoken prompts -----------------------------------------------------------
 

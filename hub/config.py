@@ -271,6 +271,14 @@ class PowerSection:
 
 
 @dataclass(frozen=True)
+class HomeAssistantSection:
+    """[homeassistant]: MQTT discovery for a family's Home Assistant (off by default)."""
+
+    discovery: bool = _opt(False, "announce the hub to Home Assistant by MQTT discovery")
+    prefix: str = _opt("homeassistant", "Home Assistant's discovery prefix")
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole validated configuration."""
 
@@ -289,6 +297,7 @@ class Config:
     fleet: FleetSection = field(default_factory=FleetSection)
     modbus: ModbusConfig = field(default_factory=ModbusConfig)
     power: PowerSection = field(default_factory=PowerSection)
+    homeassistant: HomeAssistantSection = field(default_factory=HomeAssistantSection)
 
     @property
     def data_path(self) -> Path:
@@ -399,6 +408,16 @@ def _cross_checks(cfg: Config, problems: list[str]) -> None:
         problems.append(
             "sos.resend_s: must not exceed sos.ack_timeout_s, or the alarm is never "
             "resent before escalation"
+        )
+    ha_prefix = cfg.homeassistant.prefix
+    if (
+        not _TOPIC_PREFIX.match(ha_prefix)
+        or "//" in ha_prefix
+        or ha_prefix.startswith("/")
+        or ha_prefix.endswith("/")
+    ):
+        problems.append(
+            f"homeassistant.prefix: {ha_prefix!r} must be topic levels like 'homeassistant'"
         )
 
 

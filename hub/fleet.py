@@ -186,6 +186,9 @@ async def push(broker: Broker, envelope: dict[str, Any], hubs: Iterable[str] = (
     payload = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
     try:
         async with broker.client() as client:
+            # A group push has one publish in flight per hub by design; aiomqtt would
+            # log a warning for every one past its default of 10.
+            client.pending_calls_threshold = len(topics) + 10
             await asyncio.gather(
                 *(client.publish(topic, payload, qos=1, retain=True) for topic in topics)
             )

@@ -278,6 +278,8 @@ def test_the_contract_is_an_asyncapi_3_document_with_every_topic(contract: dict[
         "pingan/v1/{hub}/config/desired",
         "pingan/v1/{hub}/config/reported",
         "pingan/v1/{hub}/cmd/{name}",
+        "pingan/v1/{hub}/homeassistant/state",  # optional: [homeassistant] discovery
+        "{prefix}/{component}/pingan_{hub}/{object}/config",
     }
     for schema in contract["components"]["schemas"].values():
         jsonschema.Draft7Validator.check_schema(schema)

@@ -109,6 +109,7 @@ class Uplink:
         # The latest config/reported payload not yet published (sent on the next connect).
         self._report: bytes | None = None
         self._reconfigure = asyncio.Event()
+        self._side_tasks: set[asyncio.Task[Any]] = set()  # publish_retained's, kept alive
         self.state = UplinkState()
         self._client: aiomqtt.Client | None = None
         self.connected = asyncio.Event()
@@ -289,6 +290,19 @@ class Uplink:
         if client is not None and self.state.connected:
             task = asyncio.get_running_loop().create_task(self._publish_report(client))
             task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    def publish_retained(self, topic: str, payload: bytes) -> bool:
+        """Publish a retained QoS 1 message now; False when offline (republish on connect)."""
+        client = self._client
+        if client is None or not self.state.connected:
+            return False
+        task = asyncio.get_running_loop().create_task(
+            client.publish(topic, payload, qos=1, retain=True)
+        )
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return True
 
     async def _publish_report(self, client: aiomqtt.Client) -> None:
         payload = self._report
