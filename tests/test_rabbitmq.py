@@ -99,3 +99,14 @@ async def test_a_fleet_wide_subscription_is_told_every_hubs_retained_status(
                 async for message in c.messages:
                     got.append(message.topic.value)
     assert got == ["pingan/v1/GZ-1/status"]
+
+
+async def test_fleet_status_of_named_hubs_sees_their_retained_status(broker: RabbitMQ) -> None:
+    from hub.fleet import Broker as Admin
+    from hub.fleet import collect_status
+
+    v311 = aiomqtt.ProtocolVersion.V311
+    async with aiomqtt.Client("127.0.0.1", broker.port, identifier="hub", protocol=v311) as c:
+        await c.publish("pingan/v1/GZ-1/status", b'{"state": "offline"}', qos=1, retain=True)
+    pairs = await collect_status(Admin("127.0.0.1", broker.port), 2.0, ["GZ-1"])
+    assert [topic for topic, _payload in pairs] == ["pingan/v1/GZ-1/status"]
