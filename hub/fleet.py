@@ -44,6 +44,8 @@ DEFAULT_STATUS_WAIT_S: Final = 2.0
 # shown as "silent": its broker session may still look alive while it has stopped.
 DEFAULT_STALE_S: Final = 180.0
 _CONNECT_TIMEOUT_S: Final = 10.0
+# Topic filters per SUBSCRIBE packet when `fleet status` names its hubs.
+_SUBSCRIBE_BATCH: Final = 100
 
 
 class FleetError(HubError):
@@ -261,13 +263,26 @@ def _age_s(ts: str, now: datetime) -> float:
         return float("inf")
 
 
-async def collect_status(broker: Broker, wait_s: float = DEFAULT_STATUS_WAIT_S) -> list[Any]:
-    """The retained status and config/reported messages, as (topic, payload) pairs."""
+async def collect_status(
+    broker: Broker, wait_s: float = DEFAULT_STATUS_WAIT_S, hubs: Iterable[str] = ()
+) -> list[Any]:
+    """The retained status and config/reported messages, as (topic, payload) pairs.
+
+    With `hubs`, each hub's own topics are subscribed exactly instead of with a `+`
+    wildcard: some brokers (RabbitMQ's MQTT plugin before 4.x) send retained messages
+    only to subscriptions without wildcards.
+    """
+    listed = list(dict.fromkeys(hubs))
+    leaves = ("status", "config/reported")
+    filters = [f"{broker.prefix}/{hub}/{leaf}" for hub in listed for leaf in leaves] or [
+        f"{broker.prefix}/+/{leaf}" for leaf in leaves
+    ]
     seen: dict[str, Any] = {}
     try:
         async with broker.client() as client:
-            await client.subscribe(f"{broker.prefix}/+/status", qos=1)
-            await client.subscribe(f"{broker.prefix}/+/config/reported", qos=1)
+            for start in range(0, len(filters), _SUBSCRIBE_BATCH):
+                batch = filters[start : start + _SUBSCRIBE_BATCH]
+                await client.subscribe([(topic, 1) for topic in batch])
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait_s):
                     async for message in client.messages:
@@ -378,6 +393,12 @@ def add_fleet_commands(subparsers: Any) -> None:
         "--stale", type=float, default=DEFAULT_STALE_S, help="heartbeat age shown as silent"
     )
     status_p.add_argument("--json", action="store_true", help="machine-readable output")
+    status_p.add_argument(
+        "--hub", action="append", default=[], help="list only these hubs (repeat)"
+    )
+    status_p.add_argument(
+        "--hubs", type=Path, default=None, help="file with one hub id per line to list"
+    )
     status_p.set_defaults(fleet_command="fleet-status")
     fleet.set_defaults(fleet_command="fleet")
 
@@ -436,8 +457,12 @@ def run_fleet_command(args: argparse.Namespace) -> int:
             print(f"published to {len(topics)} hub(s)")
             return 0
         if command == "fleet-status":
-            pairs = asyncio.run(collect_status(_broker(args), args.wait))
+            listed = _hub_ids(args)
+            pairs = asyncio.run(collect_status(_broker(args), args.wait, listed))
             rows = fold_messages(args.prefix, pairs, datetime.now(UTC), args.stale)
+            heard = {r.hub for r in rows}
+            # A listed hub that never said anything is shown too: that is the news.
+            rows = sorted(rows + [HubRow(h) for h in listed if h not in heard], key=lambda r: r.hub)
             if args.json:
                 print(json.dumps([asdict(r) for r in rows], ensure_ascii=False, indent=1))
             else:

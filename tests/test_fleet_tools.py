@@ -234,6 +234,23 @@ def test_admin_pushes_to_a_group_and_sees_each_hub_report(
     assert table.rstrip().endswith("3 hubs, 1 online")
 
 
+def test_status_of_named_hubs_shows_each_even_one_never_heard_from(
+    broker: Mosquitto, capsys: pytest.CaptureFixture[str]
+) -> None:
+    statuses = {
+        "GZ-0001": {"state": "offline", "hub": "GZ-0001"},
+        "GZ-0002": {"state": "offline", "hub": "GZ-0002"},
+    }
+    asyncio.run(_hubs_come_online(broker.port, statuses))
+    broker_args = ["--host", "127.0.0.1", "--port", str(broker.port), "--wait", "0.5"]
+    assert cli("fleet", "status", *broker_args, "--hub", "GZ-0001", "--hub", "GZ-0404") == 0
+    table = capsys.readouterr().out
+    assert "GZ-0001  offline" in table
+    assert "GZ-0404  unknown" in table
+    assert "GZ-0002" not in table
+    assert table.rstrip().endswith("2 hubs, 0 online")
+
+
 def test_a_hub_envelope_goes_only_to_its_own_hub(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
