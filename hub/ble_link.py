@@ -174,7 +174,14 @@ def start_ble(hub: Hub) -> BleLink | None:
     try:
         import bleak  # noqa: F401  (the `ble` extra)
     except ImportError:
-        _LOGGER.error("ble.enabled is on but bleak is not installed: pip install 'pingan-hub[ble]'")
+        detail = "ble.enabled is on but bleak is not installed: pip install 'pingan-hub[ble]'"
+        _LOGGER.error("%s", detail)
+        hub._spawn(
+            hub.commit(
+                Draft.create("fault", hub.clock, data={"component": "ble", "detail": detail})
+            ),
+            "ble-fault",
+        )
         return None
     link = BleLink(hub)
     link.start()
