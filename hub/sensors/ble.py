@@ -233,16 +233,23 @@ class BleSource:
             try:
                 await asyncio.wait_for(scanner.start(), BLUEZ_CALL_TIMEOUT_S)
             except Exception as exc:  # bleak raises BleakError; dbus-fast its own errors
-                _LOGGER.warning(
-                    "passive BLE scanning refused (%s); scanning actively from now on", exc
-                )
-                self.passive = False
+                refused = exc
             else:
                 self._scanner = scanner
                 _LOGGER.info("BLE scanner on %s started (passive)", self.adapter)
                 return
-        scanner = self._factory(self.detected, False)
-        await asyncio.wait_for(scanner.start(), BLUEZ_CALL_TIMEOUT_S)
+            scanner = self._factory(self.detected, False)
+            # Passive refused but active works: this BlueZ cannot scan passively, so stay
+            # active. If active fails too, the adapter itself is the problem (not there
+            # yet at boot, bluetoothd down): passive is tried again next time.
+            await asyncio.wait_for(scanner.start(), BLUEZ_CALL_TIMEOUT_S)
+            self.passive = False
+            _LOGGER.warning(
+                "passive BLE scanning refused (%s); scanning actively from now on", refused
+            )
+        else:
+            scanner = self._factory(self.detected, False)
+            await asyncio.wait_for(scanner.start(), BLUEZ_CALL_TIMEOUT_S)
         self._scanner = scanner
         _LOGGER.info("BLE scanner on %s started (active)", self.adapter)
 
