@@ -19,7 +19,7 @@ import math
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from hub.event import Draft, Source
+from hub.event import Draft, Priority, Source
 from hub.reading import Reading
 from hub.sensors.ble import PROTOCOL, BleSource, ScannerFactory
 from hub.sensors.ble_options import parse_addresses, parse_bindkeys
@@ -167,6 +167,8 @@ class BleLink:
                 "presence",
                 self.hub.clock,
                 data={"current": self.last_presence(), "history": history, "requested": True},
+                # The centre asked, most likely in an emergency: not shed like telemetry.
+                priority=Priority.WARNING,
             )
         )
 

@@ -52,6 +52,7 @@ async def test_the_wearables_comings_and_goings_stay_home_until_the_centre_asks(
     await collector.publish(f"pingan/v1/{HUB_ID}/cmd/locate", json.dumps({"hours": 24}))
     [located] = await collector.wait_event("presence")
     assert located["data"]["requested"] is True
+    assert located["priority"] == 1  # an answer to the centre is not shed like telemetry
     [current] = located["data"]["current"]
     assert (current["device"], current["present"], current["room"]) == (WEARABLE, False, "客厅")
     assert [h["present"] for h in located["data"]["history"]] == [True, False]
