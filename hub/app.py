@@ -650,6 +650,8 @@ class Hub:
 
     def _use_config(self, cfg: Config, version: int) -> None:
         """Make `cfg` the running config, without dropping or delaying anything in flight."""
+        if self.ble is not None and cfg.ble != self.cfg.ble:
+            _LOGGER.warning("[ble] changed: the scanner keeps its settings until the hub restarts")
         self.cfg = cfg
         self.config_version = version
         self.book.timing = _timing(cfg)
