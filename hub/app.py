@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import shutil
 import subprocess
 import time
@@ -134,6 +135,12 @@ _PATTERN = {
 }
 
 EscalationHook = Callable[[Alarm, str], Awaitable[None]]
+_BLE_ADDRESS = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
+
+
+def _protocol_of(key: str) -> str:
+    """The protocol of a device key never heard yet: a BLE address, or `protocol:...`."""
+    return "bthome" if _BLE_ADDRESS.match(key) else key.split(":", 1)[0]
 
 
 def _timing(cfg: Config) -> Timing:
@@ -695,6 +702,8 @@ class Hub:
 
     def _use_config(self, cfg: Config, version: int) -> None:
         """Make `cfg` the running config, without dropping or delaying anything in flight."""
+        if self.ble is not None and cfg.ble != self.cfg.ble:
+            _LOGGER.warning("[ble] changed: the scanner keeps its settings until the hub restarts")
         self.cfg = cfg
         self.config_version = version
         self.book.timing = _timing(cfg)
@@ -1085,7 +1094,7 @@ class Hub:
         if kind not in DEVICE_KINDS:
             raise HubError(f"kind must be one of {', '.join(DEVICE_KINDS)}")
         heard = {h.key: h for h in await asyncio.to_thread(self.registry.inbox)}.get(str(key))
-        protocol = heard.protocol if heard else str(key).split(":", 1)[0]
+        protocol = heard.protocol if heard else _protocol_of(str(key))
         device = await asyncio.to_thread(
             lambda: self.registry.pair(
                 str(key),

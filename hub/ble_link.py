@@ -19,7 +19,7 @@ import math
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from hub.event import Draft, Source
+from hub.event import Draft, Priority, Source
 from hub.reading import Reading
 from hub.sensors.ble import PROTOCOL, BleSource, ScannerFactory
 from hub.sensors.ble_options import parse_addresses, parse_bindkeys
@@ -72,7 +72,7 @@ class BleLink:
             scanner_factory=scanner_factory,
         )
         self._client_class = client_class
-        self._links: list[GattLink] = []
+        self._links: dict[str, GattLink] = {}
         # The last transition of each wearable (what an alarm and `locate` report).
         self.last: dict[str, dict[str, Any]] = {}
 
@@ -92,8 +92,10 @@ class BleLink:
     async def _gatt_forever(self, address: str) -> None:
         from hub.sensors.gatt_link import GattLink
 
-        link = GattLink(address, self.source.device, client_class=self._client_class)
-        self._links.append(link)
+        link = self._links.get(address)
+        if link is None:  # kept across restarts of this part: its backoff carries on
+            link = GattLink(address, self.source.device, client_class=self._client_class)
+            self._links[address] = link
         async for reading in link.readings():
             await self.hub.handle_reading(reading)
 
@@ -143,7 +145,7 @@ class BleLink:
             "adverts": source.adverts,
             "bthome_readings": source.decoded,
             "fault": source.watchdog.fault_reported,
-            "wearables_connected": sum(1 for link in self._links if link.connected),
+            "wearables_connected": sum(1 for link in self._links.values() if link.connected),
         }
 
     def last_presence(self) -> list[dict[str, Any]]:
@@ -165,6 +167,8 @@ class BleLink:
                 "presence",
                 self.hub.clock,
                 data={"current": self.last_presence(), "history": history, "requested": True},
+                # The centre asked, most likely in an emergency: not shed like telemetry.
+                priority=Priority.WARNING,
             )
         )
 
@@ -174,7 +178,14 @@ def start_ble(hub: Hub) -> BleLink | None:
     try:
         import bleak  # noqa: F401  (the `ble` extra)
     except ImportError:
-        _LOGGER.error("ble.enabled is on but bleak is not installed: pip install 'pingan-hub[ble]'")
+        detail = "ble.enabled is on but bleak is not installed: pip install 'pingan-hub[ble]'"
+        _LOGGER.error("%s", detail)
+        hub._spawn(
+            hub.commit(
+                Draft.create("fault", hub.clock, data={"component": "ble", "detail": detail})
+            ),
+            "ble-fault",
+        )
         return None
     link = BleLink(hub)
     link.start()

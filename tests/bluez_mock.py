@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -78,7 +79,10 @@ def _running(monkeypatch: pytest.MonkeyPatch, **params: Any) -> Iterator[MockBlu
     bus = PrivateDBus(BusType.SYSTEM)
     bus.start()
     monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", bus.address)
-    mock = SpawnedMock.spawn_with_template("bluez5", params or None, BusType.SYSTEM)
+    # The mock logs every call to stdout: an unread pipe would fill and block it.
+    mock = SpawnedMock.spawn_with_template(
+        "bluez5", params or None, BusType.SYSTEM, stdout=subprocess.DEVNULL, stderr=None
+    )
     bluez = MockBlueZ(mock)
     bluez.add_adapter("hci0")
     try:

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
+
+import pytest
 
 from hub.control import call
 from hub.sim.broker import Mosquitto
@@ -49,6 +52,7 @@ async def test_the_wearables_comings_and_goings_stay_home_until_the_centre_asks(
     await collector.publish(f"pingan/v1/{HUB_ID}/cmd/locate", json.dumps({"hours": 24}))
     [located] = await collector.wait_event("presence")
     assert located["data"]["requested"] is True
+    assert located["priority"] == 1  # an answer to the centre is not shed like telemetry
     [current] = located["data"]["current"]
     assert (current["device"], current["present"], current["room"]) == (WEARABLE, False, "客厅")
     assert [h["present"] for h in located["data"]["history"]] == [True, False]
@@ -75,3 +79,19 @@ async def test_locate_on_a_hub_without_ble_is_logged_and_nothing_breaks(
     [sos] = await collector.wait_event("sos")
     assert "presence" not in sos["data"]
     assert collector.events("presence") == []
+
+
+async def test_ble_switched_on_without_the_ble_extra_is_a_fault_not_a_crash(
+    broker: Mosquitto,
+    collector: Collector,
+    make_hub: HubFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "bleak", None)  # as if pip install without [ble]
+    hub = await make_hub(broker.port, ble={"enabled": True})
+    [fault] = await collector.wait_event("fault")
+    assert fault["data"]["component"] == "ble"
+    assert "pingan-hub[ble]" in fault["data"]["detail"]
+    assert hub.ble is None
+    await asyncio.to_thread(call, hub.cfg.control_socket, "test-alarm")  # the rest works
+    await collector.wait_event("sos")

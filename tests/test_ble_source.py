@@ -143,3 +143,26 @@ async def test_passive_scanning_refused_falls_back_to_active_once() -> None:
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     await readings.aclose()
+
+
+async def test_an_adapter_missing_at_boot_does_not_give_up_passive_scanning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ble_module, "START_RETRY_S", 0.01)
+    log: list[str] = []
+    fail = ["No such adapter hci0", "No such adapter hci0"]  # passive, then active, refused
+
+    def factory(_callback: DetectionCallback, passive: bool) -> ScriptedScanner:
+        log.append("passive" if passive else "active")
+        return ScriptedScanner(log, fail)
+
+    source = BleSource(FakeClock(), passive=True, scanner_factory=factory)
+    readings = source.readings()
+    fault = await asyncio.wait_for(anext(readings), 5)
+    assert fault.kind == "fault"
+    task = asyncio.ensure_future(anext(readings))
+    await asyncio.sleep(0.1)
+    assert log == ["passive", "active", "passive", "start"] and source.passive
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await readings.aclose()

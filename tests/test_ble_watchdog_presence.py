@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hub.sensors.ble_options import ble_problems, parse_addresses, parse_bindkeys
 from hub.sensors.ble_watchdog import ScanWatchdog, Verdict
@@ -139,3 +143,36 @@ def test_ble_options_are_parsed_and_bad_ones_named_without_showing_a_key() -> No
     assert key[:8] not in " ".join(problems)
     with pytest.raises(ValueError):
         parse_addresses("not-an-address")
+
+
+@given(st.lists(st.integers(min_value=-84, max_value=-76), min_size=1, max_size=200))
+def test_a_wearable_that_stays_between_the_thresholds_never_changes_state(rssis: list[int]) -> None:
+    p = tracker()
+    p.observe(WEARABLE, -60, "", 0.0)  # near
+    changes = [p.observe(WEARABLE, rssi, "", 1.0 + i) for i, rssi in enumerate(rssis)]
+    assert changes == [None] * len(rssis)
+    assert p.current(WEARABLE) == (True, "")
+
+
+@given(st.lists(st.tuples(st.integers(-130, 130), st.sampled_from(["", "卧室"])), max_size=100))
+def test_presence_alternates_near_and_away_whatever_the_radio_says(
+    adverts: list[tuple[int, str]],
+) -> None:
+    p = tracker()
+    states = []
+    for i, (rssi, room) in enumerate(adverts):
+        change = p.observe(WEARABLE, rssi, room, float(i))
+        if change is not None:
+            states.append(change.present)
+    # A room move repeats "near"; "away" is never said twice in a row.
+    assert all(not (a is False and b is False) for a, b in itertools.pairwise(states))
+    assert p.current(WEARABLE)[0] is (states[-1] if states else None)
+
+
+@given(st.text(max_size=200))
+def test_any_text_in_the_ble_list_options_parses_or_gives_a_clear_error(text: str) -> None:
+    for parse in (parse_addresses, parse_bindkeys):
+        try:
+            parse(text)
+        except ValueError as exc:
+            assert str(exc)

@@ -42,6 +42,9 @@ PROTOCOL = "ble"
 CHECK_S = 5.0
 # A scanner that failed to start is tried again after this, doubling up to stall_s.
 START_RETRY_S = 5.0
+# BlueZ answers StartDiscovery/RegisterMonitor in milliseconds; one that does not answer
+# in this time is hung, and waiting for it would defeat the stall watchdog.
+BLUEZ_CALL_TIMEOUT_S = 10.0
 # Readings waiting for the hub. The hub takes each in milliseconds; a full queue means
 # it is stuck, and the log says so rather than memory growing without bound.
 QUEUE_MAX = 512
@@ -228,18 +231,25 @@ class BleSource:
         if self.passive:
             scanner = self._factory(self.detected, True)
             try:
-                await scanner.start()
+                await asyncio.wait_for(scanner.start(), BLUEZ_CALL_TIMEOUT_S)
             except Exception as exc:  # bleak raises BleakError; dbus-fast its own errors
-                _LOGGER.warning(
-                    "passive BLE scanning refused (%s); scanning actively from now on", exc
-                )
-                self.passive = False
+                refused = exc
             else:
                 self._scanner = scanner
                 _LOGGER.info("BLE scanner on %s started (passive)", self.adapter)
                 return
-        scanner = self._factory(self.detected, False)
-        await scanner.start()
+            scanner = self._factory(self.detected, False)
+            # Passive refused but active works: this BlueZ cannot scan passively, so stay
+            # active. If active fails too, the adapter itself is the problem (not there
+            # yet at boot, bluetoothd down): passive is tried again next time.
+            await asyncio.wait_for(scanner.start(), BLUEZ_CALL_TIMEOUT_S)
+            self.passive = False
+            _LOGGER.warning(
+                "passive BLE scanning refused (%s); scanning actively from now on", refused
+            )
+        else:
+            scanner = self._factory(self.detected, False)
+            await asyncio.wait_for(scanner.start(), BLUEZ_CALL_TIMEOUT_S)
         self._scanner = scanner
         _LOGGER.info("BLE scanner on %s started (active)", self.adapter)
 
@@ -248,7 +258,11 @@ class BleSource:
         if scanner is None:
             return
         try:
-            await scanner.stop()
+            await asyncio.wait_for(scanner.stop(), BLUEZ_CALL_TIMEOUT_S)
+        except TimeoutError:
+            _LOGGER.warning(
+                "BLE scanner on %s did not stop within %.0f s", self.adapter, BLUEZ_CALL_TIMEOUT_S
+            )
         except Exception as exc:  # a scanner that died may not stop cleanly: it is gone anyway
             _LOGGER.info("BLE scanner stop: %s", exc)
 
