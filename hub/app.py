@@ -31,6 +31,7 @@ from hub.reading import Reading
 from hub.sensors.attribute import attribute
 from hub.sensors.gpio import OK_BUTTON, SOS_BUTTON, HubButtons, Indicators, make_pin_factory
 from hub.sensors.serial_source import SerialSource
+from hub.sensors.signal import read_link
 from hub.sensors.supervision import Health, Notice, Supervisor
 from hub.sim.modem import SimulatedModem
 from hub.sos.escalation import AlarmFacts, sms_time
@@ -46,12 +47,12 @@ from hub.sos.lifecycle import (
     Resend,
     Timing,
 )
-from hub.sos.modem import Escalator, Modem, ModemError
+from hub.sos.modem import Escalator, Modem, ModemError, SignalQuality
 from hub.store.atomic import read_json, write_json_atomic
 from hub.store.config_store import ConfigStore
 from hub.store.health import VitalBuckets
 from hub.store.outbox import AsyncOutbox, LoggedEvent
-from hub.store.registry import Registry, registry_path
+from hub.store.registry import Device, Registry, registry_path
 from hub.sync.messages import Ack
 from hub.sync.ota import (
     ApplyGuard,
@@ -191,6 +192,11 @@ class Hub:
         self._dirty_alarms: set[str] = set()
         self._persist_wanted = asyncio.Event()
         self._shed_since_fault: dict[int, int] = {}
+        # The installer and family pages (hub/web), when [web] enabled; they follow every
+        # radio reading (paired or not) through reading_listeners.
+        self.web: Any = None
+        self.reading_listeners: list[Callable[[Reading, Device | None], None]] = []
+        self.modem_rssi_dbm: int | None = None
 
     # -- start and stop -------------------------------------------------------------
 
@@ -263,9 +269,15 @@ class Hub:
                 "pair": self._op_pair,
                 "remove": self._op_remove,
                 "rename": self._op_rename,
+                "pin": self._op_pin,
             },
         )
         await self._control.start()
+        if cfg.web.enabled:  # aiohttp is imported only here (resident memory)
+            from hub.web import WebServer
+
+            self.web = WebServer(self)
+            await self.web.start()
         self._supervise("uplink", self.uplink.run)
         self._supervise("buttons", self._consume_buttons)
         self._supervise("timers", self._tick_forever)
@@ -302,6 +314,8 @@ class Hub:
         await self.uplink.flush_marks_now()
         if self._control:
             await self._control.close()
+        if self.web is not None:
+            await self.web.stop()
         if self.modem is not None:
             await self.modem.close()
         if self.sim_modem is not None:
@@ -738,6 +752,10 @@ class Hub:
         )
         self._supervise("speech", self._speak_forever)
 
+    def say_text(self, text: str) -> None:
+        """Queue a sentence of our own (e.g. the installer PIN) to be spoken to the room."""
+        self._queue_speech("text", text)
+
     def say(self, prompt_id: str) -> None:
         """Queue a fixed prompt for the elder (never blocks; dropped if 16 are waiting)."""
         self._queue_speech("prompt", prompt_id)
@@ -761,6 +779,8 @@ class Hub:
                 if kind == "centre":
                     now = self.clock.monotonic()
                     await asyncio.to_thread(speaker.speak_centre_text, what, now)
+                elif kind == "text":
+                    await asyncio.to_thread(speaker.speak_text, what)
                 else:
                     await asyncio.to_thread(speaker.say, what)
             except (OSError, subprocess.SubprocessError) as exc:
@@ -898,6 +918,8 @@ class Hub:
         """A reading from a radio source: attributed to its paired device, supervised,
         given to the care checks; a pendant press raises SOS. Unpaired: pairing inbox only."""
         device = await asyncio.to_thread(self.registry.seen, reading)
+        for listener in self.reading_listeners:
+            listener(reading, device)
         if device is None:
             return  # heard, not paired: it waits in the inbox for the installer
         reading = attribute(reading, device.kind)
@@ -1036,7 +1058,62 @@ class Hub:
             "outbox": {str(k): v for k, v in depth.items()},
             "open_alarms": sum(1 for a in self.book.alarms.values() if a.is_open),
             "devices": self.device_health(),
+            "signal": await self.link_signal(),
         }
+
+    async def link_signal(self) -> dict[str, Any]:
+        """Uplink kind, Wi-Fi and modem signal (the modem's last reading: never waits on it)."""
+        link = await asyncio.to_thread(read_link, Path(self.cfg.web.wireless_path))
+        if self.modem is not None and self.modem.is_open:
+            self._spawn(self.modem_signal(), "modem-signal")  # fresh for the next heartbeat
+        return {
+            "uplink": link.uplink,
+            "wifi_rssi_dbm": link.wifi.level_dbm if link.wifi else None,
+            "modem_rssi_dbm": self.modem_rssi_dbm,
+        }
+
+    async def modem_signal(self) -> SignalQuality | None:
+        """AT+CSQ through the modem driver; None without a modem or when it fails."""
+        if self.modem is None or not self.modem.is_open:
+            return None
+        try:
+            quality = await self.modem.signal_quality()
+        except ModemError as exc:
+            _LOGGER.warning("modem signal not read: %s", exc)
+            return None
+        self.modem_rssi_dbm = quality.rssi_dbm
+        return quality
+
+    # -- what the pages call (the same functions as the CLI's control ops) ----------
+
+    async def device_listing(self) -> dict[str, Any]:
+        """Paired devices and the pairing inbox, as `devices list` shows them."""
+        return await self._op_devices({})
+
+    async def pair_device(self, key: str, kind: str, name: str = "", room: str = "") -> None:
+        """Pair a heard device, as `devices pair`; HubError says what is wrong."""
+        await self._op_pair({"key": key, "kind": kind, "name": name, "room": room})
+
+    async def remove_device(self, key: str) -> None:
+        """Unpair a device, as `devices remove`; HubError when it is not paired."""
+        await self._op_remove({"key": key})
+
+    async def rename_device(self, key: str, name: str | None, room: str | None) -> None:
+        """Rename or move a device, as `devices rename`; HubError when it is not paired."""
+        await self._op_rename({"key": key, "name": name, "room": room})
+
+    async def test_alarm(self) -> dict[str, Any]:
+        """An SOS marked test through the real path, as `test-alarm`: {id, seq}."""
+        return await self._op_test_alarm({})
+
+    async def _op_pin(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The installer's one-time PIN (or the family PIN) for the pages."""
+        if self.web is None:
+            raise HubError("the web pages are off: set [web] enabled = true and restart the hub")
+        result: dict[str, Any] = await self.web.pin_op(
+            family=bool(request.get("family")), new=bool(request.get("new"))
+        )
+        return result
 
     def device_health(self) -> dict[str, int]:
         """Paired devices heard recently, gone silent, and with a low battery."""
