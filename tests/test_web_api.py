@@ -25,7 +25,7 @@ from tests.conftest import HubFactory
 from tests.helpers import Collector, eventually
 
 DOOR = "rflink:Eurodomest:123456:01"
-PENDANT = "ble:A4:C1:38:00:11:22"
+PENDANT = "bthome:A4:C1:38:00:11:22"
 # /proc/net/wireless of a Raspberry Pi 3 on a weak-ish link (recorded), and its route table.
 WIRELESS = """Inter-| sta-|   Quality        |   Discarded packets               | Missed | WE
  face | tus | link level noise |  nwid  crypt   frag  retry   misc | beacon | 22
@@ -339,7 +339,7 @@ async def test_the_survey_shows_wifi_broker_cellular_and_device_signal(
 ) -> None:
     hub, server, client = web
     await hub.pair_device(PENDANT, "wearable", "胸牌", "卧室")
-    await hub.handle_reading(Reading(PENDANT, "ble", "presence", {}, rssi=-88))
+    await hub.handle_reading(Reading(PENDANT, "bthome", "presence", {}, rssi=-88))
     await installer(server, client)
     await eventually(lambda: hub.uplink.state.connected)
     html = await (await client.get("/installer/survey")).text()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from hub.web.text import t
+from hub.web.text import TEXT, t
 
 KINDS = ("door", "motion", "smoke", "gas", "water", "button", "wearable", "sensor")
 ROOMS = {
@@ -32,8 +32,8 @@ def dom_id(prefix: str, key: str) -> str:
 
 
 def kind_label(lang: str, kind: str) -> str:
-    """A device kind in words."""
-    return t(lang, f"kind_{kind}") if kind in KINDS else kind
+    """A device kind (paired, or as decoded) in words."""
+    return t(lang, f"kind_{kind}") if f"kind_{kind}" in TEXT else kind
 
 
 def alarm_state_label(lang: str, state: str) -> str:
@@ -175,7 +175,12 @@ def join_fragment(lang: str, remaining: float, window_s: int, csrf: str) -> str:
 
 
 def _kind_select(lang: str, chosen: str) -> str:
-    options = "".join(
+    # An unknown decoded type (an RF "switch" may be a door or a button): the installer chooses.
+    options = (
+        ""
+        if chosen in KINDS
+        else f'<option value="" disabled selected>{e(t(lang, "choose_kind"))}</option>'
+    ) + "".join(
         f'<option value="{k}"{" selected" if k == chosen else ""}>{e(kind_label(lang, k))}</option>'
         for k in KINDS
     )
@@ -198,7 +203,6 @@ def candidates_fragment(
     )
     cards = []
     for c in candidates:
-        kind = c.kind if c.kind in KINDS else "sensor"
         signal = f"{c.rssi} dBm" if c.rssi is not None else "—"
         cards.append(
             f'<div class="card cand" id="{dom_id("c", c.key)}">'
@@ -209,7 +213,7 @@ def candidates_fragment(
             f'<form method="post" action="/installer/pair">{csrf_field(csrf)}'
             f'<input type="hidden" name="key" value="{e(c.key)}">'
             f'<label>{e(t(lang, "name"))}<input name="name" maxlength="40" required></label>'
-            f"<label>{e(t(lang, 'kind'))}{_kind_select(lang, kind)}</label>"
+            f"<label>{e(t(lang, 'kind'))}{_kind_select(lang, c.kind)}</label>"
             f'<label>{e(t(lang, "room"))}<input name="room" maxlength="40" list="rooms"></label>'
             + (
                 f'<label>{e(t(lang, "replaces"))}<select name="replaces">{replace_opts}'
@@ -348,7 +352,7 @@ def survey_body(lang: str, measures: Iterable[Measure], csrf: str) -> str:
         verdict = {True: "good", False: "poor", None: "unknown"}[m.good]
         advice = t(lang, "advice_good") if m.good else t(lang, m.advice) if m.good is False else ""
         rows.append(
-            f'<div class="card measure {verdict}"><p class="title">{e(m.label)}</p>'
+            f'<div class="card measure v-{verdict}"><p class="title">{e(m.label)}</p>'
             f'<p class="figure"><span>{e(m.figure)}</span>'
             f'<b class="verdict">{e(t(lang, verdict))}</b></p>'
             + (f'<p class="advice">{e(advice)}</p>' if advice else "")
@@ -386,15 +390,18 @@ def family_fragment(
     else:
         alerts = f'<p class="good">{e(t(lang, "no_alerts"))}</p>'
     troubled = [d for d in devices if d.online is False or d.battery_low]
-    if troubled:
-        dev = "".join(
-            f"<li><b>{e(d.name or kind_label(lang, d.kind))}</b> {e(d.room)}: "
-            f"{_status(lang, d)}</li>"
-            for d in troubled
-        )
-        dev = f'<ul class="devices">{dev}</ul>'
-    else:
-        dev = f'<p class="good">{e(t(lang, "all_well"))} ({len(devices)})</p>'
+    fine = [d for d in devices if d not in troubled]
+    dev = (
+        f'<p class="good">{e(t(lang, "all_well", n=len(devices)))}</p>'
+        if not troubled
+        else f'<p class="bad">{e(t(lang, "some_trouble", n=len(troubled)))}</p>'
+    )
+    rows = "".join(
+        f'<li class="{"bad" if d in troubled else ""}"><b>{e(d.name or kind_label(lang, d.kind))}'
+        f"</b> {e(d.room)}<br><small>{_status(lang, d)}</small></li>"
+        for d in troubled + fine
+    )
+    dev += f'<ul class="devices">{rows}</ul>' if rows else ""
     link = t(lang, "connected" if connected else "disconnected")
     return (
         f'<div class="card big"><p class="title">{e(t(lang, "last_sign"))}</p>'
@@ -413,7 +420,8 @@ def family_body(fragment: str) -> str:
 
 STYLE = """
 *{box-sizing:border-box}
-body{margin:0;font:18px/1.5 system-ui,-apple-system,"PingFang SC","Noto Sans CJK SC",sans-serif;
+body{margin:0;font:18px/1.5 system-ui,-apple-system,"PingFang SC","Noto Sans CJK SC",
+"WenQuanYi Micro Hei",sans-serif;
 color:#1b1b1b;background:#f3f4f6}
 header{display:flex;align-items:center;gap:12px;padding:10px 14px;background:#b71c1c;color:#fff}
 header .brand{flex:1;font-weight:600}
@@ -426,9 +434,10 @@ h1{font-size:24px;margin:8px 0 12px}
 h2{font-size:20px;margin:22px 0 8px}
 .card{background:#fff;border-radius:12px;padding:14px;margin:0 0 12px;
 box-shadow:0 1px 2px rgba(0,0,0,.08)}
+.card>:first-child{margin-top:0}.card>:last-child{margin-bottom:0}
 .title{font-weight:700;margin:0 0 4px}
 .meta,.muted,.key,.help{color:#555}
-.key{font-size:14px;font-weight:400;word-break:break-all}
+.key{display:block;font-size:14px;font-weight:400;word-break:break-all}
 label{display:block;margin:10px 0 0;font-size:16px;color:#333}
 input,select{display:block;width:100%;font-size:18px;min-height:48px;padding:8px 10px;
 margin-top:4px;border:1px solid #999;border-radius:8px;background:#fff}
@@ -455,11 +464,14 @@ padding:12px;margin:0 0 8px;min-height:56px}
 .progress,.alarm{font-weight:700}
 .figure{display:flex;justify-content:space-between;align-items:baseline;font-size:22px;margin:0}
 .big .figure{font-size:30px}
-.measure.good .verdict{color:#1b5e20}.measure.poor .verdict{color:#b71c1c}
-.measure.unknown .verdict{color:#555}
+.v-good .verdict{color:#1b5e20}.v-poor .verdict{color:#b71c1c}.v-unknown .verdict{color:#555}
+.v-poor{border-left:6px solid #b71c1c}
 .advice{margin:6px 0 0;color:#333}
 details summary{min-height:48px;line-height:48px;color:#0d47a1;cursor:pointer}
-ul.alerts,ul.devices{padding-left:20px;margin:0}
+ul.alerts{padding-left:20px;margin:0}
+ul.devices{list-style:none;padding:0;margin:8px 0 0}
+ul.devices li{padding:8px 0;border-top:1px solid #eee}
+ul.devices li.bad b{color:#b71c1c}
 """
 
 SCRIPT = """

@@ -62,6 +62,8 @@ _SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+# Sources whose devices report a received signal strength (hub/sensors: bthome, gatt).
+BLE_PROTOCOLS = ("bthome", "ble_gatt", "ble")
 # The SIOCGIFADDR ioctl: an interface's IPv4 address (Linux).
 _SIOCGIFADDR = 0x8915
 
@@ -606,7 +608,11 @@ class WebServer:
         except TimeoutError:
             rtt = None
         quality = await self.hub.modem_signal()
-        ble = {d.key: self.rssi.get(d.key) for d in self.hub.registry.devices()}
+        ble = {
+            d.key: self.rssi.get(d.key)
+            for d in self.hub.registry.devices()
+            if d.protocol in BLE_PROTOCOLS or d.key in self.rssi
+        }
         return {
             "uplink": link.uplink,
             "wifi_dbm": link.wifi.level_dbm if link.wifi else None,
@@ -697,13 +703,16 @@ class WebServer:
                 return await self._family_fragments(lang, session.csrf)
             raise web.HTTPNotFound()
 
-        first = await render()
+        await render()  # an unknown page is a 404 before the stream starts
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
         )
         await response.prepare(request)
-        sent = dict(first)
+        # The first message is the whole state: anything that changed between the page's
+        # rendering and this connection is shown at once.
+        sent: dict[str, str] = {}
         waiter = asyncio.Event()
+        waiter.set()
         self._waiters.add(waiter)
         last_write = time.monotonic()
         try:
@@ -711,6 +720,8 @@ class WebServer:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(waiter.wait(), _LIVE_TICK_S)
                 waiter.clear()
+                if request.transport is None or request.transport.is_closing():
+                    break  # the phone went to another page
                 parts = await render()
                 fresh = {k: v for k, v in parts.items() if sent.get(k) != v}
                 if fresh:

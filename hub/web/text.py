@@ -87,6 +87,7 @@ TEXT: dict[str, dict[str, str]] = {
         "then trigger the device.",
     },
     "bad_kind": {"zh": "请选择设备种类。", "en": "Choose what kind of device it is."},
+    "choose_kind": {"zh": "请选择种类", "en": "Choose a kind"},
     "bad_text": {
         "zh": "名称和房间最多 40 个字，不能有特殊控制字符。",
         "en": "Name and room: at most 40 characters, no control characters.",
@@ -100,6 +101,9 @@ TEXT: dict[str, dict[str, str]] = {
     "kind_button": {"zh": "紧急按钮", "en": "panic button"},
     "kind_wearable": {"zh": "手环/胸牌", "en": "wearable"},
     "kind_sensor": {"zh": "其他传感器", "en": "other sensor"},
+    "kind_switch": {"zh": "开关类（门磁/按钮）", "en": "switch (door, button)"},
+    "kind_presence": {"zh": "蓝牙信标", "en": "BLE beacon"},
+    "kind_heart_rate": {"zh": "心率带", "en": "heart-rate strap"},
     # walk test
     "walk_intro": {
         "zh": "逐个触发每个设备，列表会自动打勾。最后发送一次测试报警并提交报告。",
@@ -178,7 +182,8 @@ TEXT: dict[str, dict[str, str]] = {
     "connected": {"zh": "已连接", "en": "connected"},
     "disconnected": {"zh": "未连接", "en": "not connected"},
     "devices_title": {"zh": "设备", "en": "Devices"},
-    "all_well": {"zh": "所有设备正常。", "en": "All devices are fine."},
+    "all_well": {"zh": "{n} 个设备都正常。", "en": "All {n} devices are fine."},
+    "some_trouble": {"zh": "{n} 个设备需要处理：", "en": "{n} devices need attention:"},
     "test": {"zh": "测试", "en": "test"},
     "alarm_kind_sos": {"zh": "紧急求助", "en": "SOS"},
     "alarm_kind_smoke": {"zh": "烟雾报警", "en": "smoke"},
