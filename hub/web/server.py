@@ -742,8 +742,9 @@ class WebServer:
 
 def spoken_pin(pin: str, language: str) -> str:
     """The PIN as a sentence, digit by digit, said twice."""
+    # Mandarin reads 1 as 幺 in codes and phone numbers, so it is never taken for 7 (七).
     digits = {
-        "cmn": "零一二三四五六七八九",
+        "cmn": "零幺二三四五六七八九",
         "yue": "零一二三四五六七八九",
     }.get(language)
     if digits is None:
