@@ -274,7 +274,7 @@ class Hub:
         )
         await self._control.start()
         if cfg.web.enabled:  # aiohttp is imported only here (resident memory)
-            from hub.web import WebServer
+            from hub.web.server import WebServer
 
             self.web = WebServer(self)
             await self.web.start()

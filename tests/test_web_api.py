@@ -20,7 +20,7 @@ from hub.app import Hub
 from hub.control import call
 from hub.reading import Reading
 from hub.sim.broker import Mosquitto, free_port
-from hub.web import WebServer
+from hub.web.server import WebServer
 from tests.conftest import HubFactory
 from tests.helpers import Collector, eventually
 
