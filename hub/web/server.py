@@ -49,9 +49,12 @@ MAX_BODY = 16 * 1024
 MAX_TEXT = 40
 # How often the buttons are looked at for the both-held PIN gesture.
 _BUTTON_POLL_S = 0.2
-# Live pages are re-rendered at least this often (countdowns, walk-test alarm state) and
-# a comment keeps idle connections open through phones' proxies.
-_LIVE_TICK_S = 1.0
+# Live pages are re-rendered when something changes (a reading, an alarm), at most every
+# _LIVE_MIN_S (a chatty BLE sensor must not cost a render per advert on a Pi Zero), and at
+# least every _LIVE_TICK_S for what time alone changes ("5 min ago", the permit-join
+# window; the countdown itself runs in the page). A comment keeps idle connections open.
+_LIVE_MIN_S = 0.25
+_LIVE_TICK_S = 5.0
 _KEEPALIVE_S = 15.0
 # A survey waits this long for the broker's PUBACK.
 _ROUND_TRIP_TIMEOUT_S = 5.0
@@ -668,14 +671,19 @@ class WebServer:
     # -- family ---------------------------------------------------------------------
 
     async def _family_fragments(self, lang: str, _csrf: str) -> dict[str, str]:
-        status = await self.hub.status()
+        # From memory only (no database query): every family phone re-renders this.
+        now = self.monotonic()
+        alarms = [
+            {"kind": a.kind, "state": a.state.value, "test": a.test, "age_s": now - a.raised_at}
+            for a in sorted(self.hub.book.alarms.values(), key=lambda a: a.raised_at)
+        ]
         care = getattr(self.hub, "care", None)
         last = care.last_sign.elapsed(self.hub.clock) if care is not None else 0.0
         fragment = pages.family_fragment(
             lang,
             last_sign_ago_s=last,
-            connected=status["uplink"]["connected"],
-            alarms=status["alarms"],
+            connected=self.hub.uplink.state.connected,
+            alarms=alarms,
             devices=self._device_views(),
         )
         return {"family": fragment}
@@ -719,6 +727,7 @@ class WebServer:
             while self.access.session(session.token, self.monotonic()) is not None:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(waiter.wait(), _LIVE_TICK_S)
+                await asyncio.sleep(_LIVE_MIN_S)
                 waiter.clear()
                 if request.transport is None or request.transport.is_closing():
                     break  # the phone went to another page
