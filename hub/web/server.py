@@ -363,12 +363,16 @@ class WebServer:
         )
 
     async def _login_page(self, request: web.Request) -> web.StreamResponse:
+        return self._login_form(request)
+
+    def _login_form(self, request: web.Request, status: int = 200, error: str = "") -> web.Response:
+        """The PIN form, with what went wrong on the last try (the form stays to try again)."""
         lang = self.lang_of(request)
         token = request.cookies.get(PRE_COOKIE) or _token()
         html = pages.layout(
-            lang, t(lang, "login_title"), pages.login_body(lang, token), path="/login"
+            lang, t(lang, "login_title"), pages.login_body(lang, token), path="/login", error=error
         )
-        response = web.Response(text=html, content_type="text/html")
+        response = web.Response(text=html, status=status, content_type="text/html")
         response.set_cookie(PRE_COOKIE, token, httponly=True, samesite="Strict", path="/login")
         return response
 
@@ -376,30 +380,26 @@ class WebServer:
         form = await request.post()
         token, pin = form.get("csrf"), form.get("pin")
         cookie = request.cookies.get(PRE_COOKIE, "")
+        lang = self.lang_of(request)
         if not isinstance(token, str) or not cookie or not _same(token, cookie):
-            raise BadInput("csrf", 403)
+            return self._login_form(request, 403, t(lang, "csrf"))
         now = self.monotonic()
         locked = self.access.locked_for(now)
-        lang = self.lang_of(request)
         if locked > 0:
-            return self._error(request, 429, "", detail=t(lang, "locked", s=int(locked) + 1))
+            return self._login_form(request, 429, t(lang, "locked", s=int(locked) + 1))
         if (
             not isinstance(pin, str)
             or not pin.isascii()
             or not pin.isdigit()
             or not 6 <= len(pin) <= 8
         ):
-            raise BadInput("pin_format")
+            return self._login_form(request, 400, t(lang, "pin_format"))
         result = self.access.login(pin, now)
         if result.session is None:
             _LOGGER.warning("wrong PIN on the pages (%s)", result.reason)
             if result.reason == "locked":
-                return self._error(
-                    request, 429, "", detail=t(lang, "locked", s=result.retry_after_s)
-                )
-            return self._error(
-                request, 403, "", detail=t(lang, "wrong_pin", left=result.attempts_left)
-            )
+                return self._login_form(request, 429, t(lang, "locked", s=result.retry_after_s))
+            return self._login_form(request, 403, t(lang, "wrong_pin", left=result.attempts_left))
         _LOGGER.info("pages unlocked (%s)", result.session.role.value)
         response = web.HTTPSeeOther(
             "/installer/devices" if result.session.role is Role.INSTALLER else "/family"

@@ -9,10 +9,11 @@ TEXT: dict[str, dict[str, str]] = {
     "lang_other": {"zh": "English", "en": "中文"},
     "login_title": {"zh": "请输入密码", "en": "Enter your PIN"},
     "login_help": {
-        "zh": "安装人员：在主机上运行 pingan-hub pin，或同时按住两个按钮 5 秒听取密码。"
-        "家属：使用服务机构给您的家属密码。",
+        "zh": "安装人员：在主机上运行 pingan-hub pin，或同时按住两个按钮 5 秒听取密码"
+        "（红色按钮仍会发出一次求助，请先告知服务中心）。家属：使用服务机构给您的家属密码。",
         "en": "Installer: run pingan-hub pin on the hub, or hold both buttons for 5 s to "
-        "hear it. Family: use the family PIN the service gave you.",
+        "hear it (the red button still sends an SOS: tell the centre first). Family: use "
+        "the family PIN the service gave you.",
     },
     "pin": {"zh": "密码", "en": "PIN"},
     "unlock": {"zh": "进入", "en": "Unlock"},
