@@ -266,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
                 )
             return 0
         if args.command == "pin":
+            if args.new and not args.family:
+                print("error: --new changes the family PIN: give --family too", file=sys.stderr)
+                return 2
             r = call(_socket(args), "pin", family=args.family, new=args.new)
             if r["role"] == "family":
                 print(f"family PIN (read-only page): {r['pin']}")

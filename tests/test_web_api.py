@@ -446,3 +446,45 @@ async def test_pin_command_says_what_to_do_when_the_pages_are_off(
     )
     assert proc.returncode == 1
     assert "set [web] enabled = true" in proc.stderr
+
+
+async def test_pages_listen_on_the_lan_interface_and_wait_for_its_address(
+    broker: Mosquitto, make_hub: HubFactory, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    from dataclasses import replace
+
+    from aiohttp import ClientSession
+
+    import hub.web.server as server_module
+
+    assert server_module.interface_address("lo") == "127.0.0.1"
+    assert server_module.interface_address("nosuch0") is None
+    monkeypatch.setattr(server_module, "_BIND_RETRY_S", 0.1)
+    port = free_port()
+    hub = await make_hub(broker.port, web={"enabled": True, "interface": "nosuch0", "port": port})
+    assert hub.web.address is None  # Wi-Fi not up yet: the hub runs, the pages wait
+    assert "has no IPv4 address; retrying" in caplog.text
+    await hub.test_alarm()  # and the alarm path does not care
+    hub.web.cfg = replace(hub.web.cfg, interface="lo")  # the interface got its address
+    await eventually(lambda: hub.web.address == "127.0.0.1")
+    async with ClientSession() as session, session.get(f"http://127.0.0.1:{port}/login") as r:
+        assert r.status == 200
+
+
+def test_serving_the_pages_on_every_interface_is_refused() -> None:
+    from hub.config import parse_config
+    from hub.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"hub": {"id": "X"}, "web": {"listen": "0.0.0.0"}})
+    assert any(p.startswith("web.listen:") and "LAN address" in p for p in caught.value.problems)
+
+
+def test_only_the_family_pin_can_be_renewed(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "hub", "pin", "--new", "--socket", str(tmp_path / "x.sock")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2 and "give --family too" in proc.stderr

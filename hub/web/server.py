@@ -67,6 +67,8 @@ _SECURITY_HEADERS = {
 }
 # Sources whose devices report a received signal strength (hub/sensors: bthome, gatt).
 BLE_PROTOCOLS = ("bthome", "ble_gatt", "ble")
+# Without an address on web.interface (Wi-Fi joining at boot), binding is retried this often.
+_BIND_RETRY_S = 30.0
 # The SIOCGIFADDR ioctl: an interface's IPv4 address (Linux).
 _SIOCGIFADDR = 0x8915
 
@@ -123,6 +125,8 @@ class WebServer:
         self._both = BothHeld(self.cfg.pin_hold_s)
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
+        self._binder: asyncio.Task[None] | None = None
+        self.address: str | None = None  # where the pages are served, once they are
         self.app = web.Application(client_max_size=MAX_BODY, middlewares=[self._guard])
         self.app.on_startup.append(self._on_startup)
         self.app.on_response_prepare.append(self._headers)
@@ -136,15 +140,29 @@ class WebServer:
     # -- lifecycle ----------------------------------------------------------------
 
     async def start(self) -> None:
-        """Listen on the LAN address (web.listen, else web.interface's address)."""
+        """Listen on the LAN address (web.listen, else web.interface's address); when the
+        interface has no address yet (Wi-Fi still joining at boot), keep trying."""
+        if not await self._bind():
+            _LOGGER.error(
+                "web pages not started yet: interface %s has no IPv4 address; retrying every "
+                "%.0f s (set web.interface to the LAN interface, or web.listen to the hub's "
+                "LAN address)",
+                self.cfg.interface,
+                _BIND_RETRY_S,
+            )
+            self._binder = asyncio.create_task(self._bind_later(), name="web-bind")
+
+    async def _bind_later(self) -> None:
+        while True:
+            await asyncio.sleep(_BIND_RETRY_S)
+            if await self._bind():
+                return
+
+    async def _bind(self) -> bool:
+        """Start serving; False when there is no address to listen on yet."""
         address = self.cfg.listen or interface_address(self.cfg.interface)
         if address is None:
-            _LOGGER.error(
-                "web pages not started: interface %s has no IPv4 address (set web.interface "
-                "to the LAN interface, or web.listen to the hub's LAN address)",
-                self.cfg.interface,
-            )
-            return
+            return False
         self._runner = web.AppRunner(
             self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0
         )
@@ -156,11 +174,17 @@ class WebServer:
             _LOGGER.error("web pages not started on %s:%s: %s", address, self.cfg.port, exc)
             await self._runner.cleanup()
             self._runner = None
-            return
+            return True  # a taken port does not free itself: the log says what to change
         _LOGGER.info("installer and family pages on http://%s:%s/", address, self.cfg.port)
+        self.address = address
+        return True
 
     async def stop(self) -> None:
         """Stop listening and end live connections."""
+        if self._binder is not None:
+            self._binder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._binder
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
