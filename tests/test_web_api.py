@@ -463,6 +463,8 @@ async def test_pages_listen_on_the_lan_interface_and_wait_for_its_address(
     port = free_port()
     hub = await make_hub(broker.port, web={"enabled": True, "interface": "nosuch0", "port": port})
     assert hub.web.address is None  # Wi-Fi not up yet: the hub runs, the pages wait
+    family = await asyncio.to_thread(call, hub.cfg.control_socket, "pin", family=True)
+    assert len(family["pin"]) == 8  # the PINs can be handed out meanwhile
     assert "has no IPv4 address; retrying" in caplog.text
     await hub.test_alarm()  # and the alarm path does not care
     hub.web.cfg = replace(hub.web.cfg, interface="lo")  # the interface got its address

@@ -126,6 +126,7 @@ class WebServer:
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
         self._binder: asyncio.Task[None] | None = None
+        self._prepared = False
         self.address: str | None = None  # where the pages are served, once they are
         self.app = web.Application(client_max_size=MAX_BODY, middlewares=[self._guard])
         self.app.on_startup.append(self._on_startup)
@@ -142,6 +143,7 @@ class WebServer:
     async def start(self) -> None:
         """Listen on the LAN address (web.listen, else web.interface's address); when the
         interface has no address yet (Wi-Fi still joining at boot), keep trying."""
+        await self.prepare()  # PINs and the buttons work even before the pages can be served
         if not await self._bind():
             _LOGGER.error(
                 "web pages not started yet: interface %s has no IPv4 address; retrying every "
@@ -188,23 +190,39 @@ class WebServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        await self._unprepare()
 
     async def _on_startup(self, _app: web.Application) -> None:
+        await self.prepare()
+
+    async def prepare(self) -> None:
+        """Load the family PIN (made on first use), follow readings and alarms, watch the
+        buttons; idempotent."""
+        if self._prepared:
+            return
+        self._prepared = True
         saved = await asyncio.to_thread(read_json, self._secrets_path)
         if isinstance(saved, dict) and isinstance(saved.get("family_pin"), str):
             self.access.family_pin = saved["family_pin"]
         else:
             await self._new_family_pin()
         self.hub.reading_listeners.append(self._on_reading)
-        self.hub.alarm_listeners.append(lambda _alarm: self.notify())
+        self.hub.alarm_listeners.append(self._on_alarm)
         self._tasks.append(asyncio.create_task(self._watch_buttons(), name="web-buttons"))
 
     async def _on_cleanup(self, _app: web.Application) -> None:
-        for task in self._tasks:
+        await self._unprepare()
+
+    async def _unprepare(self) -> None:
+        self._prepared = False
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         with contextlib.suppress(ValueError):
             self.hub.reading_listeners.remove(self._on_reading)
+        with contextlib.suppress(ValueError):
+            self.hub.alarm_listeners.remove(self._on_alarm)
 
     async def _new_family_pin(self) -> str:
         pin = self.access.new_family_pin()
@@ -220,6 +238,9 @@ class WebServer:
         self._version += 1
         for waiter in self._waiters:
             waiter.set()
+
+    def _on_alarm(self, _alarm: Any) -> None:
+        self.notify()
 
     def _on_reading(self, reading: Reading, device: Device | None) -> None:
         now = self.monotonic()
