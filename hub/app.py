@@ -919,7 +919,10 @@ class Hub:
         given to the care checks; a pendant press raises SOS. Unpaired: pairing inbox only."""
         device = await asyncio.to_thread(self.registry.seen, reading)
         for listener in self.reading_listeners:
-            listener(reading, device)
+            try:
+                listener(reading, device)
+            except Exception:  # the pages must never cost the hub a reading (or an alarm)
+                _LOGGER.exception("reading listener failed; the reading goes on")
         if device is None:
             return  # heard, not paired: it waits in the inbox for the installer
         reading = attribute(reading, device.kind)

@@ -490,3 +490,19 @@ def test_only_the_family_pin_can_be_renewed(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 2 and "give --family too" in proc.stderr
+
+
+async def test_a_failing_page_listener_never_costs_the_hub_an_alarm(
+    broker: Mosquitto, collector: Collector, make_hub: HubFactory
+) -> None:
+    hub = await make_hub(broker.port)
+    smoke = "rflink:Alecto V4:0003"
+    await hub.pair_device(smoke, "smoke", "厨房烟感", "厨房")
+
+    def broken(_reading: Reading, _device: object) -> None:
+        raise RuntimeError("a bug in the pages")
+
+    hub.reading_listeners.append(broken)
+    await hub.handle_reading(Reading(smoke, "rflink", "smoke", {"smoke": True}))
+    [alarm] = await collector.wait_event("smoke")
+    assert alarm["priority"] == 0 and alarm["source"]["device"] == smoke

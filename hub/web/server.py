@@ -118,9 +118,7 @@ class WebServer:
         self.join = PermitJoin(self.cfg.permit_join_s)
         self.walk: WalkTest | None = None
         self.last_report: dict[str, Any] | None = None
-        self.rssi: dict[str, int] = {}  # last signal of each device heard
-        self.changed = asyncio.Event()
-        self._version = 0
+        self.rssi: dict[str, int] = {}  # last signal of paired devices and candidates
         self._waiters: set[asyncio.Event] = set()
         self._both = BothHeld(self.cfg.pin_hold_s)
         self._tasks: list[asyncio.Task[None]] = []
@@ -235,7 +233,6 @@ class WebServer:
 
     def notify(self) -> None:
         """Something the live pages show changed."""
-        self._version += 1
         for waiter in self._waiters:
             waiter.set()
 
@@ -243,16 +240,18 @@ class WebServer:
         self.notify()
 
     def _on_reading(self, reading: Reading, device: Device | None) -> None:
-        now = self.monotonic()
+        """Every radio reading: offered during permit join, ticked in the walk test."""
+        if device is None:
+            now = self.monotonic()
+            if not self.join.heard(
+                reading.device, reading.protocol, reading.kind, reading.rssi, now
+            ):
+                return  # a neighbour's device, not offered: nothing to show, nothing kept
+        elif self.walk is not None:
+            self.walk.heard(device.key, self._wall())
         if reading.rssi is not None:
             self.rssi[reading.device] = reading.rssi
-        if device is None:
-            if self.join.heard(reading.device, reading.protocol, reading.kind, reading.rssi, now):
-                self.notify()
-        elif self.walk is not None and self.walk.heard(device.key, self._wall()):
-            self.notify()
-        else:
-            self.notify()  # last seen / battery changed
+        self.notify()  # a candidate, a tick, or a paired device's last seen / battery
 
     def _wall(self) -> str:
         return self.hub.clock.now().isoformat()
