@@ -136,8 +136,9 @@ class Access:
         self.sessions[session.token] = session
         return session
 
-    def session(self, token: str | None, now: float) -> Session | None:
-        """The live session for a cookie value (its idle timer restarted), or None."""
+    def session(self, token: str | None, now: float, *, touch: bool = True) -> Session | None:
+        """The live session for a cookie value, or None. A request restarts its idle timer
+        (`touch`); a live page's updates do not, so an abandoned open page still times out."""
         if not token:
             return None
         found = self.sessions.get(token)
@@ -146,7 +147,8 @@ class Access:
         if now >= found.expires:
             del self.sessions[token]
             return None
-        found.expires = now + found.lifetime
+        if touch:
+            found.expires = now + found.lifetime
         return found
 
     def logout(self, token: str | None) -> None:

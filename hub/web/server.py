@@ -768,7 +768,7 @@ class WebServer:
         self._waiters.add(waiter)
         last_write = time.monotonic()
         try:
-            while self.access.session(session.token, self.monotonic()) is not None:
+            while self.access.session(session.token, self.monotonic(), touch=False):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(waiter.wait(), _LIVE_TICK_S)
                 await asyncio.sleep(_LIVE_MIN_S)
