@@ -1066,7 +1066,9 @@ class Hub:
 
     async def link_signal(self) -> dict[str, Any]:
         """Uplink kind, Wi-Fi and modem signal (the modem's last reading: never waits on it)."""
-        link = await asyncio.to_thread(read_link, Path(self.cfg.web.wireless_path))
+        # Two small procfs files, made by the kernel on read (no disk IO): read in place,
+        # so the heartbeat adds no await point to the uplink's connect path.
+        link = read_link(Path(self.cfg.web.wireless_path))
         if self.modem is not None and self.modem.is_open:
             self._spawn(self.modem_signal(), "modem-signal")  # fresh for the next heartbeat
         return {
