@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub import __version__
 from hub.care.base import Led, Siren, Speak
@@ -71,6 +71,9 @@ from hub.voice.confirm import ConfirmFlow
 from hub.voice.confirm import Outcome as VoiceOutcome
 from hub.voice.listen import VoiceListener
 from hub.voice.prompts import PromptRenderer, Speaker, Voice
+
+if TYPE_CHECKING:  # aiohttp is imported only when the pages are on
+    from hub.web.server import WebServer
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -194,7 +197,7 @@ class Hub:
         self._shed_since_fault: dict[int, int] = {}
         # The installer and family pages (hub/web), when [web] enabled; they follow every
         # radio reading (paired or not) through reading_listeners.
-        self.web: Any = None
+        self.web: WebServer | None = None
         self.reading_listeners: list[Callable[[Reading, Device | None], None]] = []
         self.modem_rssi_dbm: int | None = None
 

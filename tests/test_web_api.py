@@ -462,13 +462,14 @@ async def test_pages_listen_on_the_lan_interface_and_wait_for_its_address(
     monkeypatch.setattr(server_module, "_BIND_RETRY_S", 0.1)
     port = free_port()
     hub = await make_hub(broker.port, web={"enabled": True, "interface": "nosuch0", "port": port})
-    assert hub.web.address is None  # Wi-Fi not up yet: the hub runs, the pages wait
+    pages = hub.web
+    assert pages is not None and pages.address is None  # no Wi-Fi yet: the hub runs, pages wait
     family = await asyncio.to_thread(call, hub.cfg.control_socket, "pin", family=True)
     assert len(family["pin"]) == 8  # the PINs can be handed out meanwhile
     assert "has no IPv4 address; retrying" in caplog.text
     await hub.test_alarm()  # and the alarm path does not care
-    hub.web.cfg = replace(hub.web.cfg, interface="lo")  # the interface got its address
-    await eventually(lambda: hub.web.address == "127.0.0.1")
+    pages.cfg = replace(pages.cfg, interface="lo")  # the interface got its address
+    await eventually(lambda: pages.address == "127.0.0.1")
     async with ClientSession() as session, session.get(f"http://127.0.0.1:{port}/login") as r:
         assert r.status == 200
 

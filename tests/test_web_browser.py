@@ -199,6 +199,7 @@ async def test_installer_pairs_walk_tests_and_surveys_on_a_phone(
     try:
         await asyncio.sleep(0.5)  # the serial port is open (pyserial flushes input on open)
         # unlock with the one-time PIN (as `pingan-hub pin` shows it)
+        assert hub.web is not None
         pin = (await hub.web.pin_op(family=False, new=False))["pin"]
         await phone.get("/")
         await phone.wait_text("h1", "请输入密码")

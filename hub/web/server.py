@@ -449,7 +449,12 @@ class WebServer:
             "/installer/devices" if result.session.role is Role.INSTALLER else "/family"
         )
         response.set_cookie(
-            SESSION_COOKIE, result.session.token, httponly=True, samesite="Strict", path="/"
+            SESSION_COOKIE,
+            result.session.token,
+            httponly=True,
+            samesite="Strict",
+            path="/",
+            max_age=int(result.session.lifetime),  # the family's phone stays logged in
         )
         response.del_cookie(PRE_COOKIE, path="/login")
         raise response
