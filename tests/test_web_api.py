@@ -8,7 +8,7 @@ import asyncio
 import re
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -390,7 +390,7 @@ async def test_pin_command_and_both_buttons_give_the_installer_pin(
     from hub.config import parse_config
     from tests.conftest import hub_raw
 
-    spoken: list[list[str]] = []
+    spoken: list[Sequence[str]] = []
     port = free_port()
     raw = hub_raw(
         tmp_path / "data",
