@@ -324,6 +324,7 @@ async def test_the_walk_test_ticks_devices_and_sends_its_report(
     assert sos["data"]["test"] is True
     html = await (await client.post("/installer/walk/finish", data={"csrf": token})).text()
     assert "巡检报告已保存并发送" in html and "1 / 2" in html
+    assert "上次巡检报告" in html and "没有响应的设备" in html and "胸牌" in html
     [report] = await collector.wait_event("walk_test")
     assert report["data"]["passed"] == 1 and report["data"]["total"] == 2
     assert {d["device"]: d["ok"] for d in report["data"]["devices"]} == {

@@ -248,6 +248,7 @@ async def test_installer_pairs_walk_tests_and_surveys_on_a_phone(
         await phone.shot("04-walk-test")
         await phone.click("form[action='/installer/walk/finish'] button")
         await phone.wait_text("main", "巡检报告已保存并发送")
+        await phone.shot("04b-walk-report")
         [report] = await collector.wait_event("walk_test")
         assert report["data"]["complete"] is True and report["data"]["passed"] == 1
 

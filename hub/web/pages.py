@@ -298,11 +298,36 @@ def devices_body(lang: str, join: str, candidates: str, paired: str) -> str:
 # -- walk test -----------------------------------------------------------------------
 
 
-def walk_fragment(lang: str, walk: Any, csrf: str) -> str:
-    """The checklist, the test alarm and the finish button (or the start button)."""
+def walk_fragment(
+    lang: str, walk: Any, csrf: str, last_report: dict[str, Any] | None = None
+) -> str:
+    """The checklist, the test alarm and the finish button (or the last report and the
+    start button)."""
     if walk is None:
-        return f'<p class="muted">{e(t(lang, "walk_none"))}</p>' + button_form(
-            "/installer/walk/start", t(lang, "walk_start"), csrf, cls="primary"
+        last = ""
+        if last_report is not None:
+            missing = "".join(
+                f"<li>{e(d['name'] or d['device'])} {e(d['room'])}</li>"
+                for d in last_report["devices"]
+                if not d["ok"]
+            )
+            state = last_report["test_alarm"]["state"]
+            shown = alarm_state_label(lang, state) if state else "—"
+            done = t(lang, "walk_progress", done=last_report["passed"], total=last_report["total"])
+            last = (
+                f'<div class="card" id="last-report"><p class="title">{e(t(lang, "walk_last"))}'
+                f"</p><p>{e(done)}</p><p>{e(t(lang, 'test_alarm_state', state=shown))}</p>"
+                + (
+                    f'<p class="bad">{e(t(lang, "walk_missing"))}</p><ul>{missing}</ul>'
+                    if missing
+                    else ""
+                )
+                + "</div>"
+            )
+        return (
+            last
+            + f'<p class="muted">{e(t(lang, "walk_none"))}</p>'
+            + button_form("/installer/walk/start", t(lang, "walk_start"), csrf, cls="primary")
         )
     items = "".join(
         f'<li id="{dom_id("w", i.key)}" class="{"ticked" if i.heard_at else "waiting"}">'

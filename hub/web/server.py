@@ -599,7 +599,7 @@ class WebServer:
 
     def _walk_fragments(self, lang: str, csrf: str) -> dict[str, str]:
         self._walk_alarm_state()
-        return {"walk": pages.walk_fragment(lang, self.walk, csrf)}
+        return {"walk": pages.walk_fragment(lang, self.walk, csrf, self.last_report)}
 
     async def _walk_page(self, request: web.Request) -> web.StreamResponse:
         session = self._need(request, Role.INSTALLER)

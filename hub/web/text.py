@@ -119,6 +119,8 @@ TEXT: dict[str, dict[str, str]] = {
     "test_alarm_state": {"zh": "测试报警：{state}", "en": "Test alarm: {state}"},
     "walk_finish": {"zh": "提交巡检报告", "en": "Submit the report"},
     "walk_none": {"zh": "没有进行中的巡检。", "en": "No walk test running."},
+    "walk_last": {"zh": "上次巡检报告", "en": "Last walk test"},
+    "walk_missing": {"zh": "没有响应的设备：", "en": "Devices that did not answer:"},
     "walk_saved": {
         "zh": "巡检报告已保存并发送（第 {seq} 号事件）：{done} / {total} 个设备正常。",
         "en": "Report stored and sent (event {seq}): {done} of {total} devices OK.",
