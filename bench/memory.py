@@ -3,7 +3,9 @@
 Starts a private mosquitto and the real daemon (`python -m hub run`) on mock pins,
 waits until it is connected, lets it idle, and reads VmRSS from /proc.
 
-    .venv/bin/python -m bench.memory [--idle 5]
+    .venv/bin/python -m bench.memory [--idle 5] [--web]
+
+--web turns the installer and family pages on (aiohttp is imported only then).
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from pathlib import Path
 from bench.common import machine, rss_kib
 from hub.control import call
 from hub.errors import ControlError
-from hub.sim.broker import Mosquitto
+from hub.sim.broker import Mosquitto, free_port
 
 
 def main() -> None:
     """Run and print the figure."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--idle", type=float, default=5.0, help="seconds idle before reading")
+    parser.add_argument("--web", action="store_true", help="with [web] enabled (aiohttp)")
     args = parser.parse_args()
     print(f"machine: {machine()}")
     bare = subprocess.run(
@@ -49,6 +52,9 @@ pin_factory = "mock"
 [voice]
 prompts = false
 """)
+        if args.web:
+            with config.open("a") as f:
+                f.write(f'[web]\nenabled = true\nlisten = "127.0.0.1"\nport = {free_port()}\n')
         proc = subprocess.Popen([sys.executable, "-m", "hub", "run", "--config", str(config)])
         try:
             deadline = time.monotonic() + 20
@@ -68,7 +74,8 @@ prompts = false
             proc.wait(10)
     verdict = "MET" if rss / 1024 <= 45 else "MISSED"
     print(
-        f"pingan-hub run, idle {args.idle:.0f} s after connecting: VmRSS {rss / 1024:.1f} MiB "
+        f"pingan-hub run{' with [web] on' if args.web else ''}, idle {args.idle:.0f} s after "
+        f"connecting: VmRSS {rss / 1024:.1f} MiB "
         f"(target <= 45 MiB): {verdict}"
     )
 

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Seque
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub import __version__
 from hub.ble_link import BleLink, locate_later, start_ble
@@ -34,6 +34,7 @@ from hub.reading import Reading
 from hub.sensors.attribute import attribute
 from hub.sensors.gpio import OK_BUTTON, SOS_BUTTON, HubButtons, Indicators, make_pin_factory
 from hub.sensors.serial_source import SerialSource
+from hub.sensors.signal import read_link
 from hub.sensors.supervision import Health, Notice, Supervisor
 from hub.sim.modem import SimulatedModem
 from hub.sos.escalation import AlarmFacts, sms_time
@@ -49,12 +50,12 @@ from hub.sos.lifecycle import (
     Resend,
     Timing,
 )
-from hub.sos.modem import Escalator, Modem, ModemError
+from hub.sos.modem import Escalator, Modem, ModemError, SignalQuality
 from hub.store.atomic import read_json, write_json_atomic
 from hub.store.config_store import ConfigStore
 from hub.store.health import VitalBuckets
 from hub.store.outbox import AsyncOutbox, LoggedEvent
-from hub.store.registry import Registry, registry_path
+from hub.store.registry import Device, Registry, registry_path
 from hub.sync.config_push import confirm_push, receive_push
 from hub.sync.homeassistant import HaState, HomeAssistantBridge
 from hub.sync.messages import Ack
@@ -73,6 +74,9 @@ from hub.voice.confirm import ConfirmFlow
 from hub.voice.confirm import Outcome as VoiceOutcome
 from hub.voice.listen import VoiceListener
 from hub.voice.prompts import PromptRenderer, Speaker, Voice
+
+if TYPE_CHECKING:  # aiohttp is imported only when the pages are on
+    from hub.web.server import WebServer
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -214,6 +218,11 @@ class Hub:
         self._queued_storage_fault: str | None = None  # its id until the broker has it
         self.homeassistant: HomeAssistantBridge | None = None
         self.last_checkin: str | None = None  # ts of the last check-in event (for HA)
+        # The installer and family pages (hub/web), when [web] enabled; they follow every
+        # radio reading (paired or not) through reading_listeners.
+        self.web: WebServer | None = None
+        self.reading_listeners: list[Callable[[Reading, Device | None], None]] = []
+        self.modem_rssi_dbm: int | None = None
 
     # -- start and stop -------------------------------------------------------------
 
@@ -289,9 +298,15 @@ class Hub:
                 "pair": self._op_pair,
                 "remove": self._op_remove,
                 "rename": self._op_rename,
+                "pin": self._op_pin,
             },
         )
         await self._control.start()
+        if cfg.web.enabled:  # aiohttp is imported only here (resident memory)
+            from hub.web.server import WebServer
+
+            self.web = WebServer(self)
+            await self.web.start()
         self._supervise("uplink", self.uplink.run)
         self._supervise("buttons", self._consume_buttons)
         self._supervise("timers", self._tick_forever)
@@ -334,6 +349,8 @@ class Hub:
         await self.uplink.flush_marks_now()
         if self._control:
             await self._control.close()
+        if self.web is not None:
+            await self.web.stop()
         if self.modem is not None:
             await self.modem.close()
         if self.sim_modem is not None:
@@ -829,6 +846,10 @@ class Hub:
         )
         self._supervise("speech", self._speak_forever)
 
+    def say_text(self, text: str) -> None:
+        """Queue a sentence of our own (e.g. the installer PIN) to be spoken to the room."""
+        self._queue_speech("text", text)
+
     def say(self, prompt_id: str) -> None:
         """Queue a fixed prompt for the elder (never blocks; dropped if 16 are waiting)."""
         self._queue_speech("prompt", prompt_id)
@@ -852,6 +873,8 @@ class Hub:
                 if kind == "centre":
                     now = self.clock.monotonic()
                     await asyncio.to_thread(speaker.speak_centre_text, what, now)
+                elif kind == "text":
+                    await asyncio.to_thread(speaker.speak_text, what)
                 else:
                     await asyncio.to_thread(speaker.say, what)
             except (OSError, subprocess.SubprocessError) as exc:
@@ -1047,6 +1070,11 @@ class Hub:
         """A reading from a radio source: attributed to its paired device, supervised,
         given to the care checks; a pendant press raises SOS. Unpaired: pairing inbox only."""
         device = await asyncio.to_thread(self.registry.seen, reading)
+        for listener in self.reading_listeners:
+            try:
+                listener(reading, device)
+            except Exception:  # the pages must never cost the hub a reading (or an alarm)
+                _LOGGER.exception("reading listener failed; the reading goes on")
         if device is None:
             return  # heard, not paired: it waits in the inbox for the installer
         reading = attribute(reading, device.kind)
@@ -1187,7 +1215,64 @@ class Hub:
             "outbox": {str(k): v for k, v in depth.items()},
             "open_alarms": sum(1 for a in self.book.alarms.values() if a.is_open),
             "devices": self.device_health(),
+            "signal": await self.link_signal(),
         }
+
+    async def link_signal(self) -> dict[str, Any]:
+        """Uplink kind, Wi-Fi and modem signal (the modem's last reading: never waits on it)."""
+        # Two small procfs files, made by the kernel on read (no disk IO): read in place,
+        # so the heartbeat adds no await point to the uplink's connect path.
+        link = read_link(Path(self.cfg.web.wireless_path))
+        if self.modem is not None and self.modem.is_open:
+            self._spawn(self.modem_signal(), "modem-signal")  # fresh for the next heartbeat
+        return {
+            "uplink": link.uplink,
+            "wifi_rssi_dbm": link.wifi.level_dbm if link.wifi else None,
+            "modem_rssi_dbm": self.modem_rssi_dbm,
+        }
+
+    async def modem_signal(self) -> SignalQuality | None:
+        """AT+CSQ through the modem driver; None without a modem or when it fails."""
+        if self.modem is None or not self.modem.is_open:
+            return None
+        try:
+            quality = await self.modem.signal_quality()
+        except ModemError as exc:
+            _LOGGER.warning("modem signal not read: %s", exc)
+            return None
+        self.modem_rssi_dbm = quality.rssi_dbm
+        return quality
+
+    # -- what the pages call (the same functions as the CLI's control ops) ----------
+
+    async def device_listing(self) -> dict[str, Any]:
+        """Paired devices and the pairing inbox, as `devices list` shows them."""
+        return await self._op_devices({})
+
+    async def pair_device(self, key: str, kind: str, name: str = "", room: str = "") -> None:
+        """Pair a heard device, as `devices pair`; HubError says what is wrong."""
+        await self._op_pair({"key": key, "kind": kind, "name": name, "room": room})
+
+    async def remove_device(self, key: str) -> None:
+        """Unpair a device, as `devices remove`; HubError when it is not paired."""
+        await self._op_remove({"key": key})
+
+    async def rename_device(self, key: str, name: str | None, room: str | None) -> None:
+        """Rename or move a device, as `devices rename`; HubError when it is not paired."""
+        await self._op_rename({"key": key, "name": name, "room": room})
+
+    async def test_alarm(self) -> dict[str, Any]:
+        """An SOS marked test through the real path, as `test-alarm`: {id, seq}."""
+        return await self._op_test_alarm({})
+
+    async def _op_pin(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The installer's one-time PIN (or the family PIN) for the pages."""
+        if self.web is None:
+            raise HubError("the web pages are off: set [web] enabled = true and restart the hub")
+        result: dict[str, Any] = await self.web.pin_op(
+            family=bool(request.get("family")), new=bool(request.get("new"))
+        )
+        return result
 
     def device_health(self) -> dict[str, int]:
         """Paired devices heard recently, gone silent, and with a low battery."""

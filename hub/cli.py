@@ -119,6 +119,15 @@ def build_parser() -> argparse.ArgumentParser:
     rename.add_argument("--name", default=None)
     rename.add_argument("--room", default=None)
 
+    pin = sub.add_parser(
+        "pin", help="the installer's one-time PIN for the web pages (--family: the family's)"
+    )
+    _add_config(pin)
+    pin.add_argument("--family", action="store_true", help="the read-only family PIN instead")
+    pin.add_argument(
+        "--new", action="store_true", help="with --family: a new family PIN (the old one stops)"
+    )
+
     health = sub.add_parser("health", help="the health archive: vital signs per bucket")
     _add_config(health)
     health.add_argument("--days", type=float, default=1.0, help="how far back (default 1)")
@@ -267,6 +276,17 @@ def main(argv: list[str] | None = None) -> int:
                     f"{when}  {r['device']}  {r['measure']}  mean {r['mean']}  "
                     f"min {r['min']}  max {r['max']}  ({r['n']} readings)"
                 )
+            return 0
+        if args.command == "pin":
+            if args.new and not args.family:
+                print("error: --new changes the family PIN: give --family too", file=sys.stderr)
+                return 2
+            r = call(_socket(args), "pin", family=args.family, new=args.new)
+            if r["role"] == "family":
+                print(f"family PIN (read-only page): {r['pin']}")
+            else:
+                left = r["expires_in_s"] // 60
+                print(f"installer PIN: {r['pin']}  (one use; expires in {left} min)")
             return 0
         if args.command == "devices":
             return _devices(args)

@@ -209,6 +209,36 @@ class HealthSection:
 
 
 @dataclass(frozen=True)
+class WebSection:
+    """[web]: installer and family pages on the home LAN (hub/web)."""
+
+    enabled: bool = _opt(False, "serve the installer and family pages on the home LAN")
+    interface: str = _opt("wlan0", "LAN interface whose IPv4 address the pages listen on")
+    listen: str = _opt(
+        "", "listen on this address instead (never all interfaces); empty: interface"
+    )
+    port: int = _opt(8080, "TCP port of the pages", lo=1, hi=65535)
+    permit_join_s: int = _opt(120, "permit-join window, like Zigbee's (seconds)", lo=10, hi=900)
+    installer_pin_s: int = _opt(
+        1800, "an unused installer PIN expires after this many seconds", lo=60, hi=86400
+    )
+    installer_session_s: int = _opt(
+        3600, "an installer session ends this long after its last request", lo=60, hi=86400
+    )
+    family_session_s: int = _opt(
+        30 * 86400, "a family session ends this long after its last request", lo=300, hi=90 * 86400
+    )
+    max_attempts: int = _opt(5, "wrong PINs in a row before the lockout", lo=1, hi=20)
+    lockout_s: int = _opt(
+        300, "pages refuse every PIN this long after max_attempts", lo=10, hi=86400
+    )
+    pin_hold_s: float = _opt(
+        5.0, "holding both buttons this long speaks the installer PIN", lo=2, hi=30
+    )
+    wireless_path: str = _opt("/proc/net/wireless", "where the Wi-Fi signal is read")
+
+
+@dataclass(frozen=True)
 class ControlSection:
     """[control]"""
 
@@ -298,6 +328,7 @@ class Config:
     modbus: ModbusConfig = field(default_factory=ModbusConfig)
     power: PowerSection = field(default_factory=PowerSection)
     homeassistant: HomeAssistantSection = field(default_factory=HomeAssistantSection)
+    web: WebSection = field(default_factory=WebSection)
 
     @property
     def data_path(self) -> Path:
@@ -404,6 +435,11 @@ def _cross_checks(cfg: Config, problems: list[str]) -> None:
             problems.append(f"{name}: pin {pin} is already used by {seen[pin]}")
         seen[pin] = name
     problems += ble_problems(cfg.ble)
+    if cfg.web.listen in ("0.0.0.0", "::", "*"):
+        problems.append(
+            f"web.listen: {cfg.web.listen!r} would serve the pages on every network the hub "
+            "is on (cellular, VPN); give the LAN address, or leave it empty to use web.interface"
+        )
     if cfg.sos.resend_s > cfg.sos.ack_timeout_s:
         problems.append(
             "sos.resend_s: must not exceed sos.ack_timeout_s, or the alarm is never "

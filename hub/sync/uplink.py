@@ -388,6 +388,23 @@ class Uplink:
             except DecodeError as exc:
                 _LOGGER.warning("bad payload on %s ignored: %s", topic[:200], exc)
 
+    async def round_trip(self) -> float | None:
+        """Seconds for one QoS 1 publish to be PUBACKed (the retained status, republished);
+        None when offline or the broker does not answer in time."""
+        client = self._client
+        if client is None or not self.state.connected:
+            return None
+        payload = {"state": "online", "hub": self.cfg.hub.id, **await self.status_payload()}
+        body = json.dumps(payload, ensure_ascii=False)
+        start = time.perf_counter()
+        try:
+            await client.publish(self.topics.status, body, qos=1, retain=True)
+        except aiomqtt.MqttError as exc:
+            _LOGGER.warning("broker round trip failed: %s", exc)
+            return None
+        self.state.last_heartbeat = time.time()
+        return time.perf_counter() - start
+
     def published_at(self, event_id: str) -> datetime | None:
         """When the broker acknowledged an event whose mark is not on disk yet."""
         return self._unflushed.get(event_id)

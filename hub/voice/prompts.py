@@ -201,5 +201,9 @@ class Speaker:
         self._play(self.renderer.render(clipped, self.voice))
         return True
 
+    def speak_text(self, text: str) -> None:
+        """Speak a sentence of the hub's own (not rate limited, not from the centre)."""
+        self._play(self.renderer.render(clip_speak_text(text), self.voice))
+
     def _play(self, path: Path) -> None:
         self._player(["aplay", "-q", str(path)])

@@ -1,0 +1,131 @@
+"""Permit join and the walk test: the installer's two state machines (pure, `now` passed in).
+
+Permit join works like Zigbee's: for `permit_join_s` (default 120 s) devices heard but
+not paired are offered on the page; the pages pair only a device heard while a window
+was open (`pingan-hub devices pair` stays free to pair anything in the inbox).
+The walk test is a checklist of every paired device that ticks itself off as each one
+is heard, plus a test alarm through the real path; its report becomes a `walk_test` event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Candidates offered at most (neighbours' 433 MHz gear can be chatty).
+MAX_CANDIDATES = 32
+
+
+@dataclass
+class Candidate:
+    """A device heard while permit join was open."""
+
+    key: str
+    protocol: str
+    kind: str
+    rssi: int | None
+    count: int
+    last_heard: float
+
+
+class PermitJoin:
+    """The permit-join window and what was heard during it."""
+
+    def __init__(self, window_s: float) -> None:
+        self.window_s = window_s
+        self.open_until = 0.0
+        self.candidates: dict[str, Candidate] = {}
+
+    def open(self, now: float) -> None:
+        """Open (or extend) the window for window_s from now."""
+        self.open_until = now + self.window_s
+
+    def close(self) -> None:
+        """Close the window now (candidates already heard stay pairable)."""
+        self.open_until = 0.0
+
+    def remaining(self, now: float) -> float:
+        """Seconds the window stays open (0 when closed)."""
+        return max(0.0, self.open_until - now)
+
+    def heard(self, key: str, protocol: str, kind: str, rssi: int | None, now: float) -> bool:
+        """An unpaired device was heard; True when it is (now) a candidate."""
+        old = self.candidates.get(key)
+        if old is None and self.remaining(now) <= 0:
+            return False
+        if old is None:
+            if len(self.candidates) >= MAX_CANDIDATES:
+                oldest = min(self.candidates.values(), key=lambda c: c.last_heard)
+                del self.candidates[oldest.key]
+            self.candidates[key] = Candidate(key, protocol, kind, rssi, 1, now)
+        else:
+            old.count += 1
+            old.last_heard = now
+            old.rssi = rssi if rssi is not None else old.rssi
+        return True
+
+    def paired(self, key: str) -> None:
+        """A candidate was paired: it leaves the list."""
+        self.candidates.pop(key, None)
+
+
+@dataclass
+class CheckItem:
+    """One device of the walk test."""
+
+    key: str
+    name: str
+    room: str
+    kind: str
+    heard_at: str | None = None  # wall time ISO-8601 when it was triggered
+
+
+@dataclass
+class WalkTest:
+    """The walk test in progress."""
+
+    started: str
+    items: dict[str, CheckItem] = field(default_factory=dict)
+    alarm_id: str | None = None
+    alarm_state: str = ""
+
+    def heard(self, key: str, at: str) -> bool:
+        """A paired device was triggered; True when this ticked it off (first time)."""
+        item = self.items.get(key)
+        if item is None or item.heard_at is not None:
+            return False
+        item.heard_at = at
+        return True
+
+    @property
+    def done(self) -> int:
+        """How many devices were heard."""
+        return sum(1 for i in self.items.values() if i.heard_at)
+
+    def report(self, finished: str) -> dict[str, Any]:
+        """The walk_test event's data."""
+        return {
+            "started": self.started,
+            "finished": finished,
+            "devices": [
+                {
+                    "device": i.key,
+                    "name": i.name,
+                    "room": i.room,
+                    "kind": i.kind,
+                    "ok": i.heard_at is not None,
+                    "heard_at": i.heard_at,
+                }
+                for i in self.items.values()
+            ],
+            "passed": self.done,
+            "total": len(self.items),
+            "test_alarm": {"id": self.alarm_id, "state": self.alarm_state or None},
+            "complete": self.done == len(self.items) and self.alarm_state in DELIVERED_STATES,
+        }
+
+
+# The test alarm has reached the centre once it is in one of these states.
+DELIVERED_STATES = ("acknowledged", "dispatched", "closed")
+
+__all__ = ["DELIVERED_STATES", "Candidate", "CheckItem", "PermitJoin", "WalkTest"]

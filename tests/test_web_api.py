@@ -1,0 +1,510 @@
+"""The installer and family pages, through aiohttp's test client against a real hub on a
+real mosquitto: who gets in, what a bad form does (nothing, and says why), pairing, the
+walk test, the survey and the family page."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import FormData
+from aiohttp.test_utils import TestClient, TestServer
+
+from hub.app import Hub
+from hub.control import call
+from hub.reading import Reading
+from hub.sim.broker import Mosquitto, free_port
+from hub.web.server import WebServer
+from tests.conftest import HubFactory
+from tests.helpers import Collector, eventually
+
+DOOR = "rflink:Eurodomest:123456:01"
+PENDANT = "bthome:A4:C1:38:00:11:22"
+# /proc/net/wireless of a Raspberry Pi 3 on a weak-ish link (recorded), and its route table.
+WIRELESS = """Inter-| sta-|   Quality        |   Discarded packets               | Missed | WE
+ face | tus | link level noise |  nwid  crypt   frag  retry   misc | beacon | 22
+ wlan0: 0000   38.  -72.  -256        0      0      0     12      0        0
+"""
+ROUTE = """Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT
+wlan0\t00000000\t0101A8C0\t0003\t0\t0\t303\t00000000\t0\t0\t0
+"""
+
+
+def door_reading(**values: Any) -> Reading:
+    """What the RFLink decoder makes of the door contact's line."""
+    return Reading(DOOR, "rflink", "door", {"state": "on", **values})
+
+
+async def client_for(hub: Hub) -> AsyncIterator[tuple[WebServer, TestClient[Any, Any]]]:
+    server = WebServer(hub)
+    async with TestClient(TestServer(server.app)) as client:
+        yield server, client
+
+
+@pytest.fixture
+async def web(
+    broker: Mosquitto, make_hub: HubFactory, tmp_path: Path
+) -> AsyncIterator[tuple[Hub, WebServer, TestClient[Any, Any]]]:
+    """A hub, its pages on aiohttp's test server, and a phone (the test client)."""
+    (tmp_path / "wireless").write_text(WIRELESS)
+    hub = await make_hub(
+        broker.port,
+        web={"max_attempts": 3, "lockout_s": 60, "wireless_path": str(tmp_path / "wireless")},
+        escalation={"modem_port": "sim"},
+    )
+    async for server, client in client_for(hub):
+        yield hub, server, client
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, "the page has no form with a CSRF token"
+    return match.group(1)
+
+
+async def login(client: TestClient[Any, Any], pin: str) -> tuple[int, str]:
+    page = await client.get("/login")
+    token = csrf_of(await page.text())
+    resp = await client.post("/login", data={"csrf": token, "pin": pin})
+    return resp.status, await resp.text()
+
+
+async def installer(server: WebServer, client: TestClient[Any, Any]) -> str:
+    """Unlock as the installer; returns the session's CSRF token."""
+    pin, _ = server.access.installer_pin(server.monotonic())
+    status, html = await login(client, pin)
+    assert status == 200, html
+    return csrf_of(html)
+
+
+async def test_the_installer_pin_unlocks_once_and_cannot_be_used_again(
+    web: tuple[Hub, WebServer, TestClient[Any, Any]],
+) -> None:
+    _, server, client = web
+    pin, left = server.access.installer_pin(server.monotonic())
+    assert re.fullmatch(r"\d{6}", pin) and left > 0
+    status, html = await login(client, pin)
+    assert status == 200 and "允许配对" in html  # the pairing page, in Mandarin
+    assert any(c.key == "pingan_session" for c in client.session.cookie_jar)
+    client.session.cookie_jar.clear()
+    status, html = await login(client, pin)
+    assert status == 403 and "密码不对" in html
+
+
+async def test_the_session_cookie_is_httponly_and_samesite_strict(
+    web: tuple[Hub, WebServer, TestClient[Any, Any]],
+) -> None:
+    _, server, client = web
+    page = await client.get("/login")
+    token = csrf_of(await page.text())
+    pin, _ = server.access.installer_pin(server.monotonic())
+    resp = await client.post("/login", data={"csrf": token, "pin": pin}, allow_redirects=False)
+    assert resp.status == 303
+    cookie = resp.cookies["pingan_session"]
+    assert cookie["httponly"] and cookie["samesite"] == "Strict"
+    assert resp.headers["X-Frame-Options"] == "DENY"
+
+
+async def test_wrong_pins_lock_every_pin_out_and_burn_the_installer_pin(
+    web: tuple[Hub, WebServer, TestClient[Any, Any]],
+) -> None:
+    _, server, client = web
+    pin, _ = server.access.installer_pin(server.monotonic())
+    wrong = "000000" if pin != "000000" else "111111"
+    assert (await login(client, wrong))[0] == 403
+    status, html = await login(client, wrong)
+    assert status == 403 and "还可以再试 1 次" in html
+    status, html = await login(client, wrong)
+    assert status == 429 and "请 60 秒后再试" in html
+    status, html = await login(client, server.access.family_pin)  # right PIN, but locked
+    assert status == 429 and "pingan_session" not in {c.key for c in client.session.cookie_jar}
+    start = server.monotonic()
+    server.monotonic = lambda: start + 61  # the lockout has run out
+    status, html = await login(client, pin)  # the old installer PIN died with the lockout
+    assert status == 403 and "密码不对" in html
+
+
+async def test_a_form_without_its_csrf_token_changes_nothing(
+    web: tuple[Hub, WebServer, TestClient[Any, Any]],
+) -> None:
+    hub, server, client = web
+    await hub.pair_device(DOOR, "door", "大门", "门口")
+    token = await installer(server, client)
+    for form in (
+        {"key": DOOR},
+        {"key": DOOR, "csrf": ""},
+        {"key": DOOR, "csrf": token[:-2] + "xx"},
+    ):
+        resp = await client.post("/installer/remove", data=form)
+        assert resp.status == 403
+        assert "页面已过期，请刷新后再试（没有做任何更改）" in await resp.text()
+    resp = await client.post("/installer/permit-join", data={})
+    assert resp.status == 403 and server.join.remaining(server.monotonic()) == 0
+    assert hub.registry.get(DOOR) is not None
+    # and the login form's own token: no cookie, no unlock
+    client.session.cookie_jar.clear()
+    pin, _ = server.access.installer_pin(server.monotonic())
+    resp = await client.post("/login", data={"csrf": "made-up", "pin": pin})
+    assert resp.status == 403 and "pingan_session" not in {c.key for c in client.session.cookie_jar}
+
+
+async def test_an_oversized_body_is_refused_and_changes_nothing(
+    web: tuple[Hub, WebServer, TestClient[Any, Any]],
+) -> None:
+    hub, server, client = web
+    await hub.pair_device(DOOR, "door", "大门", "门口")
+    token = await installer(server, client)
+    resp = await client.post(
+        "/installer/rename", data={"csrf": token, "key": DOOR, "name": "门" * 20_000}
+    )
+    assert resp.status == 413
+    assert "提交的内容太大（没有做任何更改）" in await resp.text()
+    device = hub.registry.get(DOOR)
+    assert device is not None and device.name == "大门"
+
+
+async def test_malformed_fields_get_a_clear_error_and_change_nothing(
+    web: tuple[Hub, WebServer, TestClient[Any, Any]],
+) -> None:
+    hub, server, client = web
+    await hub.pair_device(DOOR, "door", "大门", "门口")
+    token = await installer(server, client)
+    await client.post("/installer/permit-join", data={"csrf": token})
+    stranger = Reading("rflink:Kaku:00beef:1", "rflink", "door", {"state": "on"}, rssi=-60)
+    await hub.handle_reading(stranger)
+    upload = FormData()
+    upload.add_field("csrf", token)
+    upload.add_field("key", DOOR)
+    upload.add_field("name", b"x", filename="name.txt")
+    cases: list[tuple[str, Any, str]] = [
+        (
+            "/installer/pair",
+            {"key": stranger.device, "kind": "bomb", "name": "x"},
+            "请选择设备种类",
+        ),
+        ("/installer/pair", {"key": stranger.device, "kind": "door", "name": "a\x07b"}, "最多 40"),
+        ("/installer/pair", {"key": stranger.device, "kind": "door", "name": "长" * 41}, "最多 40"),
+        ("/installer/pair", {"key": "rflink:nobody:1", "kind": "door"}, "不是在允许配对期间"),
+        (
+            "/installer/pair",
+            {"key": stranger.device, "kind": "door", "replaces": "rflink:gone"},
+            "没有这个设备",
+        ),
+        ("/installer/rename", {"key": "rflink:gone", "name": "x"}, "没有这个设备"),
+        ("/installer/remove", {"key": "rflink:gone"}, "没有这个设备"),
+        ("/installer/rename", upload, "最多 40"),
+    ]
+    for path, fields, message in cases:
+        form = {"csrf": token, **fields} if isinstance(fields, dict) else fields
+        resp = await client.post(path, data=form)
+        html = await resp.text()
+        assert resp.status == 400, (path, form)
+        assert message in html and "没有做任何更改" in html
+    assert [d.key for d in hub.registry.devices()] == [DOOR]
+    device = hub.registry.get(DOOR)
+    assert device is not None and (device.name, device.room) == ("大门", "门口")
+
+
+async def test_the_family_pin_only_looks(
+    web: tuple[Hub, WebServer, TestClient[Any, Any]],
+) -> None:
+    _, server, client = web
+    status, html = await login(client, server.access.family_pin)
+    assert status == 200 and "最近一次活动" in html
+    assert "/installer/devices" not in html  # no installer tabs
+    token = csrf_of(html)
+    resp = await client.get("/installer/devices")
+    assert resp.status == 403 and "家属密码只能查看" in await resp.text()
+    resp = await client.post("/installer/permit-join", data={"csrf": token})
+    assert resp.status == 403 and server.join.remaining(server.monotonic()) == 0
+
+
+async def test_pages_switch_to_english(
+    web: tuple[Hub, WebServer, TestClient[Any, Any]],
+) -> None:
+    _, _, client = web
+    resp = await client.get("/lang/en?next=/login")
+    html = await resp.text()
+    assert "Enter your PIN" in html and 'lang="en"' in html
+    resp = await client.get("/lang/en?next=//evil.example/")
+    assert resp.url.path == "/login"  # "/" -> login: never an off-site redirect
+
+
+async def test_a_device_heard_during_permit_join_is_named_and_paired(
+    web: tuple[Hub, WebServer, TestClient[Any, Any]],
+) -> None:
+    hub, server, client = web
+    token = await installer(server, client)
+    await hub.handle_reading(door_reading())  # heard before the window: not offered
+    assert DOOR not in server.join.candidates
+    resp = await client.post(
+        "/installer/pair", data={"csrf": token, "key": DOOR, "kind": "door", "name": "大门"}
+    )
+    assert resp.status == 400 and hub.registry.get(DOOR) is None
+    html = await (await client.post("/installer/permit-join", data={"csrf": token})).text()
+    assert "正在等待新设备" in html
+    await hub.handle_reading(door_reading())
+    html = await (await client.get("/installer/devices")).text()
+    assert DOOR in html and "门磁" in html  # decoded type shown
+    resp = await client.post(
+        "/installer/pair",
+        data={"csrf": token, "key": DOOR, "kind": "door", "name": "大门", "room": "门口"},
+    )
+    html = await resp.text()
+    assert resp.status == 200 and "已添加 大门" in html
+    device = hub.registry.get(DOOR)
+    assert device is not None and (device.kind, device.name, device.room) == (
+        "door",
+        "大门",
+        "门口",
+    )
+    # rename and remove through the same page
+    await client.post(
+        "/installer/rename", data={"csrf": token, "key": DOOR, "name": "前门", "room": "门口"}
+    )
+    assert hub.registry.get(DOOR).name == "前门"  # type: ignore[union-attr]
+    await client.post("/installer/remove", data={"csrf": token, "key": DOOR})
+    assert hub.registry.get(DOOR) is None
+
+
+async def test_a_new_device_replaces_a_broken_one(
+    web: tuple[Hub, WebServer, TestClient[Any, Any]],
+) -> None:
+    hub, server, client = web
+    await hub.pair_device(DOOR, "door", "大门", "门口")
+    token = await installer(server, client)
+    await client.post("/installer/permit-join", data={"csrf": token})
+    new = "rflink:Eurodomest:654321:01"
+    await hub.handle_reading(Reading(new, "rflink", "door", {"state": "on"}))
+    resp = await client.post(
+        "/installer/pair",
+        data={"csrf": token, "key": new, "kind": "door", "name": "大门", "replaces": DOOR},
+    )
+    assert resp.status == 200 and "已用新设备替换 大门" in await resp.text()
+    assert [d.key for d in hub.registry.devices()] == [new]
+
+
+async def test_live_updates_show_a_device_as_it_is_heard(
+    web: tuple[Hub, WebServer, TestClient[Any, Any]],
+) -> None:
+    hub, server, client = web
+    token = await installer(server, client)
+    await client.post("/installer/permit-join", data={"csrf": token})
+    resp = await client.get("/live/devices")
+    assert resp.headers["Content-Type"].startswith("text/event-stream")
+    await hub.handle_reading(door_reading())
+    seen = b""
+    while DOOR.encode() not in seen:
+        seen += await asyncio.wait_for(resp.content.readany(), 10)
+    assert b"event: fragments" in seen
+    resp.close()
+
+
+async def test_the_walk_test_ticks_devices_and_sends_its_report(
+    web: tuple[Hub, WebServer, TestClient[Any, Any]],
+    collector: Collector,
+) -> None:
+    hub, server, client = web
+    await hub.pair_device(DOOR, "door", "大门", "门口")
+    await hub.pair_device(PENDANT, "wearable", "胸牌", "卧室")
+    token = await installer(server, client)
+    html = await (await client.post("/installer/walk/start", data={"csrf": token})).text()
+    assert "已确认 0 / 2" in html
+    await hub.handle_reading(door_reading())
+    html = await (await client.get("/installer/walk")).text()
+    assert "已确认 1 / 2" in html
+    await client.post("/installer/walk/test-alarm", data={"csrf": token})
+    [sos] = await collector.wait_event("sos")
+    assert sos["data"]["test"] is True
+    html = await (await client.post("/installer/walk/finish", data={"csrf": token})).text()
+    assert "巡检报告已保存并发送" in html and "1 / 2" in html
+    assert "上次巡检报告" in html and "没有响应的设备" in html and "胸牌" in html
+    [report] = await collector.wait_event("walk_test")
+    assert report["data"]["passed"] == 1 and report["data"]["total"] == 2
+    assert {d["device"]: d["ok"] for d in report["data"]["devices"]} == {
+        DOOR: True,
+        PENDANT: False,
+    }
+    assert report["data"]["test_alarm"]["id"] == sos["id"]
+    assert report["data"]["complete"] is False  # the pendant never spoke
+
+
+async def test_the_survey_shows_wifi_broker_cellular_and_device_signal(
+    web: tuple[Hub, WebServer, TestClient[Any, Any]],
+) -> None:
+    hub, server, client = web
+    await hub.pair_device(PENDANT, "wearable", "胸牌", "卧室")
+    await hub.handle_reading(Reading(PENDANT, "bthome", "presence", {}, rssi=-88))
+    await installer(server, client)
+    await eventually(lambda: hub.uplink.state.connected)
+    html = await (await client.get("/installer/survey")).text()
+    assert "-72 dBm" in html  # Wi-Fi, from the recorded /proc/net/wireless
+    assert re.search(r"\d+ ms", html)  # a real PUBACK round trip to mosquitto
+    assert "-73 dBm" in html  # AT+CSQ 20 from the simulated modem
+    assert "-88 dBm" in html and "把设备或主机挪近一些" in html  # poor BLE, with advice
+    assert "把主机移近路由器" in html  # -72 dBm Wi-Fi is poor
+
+
+async def test_the_heartbeat_carries_uplink_and_modem_signal(
+    broker: Mosquitto, make_hub: HubFactory, tmp_path: Path
+) -> None:
+    (tmp_path / "wireless").write_text(WIRELESS)
+    hub = await make_hub(
+        broker.port,
+        web={"wireless_path": str(tmp_path / "wireless")},
+        escalation={"modem_port": "sim"},
+    )
+    await hub.heartbeat()  # the first one asks the modem
+    signal = await eventually(
+        lambda: hub.modem_rssi_dbm is not None and hub.modem_rssi_dbm, timeout=10
+    )
+    beat = await hub.heartbeat()
+    assert signal == -73
+    assert beat["signal"]["wifi_rssi_dbm"] == -72 and beat["signal"]["modem_rssi_dbm"] == -73
+
+
+async def test_the_family_page_shows_open_alerts_and_troubled_devices(
+    web: tuple[Hub, WebServer, TestClient[Any, Any]],
+) -> None:
+    hub, server, client = web
+    await hub.pair_device(DOOR, "door", "大门", "门口")
+    await hub.handle_reading(door_reading(battery_low=True))
+    await hub.test_alarm()
+    status, html = await login(client, server.access.family_pin)
+    assert status == 200
+    assert "紧急求助" in html and "(测试)" in html  # the open (test) SOS and its state
+    assert "大门" in html and "电量低" in html
+    assert "刚刚" in html  # last sign of life: the door, just now
+
+
+async def test_pin_command_and_both_buttons_give_the_installer_pin(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    from gpiozero.pins.mock import MockFactory
+
+    from hub.config import parse_config
+    from tests.conftest import hub_raw
+
+    spoken: list[Sequence[str]] = []
+    port = free_port()
+    raw = hub_raw(
+        tmp_path / "data",
+        broker.port,
+        web={"enabled": True, "listen": "127.0.0.1", "port": port, "pin_hold_s": 2.0},
+        voice={"prompts": True},
+    )
+    factory = MockFactory()
+    hub = Hub(parse_config(raw), pin_factory=factory, local_raw=raw, player=spoken.append)
+    await hub.start()
+    try:
+        proc = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "hub", "pin", "--socket", str(hub.cfg.control_socket)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        pin = re.search(r"installer PIN: (\d{6})", proc.stdout)
+        assert pin, proc.stdout
+        family = await asyncio.to_thread(call, hub.cfg.control_socket, "pin", family=True)
+        assert re.fullmatch(r"\d{8}", family["pin"])
+        # hold both buttons: the PIN is spoken (the red press also raises an SOS: never muted)
+        factory.pin(hub.cfg.gpio.sos_pin).drive_low()
+        factory.pin(hub.cfg.gpio.ok_pin).drive_low()
+        speaker = hub.speaker
+        assert speaker is not None
+        from hub.web.server import spoken_pin
+
+        wav = speaker.renderer.path_for(spoken_pin(pin.group(1), "cmn"), speaker.voice)
+        await eventually(lambda: any(str(wav) in argv for argv in spoken), timeout=20)
+        factory.pin(hub.cfg.gpio.sos_pin).drive_high()
+        factory.pin(hub.cfg.gpio.ok_pin).drive_high()
+        # and the pages listen on the configured LAN address only
+        from aiohttp import ClientSession
+
+        async with ClientSession() as session, session.get(f"http://127.0.0.1:{port}/login") as r:
+            assert r.status == 200
+    finally:
+        await hub.stop()
+
+
+async def test_pin_command_says_what_to_do_when_the_pages_are_off(
+    broker: Mosquitto, make_hub: HubFactory
+) -> None:
+    hub = await make_hub(broker.port)
+    proc = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "hub", "pin", "--socket", str(hub.cfg.control_socket)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "set [web] enabled = true" in proc.stderr
+
+
+async def test_pages_listen_on_the_lan_interface_and_wait_for_its_address(
+    broker: Mosquitto, make_hub: HubFactory, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    from dataclasses import replace
+
+    from aiohttp import ClientSession
+
+    import hub.web.server as server_module
+
+    assert server_module.interface_address("lo") == "127.0.0.1"
+    assert server_module.interface_address("nosuch0") is None
+    monkeypatch.setattr(server_module, "_BIND_RETRY_S", 0.1)
+    port = free_port()
+    hub = await make_hub(broker.port, web={"enabled": True, "interface": "nosuch0", "port": port})
+    pages = hub.web
+    assert pages is not None and pages.address is None  # no Wi-Fi yet: the hub runs, pages wait
+    family = await asyncio.to_thread(call, hub.cfg.control_socket, "pin", family=True)
+    assert len(family["pin"]) == 8  # the PINs can be handed out meanwhile
+    assert "has no IPv4 address; retrying" in caplog.text
+    await hub.test_alarm()  # and the alarm path does not care
+    pages.cfg = replace(pages.cfg, interface="lo")  # the interface got its address
+    await eventually(lambda: pages.address == "127.0.0.1")
+    async with ClientSession() as session, session.get(f"http://127.0.0.1:{port}/login") as r:
+        assert r.status == 200
+
+
+def test_serving_the_pages_on_every_interface_is_refused() -> None:
+    from hub.config import parse_config
+    from hub.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"hub": {"id": "X"}, "web": {"listen": "0.0.0.0"}})
+    assert any(p.startswith("web.listen:") and "LAN address" in p for p in caught.value.problems)
+
+
+def test_only_the_family_pin_can_be_renewed(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "hub", "pin", "--new", "--socket", str(tmp_path / "x.sock")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2 and "give --family too" in proc.stderr
+
+
+async def test_a_failing_page_listener_never_costs_the_hub_an_alarm(
+    broker: Mosquitto, collector: Collector, make_hub: HubFactory
+) -> None:
+    hub = await make_hub(broker.port)
+    smoke = "rflink:Alecto V4:0003"
+    await hub.pair_device(smoke, "smoke", "厨房烟感", "厨房")
+
+    def broken(_reading: Reading, _device: object) -> None:
+        raise RuntimeError("a bug in the pages")
+
+    hub.reading_listeners.append(broken)
+    await hub.handle_reading(Reading(smoke, "rflink", "smoke", {"smoke": True}))
+    [alarm] = await collector.wait_event("smoke")
+    assert alarm["priority"] == 0 and alarm["source"]["device"] == smoke
