@@ -747,13 +747,20 @@ class Hub:
             if report is not None:
                 self.uplink.report(report)
             return
+        same_broker = (
+            accepted.config.mqtt == self.cfg.mqtt
+            and accepted.config.topic_root == self.cfg.topic_root
+        )
         self._use_config(accepted.config, accepted.version)
         _LOGGER.info("fleet config version %d applied", accepted.version)
         await self.commit(
             Draft.create("config_applied", self.clock, data={"version": accepted.version})
         )
         self.guard.on_applied(accepted.version, self.clock.monotonic())
-        if self.uplink.state.connected:  # same broker: the trial passes at once
+        # Same broker: the trial passes at once. A new broker must prove itself by a new
+        # connection; the old one may still look connected for a moment after the switch,
+        # and taking that as proof would confirm a push to an unreachable broker.
+        if same_broker and self.uplink.state.connected:
             self._on_uplink_connected()
 
     def _on_uplink_connected(self) -> None:
