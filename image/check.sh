@@ -142,9 +142,13 @@ if [ "$binfmt" = yes ]; then
 else
   # No chroot: install into a target directory inside the root, run with PYTHONPATH.
   # Wheels only: building an sdist would start the arm64 python as a subprocess, which
-  # needs binfmt_misc.
+  # needs binfmt_misc. Pure-Python sdists (docopt, for rflink) are built into wheels by
+  # this machine's python first; its x86-64 wheels in that folder are simply not used.
+  "$python" -m pip wheel -q --disable-pip-version-check --prefer-binary \
+    -w "$build/host-wheels" "$wheel[pi,voice]" >"$build/host-pip.log" 2>&1 || true
   PIP_CERT=$root/tmp/build-ca.crt inroot /usr/bin/python3 -m pip install -q \
-    --disable-pip-version-check --only-binary=:all: --target "$root/opt/pingan-hub/lib" "$wheel" >"$build/pip.log" 2>&1 \
+    --disable-pip-version-check --only-binary=:all: --find-links "$build/host-wheels" \
+    --target "$root/opt/pingan-hub/lib" "$wheel[pi,voice]" >"$build/pip.log" 2>&1 \
     || { tail -30 "$build/pip.log"; exit 1; }
   hub() { PYTHONPATH=$root/opt/pingan-hub/lib inroot /usr/bin/python3 -m hub "$@"; }
   hubpy() { PYTHONPATH=$root/opt/pingan-hub/lib inroot /usr/bin/python3 "$@"; }
