@@ -19,6 +19,9 @@ DOOR = Reading(
 SMOKE = Reading(
     device="rflink:Alecto V4:0003", protocol="rflink", kind="smoke", values={"smokealert": "on"}
 )
+THERMOMETER = Reading(
+    device="A4:C1:38:0D:2E:11", protocol="bthome", kind="sensor", values={"temperature": 21.5}
+)
 FLAT = Reading(
     device="rflink:Chuango:0a1b2c:02",
     protocol="rflink",
@@ -39,24 +42,24 @@ def run_silence(
     return out
 
 
-def test_a_door_contact_that_goes_silent_is_reported_offline_exactly_once() -> None:
+def test_a_thermometer_that_goes_silent_is_reported_offline_exactly_once() -> None:
     clock, sup = FakeClock(), Supervisor()
-    sup.observe(DOOR, clock.monotonic())
+    sup.observe(THERMOMETER, clock.monotonic())
     notices = run_silence(sup, clock, 6 * 3600)
-    assert notices == [Notice("sensor_offline", DOOR.device, {"silent_s": 1380})]
-    assert sup.health(DOOR.device) is Health.OFFLINE
+    assert notices == [Notice("sensor_offline", THERMOMETER.device, {"silent_s": 1380})]
+    assert sup.health(THERMOMETER.device) is Health.OFFLINE
     # 15 min floor * 1.5 margin = 22.5 min; the first 1-minute tick past it is at 23 min.
     assert DEFAULT_FLOOR * MARGIN == 1350
 
 
-def test_an_offline_door_contact_heard_again_is_reported_restored() -> None:
+def test_an_offline_thermometer_heard_again_is_reported_restored() -> None:
     clock, sup = FakeClock(), Supervisor()
-    sup.observe(DOOR, clock.monotonic())
+    sup.observe(THERMOMETER, clock.monotonic())
     run_silence(sup, clock, 3600)
     clock.advance(60)
-    notices = sup.observe(DOOR, clock.monotonic())
-    assert notices[0] == Notice("sensor_restored", DOOR.device)
-    assert sup.health(DOOR.device) is Health.ONLINE
+    notices = sup.observe(THERMOMETER, clock.monotonic())
+    assert notices[0] == Notice("sensor_restored", THERMOMETER.device)
+    assert sup.health(THERMOMETER.device) is Health.ONLINE
     assert run_silence(sup, clock, 10 * 60) == []
 
 
@@ -66,16 +69,27 @@ def test_a_smoke_detector_that_checks_in_daily_is_not_called_offline_overnight()
     assert run_silence(sup, clock, 24 * 3600, step=600) == []
 
 
+def test_a_front_door_nobody_opens_at_night_is_not_called_offline() -> None:
+    # A 433 MHz contact transmits only when the door moves; the elder sleeps 22:00-07:00.
+    clock, sup = FakeClock(), Supervisor()
+    sup.observe(DOOR, clock.monotonic())
+    assert run_silence(sup, clock, 12 * 3600, step=600) == []
+    clock.advance(60)
+    sup.observe(DOOR, clock.monotonic())
+    # Gone for more than a day and a half (a flat battery): then it is reported.
+    assert [n.kind for n in run_silence(sup, clock, 40 * 3600, step=600)] == ["sensor_offline"]
+
+
 def test_the_learned_interval_is_the_longest_of_the_last_16_gaps() -> None:
     clock, sup = FakeClock(), Supervisor()
     for gap in [3600.0] + [60.0] * 16:
         clock.advance(gap)
-        sup.observe(DOOR, clock.monotonic())
+        sup.observe(THERMOMETER, clock.monotonic())
     # The hour-long gap has left the 16-report history: the 15-minute floor applies again.
-    assert sup.interval(DOOR.device) == DEFAULT_FLOOR
+    assert sup.interval(THERMOMETER.device) == DEFAULT_FLOOR
     clock.advance(7200)
-    sup.observe(DOOR, clock.monotonic())
-    assert sup.interval(DOOR.device) == 7200
+    sup.observe(THERMOMETER, clock.monotonic())
+    assert sup.interval(THERMOMETER.device) == 7200
 
 
 def test_a_flat_pendant_battery_is_reported_once_a_day_not_on_every_press() -> None:
@@ -144,9 +158,9 @@ def test_a_paired_detector_that_died_while_the_hub_was_off_is_reported_after_boo
     # The hub restarts; the door contact's battery went flat while it was down, so the
     # contact is never heard again. Without expect() it would never be reported.
     clock, sup = FakeClock(), Supervisor()
-    sup.expect(DOOR.device, "door", clock.monotonic())
+    sup.expect(THERMOMETER.device, "sensor", clock.monotonic())
     notices = run_silence(sup, clock, 6 * 3600)
-    assert notices == [Notice("sensor_offline", DOOR.device, {"silent_s": 1380})]
+    assert notices == [Notice("sensor_offline", THERMOMETER.device, {"silent_s": 1380})]
 
 
 def test_a_paired_detector_heard_after_boot_stays_online() -> None:
