@@ -1086,7 +1086,8 @@ class Hub:
             return  # heard, not paired: it waits in the inbox for the installer
         reading = attribute(reading, device.kind)
         source = Source(device.key, name=device.name, room=device.room, protocol=device.protocol)
-        pressed = device.kind == "button" and reading.values.get("action") == "press"
+        # A pendant, or a wristband's SOS key (a wearable paired as such), raises the SOS.
+        pressed = device.kind in ("button", "wearable") and reading.values.get("action") == "press"
         if pressed and self.book.open_sos() is None:
             await self.raise_alarm("sos", source=source)
         notices = self.supervisor.observe(reading, self.clock.monotonic(), kind=device.kind)
@@ -1097,6 +1098,10 @@ class Hub:
         for notice in notices:
             if notice.kind in ("smoke", "gas", "water", "button"):
                 continue  # alarms: raised by the care checks / the SOS path, not twice
+            if notice.kind == "wearable":
+                # Its vital signs reach the centre as 5-minute health-archive buckets
+                # (`vital`); one event per pulse reading would be 1,440 a day over cellular.
+                continue
             device = self.registry.get(notice.device)
             source = Source(
                 notice.device,

@@ -55,3 +55,13 @@ def test_a_paired_watch_still_reports_heart_rate_not_just_wearable() -> None:
     beat = Reading(device="ble:watch", protocol="ble", kind="heart_rate", values={"bpm": 72})
     assert attribute(beat, "wearable") == beat
     assert attribute(beat, "sensor") == beat
+
+
+def test_a_wristbands_sos_key_is_a_press_though_it_is_paired_as_a_wearable() -> None:
+    from hub.sensors.bthome import decode_advert
+    from tests.test_bthome import PENDANT, PENDANT_BUTTON_PRESS_ADV, PENDANT_IDLE_ADV
+
+    pressed = attribute(decode_advert(PENDANT_BUTTON_PRESS_ADV, address=PENDANT), "wearable")
+    idle = attribute(decode_advert(PENDANT_IDLE_ADV, address=PENDANT), "wearable")
+    assert pressed.values["action"] == "press"
+    assert "action" not in idle.values

@@ -47,6 +47,8 @@ def attribute(reading: Reading, kind: str) -> Reading:
     """The reading as the paired `kind` (door, motion, smoke, gas, water, button, ...);
     a wearable's or a generic sensor's reading keeps its own kind."""
     if kind in _SELF_DESCRIBING:
+        if is_button_press(reading):  # a wristband's SOS key
+            return replace(reading, values={**reading.values, "action": "press"})
         return reading
     values = dict(reading.values)
     active = _active(values)
