@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -628,3 +629,19 @@ async def test_a_call_after_many_quiet_checks_is_still_answered_and_the_modem_ne
     [answered] = await collector.wait_event("incoming_call")
     assert answered["data"]["answered"] is True
     assert not [r for r in caplog.records if "modem failed" in r.getMessage()]
+
+
+def test_with_calls_switched_off_the_fault_says_who_was_texted_not_that_nobody_answered() -> None:
+    cascade = Cascade(FACTS, replace(CFG, contacts=(DAUGHTER, SON), calls=False))
+    cascade.start("no_ack", 0.0)
+    cascade.sms_sent(0, True, "sent in 1 part(s)", 0.0)
+    assert cascade.sms_sent(1, False, "SMS refused", 0.0)[-1] == Record(
+        "fault",
+        {
+            "alarm_id": "A-1",
+            "component": "escalation",
+            "detail": "1 of 2 emergency contact(s) texted; calls are switched off "
+            "(escalation.calls = false)",
+        },
+    )
+    assert cascade.state is CascadeState.EXHAUSTED

@@ -388,13 +388,16 @@ class Cascade:
         return [step]
 
     def _exhausted(self) -> Record:
+        if self.cfg.calls:
+            detail = f"no emergency contact answered after {self.round + 1} round(s)"
+        else:  # nobody was called: saying "nobody answered" would mislead the centre
+            detail = (
+                f"{self.texts_sent} of {len(self.cfg.contacts)} emergency contact(s) texted; "
+                "calls are switched off (escalation.calls = false)"
+            )
         return Record(
             "fault",
-            {
-                "alarm_id": self.facts.alarm_id,
-                "component": "escalation",
-                "detail": f"no emergency contact answered after {self.round + 1} round(s)",
-            },
+            {"alarm_id": self.facts.alarm_id, "component": "escalation", "detail": detail},
         )
 
     def sms_sent(self, contact: int, ok: bool, detail: str, now: float) -> list[EscalationAction]:
