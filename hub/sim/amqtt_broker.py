@@ -12,18 +12,15 @@ Installed with the `test` extra (`amqtt` on PyPI); imported only in the subproce
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from hub.errors import HubError
-from hub.sim.broker import free_port
+from hub.sim.broker import free_port, terminate, wait_listening
 
 
 class Amqtt:
@@ -66,27 +63,13 @@ class Amqtt:
             stderr=subprocess.STDOUT,
         )
         log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise HubError(f"amqtt exited at start: {self.log.read_text(errors='replace')}")
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
-            ):
-                return
-            time.sleep(0.05)
-        raise HubError(f"amqtt did not listen on port {self.port} within {timeout} s")
+        wait_listening(
+            self.proc, "amqtt", self.port, timeout, lambda: self.log.read_text(errors="replace")
+        )
 
     def stop(self) -> None:
         """Stop the process (its sessions and retained messages are lost)."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         self.proc = None
 
     def close(self) -> None:

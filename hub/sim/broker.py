@@ -9,6 +9,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from hub.errors import HubError
@@ -30,6 +31,35 @@ def find_mosquitto() -> str:
             "(the ./dev script does this for you when run as root)"
         )
     return found
+
+
+def wait_listening(
+    proc: subprocess.Popen[bytes], name: str, port: int, timeout: float, why: Callable[[], str]
+) -> None:
+    """Wait until a broker process accepts connections on `port`; HubError (with `why()`,
+    e.g. its log) if it exits first or does not listen in time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise HubError(f"{name} exited at start: {why().strip()}")
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", port), timeout=0.2),
+        ):
+            return
+        time.sleep(0.05)
+    raise HubError(f"{name} did not listen on port {port} within {timeout} s")
+
+
+def terminate(proc: subprocess.Popen[bytes] | None, grace_s: float = 5.0) -> None:
+    """SIGTERM (brokers save their state on it), SIGKILL after `grace_s`."""
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 class Mosquitto:
@@ -71,28 +101,18 @@ class Mosquitto:
         self.proc = subprocess.Popen(
             [self.binary, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
-                raise HubError(f"mosquitto exited at start: {err.strip()}")
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
-            ):
-                return
-            time.sleep(0.02)
-        raise HubError(f"mosquitto did not listen on port {self.port} within {timeout} s")
+        stderr = self.proc.stderr
+        wait_listening(
+            self.proc,
+            "mosquitto",
+            self.port,
+            timeout,
+            lambda: stderr.read().decode(errors="replace") if stderr else "",
+        )
 
     def stop(self) -> None:
         """Stop (SIGTERM: it saves its persistence file)."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         if self.proc and self.proc.stderr:
             self.proc.stderr.close()
         self.proc = None

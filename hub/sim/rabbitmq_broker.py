@@ -13,18 +13,15 @@ it is ours to stop), its own node name, data and log directories, the MQTT liste
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 from hub.errors import HubError
-from hub.sim.broker import free_port
+from hub.sim.broker import free_port, terminate, wait_listening
 
 _SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 
@@ -89,28 +86,14 @@ class RabbitMQ:
             self.proc = subprocess.Popen(
                 [_SERVER], stdout=out, stderr=subprocess.STDOUT, env=self._env()
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise HubError(f"rabbitmq exited at start: {self.log.read_text(errors='replace')}")
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
-            ):
-                return
-            time.sleep(0.1)
-        raise HubError(f"rabbitmq did not listen on port {self.port} within {timeout} s")
+        wait_listening(
+            self.proc, "rabbitmq", self.port, timeout, lambda: self.log.read_text(errors="replace")
+        )
 
     def stop(self) -> None:
         """Stop the node (SIGTERM: Erlang shuts down cleanly), then its epmd."""
         for proc in (self.proc, self.epmd):
-            if proc and proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            terminate(proc, grace_s=15)
         self.proc = self.epmd = None
 
     def close(self) -> None:
