@@ -11,12 +11,13 @@ import contextlib
 import logging
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from gpiozero.pins.mock import MockFactory
 
 from hub.app import ALARM_PROMPTS, Hub
 from hub.config import parse_config
-from hub.sim.broker import Mosquitto
+from hub.sim.broker import Mosquitto, free_port
 from hub.sim.centre import SimulatedCentre
 from hub.sos.lifecycle import Alarm, AlarmState
 from hub.voice.prompts import prompt_text
@@ -44,13 +45,14 @@ def run_demo(*, forever: bool = False, ack_delay: float = 2.0) -> int:
 
 
 async def _demo(data_dir: Path, port: int, forever: bool, ack_delay: float) -> int:
-    cfg = parse_config(
-        {
-            "hub": {"id": DEMO_HUB, "data_dir": str(data_dir)},
-            "mqtt": {"host": "127.0.0.1", "port": port, "heartbeat_s": 30.0},
-            "gpio": {"pin_factory": "mock"},
-        }
-    )
+    raw: dict[str, Any] = {
+        "hub": {"id": DEMO_HUB, "data_dir": str(data_dir)},
+        "mqtt": {"host": "127.0.0.1", "port": port, "heartbeat_s": 30.0},
+        "gpio": {"pin_factory": "mock"},
+    }
+    if forever:  # left running: the installer and family pages, on this machine only
+        raw["web"] = {"enabled": True, "listen": "127.0.0.1", "port": free_port()}
+    cfg = parse_config(raw)
     centre = SimulatedCentre("127.0.0.1", port, ack_delay=ack_delay)
     centre_ready = asyncio.Event()
     centre_task = asyncio.create_task(centre.run(centre_ready))
@@ -95,6 +97,13 @@ async def _demo(data_dir: Path, port: int, forever: bool, ack_delay: float) -> i
         print("[demo] the whole loop worked: press -> disk -> MQTT -> centre -> ack -> elder")
         if forever:
             print(f"[demo] still running; try: pingan-hub status --socket {cfg.control_socket}")
+            if hub.web is not None:
+                installer = await hub.web.pin_op(family=False, new=False)
+                family = await hub.web.pin_op(family=True, new=False)
+                print(
+                    f"[demo] installer and family pages: http://127.0.0.1:{cfg.web.port}/ "
+                    f"(installer PIN {installer['pin']}, family PIN {family['pin']})"
+                )
             await asyncio.Event().wait()
         return 0
     except TimeoutError:
