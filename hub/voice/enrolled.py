@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import numpy.typing as npt
 
@@ -55,13 +58,55 @@ def dtw_distance(a: Features, b: Features) -> float:
     return float(acc[-1, -1] / (a.shape[0] + b.shape[0]))
 
 
+# Measured on flite renderings (tests/test_voice_enrolled.py): the same phrase at another
+# pace ~4.1, other phrases 5.7-8.1.
+DEFAULT_THRESHOLD = 5.0
+TEMPLATES_FILE = "enrolled_phrase.npz"
+
+
 class EnrolledPhrase:
     """Matches an utterance against templates from the elder's enrolment recordings."""
 
-    def __init__(self, phrase: str, recordings: list[bytes], threshold: float) -> None:
+    def __init__(
+        self, phrase: str, recordings: list[bytes], threshold: float = DEFAULT_THRESHOLD
+    ) -> None:
         self.phrase = phrase
         self.templates = [mfcc(r) for r in recordings]
         self.threshold = threshold
+
+    @classmethod
+    def from_templates(
+        cls, phrase: str, templates: list[Features], threshold: float = DEFAULT_THRESHOLD
+    ) -> EnrolledPhrase:
+        """An enrolled phrase from stored feature templates (no audio involved)."""
+        made = cls(phrase, [], threshold)
+        made.templates = list(templates)
+        return made
+
+    def save(self, path: Path) -> None:
+        """Store the MFCC templates only (never audio), atomically: temp file, fsync, rename."""
+        tmp = path.with_suffix(".tmp")
+        arrays = {f"t{i}": t for i, t in enumerate(self.templates)}
+        with tmp.open("wb") as f:
+            np.savez(
+                f,
+                phrase=np.array(self.phrase),
+                threshold=np.array(self.threshold),
+                **arrays,  # type: ignore[arg-type]
+            )
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> EnrolledPhrase:
+        """Read templates written by `save` (no pickles are loaded)."""
+        with np.load(path, allow_pickle=False) as data:
+            keys = sorted((k for k in data.files if k[0] == "t"), key=lambda k: int(k[1:]))
+            templates = [np.asarray(data[k], dtype=np.float64) for k in keys]
+            if not templates or any(t.ndim != 2 or t.shape[1] != N_MFCC - 1 for t in templates):
+                raise ValueError(f"{path} holds no usable templates")
+            return cls.from_templates(str(data["phrase"]), templates, float(data["threshold"]))
 
     def distance(self, pcm: bytes) -> float:
         """Smallest DTW distance to any template."""
