@@ -40,6 +40,8 @@ def mfcc(pcm: bytes) -> Features:
     energy = power.sum(axis=1)
     voiced = energy > energy.max() * 1e-3  # trim leading/trailing silence and noise
     idx = np.flatnonzero(voiced)
+    if idx.size == 0:  # digital silence: nothing to compare
+        return np.zeros((0, N_MFCC - 1))
     power = power[idx[0] : idx[-1] + 1]
     feats: Features = np.log(power @ _FB.T + 1e-10) @ _DCT.T
     feats = feats[:, 1:]
@@ -102,7 +104,7 @@ class EnrolledPhrase:
     def load(cls, path: Path) -> EnrolledPhrase:
         """Read templates written by `save` (no pickles are loaded)."""
         with np.load(path, allow_pickle=False) as data:
-            keys = sorted((k for k in data.files if k[0] == "t"), key=lambda k: int(k[1:]))
+            keys = sorted((k for k in data.files if k[1:].isdigit()), key=lambda k: int(k[1:]))
             templates = [np.asarray(data[k], dtype=np.float64) for k in keys]
             if not templates or any(t.ndim != 2 or t.shape[1] != N_MFCC - 1 for t in templates):
                 raise ValueError(f"{path} holds no usable templates")
@@ -111,6 +113,8 @@ class EnrolledPhrase:
     def distance(self, pcm: bytes) -> float:
         """Smallest DTW distance to any template."""
         feats = mfcc(pcm)
+        if feats.shape[0] == 0:
+            return float("inf")
         return min(dtw_distance(feats, t) for t in self.templates)
 
     def matches(self, pcm: bytes) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -23,6 +24,9 @@ from hub.voice.spotter import AnswerSpotter, Detection, Spotter, VoiceError
 _LOGGER = logging.getLogger(__name__)
 
 OutcomeHandler = Callable[[Outcome], Awaitable[None]]
+# Frames (30 ms) heard before the gate opens are handed on too: a soft onset ("h" of
+# "help") is below the gate's level but matters to every engine.
+PREROLL_FRAMES = 10
 # Longest enrolment take kept: a phrase, not a conversation.
 MAX_TAKE_BYTES = 5 * 16000 * 2
 
@@ -57,10 +61,17 @@ class VoiceListener:
         """Consume audio until the source ends or the task is cancelled."""
         loop = asyncio.get_running_loop()
         was_open = False
+        preroll: deque[bytes] = deque(maxlen=PREROLL_FRAMES)
         async for frame in self.source.frames():
             if self.gate.is_open(frame):
+                if not was_open:  # the quiet start of the phrase, just before the gate opened
+                    for early in preroll:
+                        await self._heard(loop, early)
+                    preroll.clear()
                 was_open = True
                 await self._heard(loop, frame)
+            elif not was_open:
+                preroll.append(frame)
             elif was_open:  # the utterance ended: decide, and the next one starts clean
                 was_open = False
                 await self._utterance_ended(loop)

@@ -47,7 +47,6 @@ ORDINARY_WORDS = frozenset(
 )
 CONFIRM_WINDOW_S = 4.0
 CONFIRM_AFTER_S = 0.9  # decide this long after a candidate even if the room stays loud
-_HELP_SEARCH = "help"
 _CONFIRM_SEARCH = "confirm"
 
 # Spoken answers to "需要帮助吗" the English model can hear.
@@ -133,8 +132,13 @@ class PocketsphinxSpotter:
             _unigram_file(GARBAGE_WORDS, "help", help_boost_log10),
         ]
         try:
-            self._decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
-            self._decoder.add_kws(_HELP_SEARCH, files[0])
+            # kws= (not the default language model) and a dictionary of only the words
+            # used: the full en-us LM and dictionary would add ~100 MB resident.
+            files.append(_small_dict(self.keyphrases, self.answers))
+            self._decoder = Decoder(
+                kws=files[0], dict=files[3], samprate=SAMPLE_RATE, loglevel="FATAL"
+            )
+            self._help_search = self._decoder.current_search()
             self._decoder.add_kws(_ANSWER_SEARCH, files[1])
             self._decoder.add_lm_file(_CONFIRM_SEARCH, files[2])
         except Exception as exc:
@@ -168,7 +172,7 @@ class PocketsphinxSpotter:
             if self._since_candidate >= int(CONFIRM_AFTER_S * SAMPLE_RATE) * 2:
                 return self._confirm()
             return None
-        heard = self._process(_HELP_SEARCH, frame)
+        heard = self._process(self._help_search, frame)
         if not heard:
             return None
         hits = {seg.word.strip() for seg in self._decoder.seg()} or {heard}
@@ -242,6 +246,26 @@ def is_call_for_help(words: list[str]) -> bool:
     """
     heard = set(words)
     return not heard or (bool(heard & HELP_LIKE) and not heard & ORDINARY_WORDS)
+
+
+def _small_dict(*phrase_sets: dict[str, float]) -> str:
+    """A pronunciation dictionary holding only the words the searches use."""
+    from pocketsphinx import get_model_path
+
+    wanted = set(GARBAGE_WORDS) | {"help"}
+    for phrases in phrase_sets:
+        for phrase in phrases:
+            wanted.update(phrase.split())
+    full = Path(get_model_path()) / "en-us" / "cmudict-en-us.dict"
+    with (
+        full.open(encoding="utf-8") as src,
+        tempfile.NamedTemporaryFile("w", suffix=".dict", delete=False) as out,
+    ):
+        for line in src:
+            word = line.split(" ", 1)[0]
+            if word.split("(", 1)[0] in wanted:
+                out.write(line)
+    return out.name
 
 
 def _unigram_file(words: list[str], boosted: str, boost_log10: float) -> str:
