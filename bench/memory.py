@@ -25,6 +25,11 @@ def main() -> None:
     """Run and print the figure."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--idle", type=float, default=5.0, help="seconds idle before reading")
+    parser.add_argument(
+        "--listen",
+        action="store_true",
+        help="with [voice] listen = true: the pocketsphinx spotter loaded (no microphone here)",
+    )
     args = parser.parse_args()
     print(f"machine: {machine()}")
     bare = subprocess.run(
@@ -48,6 +53,7 @@ port = {broker.port}
 pin_factory = "mock"
 [voice]
 prompts = false
+listen = {"true" if args.listen else "false"}
 """)
         proc = subprocess.Popen([sys.executable, "-m", "hub", "run", "--config", str(config)])
         try:
@@ -68,8 +74,8 @@ prompts = false
             proc.wait(10)
     verdict = "MET" if rss / 1024 <= 45 else "MISSED"
     print(
-        f"pingan-hub run, idle {args.idle:.0f} s after connecting: VmRSS {rss / 1024:.1f} MiB "
-        f"(target <= 45 MiB): {verdict}"
+        f"pingan-hub run{' listening' if args.listen else ''}, idle {args.idle:.0f} s after "
+        f"connecting: VmRSS {rss / 1024:.1f} MiB (target <= 45 MiB): {verdict}"
     )
 
 
