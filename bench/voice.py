@@ -128,6 +128,29 @@ def enrolled_figures() -> None:
     )
 
 
+def answer_figures() -> None:
+    """What the confirmation hears: per phrase and voice, yes (Y), no (N) or nothing (.)."""
+    spotter = PocketsphinxSpotter()
+    print("\nspoken answers while asking (voices slt, awb, rms, kal):")
+    for phrase in ("yes", "no", "no thank you", "help", "help me", "please help me", "hello"):
+        row = ""
+        for voice in ("slt", "awb", "rms", "kal"):
+            pcm = render(phrase, voice, 1.0, CACHE) + TAIL
+            said: bool | None = None
+            heard_no = False
+            spotter.reset_answer()
+            for i in range(0, len(pcm) - FRAME_BYTES + 1, FRAME_BYTES):
+                heard = spotter.feed_answer(pcm[i : i + FRAME_BYTES])
+                if heard:
+                    said = True
+                    break
+                heard_no = heard_no or heard is False
+            spotter.reset_answer()
+            said = False if said is None and heard_no else said
+            row += {True: "Y", False: "N", None: "."}[said]
+        print(f"  {phrase:16s} {row}")
+
+
 def grid() -> None:
     """Each keyphrase alone at several thresholds, on the TRAINING part only."""
     corpus = build_set(TRAINING, CACHE)
@@ -168,6 +191,7 @@ def main() -> None:
                 conditions[name] = tally
         print(f"|   ({name}: VmRSS {rss:.0f} MB loaded, +{rss - rss0:.0f} MB) | | | | |")
     enrolled_figures()
+    answer_figures()
     for name, tally in conditions.items():
         print(f"\nHELD_OUT per condition, {name}: caught/helps, false alarms/others")
         for cond, (c, h, f, o) in tally.by_condition.items():
