@@ -145,8 +145,9 @@ def answer_figures() -> None:
                     said = True
                     break
                 heard_no = heard_no or heard is False
+            if said is None and heard_no and spotter.confirms_no():
+                said = False
             spotter.reset_answer()
-            said = False if said is None and heard_no else said
             row += {True: "Y", False: "N", None: "."}[said]
         print(f"  {phrase:16s} {row}")
 

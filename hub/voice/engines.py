@@ -97,6 +97,10 @@ class VoskSpotter:
             return False
         return None
 
+    def confirms_no(self) -> bool:
+        """Vosk judged the whole utterance against its grammar already."""
+        return True
+
     def reset_answer(self) -> None:
         """Forget a partial answer."""
         self._answers.Reset()

@@ -55,7 +55,7 @@ class VoiceListener:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spotter")
         self._takes: asyncio.Queue[bytes] | None = None  # set while enrolling
         self._take = bytearray()
-        self._heard_no = False
+        self._heard_no: list[AnswerSpotter] = []
 
     async def run(self) -> None:
         """Consume audio until the source ends or the task is cancelled."""
@@ -114,17 +114,17 @@ class VoiceListener:
             if heard:
                 self._reset_answers()
                 return True
-            if heard is False:
-                self._heard_no = True
+            if heard is False and spotter not in self._heard_no:
+                self._heard_no.append(spotter)
         return None
 
     def _end_answer(self) -> bool | None:
-        heard_no = self._heard_no
+        confirmed = any(spotter.confirms_no() for spotter in self._heard_no)
         self._reset_answers()
-        return False if heard_no else None
+        return False if confirmed else None
 
     def _reset_answers(self) -> None:
-        self._heard_no = False
+        self._heard_no = []
         for spotter in self.answer_spotters:
             spotter.reset_answer()
 

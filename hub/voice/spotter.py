@@ -93,6 +93,10 @@ class AnswerSpotter(Protocol):
         """Feed audio; True for yes, False for no, None while nothing is heard."""
         ...
 
+    def confirms_no(self) -> bool:
+        """At the end of an utterance in which this spotter heard "no": is it really one?"""
+        ...
+
     def reset_answer(self) -> None:
         """Forget partial audio of an answer."""
         ...
@@ -194,13 +198,7 @@ class PocketsphinxSpotter:
         return detection
 
     def _confirm(self) -> Detection | None:
-        self._end()
-        self._decoder.activate_search(_CONFIRM_SEARCH)
-        self._decoder.start_utt()
-        self._decoder.process_raw(bytes(self._audio), False, True)
-        self._decoder.end_utt()
-        hyp = self._decoder.hyp()
-        words = hyp.hypstr.split() if hyp is not None else []
+        words = self._decode_utterance()
         phrase = self._candidate
         self.reset()
         if is_call_for_help(words):
@@ -211,6 +209,9 @@ class PocketsphinxSpotter:
     def feed_answer(self, frame: bytes) -> bool | None:
         """Decode a frame of the elder's answer: True for yes (or a help phrase), False for
         no. The answer search holds the help phrases too, so "help" is not taken for "no"."""
+        self._audio += frame
+        if len(self._audio) > self._max_bytes:
+            del self._audio[: len(self._audio) - self._max_bytes]
         heard = self._process(_ANSWER_SEARCH, frame)
         if not heard:
             return None
@@ -220,9 +221,24 @@ class PocketsphinxSpotter:
             return True
         return False
 
+    def confirms_no(self) -> bool:
+        """A keyword "no" stands only if the word model over the whole answer hears "no"
+        and nothing help-like: a short "no" is easily found in "hello" or "help"."""
+        words = set(self._decode_utterance())
+        return "no" in words and not words & HELP_LIKE
+
     def reset_answer(self) -> None:
         """Forget a partial answer."""
+        self.reset()
+
+    def _decode_utterance(self) -> list[str]:
         self._end()
+        self._decoder.activate_search(_CONFIRM_SEARCH)
+        self._decoder.start_utt()
+        self._decoder.process_raw(bytes(self._audio), False, True)
+        self._decoder.end_utt()
+        hyp = self._decoder.hyp()
+        return hyp.hypstr.split() if hyp is not None else []
 
     def reset(self) -> None:
         """Forget the utterance: decoder state, kept audio and any candidate."""
