@@ -28,6 +28,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--idle", type=float, default=5.0, help="seconds idle before reading")
     parser.add_argument("--web", action="store_true", help="with [web] enabled (aiohttp)")
+    parser.add_argument(
+        "--listen",
+        action="store_true",
+        help="with [voice] listen = true: the pocketsphinx spotter loaded (no microphone here)",
+    )
     args = parser.parse_args()
     print(f"machine: {machine()}")
     bare = subprocess.run(
@@ -51,6 +56,7 @@ port = {broker.port}
 pin_factory = "mock"
 [voice]
 prompts = false
+listen = {"true" if args.listen else "false"}
 """)
         if args.web:
             with config.open("a") as f:
@@ -74,9 +80,9 @@ prompts = false
             proc.wait(10)
     verdict = "MET" if rss / 1024 <= 45 else "MISSED"
     print(
-        f"pingan-hub run{' with [web] on' if args.web else ''}, idle {args.idle:.0f} s after "
-        f"connecting: VmRSS {rss / 1024:.1f} MiB "
-        f"(target <= 45 MiB): {verdict}"
+        f"pingan-hub run{' with [web] on' if args.web else ''}"
+        f"{' listening' if args.listen else ''}, idle {args.idle:.0f} s after "
+        f"connecting: VmRSS {rss / 1024:.1f} MiB (target <= 45 MiB): {verdict}"
     )
 
 

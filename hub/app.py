@@ -28,7 +28,7 @@ from hub.care.engine import CareEngine
 from hub.clock import Clock, SystemClock
 from hub.config import Config
 from hub.control import ControlServer
-from hub.errors import HubError, StoreError
+from hub.errors import ControlError, HubError, StoreError
 from hub.event import KIND_PRIORITY, Draft, Event, Priority, Source, valid_kind
 from hub.reading import Reading
 from hub.sensors.attribute import attribute
@@ -299,6 +299,7 @@ class Hub:
                 "remove": self._op_remove,
                 "rename": self._op_rename,
                 "pin": self._op_pin,
+                "voice-enrol": self._op_voice_enrol,
             },
         )
         await self._control.start()
@@ -888,12 +889,13 @@ class Hub:
                 _LOGGER.error("could not speak %s: %s", what[:40], exc)
 
     def _start_listener(self) -> None:
-        """Listen for a help phrase (pocketsphinx is loaded only when this is on)."""
+        """Listen for a help phrase (the engines are loaded only when this is on)."""
         from hub.voice.gate import EnergyGate
-        from hub.voice.spotter import PocketsphinxSpotter, VoiceError
+        from hub.voice.setup import build_spotters
+        from hub.voice.spotter import VoiceError
 
         try:
-            spotter = PocketsphinxSpotter()
+            spotter, answers = build_spotters(self.cfg.voice, self.cfg.data_path)
         except (VoiceError, ImportError) as exc:
             _LOGGER.error(
                 "voice.listen is on but no spotter can start: %s (install the 'voice' extra)", exc
@@ -906,8 +908,27 @@ class Hub:
             monotonic=self.clock.monotonic,
             on_outcome=self._voice_outcome,
             gate=EnergyGate(threshold_rms=self.cfg.voice.gate_rms),
+            answer_spotters=answers,
         )
         self._supervise("microphone", self.listener.run)
+
+    async def _op_voice_enrol(self, req: dict[str, Any]) -> dict[str, Any]:
+        """Record the elder's own help phrase three times; only its features are kept."""
+        from hub.voice.setup import check_label, enrol
+
+        if self.listener is None:
+            raise ControlError("the hub is not listening: set [voice] listen = true first")
+        label = check_label(req.get("phrase"))
+        speaker = self.speaker
+
+        async def prompt() -> None:  # played to the end before the take is recorded
+            if speaker is not None:
+                await asyncio.to_thread(speaker.say, "enrol_take")
+
+        phrase = await enrol(
+            self.listener, label, self.cfg.data_path, self.cfg.voice.enrolled_threshold, prompt
+        )
+        return {"phrase": phrase.phrase, "takes": len(phrase.templates)}
 
     async def _voice_outcome(self, outcome: VoiceOutcome) -> None:
         """Ask, raise the SOS, or log the elder's "no" (only phrase and confidence kept)."""

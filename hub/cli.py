@@ -133,6 +133,16 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--days", type=float, default=1.0, help="how far back (default 1)")
     health.add_argument("--json", action="store_true", help="machine-readable output")
 
+    voice = sub.add_parser("voice", help="the elder's voice: enrol their own help phrase")
+    _add_config(voice)
+    voice_sub = voice.add_subparsers(dest="voice_action", metavar="ACTION")
+    enrol = voice_sub.add_parser(
+        "enrol",
+        help="the elder says their own help phrase three times, each after a prompt "
+        "(only sound features are kept, never the recording)",
+    )
+    enrol.add_argument("phrase", help="what the phrase is, for events, e.g. 救命啊 or 'help me'")
+
     from hub.fleet import add_fleet_commands
 
     add_fleet_commands(sub)
@@ -287,6 +297,10 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 left = r["expires_in_s"] // 60
                 print(f"installer PIN: {r['pin']}  (one use; expires in {left} min)")
+        if args.command == "voice" and args.voice_action == "enrol":
+            print("the hub will prompt three times; say the phrase after each prompt")
+            r = call(_socket(args), "voice-enrol", phrase=args.phrase, timeout=120)
+            print(f"enrolled {r['phrase']!r} from {r['takes']} takes")
             return 0
         if args.command == "devices":
             return _devices(args)

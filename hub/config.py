@@ -196,6 +196,20 @@ class VoiceSection:
     gate_rms: float = _opt(
         300.0, "sound level (RMS of 16-bit samples) that wakes the spotter", lo=0, hi=32767
     )
+    engines: str = _opt(
+        "pocketsphinx",
+        "engines that listen, comma-separated: pocketsphinx (English, built in), "
+        "vosk (Mandarin/Cantonese, needs vosk_model), enrolled (after `pingan-hub voice enrol`)",
+    )
+    vosk_model: str = _opt(
+        "", "directory of the vosk model installed in the image (never downloaded); '' for none"
+    )
+    vosk_phrases: str = _opt(
+        "救命,救命啊,帮帮我,来人啊", "comma-separated help phrases vosk listens for"
+    )
+    enrolled_threshold: float = _opt(
+        5.0, "how far (DTW distance) speech may be from the enrolled phrase", lo=1, hi=20
+    )
 
 
 @dataclass(frozen=True)
@@ -440,6 +454,9 @@ def _cross_checks(cfg: Config, problems: list[str]) -> None:
             f"web.listen: {cfg.web.listen!r} would serve the pages on every network the hub "
             "is on (cellular, VPN); give the LAN address, or leave it empty to use web.interface"
         )
+    from hub.voice.options import check_voice_config
+
+    problems.extend(check_voice_config(cfg.voice))
     if cfg.sos.resend_s > cfg.sos.ack_timeout_s:
         problems.append(
             "sos.resend_s: must not exceed sos.ack_timeout_s, or the alarm is never "

@@ -59,3 +59,41 @@ class ArraySource:
         for i in range(0, len(self.pcm) - FRAME_BYTES + 1, FRAME_BYTES):
             yield self.pcm[i : i + FRAME_BYTES]
             await asyncio.sleep(0)
+
+
+class LiveSource:
+    """A microphone in memory, paced in real time: silence until audio is `say`-ed into it.
+
+    Tests and the demo speak into it while the hub runs, as a person would into the mic.
+    """
+
+    def __init__(self, frame_s: float = FRAME_BYTES / 32000) -> None:
+        self.frame_s = frame_s
+        self._pending = bytearray()
+
+    def say(self, pcm: bytes) -> None:
+        """Queue audio to be heard after what is already queued."""
+        self._pending += pcm
+
+    @property
+    def idle(self) -> bool:
+        """Whether everything said has been heard."""
+        return not self._pending
+
+    async def frames(self) -> AsyncIterator[bytes]:
+        """Yield one frame every frame_s: queued audio first, else silence."""
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        silence = b"\x00" * FRAME_BYTES
+        while True:
+            if len(self._pending) >= FRAME_BYTES:
+                frame = bytes(self._pending[:FRAME_BYTES])
+                del self._pending[:FRAME_BYTES]
+            else:
+                frame = (
+                    bytes(self._pending).ljust(FRAME_BYTES, b"\x00") if self._pending else silence
+                )
+                self._pending.clear()
+            yield frame
+            next_at += self.frame_s
+            await asyncio.sleep(max(0.0, next_at - loop.time()))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import numpy.typing as npt
 
@@ -37,6 +40,8 @@ def mfcc(pcm: bytes) -> Features:
     energy = power.sum(axis=1)
     voiced = energy > energy.max() * 1e-3  # trim leading/trailing silence and noise
     idx = np.flatnonzero(voiced)
+    if idx.size == 0:  # digital silence: nothing to compare
+        return np.zeros((0, N_MFCC - 1))
     power = power[idx[0] : idx[-1] + 1]
     feats: Features = np.log(power @ _FB.T + 1e-10) @ _DCT.T
     feats = feats[:, 1:]
@@ -55,17 +60,61 @@ def dtw_distance(a: Features, b: Features) -> float:
     return float(acc[-1, -1] / (a.shape[0] + b.shape[0]))
 
 
+# Measured on flite renderings (tests/test_voice_enrolled.py): the same phrase at another
+# pace ~4.1, other phrases 5.7-8.1.
+DEFAULT_THRESHOLD = 5.0
+TEMPLATES_FILE = "enrolled_phrase.npz"
+
+
 class EnrolledPhrase:
     """Matches an utterance against templates from the elder's enrolment recordings."""
 
-    def __init__(self, phrase: str, recordings: list[bytes], threshold: float) -> None:
+    def __init__(
+        self, phrase: str, recordings: list[bytes], threshold: float = DEFAULT_THRESHOLD
+    ) -> None:
         self.phrase = phrase
         self.templates = [mfcc(r) for r in recordings]
         self.threshold = threshold
 
+    @classmethod
+    def from_templates(
+        cls, phrase: str, templates: list[Features], threshold: float = DEFAULT_THRESHOLD
+    ) -> EnrolledPhrase:
+        """An enrolled phrase from stored feature templates (no audio involved)."""
+        made = cls(phrase, [], threshold)
+        made.templates = list(templates)
+        return made
+
+    def save(self, path: Path) -> None:
+        """Store the MFCC templates only (never audio), atomically: temp file, fsync, rename."""
+        tmp = path.with_suffix(".tmp")
+        arrays = {f"t{i}": t for i, t in enumerate(self.templates)}
+        with tmp.open("wb") as f:
+            np.savez(
+                f,
+                phrase=np.array(self.phrase),
+                threshold=np.array(self.threshold),
+                **arrays,  # type: ignore[arg-type]
+            )
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> EnrolledPhrase:
+        """Read templates written by `save` (no pickles are loaded)."""
+        with np.load(path, allow_pickle=False) as data:
+            keys = sorted((k for k in data.files if k[1:].isdigit()), key=lambda k: int(k[1:]))
+            templates = [np.asarray(data[k], dtype=np.float64) for k in keys]
+            if not templates or any(t.ndim != 2 or t.shape[1] != N_MFCC - 1 for t in templates):
+                raise ValueError(f"{path} holds no usable templates")
+            return cls.from_templates(str(data["phrase"]), templates, float(data["threshold"]))
+
     def distance(self, pcm: bytes) -> float:
         """Smallest DTW distance to any template."""
         feats = mfcc(pcm)
+        if feats.shape[0] == 0:
+            return float("inf")
         return min(dtw_distance(feats, t) for t in self.templates)
 
     def matches(self, pcm: bytes) -> bool:

@@ -72,6 +72,11 @@ PROMPTS: dict[str, dict[str, str]] = {
         "yue": "需要幫手嗎？",
         "en": "Do you need help?",
     },
+    "enrol_take": {
+        "cmn": "请在提示音后说出您的求救语",
+        "yue": "請喺提示之後講出你嘅求救說話",
+        "en": "Please say your help phrase now.",
+    },
 }
 
 # The centre's cmd/speak: a prompt is a sentence or two, not a broadcast.

@@ -1,0 +1,37 @@
+"""Checks of the [voice] options: pure, and light enough for config parsing (no numpy)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hub.config import VoiceSection
+
+ENGINES = ("pocketsphinx", "vosk", "enrolled")
+
+
+def engine_names(voice: VoiceSection) -> list[str]:
+    """The configured engines, in order."""
+    return [e.strip() for e in voice.engines.split(",") if e.strip()]
+
+
+def check_voice_config(voice: VoiceSection) -> list[str]:
+    """Problems with the [voice] engines, each naming the option and what to do."""
+    problems: list[str] = []
+    names = engine_names(voice)
+    unknown = [n for n in names if n not in ENGINES]
+    if unknown:
+        problems.append(
+            f"voice.engines: {', '.join(map(repr, unknown))} unknown; use any of "
+            f"{', '.join(ENGINES)}, comma-separated"
+        )
+    if voice.listen and not names:
+        problems.append("voice.engines: name at least one engine when voice.listen = true")
+    if "vosk" in names and not voice.vosk_model:
+        problems.append(
+            "voice.vosk_model: required with the vosk engine; give the directory of the "
+            "model installed in the image"
+        )
+    if "vosk" in names and not [p for p in voice.vosk_phrases.split(",") if p.strip()]:
+        problems.append("voice.vosk_phrases: give at least one phrase, e.g. 救命")
+    return problems

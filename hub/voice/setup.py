@@ -1,0 +1,119 @@
+"""The hub's voice wiring: engines from config, and enrolling the elder's own phrase.
+
+Kept out of hub/app.py so the hub only calls `build_spotters` and `enrol`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hub.errors import ControlError
+from hub.voice.engines import EnrolledSpotter, MultiSpotter
+from hub.voice.enrolled import TEMPLATES_FILE, EnrolledPhrase
+from hub.voice.options import engine_names
+from hub.voice.spotter import AnswerSpotter, Spotter, VoiceError
+
+if TYPE_CHECKING:
+    from hub.config import VoiceSection
+    from hub.voice.listen import VoiceListener
+
+_LOGGER = logging.getLogger(__name__)
+
+ENROL_TAKES = 3
+# Seconds the elder has to start and finish each take after the prompt.
+TAKE_TIMEOUT_S = 15.0
+MAX_PHRASE_LABEL = 40
+
+
+def templates_path(data_path: Path) -> Path:
+    """Where the enrolled phrase's feature templates live (never any audio)."""
+    return data_path / TEMPLATES_FILE
+
+
+def build_spotters(
+    voice: VoiceSection, data_path: Path
+) -> tuple[MultiSpotter, list[AnswerSpotter]]:
+    """Load the configured engines; an engine that cannot load is logged and left out."""
+    engines: list[Spotter] = []
+    answers: list[AnswerSpotter] = []
+    for name in engine_names(voice):
+        try:
+            if name == "pocketsphinx":
+                from hub.voice.spotter import PocketsphinxSpotter
+
+                ps = PocketsphinxSpotter()
+                engines.append(ps)
+                answers.append(ps)
+            elif name == "vosk":
+                from hub.voice.engines import VoskSpotter
+
+                phrases = [p.strip() for p in voice.vosk_phrases.split(",") if p.strip()]
+                vs = VoskSpotter(Path(voice.vosk_model), phrases)
+                engines.append(vs)
+                answers.append(vs)
+            elif name == "enrolled":
+                enrolled = load_enrolled(data_path, voice.enrolled_threshold)
+                if enrolled is not None:
+                    engines.append(enrolled)
+        except VoiceError as exc:
+            _LOGGER.error("voice engine %s not started: %s", name, exc)
+    if not engines and "enrolled" not in engine_names(voice):
+        raise VoiceError(f"none of the voice engines {voice.engines!r} could start")
+    return MultiSpotter(engines), answers
+
+
+def load_enrolled(data_path: Path, threshold: float) -> EnrolledSpotter | None:
+    """The enrolled phrase's engine, or None before the installer has enrolled one."""
+    path = templates_path(data_path)
+    if not path.exists():
+        _LOGGER.info("no enrolled phrase yet (pingan-hub voice enrol records one)")
+        return None
+    try:
+        phrase = EnrolledPhrase.load(path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise VoiceError(f"enrolled phrase in {path} is unreadable ({exc}); enrol again") from exc
+    phrase.threshold = threshold
+    return EnrolledSpotter(phrase)
+
+
+def check_label(label: object) -> str:
+    """The name the installer gives the phrase (kept in events): short, printable text."""
+    if not isinstance(label, str) or not label.strip() or len(label) > MAX_PHRASE_LABEL:
+        raise ControlError(f"phrase: give a name of 1 to {MAX_PHRASE_LABEL} characters")
+    if not label.isprintable():
+        raise ControlError("phrase: only printable characters")
+    return label.strip()
+
+
+async def enrol(
+    listener: VoiceListener,
+    label: str,
+    data_path: Path,
+    threshold: float,
+    prompt: Callable[[], Awaitable[None]],
+    *,
+    takes: int = ENROL_TAKES,
+    take_timeout_s: float = TAKE_TIMEOUT_S,
+) -> EnrolledPhrase:
+    """Record the elder saying their phrase `takes` times (a prompt before each), keep
+    only MFCC templates (saved atomically in the data dir) and start matching them."""
+    recordings: list[bytes] = []
+    for n in range(takes):
+        await prompt()
+        try:
+            recordings.append(await listener.record_take(take_timeout_s))
+        except TimeoutError as exc:
+            raise ControlError(
+                f"take {n + 1} of {takes}: nothing heard within {take_timeout_s:.0f} s; "
+                "check the microphone and voice.gate_rms, then enrol again"
+            ) from exc
+        _LOGGER.info("enrolment take %d of %d recorded", n + 1, takes)
+    phrase = await asyncio.to_thread(EnrolledPhrase, label, recordings, threshold)
+    recordings.clear()  # the audio goes no further than this function
+    await asyncio.to_thread(phrase.save, templates_path(data_path))
+    await listener.replace_engine("enrolled", EnrolledSpotter(phrase))
+    return phrase
