@@ -109,7 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     dev_sub.add_parser("list", help="paired devices, then devices heard but not paired")
     pair = dev_sub.add_parser("pair", help="pair a heard device (key from `devices list`)")
     pair.add_argument("key")
-    pair.add_argument("--kind", required=True, help="door, motion, smoke, gas, water, button, ...")
+    pair.add_argument(
+        "--kind",
+        required=True,
+        help="door, motion, smoke, gas, water, button (pendant), wearable, sensor",
+    )
     pair.add_argument("--name", default="", help="what the family calls it, e.g. 大门")
     pair.add_argument("--room", default="", help="e.g. 厨房")
     remove = dev_sub.add_parser("remove", help="unpair a device")
