@@ -236,6 +236,13 @@ class WebSection:
         5.0, "holding both buttons this long speaks the installer PIN", lo=2, hi=30
     )
     wireless_path: str = _opt("/proc/net/wireless", "where the Wi-Fi signal is read")
+    walk_test_s: int = _opt(
+        1800,
+        "a walk test ends by itself after this many seconds; until then alarms from its "
+        "devices are sent flagged as tests",
+        lo=60,
+        hi=4 * 3600,
+    )
 
 
 @dataclass(frozen=True)

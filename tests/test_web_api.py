@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from hub.app import Hub
 from hub.control import call
 from hub.reading import Reading
+from hub.sensors.gpio import OK_BUTTON, SOS_BUTTON
 from hub.sim.broker import Mosquitto, free_port
 from hub.web.server import WebServer
 from tests.conftest import HubFactory
@@ -315,24 +316,114 @@ async def test_the_walk_test_ticks_devices_and_sends_its_report(
     await hub.pair_device(PENDANT, "wearable", "胸牌", "卧室")
     token = await installer(server, client)
     html = await (await client.post("/installer/walk/start", data={"csrf": token})).text()
-    assert "已确认 0 / 2" in html
+    assert "已确认 0 / 4" in html  # two devices and the hub's red and green buttons
     await hub.handle_reading(door_reading())
     html = await (await client.get("/installer/walk")).text()
-    assert "已确认 1 / 2" in html
+    assert "已确认 1 / 4" in html
     await client.post("/installer/walk/test-alarm", data={"csrf": token})
     [sos] = await collector.wait_event("sos")
     assert sos["data"]["test"] is True
     html = await (await client.post("/installer/walk/finish", data={"csrf": token})).text()
-    assert "巡检报告已保存并发送" in html and "1 / 2" in html
+    assert "巡检报告已保存并发送" in html and "1 / 4" in html
     assert "上次巡检报告" in html and "没有响应的设备" in html and "胸牌" in html
     [report] = await collector.wait_event("walk_test")
-    assert report["data"]["passed"] == 1 and report["data"]["total"] == 2
+    assert report["data"]["passed"] == 1 and report["data"]["total"] == 4
     assert {d["device"]: d["ok"] for d in report["data"]["devices"]} == {
         DOOR: True,
         PENDANT: False,
+        SOS_BUTTON: False,
+        OK_BUTTON: False,
     }
+    assert (
+        sos["data"]["walk_test"] == report["data"]["id"] and report["data"]["ended"] == "finished"
+    )
     assert report["data"]["test_alarm"]["id"] == sos["id"]
     assert report["data"]["complete"] is False  # the pendant never spoke
+
+
+SMOKE = "rflink:Alecto V4:0003"
+GAS = "rflink:Alecto V4:0004"
+
+
+async def test_a_detector_set_off_in_the_walk_test_reaches_the_centre_flagged_as_a_test(
+    web: tuple[Hub, WebServer, TestClient[Any, Any]],
+    collector: Collector,
+) -> None:
+    hub, server, client = web
+    await hub.pair_device(SMOKE, "smoke", "厨房烟感", "厨房")
+    token = await installer(server, client)
+    html = await (await client.post("/installer/walk/start", data={"csrf": token})).text()
+    assert "巡检模式" in html and "标为测试" in html and "30 分钟内自动结束" in html
+    await hub.pair_device(GAS, "gas", "燃气", "厨房")  # paired after the walk began: not on it
+    await hub.handle_reading(Reading(SMOKE, "rflink", "smoke", {"smoke": True}))
+    [smoke] = await collector.wait_event("smoke")
+    # stored and sent the real way (priority 0), but the centre sees it is the installer
+    assert smoke["priority"] == 0 and smoke["source"]["device"] == SMOKE
+    assert smoke["data"]["test"] is True and smoke["data"]["walk_test"] == server.walk.id
+    assert hub.book.alarms[smoke["id"]].test  # the lifecycle treats it as any test alarm
+    html = await (await client.get("/installer/walk")).text()
+    assert "已确认 1 / 3" in html and "测试报警：" in html
+    # a detector that is not on the checklist still raises a real alarm
+    await hub.handle_reading(Reading(GAS, "rflink", "gas", {"gas": True}))
+    [gas] = await collector.wait_event("gas")
+    assert "test" not in gas["data"] and "walk_test" not in gas["data"]
+    assert not hub.book.alarms[gas["id"]].test
+    await client.post("/installer/walk/finish", data={"csrf": token})
+    [report] = await collector.wait_event("walk_test")
+    assert report["data"]["test_alarms"] == [smoke["id"]]
+    assert report["data"]["test_alarm"]["id"] == smoke["id"]
+    # the walk test is over: the same detector is a real alarm again
+    await hub.handle_reading(Reading(SMOKE, "rflink", "smoke", {"alarm": False}))  # clear
+    await hub.handle_reading(Reading(SMOKE, "rflink", "smoke", {"smoke": True}))
+    [real] = await eventually(
+        lambda: [e for e in collector.events("smoke") if e["id"] != smoke["id"]]
+    )
+    assert "test" not in real["data"] and not hub.book.alarms[real["id"]].test
+
+
+async def test_the_hubs_red_and_green_buttons_tick_off_and_a_red_press_is_a_test_sos(
+    web: tuple[Hub, WebServer, TestClient[Any, Any]],
+    collector: Collector,
+) -> None:
+    from tests.test_spine import press
+
+    hub, server, client = web
+    token = await installer(server, client)
+    html = await (await client.post("/installer/walk/start", data={"csrf": token})).text()
+    assert "主机红色求助按钮" in html and "主机绿色平安按钮" in html and "已确认 0 / 2" in html
+    await press(hub, "ok")
+    await eventually(lambda: server.walk is not None and server.walk.done == 1)
+    assert not server.join.candidates  # the hub's buttons are never offered for pairing
+    await press(hub, "sos")
+    [sos] = await collector.wait_event("sos")
+    assert sos["data"]["test"] is True and sos["data"]["walk_test"] == server.walk.id
+    assert sos["source"]["device"] == SOS_BUTTON
+    html = await (await client.get("/installer/walk")).text()
+    assert "已确认 2 / 2" in html and "测试报警：" in html
+    english = await (await client.get("/lang/en?next=/installer/walk")).text()
+    assert "hub&#x27;s red SOS button" in english
+
+
+async def test_a_forgotten_walk_test_ends_by_itself_and_alarms_are_real_again(
+    web: tuple[Hub, WebServer, TestClient[Any, Any]],
+    collector: Collector,
+) -> None:
+    from dataclasses import replace
+
+    hub, server, client = web
+    await hub.pair_device(SMOKE, "smoke", "厨房烟感", "厨房")
+    server.cfg = replace(server.cfg, walk_test_s=1)  # the installer drove off 30 min ago
+    token = await installer(server, client)
+    await client.post("/installer/walk/start", data={"csrf": token})
+    assert server.walk is not None
+    [report] = await collector.wait_event("walk_test")
+    assert report["data"]["ended"] == "timeout" and report["data"]["passed"] == 0
+    assert server.walk is None
+    html = await (await client.get("/installer/walk")).text()
+    assert "巡检超时，已自动结束" in html
+    await hub.handle_reading(Reading(SMOKE, "rflink", "smoke", {"smoke": True}))
+    [smoke] = await collector.wait_event("smoke")
+    assert "test" not in smoke["data"] and not hub.book.alarms[smoke["id"]].test
 
 
 async def test_the_survey_shows_wifi_broker_cellular_and_device_signal(

@@ -175,8 +175,11 @@ def test_the_walk_test_report_says_which_devices_answered() -> None:
     assert not walk.heard("rf:door", "2026-11-24T08:02:00+00:00")  # ticked once
     assert not walk.heard("rf:stranger", "2026-11-24T08:02:00+00:00")
     walk.alarm_id, walk.alarm_state = "01a2", "acknowledged"
+    walk.id = "walk-1"
     assert walk.report("2026-11-24T08:05:00+00:00") == {
+        "id": "walk-1",
         "started": "2026-11-24T08:00:00+00:00",
+        "ended": "finished",
         "finished": "2026-11-24T08:05:00+00:00",
         "devices": [
             {
@@ -199,8 +202,25 @@ def test_the_walk_test_report_says_which_devices_answered() -> None:
         "passed": 1,
         "total": 2,
         "test_alarm": {"id": "01a2", "state": "acknowledged"},
+        "test_alarms": [],
         "complete": False,
     }
+
+
+def test_the_walk_test_flags_only_its_own_devices_alarms_and_only_until_it_ends() -> None:
+    walk = WalkTest(started="2026-11-24T08:00:00+00:00", id="walk-1", deadline=1800.0)
+    walk.items["rf:smoke"] = Item("rf:smoke", "厨房烟感", "厨房", "smoke")
+    assert walk.flags("rf:smoke", False, 10.0)  # the installer pressing the test button
+    assert not walk.flags("rf:gas", False, 10.0)  # not on the checklist: a real alarm
+    assert not walk.flags(None, False, 10.0)  # an inactivity alarm: real
+    assert walk.flags("control", True, 10.0)  # the page's own test alarm joins the walk
+    assert not walk.flags("rf:smoke", False, 1800.0)  # forgotten: real again at the deadline
+    assert walk.remaining(1000.0) == 800.0 and walk.remaining(2000.0) == 0.0
+    walk.flagged("01smoke")
+    walk.flagged("01sos")
+    report = walk.report("2026-11-24T08:30:00+00:00", "timeout")
+    assert report["ended"] == "timeout" and report["test_alarms"] == ["01smoke", "01sos"]
+    assert report["test_alarm"]["id"] == "01smoke"  # the first one is its test alarm
 
 
 def test_the_pin_is_spoken_digit_by_digit_twice() -> None:

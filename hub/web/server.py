@@ -17,6 +17,7 @@ import struct
 import time
 import unicodedata
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,15 +25,16 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from hub.errors import HubError
-from hub.event import Draft
+from hub.event import Draft, new_event_id
 from hub.reading import Reading
+from hub.sensors.gpio import OK_BUTTON, SOS_BUTTON
 from hub.sensors.signal import good_ble, good_cell, good_round_trip, good_wifi, read_link
 from hub.sensors.supervision import Health
 from hub.store.atomic import read_json, write_json_atomic
 from hub.store.registry import Device
 from hub.web import pages
 from hub.web.access import Access, BothHeld, Role, Session
-from hub.web.join import PermitJoin, WalkTest
+from hub.web.join import CheckItem, PermitJoin, WalkTest
 from hub.web.text import LANGS, t
 
 if TYPE_CHECKING:
@@ -69,6 +71,11 @@ _SECURITY_HEADERS = {
 BLE_PROTOCOLS = ("bthome", "ble_gatt", "ble")
 # Without an address on web.interface (Wi-Fi joining at boot), binding is retried this often.
 _BIND_RETRY_S = 30.0
+# The hub's own buttons on the walk-test checklist (names as the alarms carry them).
+HUB_BUTTONS = (
+    (SOS_BUTTON, "红色求助按钮", "hub_sos"),
+    (OK_BUTTON, "绿色平安按钮", "hub_ok"),
+)
 # The SIOCGIFADDR ioctl: an interface's IPv4 address (Linux).
 _SIOCGIFADDR = 0x8915
 
@@ -117,6 +124,7 @@ class WebServer:
         )
         self.join = PermitJoin(self.cfg.permit_join_s)
         self.walk: WalkTest | None = None
+        self._walk_timer: asyncio.Task[None] | None = None
         self.last_report: dict[str, Any] | None = None
         self.rssi: dict[str, int] = {}  # last signal of paired devices and candidates
         self._waiters: set[asyncio.Event] = set()
@@ -206,6 +214,7 @@ class WebServer:
             await self._new_family_pin()
         self.hub.reading_listeners.append(self._on_reading)
         self.hub.alarm_listeners.append(self._on_alarm)
+        self.hub.alarm_marks.append(self._mark_walk_alarm)
         self._tasks.append(asyncio.create_task(self._watch_buttons(), name="web-buttons"))
 
     async def _on_cleanup(self, _app: web.Application) -> None:
@@ -214,6 +223,9 @@ class WebServer:
     async def _unprepare(self) -> None:
         self._prepared = False
         tasks, self._tasks = self._tasks, []
+        if self._walk_timer is not None:
+            tasks.append(self._walk_timer)
+            self._walk_timer = None
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -221,6 +233,8 @@ class WebServer:
             self.hub.reading_listeners.remove(self._on_reading)
         with contextlib.suppress(ValueError):
             self.hub.alarm_listeners.remove(self._on_alarm)
+        with contextlib.suppress(ValueError):
+            self.hub.alarm_marks.remove(self._mark_walk_alarm)
 
     async def _new_family_pin(self) -> str:
         pin = self.access.new_family_pin()
@@ -240,7 +254,13 @@ class WebServer:
         self.notify()
 
     def _on_reading(self, reading: Reading, device: Device | None) -> None:
-        """Every radio reading: offered during permit join, ticked in the walk test."""
+        """Every radio reading: offered during permit join, ticked in the walk test; and
+        the hub's own button presses (ticked only)."""
+        if reading.device in (SOS_BUTTON, OK_BUTTON):
+            if self.walk is not None and reading.values.get("action") == "press":
+                self.walk.heard(reading.device, self._wall())
+                self.notify()
+            return
         if device is None:
             now = self.monotonic()
             if not self.join.heard(
@@ -255,6 +275,18 @@ class WebServer:
 
     def _wall(self) -> str:
         return self.hub.clock.now().isoformat()
+
+    def _mark_walk_alarm(self, draft: Draft) -> Draft:
+        """During the walk test an alarm from a device on its checklist is the installer's:
+        still raised, stored and sent the real way, but flagged `test` with the walk
+        test's id so the centre knows (the lifecycle treats it as any test alarm)."""
+        walk = self.walk
+        device = draft.source.device if draft.source is not None else None
+        if walk is None or not walk.flags(device, bool(draft.data.get("test")), self.monotonic()):
+            return draft
+        walk.flagged(draft.id)
+        _LOGGER.info("alarm %s (%s) flagged as a walk-test alarm", draft.id, draft.kind)
+        return replace(draft, data={**draft.data, "test": True, "walk_test": walk.id})
 
     async def _watch_buttons(self) -> None:
         """Both buttons held for pin_hold_s: speak the installer PIN to the room."""
@@ -599,7 +631,8 @@ class WebServer:
 
     def _walk_fragments(self, lang: str, csrf: str) -> dict[str, str]:
         self._walk_alarm_state()
-        return {"walk": pages.walk_fragment(lang, self.walk, csrf, self.last_report)}
+        remaining = self.walk.remaining(self.monotonic()) if self.walk is not None else 0.0
+        return {"walk": pages.walk_fragment(lang, self.walk, csrf, self.last_report, remaining)}
 
     async def _walk_page(self, request: web.Request) -> web.StreamResponse:
         session = self._need(request, Role.INSTALLER)
@@ -610,15 +643,62 @@ class WebServer:
     async def _walk_start(self, request: web.Request) -> web.StreamResponse:
         session = self._need(request, Role.INSTALLER)
         await self._form(request, session)
-        from hub.web.join import CheckItem
-
-        walk = WalkTest(started=self._wall())
+        if self.walk is not None:  # a second phone, or a resubmitted form: keep the ticks
+            raise web.HTTPSeeOther("/installer/walk")
+        walk = WalkTest(
+            started=self._wall(),
+            id=new_event_id(),
+            deadline=self.monotonic() + self.cfg.walk_test_s,
+        )
         for d in self.hub.registry.devices():
             walk.items[d.key] = CheckItem(d.key, d.name, d.room, d.kind)
+        for key, name, kind in HUB_BUTTONS:
+            walk.items[key] = CheckItem(key, name, "", kind)
         self.walk = walk
-        _LOGGER.info("walk test started with %d devices", len(walk.items))
+        self._walk_timer = asyncio.create_task(self._end_walk_in_time(walk), name="walk-timeout")
+        _LOGGER.info(
+            "walk test %s started with %d devices; it ends by itself in %d s",
+            walk.id,
+            len(walk.items),
+            self.cfg.walk_test_s,
+        )
         self.notify()
         raise web.HTTPSeeOther("/installer/walk")
+
+    async def _end_walk_in_time(self, walk: WalkTest) -> None:
+        """End a forgotten walk test at its deadline: its report is stored and sent."""
+        # Ending the walk test cancels this task; the loop only guards a clock that lags.
+        while True:
+            left = walk.remaining(self.monotonic())
+            if left <= 0:
+                break
+            await asyncio.sleep(left + 0.01)
+        if self.walk is walk:
+            _LOGGER.warning(
+                "walk test %s ended by itself after %d s; alarms are no longer flagged as tests",
+                walk.id,
+                self.cfg.walk_test_s,
+            )
+            self._walk_timer = None  # this task: not cancelled by ending the walk
+            await self._end_walk("timeout")
+
+    async def _end_walk(self, ended: str) -> tuple[Any, dict[str, Any]]:
+        """Store and send the walk test's report; the walk test is over."""
+        walk = self.walk
+        assert walk is not None
+        self.walk = None  # from here on, alarms are real again
+        if self._walk_timer is not None:
+            self._walk_timer.cancel()
+            self._walk_timer = None
+        self.last_report = None
+        alarm = self.hub.book.alarms.get(walk.alarm_id) if walk.alarm_id else None
+        if alarm is not None:
+            walk.alarm_state = alarm.state.value
+        report = walk.report(self._wall(), ended)
+        self.last_report = report
+        event = await self.hub.commit(Draft.create("walk_test", self.hub.clock, data=report))
+        self.notify()
+        return event, report
 
     async def _walk_alarm(self, request: web.Request) -> web.StreamResponse:
         session = self._need(request, Role.INSTALLER)
@@ -633,13 +713,9 @@ class WebServer:
     async def _walk_finish(self, request: web.Request) -> web.StreamResponse:
         session = self._need(request, Role.INSTALLER)
         await self._form(request, session)
-        walk = self.walk
-        if walk is None:
+        if self.walk is None:
             raise BadInput("walk_not_started", 409)
-        self._walk_alarm_state()
-        report = walk.report(self._wall())
-        event = await self.hub.commit(Draft.create("walk_test", self.hub.clock, data=report))
-        self.walk, self.last_report = None, report
+        event, report = await self._end_walk("finished")
         session.flash = t(
             self.lang_of(request),
             "walk_saved",

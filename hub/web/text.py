@@ -126,6 +126,18 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Report stored and sent (event {seq}): {done} of {total} devices OK.",
     },
     "walk_not_started": {"zh": "请先开始巡检。", "en": "Start the walk test first."},
+    "walk_mode": {
+        "zh": "巡检模式：清单上的设备触发的报警照常发送到服务中心，但标为测试。"
+        "{m} 分钟内自动结束。",
+        "en": "Walk-test mode: alarms from the devices on this list still go to the centre, "
+        "flagged as tests. It ends by itself within {m} min.",
+    },
+    "walk_timed_out": {
+        "zh": "巡检超时，已自动结束；报警已恢复正常。",
+        "en": "The walk test ran out of time and ended by itself; alarms are real again.",
+    },
+    "kind_hub_sos": {"zh": "主机红色求助按钮", "en": "hub's red SOS button"},
+    "kind_hub_ok": {"zh": "主机绿色平安按钮", "en": "hub's green OK button"},
     "alarm_raised": {"zh": "已发出", "en": "raised"},
     "alarm_committed": {"zh": "已保存", "en": "stored"},
     "alarm_sent": {"zh": "已送到服务器", "en": "at the server"},
