@@ -566,6 +566,56 @@ async def test_pages_listen_on_the_lan_interface_and_wait_for_its_address(
         assert r.status == 200
 
 
+async def test_a_page_asked_for_under_another_name_is_refused_against_dns_rebinding(
+    web: tuple[Hub, WebServer, TestClient[Any, Any]],
+) -> None:
+    from dataclasses import replace
+
+    _, server, client = web
+    port = client.port
+    token = await installer(server, client)
+    # A web page at evil.example whose name now resolves to the hub: the browser sends
+    # its own name in Host. Refused, and nothing is done.
+    evil = {"Host": f"evil.example:{port}"}
+    resp = await client.post("/installer/permit-join", data={"csrf": token}, headers=evil)
+    html = await resp.text()
+    assert resp.status == 421 and server.join.remaining(server.monotonic()) == 0
+    assert "不是本机的地址（evil.example" in html and f"http://127.0.0.1:{port}/" in html
+    assert "没有做任何更改" in html
+    resp = await client.get("/family", headers={"Host": "evil.example"})
+    assert resp.status == 421
+    resp = await client.get("/login", headers={"Host": f"127.0.0.1:{port + 1}"})
+    assert resp.status == 421  # another port of the same address: not these pages
+    english = await client.get("/login", headers={**evil, "Cookie": "lang=en"})
+    assert "the request was refused. Open http" in await english.text()
+    # the hub's own address (what the test client sends), localhost, a configured name
+    assert (await client.get("/login")).status == 200
+    assert (await client.get("/login", headers={"Host": f"localhost:{port}"})).status == 200
+    name = {"Host": f"PingAn-Hub.local.:{port}"}
+    assert (await client.get("/login", headers=name)).status == 421
+    server.cfg = replace(server.cfg, host_names="pingan-hub.local, hub.lan")
+    assert (await client.get("/login", headers=name)).status == 200
+    resp = await client.post("/installer/permit-join", data={"csrf": token}, headers=name)
+    assert resp.status == 200 and server.join.remaining(server.monotonic()) > 0
+    # no Host at all (HTTP/1.0 style): refused too
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /login HTTP/1.0\r\n\r\n")
+    status_line = await reader.readline()
+    writer.close()
+    assert status_line.split()[1] == b"400"
+
+
+def test_a_host_name_that_is_not_one_is_refused_in_the_config() -> None:
+    from hub.config import parse_config
+    from hub.errors import ConfigError
+
+    ok = parse_config({"hub": {"id": "X"}, "web": {"host_names": "pingan-hub.local, hub.lan"}})
+    assert ok.web.host_names == "pingan-hub.local, hub.lan"
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"hub": {"id": "X"}, "web": {"host_names": "pingan-hub.local, evil/x"}})
+    assert any(p.startswith("web.host_names:") and "'evil/x'" in p for p in caught.value.problems)
+
+
 def test_serving_the_pages_on_every_interface_is_refused() -> None:
     from hub.config import parse_config
     from hub.errors import ConfigError

@@ -17,7 +17,15 @@ from hub.sensors.signal import (
     link_signal,
     parse_wireless,
 )
-from hub.web.access import MAX_SESSIONS, Access, BothHeld, LoginResult, Role
+from hub.web.access import (
+    MAX_SESSIONS,
+    Access,
+    BothHeld,
+    LoginResult,
+    Role,
+    allowed_host,
+    split_host,
+)
 from hub.web.join import CheckItem as Item
 from hub.web.join import PermitJoin, WalkTest
 from hub.web.server import spoken_pin
@@ -228,3 +236,24 @@ def test_the_pin_is_spoken_digit_by_digit_twice() -> None:
         "安装密码：三，零，五，九，幺，七。再说一次：三，零，五，九，幺，七。"
     )
     assert spoken_pin("12", "en") == "Installer PIN: 1, 2. Again: 1, 2."
+
+
+def test_only_the_hubs_own_address_localhost_and_its_names_are_answered() -> None:
+    own, names = {"192.168.1.23", "fe80::1"}, {"pingan-hub.local"}
+
+    def ok(host: str | None) -> bool:
+        return allowed_host(host, own=own, port=8080, names=names)
+
+    assert ok("192.168.1.23:8080") and ok("192.168.1.23") and ok("localhost:8080")
+    assert ok("[fe80::1]:8080") and ok("PINGAN-HUB.local.:8080")
+    assert not ok("192.168.1.23:80")  # another port
+    assert not ok("attacker.example:8080")  # DNS rebinding
+    assert not ok("192.168.1.24:8080") and not ok(None) and not ok("")
+    assert not ok("fe80::1") and not ok("[fe80::1") and not ok("192.168.1.23:80x")
+    assert not ok("localhost@evil:8080") and not ok("192.168.1.23:99999999")
+    assert split_host("[::1]:8080") == ("::1", 8080)
+
+
+@given(st.text(max_size=300))
+def test_any_host_header_is_answered_or_refused_never_an_error(host: str) -> None:
+    assert allowed_host(host, own={"10.0.0.2"}, port=80, names=set()) in (True, False)

@@ -33,7 +33,7 @@ from hub.sensors.supervision import Health
 from hub.store.atomic import read_json, write_json_atomic
 from hub.store.registry import Device
 from hub.web import pages
-from hub.web.access import Access, BothHeld, Role, Session
+from hub.web.access import Access, BothHeld, Role, Session, allowed_host
 from hub.web.join import CheckItem, PermitJoin, WalkTest
 from hub.web.text import LANGS, t
 
@@ -134,7 +134,9 @@ class WebServer:
         self._binder: asyncio.Task[None] | None = None
         self._prepared = False
         self.address: str | None = None  # where the pages are served, once they are
-        self.app = web.Application(client_max_size=MAX_BODY, middlewares=[self._guard])
+        self.app = web.Application(
+            client_max_size=MAX_BODY, middlewares=[self._check_host, self._guard]
+        )
         self.app.on_startup.append(self._on_startup)
         self.app.on_response_prepare.append(self._headers)
         self.app.on_cleanup.append(self._on_cleanup)
@@ -334,6 +336,38 @@ class WebServer:
         r.add_get("/installer/survey", self._survey_page)
         r.add_get("/family", self._family_page)
         r.add_get("/live/{page}", self._live)
+
+    @web.middleware
+    async def _check_host(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """Answer only requests addressed to this hub by address, `localhost` or a
+        configured name: a web page whose name was re-pointed at the hub (DNS rebinding)
+        gets a 421 and nothing is done."""
+        host = request.headers.get("Host")
+        own, port = self._own_address(request)
+        names = {n.strip().lower().rstrip(".") for n in self.cfg.host_names.split(",")}
+        if allowed_host(host, own=own, port=port, names=names - {""}):
+            return await handler(request)
+        _LOGGER.warning("request for another host refused: %r", (host or "")[:100])
+        address = self.address or next(iter(sorted(own)), "")
+        shown = f"[{address}]" if ":" in address else address
+        url = f"http://{shown}:{port}/"
+        lang = self.lang_of(request)
+        message = t(lang, "wrong_host", host=(host or "")[:100], url=url)
+        html = pages.layout(lang, t(lang, "error"), pages.error_body(lang, message, url), path="/")
+        return web.Response(text=html, status=421 if host else 400, content_type="text/html")
+
+    def _own_address(self, request: web.Request) -> tuple[set[str], int]:
+        """The addresses the hub is reached on (the one this request arrived on, and the
+        one it listens on) and the port."""
+        own = {self.address} if self.address else set()
+        port = self.cfg.port
+        sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        if isinstance(sockname, tuple) and len(sockname) >= 2:
+            own.add(str(sockname[0]).lower())
+            port = int(sockname[1])
+        return own, port
 
     @web.middleware
     async def _guard(

@@ -40,6 +40,10 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "家属密码只能查看，不能更改设置。",
         "en": "The family PIN can only look, not change anything.",
     },
+    "wrong_host": {
+        "zh": "这个网址不是本机的地址（{host}），请求已拒绝。请打开 {url}",
+        "en": "This address ({host}) is not the hub's; the request was refused. Open {url}",
+    },
     "error": {"zh": "出错了", "en": "Something is wrong"},
     "nothing_changed": {"zh": "没有做任何更改。", "en": "Nothing was changed."},
     "back": {"zh": "返回", "en": "Back"},
