@@ -616,6 +616,42 @@ def test_a_host_name_that_is_not_one_is_refused_in_the_config() -> None:
     assert any(p.startswith("web.host_names:") and "'evil/x'" in p for p in caught.value.problems)
 
 
+async def test_the_pages_follow_the_hub_to_a_new_lan_address_after_a_dhcp_renewal(
+    broker: Mosquitto, make_hub: HubFactory, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    from dataclasses import replace
+
+    from aiohttp import ClientConnectorError, ClientSession
+
+    import hub.web.server as server_module
+
+    monkeypatch.setattr(server_module, "_BIND_RETRY_S", 0.05)
+    hub = await make_hub(broker.port)
+    lease: dict[str, str | None] = {"wlan0": "127.0.0.1"}  # what the DHCP server handed out
+    pages = WebServer(hub, address_of=lambda name: lease[name])
+    pages.cfg = replace(pages.cfg, port=free_port())
+    port = pages.cfg.port
+
+    async def status(address: str) -> int:
+        async with ClientSession() as session, session.get(f"http://{address}:{port}/login") as r:
+            return r.status
+
+    await pages.start()
+    try:
+        assert pages.address == "127.0.0.1" and await status("127.0.0.1") == 200
+        lease["wlan0"] = None  # Wi-Fi drops for a moment: the pages stay where they were
+        await asyncio.sleep(0.3)
+        assert pages.address == "127.0.0.1" and await status("127.0.0.1") == 200
+        lease["wlan0"] = "127.0.0.2"  # the renewal gives another address
+        await eventually(lambda: pages.address == "127.0.0.2")
+        assert await status("127.0.0.2") == 200  # and its Host is the hub's own again
+        with pytest.raises(ClientConnectorError):
+            await status("127.0.0.1")  # nothing is left listening on the old one
+        assert "changed from 127.0.0.1 to 127.0.0.2" in caplog.text
+    finally:
+        await pages.stop()
+
+
 def test_serving_the_pages_on_every_interface_is_refused() -> None:
     from hub.config import parse_config
     from hub.errors import ConfigError

@@ -69,7 +69,9 @@ _SECURITY_HEADERS = {
 }
 # Sources whose devices report a received signal strength (hub/sensors: bthome, gatt).
 BLE_PROTOCOLS = ("bthome", "ble_gatt", "ble")
-# Without an address on web.interface (Wi-Fi joining at boot), binding is retried this often.
+# Without an address on web.interface (Wi-Fi joining at boot), binding is retried this often;
+# as often, the interface's address is compared with the one served (a DHCP renewal may
+# give a new lease) and the pages move to a new one.
 _BIND_RETRY_S = 30.0
 # The hub's own buttons on the walk-test checklist (names as the alarms carry them).
 HUB_BUTTONS = (
@@ -111,7 +113,10 @@ def _clean(value: str | None) -> str:
 class WebServer:
     """The pages of one hub: state (PINs, sessions, permit join, walk test) and the app."""
 
-    def __init__(self, hub: Hub) -> None:
+    def __init__(
+        self, hub: Hub, *, address_of: Callable[[str], str | None] = interface_address
+    ) -> None:
+        """`address_of` gives an interface's IPv4 address (tests inject their own)."""
         self.hub = hub
         self.cfg = hub.cfg.web
         self.monotonic = hub.clock.monotonic
@@ -131,7 +136,10 @@ class WebServer:
         self._both = BothHeld(self.cfg.pin_hold_s)
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
         self._binder: asyncio.Task[None] | None = None
+        self._bind_problem = ""
+        self._address_of = address_of
         self._prepared = False
         self.address: str | None = None  # where the pages are served, once they are
         self.app = web.Application(
@@ -150,7 +158,8 @@ class WebServer:
 
     async def start(self) -> None:
         """Listen on the LAN address (web.listen, else web.interface's address); when the
-        interface has no address yet (Wi-Fi still joining at boot), keep trying."""
+        interface has no address yet (Wi-Fi still joining at boot), keep trying, and when
+        its address changes (a DHCP renewal with a new lease), move to the new one."""
         await self.prepare()  # PINs and the buttons work even before the pages can be served
         if not await self._bind():
             _LOGGER.error(
@@ -160,31 +169,50 @@ class WebServer:
                 self.cfg.interface,
                 _BIND_RETRY_S,
             )
-            self._binder = asyncio.create_task(self._bind_later(), name="web-bind")
+        if self.address is None or not self.cfg.listen:
+            self._binder = asyncio.create_task(self._follow_address(), name="web-bind")
 
-    async def _bind_later(self) -> None:
+    async def _follow_address(self) -> None:
+        """Bind once the interface has an address; re-bind when it changes. One ioctl
+        every _BIND_RETRY_S: no netlink listener kept in memory for a rare event."""
         while True:
             await asyncio.sleep(_BIND_RETRY_S)
-            if await self._bind():
-                return
+            wanted = self.cfg.listen or self._address_of(self.cfg.interface)
+            if wanted is None or wanted == self.address:
+                continue  # no address (Wi-Fi down a moment: keep what we have), or the same
+            if self.address is not None:
+                _LOGGER.warning(
+                    "LAN address of %s changed from %s to %s: the pages move to it",
+                    self.cfg.interface,
+                    self.address,
+                    wanted,
+                )
+            await self._bind()
 
     async def _bind(self) -> bool:
-        """Start serving; False when there is no address to listen on yet."""
-        address = self.cfg.listen or interface_address(self.cfg.interface)
+        """Serve on the current address (instead of the old one, if any); False when there
+        is no address to listen on yet."""
+        address = self.cfg.listen or self._address_of(self.cfg.interface)
         if address is None:
             return False
-        self._runner = web.AppRunner(
-            self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0
-        )
-        await self._runner.setup()
+        if self._runner is None:
+            self._runner = web.AppRunner(
+                self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0
+            )
+            await self._runner.setup()
         site = web.TCPSite(self._runner, address, self.cfg.port)
         try:
             await site.start()
         except OSError as exc:
-            _LOGGER.error("web pages not started on %s:%s: %s", address, self.cfg.port, exc)
-            await self._runner.cleanup()
-            self._runner = None
-            return True  # a taken port does not free itself: the log says what to change
+            problem = f"web pages not started on {address}:{self.cfg.port}: {exc}"
+            if problem != self._bind_problem:  # a taken port: said once, retried quietly
+                _LOGGER.error("%s", problem)
+                self._bind_problem = problem
+            return True
+        self._bind_problem = ""
+        old, self._site = self._site, site
+        if old is not None:
+            await old.stop()  # the old address is gone: nobody can reach it any more
         _LOGGER.info("installer and family pages on http://%s:%s/", address, self.cfg.port)
         self.address = address
         return True
@@ -198,6 +226,7 @@ class WebServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+            self._site = None
         await self._unprepare()
 
     async def _on_startup(self, _app: web.Application) -> None:
