@@ -652,6 +652,51 @@ async def test_the_pages_follow_the_hub_to_a_new_lan_address_after_a_dhcp_renewa
         await pages.stop()
 
 
+def _maps_aiohttp(pid: int) -> bool:
+    """Whether aiohttp's compiled parts are mapped into the process (it was imported)."""
+    return "/aiohttp/" in Path(f"/proc/{pid}/maps").read_text()
+
+
+async def test_aiohttp_is_loaded_only_when_the_first_phone_connects(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    from aiohttp import ClientSession
+
+    from hub.errors import ControlError
+
+    port = free_port()
+    config = tmp_path / "hub.toml"
+    config.write_text(
+        f'[hub]\nid = "LAZY-1"\ndata_dir = "{tmp_path}/data"\n'
+        f'[mqtt]\nhost = "127.0.0.1"\nport = {broker.port}\n'
+        '[gpio]\npin_factory = "mock"\n[voice]\nprompts = false\n'
+        f'[web]\nenabled = true\nlisten = "127.0.0.1"\nport = {port}\n'
+    )
+    sock = tmp_path / "data" / "control.sock"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hub", "run", "--config", str(config)
+    )
+    try:
+
+        def up() -> bool:
+            try:
+                return bool(call(sock, "status")["uplink"]["connected"])
+            except ControlError:
+                return False
+
+        await eventually(up, timeout=30)
+        # the hub runs, the pages listen, the PIN can be handed out: no aiohttp yet
+        pin = await asyncio.to_thread(call, sock, "pin")
+        assert re.fullmatch(r"\d{6}", pin["pin"])
+        assert not _maps_aiohttp(proc.pid)
+        async with ClientSession() as session, session.get(f"http://127.0.0.1:{port}/login") as r:
+            assert r.status == 200 and "请输入密码" in await r.text()  # the first phone is served
+        assert _maps_aiohttp(proc.pid)
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 10)
+
+
 def test_serving_the_pages_on_every_interface_is_refused() -> None:
     from hub.config import parse_config
     from hub.errors import ConfigError

@@ -1,5 +1,11 @@
 """The installer and family pages on aiohttp: routes, sessions, CSRF, live updates (SSE).
 
+aiohttp costs ~12 MiB resident (its package imports its HTTP client too), a quarter of
+the idle hub's budget, and the pages are opened a few times in a hub's life. So the hub
+listens on a plain socket and imports aiohttp (in a thread) when the first phone
+connects; aiohttp then serves that socket, the waiting connection included. PINs, the
+both-buttons gesture, permit join and the walk test need no aiohttp.
+
 Every change goes through the Hub's own functions (the ones the CLI's control socket
 calls: pair, remove, rename, test alarm) and every event through hub.commit /
 hub.raise_alarm. Bad input gets a page that says what is wrong and that nothing changed.
@@ -10,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import importlib
 import json
 import logging
 import socket
@@ -21,9 +28,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-from multidict import MultiDictProxy
-
 from hub.errors import HubError
 from hub.event import Draft, new_event_id
 from hub.reading import Reading
@@ -32,13 +36,29 @@ from hub.sensors.signal import good_ble, good_cell, good_round_trip, good_wifi, 
 from hub.sensors.supervision import Health
 from hub.store.atomic import read_json, write_json_atomic
 from hub.store.registry import Device
-from hub.web import pages
 from hub.web.access import Access, BothHeld, Role, Session, allowed_host
 from hub.web.join import CheckItem, PermitJoin, WalkTest
 from hub.web.text import LANGS, t
 
 if TYPE_CHECKING:
+    from aiohttp import web
+    from multidict import MultiDictProxy
+
     from hub.app import Hub
+    from hub.web import pages
+else:
+
+    class _Lazy:
+        """A module imported on first use (by the first phone to connect)."""
+
+        def __init__(self, name: str) -> None:
+            self._name = name
+
+        def __getattr__(self, attr: str) -> Any:
+            return getattr(importlib.import_module(self._name), attr)
+
+    web = _Lazy("aiohttp.web")
+    pages = _Lazy("hub.web.pages")  # the HTML (and html.entities, ~0.7 MiB)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -90,6 +110,26 @@ class BadInput(HubError):
         self.status = status
 
 
+def _import_pages() -> None:
+    importlib.import_module("aiohttp.web")
+    importlib.import_module("hub.web.pages")
+
+
+def _listen(address: str, port: int) -> socket.socket:
+    """A listening, non-blocking TCP socket on address:port (as aiohttp's own sites do)."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((address, port))
+        sock.listen(128)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def interface_address(name: str) -> str | None:
     """The IPv4 address of a network interface, or None when it has none."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -135,20 +175,43 @@ class WebServer:
         self._waiters: set[asyncio.Event] = set()
         self._both = BothHeld(self.cfg.pin_hold_s)
         self._tasks: list[asyncio.Task[None]] = []
+        self._app: web.Application | None = None
         self._runner: web.AppRunner | None = None
-        self._site: web.TCPSite | None = None
+        self._sock: socket.socket | None = None  # the listening socket of `address`
+        self._site: web.SockSite | None = None  # aiohttp serving it, once loaded
+        self._loading: asyncio.Task[None] | None = None
         self._binder: asyncio.Task[None] | None = None
         self._bind_problem = ""
         self._address_of = address_of
         self._prepared = False
         self.address: str | None = None  # where the pages are served, once they are
-        self.app = web.Application(
-            client_max_size=MAX_BODY, middlewares=[self._check_host, self._guard]
-        )
-        self.app.on_startup.append(self._on_startup)
-        self.app.on_response_prepare.append(self._headers)
-        self.app.on_cleanup.append(self._on_cleanup)
-        self._routes()
+
+    @property
+    def app(self) -> web.Application:
+        """The aiohttp application (importing aiohttp when it is first asked for)."""
+        if self._app is None:
+            self._app = self._build_app()
+        return self._app
+
+    def _build_app(self) -> web.Application:
+        @web.middleware
+        async def check_host(
+            request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+        ) -> web.StreamResponse:
+            return await self._check_host(request, handler)
+
+        @web.middleware
+        async def guard(
+            request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+        ) -> web.StreamResponse:
+            return await self._guard(request, handler)
+
+        app = web.Application(client_max_size=MAX_BODY, middlewares=[check_host, guard])
+        app.on_startup.append(self._on_startup)
+        app.on_response_prepare.append(self._headers)
+        app.on_cleanup.append(self._on_cleanup)
+        self._routes(app)
+        return app
 
     @property
     def _secrets_path(self) -> Path:
@@ -190,19 +253,13 @@ class WebServer:
             await self._bind()
 
     async def _bind(self) -> bool:
-        """Serve on the current address (instead of the old one, if any); False when there
-        is no address to listen on yet."""
+        """Listen on the current address (instead of the old one, if any); False when
+        there is no address to listen on yet."""
         address = self.cfg.listen or self._address_of(self.cfg.interface)
         if address is None:
             return False
-        if self._runner is None:
-            self._runner = web.AppRunner(
-                self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0
-            )
-            await self._runner.setup()
-        site = web.TCPSite(self._runner, address, self.cfg.port)
         try:
-            await site.start()
+            sock = _listen(address, self.cfg.port)
         except OSError as exc:
             problem = f"web pages not started on {address}:{self.cfg.port}: {exc}"
             if problem != self._bind_problem:  # a taken port: said once, retried quietly
@@ -210,23 +267,69 @@ class WebServer:
                 self._bind_problem = problem
             return True
         self._bind_problem = ""
-        old, self._site = self._site, site
-        if old is not None:
-            await old.stop()  # the old address is gone: nobody can reach it any more
+        old, self._sock = self._sock, sock
+        loop = asyncio.get_running_loop()
+        if self._runner is not None:
+            await self._serve(sock)  # aiohttp is loaded: it takes the new socket at once
+        else:
+            loop.add_reader(sock.fileno(), self._first_visit)
+            if old is not None:  # the old address is gone: nobody can reach it any more
+                loop.remove_reader(old.fileno())
+                old.close()
         _LOGGER.info("installer and family pages on http://%s:%s/", address, self.cfg.port)
         self.address = address
         return True
 
+    def _first_visit(self) -> None:
+        """A phone connects: load aiohttp, which then accepts it."""
+        if self._sock is not None:
+            asyncio.get_running_loop().remove_reader(self._sock.fileno())
+        if self._loading is None:
+            self._loading = asyncio.create_task(self._load(), name="web-load")
+
+    async def _load(self) -> None:
+        # In a thread: on a Pi Zero the import takes a second or two, and the loop
+        # must keep carrying alarms meanwhile.
+        try:
+            await asyncio.to_thread(_import_pages)
+            runner = web.AppRunner(
+                self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0
+            )
+            await runner.setup()
+        except Exception:  # a broken install: the hub goes on, the log says why
+            _LOGGER.exception("the pages could not be loaded: reinstall pingan-hub")
+            return
+        _LOGGER.info("first visit to the pages: aiohttp loaded")
+        self._runner = runner
+        if self._sock is not None:
+            await self._serve(self._sock)
+
+    async def _serve(self, sock: socket.socket) -> None:
+        """Have aiohttp serve `sock` (then stop serving the previous address)."""
+        assert self._runner is not None
+        site = web.SockSite(self._runner, sock)
+        await site.start()
+        old, self._site = self._site, site
+        if old is not None:
+            await old.stop()
+
     async def stop(self) -> None:
         """Stop listening and end live connections."""
-        if self._binder is not None:
-            self._binder.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._binder
+        for task in (self._binder, self._loading):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._binder = self._loading = None
         if self._runner is not None:
-            await self._runner.cleanup()
+            await self._runner.cleanup()  # closes the sockets it serves
             self._runner = None
             self._site = None
+        elif self._sock is not None:
+            asyncio.get_running_loop().remove_reader(self._sock.fileno())
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
         await self._unprepare()
 
     async def _on_startup(self, _app: web.Application) -> None:
@@ -342,8 +445,8 @@ class WebServer:
 
     # -- plumbing -------------------------------------------------------------------
 
-    def _routes(self) -> None:
-        r = self.app.router
+    def _routes(self, app: web.Application) -> None:
+        r = app.router
         r.add_get("/", self._index)
         r.add_get("/login", self._login_page)
         r.add_post("/login", self._login)
@@ -366,7 +469,6 @@ class WebServer:
         r.add_get("/family", self._family_page)
         r.add_get("/live/{page}", self._live)
 
-    @web.middleware
     async def _check_host(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
@@ -398,7 +500,6 @@ class WebServer:
             port = int(sockname[1])
         return own, port
 
-    @web.middleware
     async def _guard(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
