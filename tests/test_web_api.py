@@ -567,7 +567,7 @@ async def test_pages_listen_on_the_lan_interface_and_wait_for_its_address(
 
 
 async def test_a_page_asked_for_under_another_name_is_refused_against_dns_rebinding(
-    web: tuple[Hub, WebServer, TestClient[Any, Any]],
+    web: tuple[Hub, WebServer, TestClient[Any, Any]], caplog: Any
 ) -> None:
     from dataclasses import replace
 
@@ -584,6 +584,9 @@ async def test_a_page_asked_for_under_another_name_is_refused_against_dns_rebind
     assert "没有做任何更改" in html
     resp = await client.get("/family", headers={"Host": "evil.example"})
     assert resp.status == 421
+    for _ in range(20):  # a hostile page in a loop
+        await client.get("/family", headers={"Host": "evil.example"})
+    assert caplog.text.count("'evil.example'") == 1  # logged once, not 21 times
     resp = await client.get("/login", headers={"Host": f"127.0.0.1:{port + 1}"})
     assert resp.status == 421  # another port of the same address: not these pages
     english = await client.get("/login", headers={**evil, "Cookie": "lang=en"})

@@ -183,6 +183,7 @@ class WebServer:
         self._binder: asyncio.Task[None] | None = None
         self._bind_problem = ""
         self._address_of = address_of
+        self._refused_hosts: set[str | None] = set()
         self._prepared = False
         self.address: str | None = None  # where the pages are served, once they are
 
@@ -480,7 +481,10 @@ class WebServer:
         names = {n.strip().lower().rstrip(".") for n in self.cfg.host_names.split(",")}
         if allowed_host(host, own=own, port=port, names=names - {""}):
             return await handler(request)
-        _LOGGER.warning("request for another host refused: %r", (host or "")[:100])
+        if host not in self._refused_hosts and len(self._refused_hosts) < 32:
+            # Once per name: a hostile page in a loop must not fill the SD card with logs.
+            self._refused_hosts.add(host)
+            _LOGGER.warning("request for another host refused: %r", (host or "")[:100])
         address = self.address or next(iter(sorted(own)), "")
         shown = f"[{address}]" if ":" in address else address
         url = f"http://{shown}:{port}/"
