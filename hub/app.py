@@ -219,9 +219,13 @@ class Hub:
         self.homeassistant: HomeAssistantBridge | None = None
         self.last_checkin: str | None = None  # ts of the last check-in event (for HA)
         # The installer and family pages (hub/web), when [web] enabled; they follow every
-        # radio reading (paired or not) through reading_listeners.
+        # radio reading (paired or not) and the hub's button presses through
+        # reading_listeners.
         self.web: WebServer | None = None
         self.reading_listeners: list[Callable[[Reading, Device | None], None]] = []
+        # Each may flag an alarm's draft before it is raised (the walk test marks its
+        # devices' alarms as tests); they never drop one.
+        self.alarm_marks: list[Callable[[Draft], Draft]] = []
         self.modem_rssi_dbm: int | None = None
 
     # -- start and stop -------------------------------------------------------------
@@ -465,6 +469,8 @@ class Hub:
 
     async def raise_alarm_draft(self, draft: Draft, *, raised_by: str = "") -> Event | None:
         """Raise an alarm from a ready draft (care checks make their own)."""
+        for mark in self.alarm_marks:
+            draft = mark(draft)
         test = bool(draft.data.get("test"))
         self._execute(
             self.book.raised(
@@ -1098,11 +1104,7 @@ class Hub:
         """A reading from a radio source: attributed to its paired device, supervised,
         given to the care checks; a pendant press raises SOS. Unpaired: pairing inbox only."""
         device = await asyncio.to_thread(self.registry.seen, reading)
-        for listener in self.reading_listeners:
-            try:
-                listener(reading, device)
-            except Exception:  # the pages must never cost the hub a reading (or an alarm)
-                _LOGGER.exception("reading listener failed; the reading goes on")
+        self._tell_reading_listeners(reading, device)
         if device is None:
             return  # heard, not paired: it waits in the inbox for the installer
         reading = attribute(reading, device.kind)
@@ -1114,6 +1116,13 @@ class Hub:
         notices = self.supervisor.observe(reading, self.clock.monotonic(), kind=device.kind)
         await self._commit_notices(notices)
         await self.feed_care(reading)
+
+    def _tell_reading_listeners(self, reading: Reading, device: Device | None) -> None:
+        for listener in self.reading_listeners:
+            try:
+                listener(reading, device)
+            except Exception:  # the pages must never cost the hub a reading (or an alarm)
+                _LOGGER.exception("reading listener failed; the reading goes on")
 
     async def _commit_notices(self, notices: list[Notice]) -> None:
         for notice in notices:
@@ -1195,6 +1204,7 @@ class Hub:
         """Red press raises SOS; a later hold of it cancels; green press is a check-in."""
         press = f"press:{reading.values.get('press', 0)}"
         action = reading.values.get("action")
+        self._tell_reading_listeners(reading, None)  # the walk test ticks the hub's buttons
         source = Source(
             reading.device,
             protocol=reading.protocol,

@@ -24,6 +24,9 @@ from hub.sos.escalation import EscalationConfig, parse_escalation
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9_/-]{1,100}$")
+_HOST_NAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
+)
 
 
 def _opt(
@@ -250,6 +253,18 @@ class WebSection:
         5.0, "holding both buttons this long speaks the installer PIN", lo=2, hi=30
     )
     wireless_path: str = _opt("/proc/net/wireless", "where the Wi-Fi signal is read")
+    host_names: str = _opt(
+        "",
+        "names the pages also answer to, comma-separated (e.g. pingan-hub.local); other "
+        "names in a request's Host are refused (DNS rebinding)",
+    )
+    walk_test_s: int = _opt(
+        1800,
+        "a walk test ends by itself after this many seconds; until then alarms from its "
+        "devices are sent flagged as tests",
+        lo=60,
+        hi=4 * 3600,
+    )
 
 
 @dataclass(frozen=True)
@@ -457,6 +472,12 @@ def _cross_checks(cfg: Config, problems: list[str]) -> None:
     from hub.voice.options import check_voice_config
 
     problems.extend(check_voice_config(cfg.voice))
+    for name in filter(None, (n.strip() for n in cfg.web.host_names.split(","))):
+        if not _HOST_NAME.match(name):
+            problems.append(
+                f"web.host_names: {name!r} is not a host name; give names like "
+                "pingan-hub.local, separated by commas"
+            )
     if cfg.sos.resend_s > cfg.sos.ack_timeout_s:
         problems.append(
             "sos.resend_s: must not exceed sos.ack_timeout_s, or the alarm is never "

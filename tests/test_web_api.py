@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from hub.app import Hub
 from hub.control import call
 from hub.reading import Reading
+from hub.sensors.gpio import OK_BUTTON, SOS_BUTTON
 from hub.sim.broker import Mosquitto, free_port
 from hub.web.server import WebServer
 from tests.conftest import HubFactory
@@ -315,24 +316,114 @@ async def test_the_walk_test_ticks_devices_and_sends_its_report(
     await hub.pair_device(PENDANT, "wearable", "胸牌", "卧室")
     token = await installer(server, client)
     html = await (await client.post("/installer/walk/start", data={"csrf": token})).text()
-    assert "已确认 0 / 2" in html
+    assert "已确认 0 / 4" in html  # two devices and the hub's red and green buttons
     await hub.handle_reading(door_reading())
     html = await (await client.get("/installer/walk")).text()
-    assert "已确认 1 / 2" in html
+    assert "已确认 1 / 4" in html
     await client.post("/installer/walk/test-alarm", data={"csrf": token})
     [sos] = await collector.wait_event("sos")
     assert sos["data"]["test"] is True
     html = await (await client.post("/installer/walk/finish", data={"csrf": token})).text()
-    assert "巡检报告已保存并发送" in html and "1 / 2" in html
+    assert "巡检报告已保存并发送" in html and "1 / 4" in html
     assert "上次巡检报告" in html and "没有响应的设备" in html and "胸牌" in html
     [report] = await collector.wait_event("walk_test")
-    assert report["data"]["passed"] == 1 and report["data"]["total"] == 2
+    assert report["data"]["passed"] == 1 and report["data"]["total"] == 4
     assert {d["device"]: d["ok"] for d in report["data"]["devices"]} == {
         DOOR: True,
         PENDANT: False,
+        SOS_BUTTON: False,
+        OK_BUTTON: False,
     }
+    assert (
+        sos["data"]["walk_test"] == report["data"]["id"] and report["data"]["ended"] == "finished"
+    )
     assert report["data"]["test_alarm"]["id"] == sos["id"]
     assert report["data"]["complete"] is False  # the pendant never spoke
+
+
+SMOKE = "rflink:Alecto V4:0003"
+GAS = "rflink:Alecto V4:0004"
+
+
+async def test_a_detector_set_off_in_the_walk_test_reaches_the_centre_flagged_as_a_test(
+    web: tuple[Hub, WebServer, TestClient[Any, Any]],
+    collector: Collector,
+) -> None:
+    hub, server, client = web
+    await hub.pair_device(SMOKE, "smoke", "厨房烟感", "厨房")
+    token = await installer(server, client)
+    html = await (await client.post("/installer/walk/start", data={"csrf": token})).text()
+    assert "巡检模式" in html and "标为测试" in html and "30 分钟内自动结束" in html
+    await hub.pair_device(GAS, "gas", "燃气", "厨房")  # paired after the walk began: not on it
+    await hub.handle_reading(Reading(SMOKE, "rflink", "smoke", {"smoke": True}))
+    [smoke] = await collector.wait_event("smoke")
+    # stored and sent the real way (priority 0), but the centre sees it is the installer
+    assert smoke["priority"] == 0 and smoke["source"]["device"] == SMOKE
+    assert smoke["data"]["test"] is True and smoke["data"]["walk_test"] == server.walk.id
+    assert hub.book.alarms[smoke["id"]].test  # the lifecycle treats it as any test alarm
+    html = await (await client.get("/installer/walk")).text()
+    assert "已确认 1 / 3" in html and "测试报警：" in html
+    # a detector that is not on the checklist still raises a real alarm
+    await hub.handle_reading(Reading(GAS, "rflink", "gas", {"gas": True}))
+    [gas] = await collector.wait_event("gas")
+    assert "test" not in gas["data"] and "walk_test" not in gas["data"]
+    assert not hub.book.alarms[gas["id"]].test
+    await client.post("/installer/walk/finish", data={"csrf": token})
+    [report] = await collector.wait_event("walk_test")
+    assert report["data"]["test_alarms"] == [smoke["id"]]
+    assert report["data"]["test_alarm"]["id"] == smoke["id"]
+    # the walk test is over: the same detector is a real alarm again
+    await hub.handle_reading(Reading(SMOKE, "rflink", "smoke", {"alarm": False}))  # clear
+    await hub.handle_reading(Reading(SMOKE, "rflink", "smoke", {"smoke": True}))
+    [real] = await eventually(
+        lambda: [e for e in collector.events("smoke") if e["id"] != smoke["id"]]
+    )
+    assert "test" not in real["data"] and not hub.book.alarms[real["id"]].test
+
+
+async def test_the_hubs_red_and_green_buttons_tick_off_and_a_red_press_is_a_test_sos(
+    web: tuple[Hub, WebServer, TestClient[Any, Any]],
+    collector: Collector,
+) -> None:
+    from tests.test_spine import press
+
+    hub, server, client = web
+    token = await installer(server, client)
+    html = await (await client.post("/installer/walk/start", data={"csrf": token})).text()
+    assert "主机红色求助按钮" in html and "主机绿色平安按钮" in html and "已确认 0 / 2" in html
+    await press(hub, "ok")
+    await eventually(lambda: server.walk is not None and server.walk.done == 1)
+    assert not server.join.candidates  # the hub's buttons are never offered for pairing
+    await press(hub, "sos")
+    [sos] = await collector.wait_event("sos")
+    assert sos["data"]["test"] is True and sos["data"]["walk_test"] == server.walk.id
+    assert sos["source"]["device"] == SOS_BUTTON
+    html = await (await client.get("/installer/walk")).text()
+    assert "已确认 2 / 2" in html and "测试报警：" in html
+    english = await (await client.get("/lang/en?next=/installer/walk")).text()
+    assert "hub&#x27;s red SOS button" in english
+
+
+async def test_a_forgotten_walk_test_ends_by_itself_and_alarms_are_real_again(
+    web: tuple[Hub, WebServer, TestClient[Any, Any]],
+    collector: Collector,
+) -> None:
+    from dataclasses import replace
+
+    hub, server, client = web
+    await hub.pair_device(SMOKE, "smoke", "厨房烟感", "厨房")
+    server.cfg = replace(server.cfg, walk_test_s=1)  # the installer drove off 30 min ago
+    token = await installer(server, client)
+    await client.post("/installer/walk/start", data={"csrf": token})
+    assert server.walk is not None
+    [report] = await collector.wait_event("walk_test")
+    assert report["data"]["ended"] == "timeout" and report["data"]["passed"] == 0
+    assert server.walk is None
+    html = await (await client.get("/installer/walk")).text()
+    assert "巡检超时，已自动结束" in html
+    await hub.handle_reading(Reading(SMOKE, "rflink", "smoke", {"smoke": True}))
+    [smoke] = await collector.wait_event("smoke")
+    assert "test" not in smoke["data"] and not hub.book.alarms[smoke["id"]].test
 
 
 async def test_the_survey_shows_wifi_broker_cellular_and_device_signal(
@@ -473,6 +564,146 @@ async def test_pages_listen_on_the_lan_interface_and_wait_for_its_address(
     await eventually(lambda: pages.address == "127.0.0.1")
     async with ClientSession() as session, session.get(f"http://127.0.0.1:{port}/login") as r:
         assert r.status == 200
+
+
+async def test_a_page_asked_for_under_another_name_is_refused_against_dns_rebinding(
+    web: tuple[Hub, WebServer, TestClient[Any, Any]], caplog: Any
+) -> None:
+    from dataclasses import replace
+
+    _, server, client = web
+    port = client.port
+    token = await installer(server, client)
+    # A web page at evil.example whose name now resolves to the hub: the browser sends
+    # its own name in Host. Refused, and nothing is done.
+    evil = {"Host": f"evil.example:{port}"}
+    resp = await client.post("/installer/permit-join", data={"csrf": token}, headers=evil)
+    html = await resp.text()
+    assert resp.status == 421 and server.join.remaining(server.monotonic()) == 0
+    assert "不是本机的地址（evil.example" in html and f"http://127.0.0.1:{port}/" in html
+    assert "没有做任何更改" in html
+    resp = await client.get("/family", headers={"Host": "evil.example"})
+    assert resp.status == 421
+    for _ in range(20):  # a hostile page in a loop
+        await client.get("/family", headers={"Host": "evil.example"})
+    assert caplog.text.count("'evil.example'") == 1  # logged once, not 21 times
+    resp = await client.get("/login", headers={"Host": f"127.0.0.1:{port + 1}"})
+    assert resp.status == 421  # another port of the same address: not these pages
+    english = await client.get("/login", headers={**evil, "Cookie": "lang=en"})
+    assert "the request was refused. Open http" in await english.text()
+    # the hub's own address (what the test client sends), localhost, a configured name
+    assert (await client.get("/login")).status == 200
+    assert (await client.get("/login", headers={"Host": f"localhost:{port}"})).status == 200
+    name = {"Host": f"PingAn-Hub.local.:{port}"}
+    assert (await client.get("/login", headers=name)).status == 421
+    server.cfg = replace(server.cfg, host_names="pingan-hub.local, hub.lan")
+    assert (await client.get("/login", headers=name)).status == 200
+    resp = await client.post("/installer/permit-join", data={"csrf": token}, headers=name)
+    assert resp.status == 200 and server.join.remaining(server.monotonic()) > 0
+    # no Host at all (HTTP/1.0 style): refused too
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /login HTTP/1.0\r\n\r\n")
+    status_line = await reader.readline()
+    writer.close()
+    assert status_line.split()[1] == b"400"
+
+
+def test_a_host_name_that_is_not_one_is_refused_in_the_config() -> None:
+    from hub.config import parse_config
+    from hub.errors import ConfigError
+
+    ok = parse_config({"hub": {"id": "X"}, "web": {"host_names": "pingan-hub.local, hub.lan"}})
+    assert ok.web.host_names == "pingan-hub.local, hub.lan"
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"hub": {"id": "X"}, "web": {"host_names": "pingan-hub.local, evil/x"}})
+    assert any(p.startswith("web.host_names:") and "'evil/x'" in p for p in caught.value.problems)
+
+
+async def test_the_pages_follow_the_hub_to_a_new_lan_address_after_a_dhcp_renewal(
+    broker: Mosquitto, make_hub: HubFactory, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    from dataclasses import replace
+
+    from aiohttp import ClientConnectorError, ClientSession
+
+    import hub.web.server as server_module
+
+    monkeypatch.setattr(server_module, "_BIND_RETRY_S", 0.05)
+    hub = await make_hub(broker.port)
+    lease: dict[str, str | None] = {"wlan0": "127.0.0.1"}  # what the DHCP server handed out
+    pages = WebServer(hub, address_of=lambda name: lease[name])
+    pages.cfg = replace(pages.cfg, port=free_port())
+    port = pages.cfg.port
+
+    async def status(address: str) -> int:
+        async with ClientSession() as session, session.get(f"http://{address}:{port}/login") as r:
+            return r.status
+
+    await pages.start()
+    try:
+        assert pages.address == "127.0.0.1"
+        lease["wlan0"] = None  # Wi-Fi drops for a moment: the pages stay where they were
+        await asyncio.sleep(0.3)
+        assert pages.address == "127.0.0.1"
+        # the renewal gives another address before anyone opened the pages
+        lease["wlan0"] = "127.0.0.2"
+        await eventually(lambda: pages.address == "127.0.0.2")
+        assert await status("127.0.0.2") == 200  # and its Host is the hub's own again
+        with pytest.raises(ClientConnectorError):
+            await status("127.0.0.1")  # nothing is left listening on the old one
+        assert "changed from 127.0.0.1 to 127.0.0.2" in caplog.text
+        lease["wlan0"] = "127.0.0.3"  # and again, now that the pages are being served
+        await eventually(lambda: pages.address == "127.0.0.3")
+        assert await status("127.0.0.3") == 200
+        with pytest.raises(ClientConnectorError):
+            await status("127.0.0.2")
+    finally:
+        await pages.stop()
+
+
+def _maps_aiohttp(pid: int) -> bool:
+    """Whether aiohttp's compiled parts are mapped into the process (it was imported)."""
+    return "/aiohttp/" in Path(f"/proc/{pid}/maps").read_text()
+
+
+async def test_aiohttp_is_loaded_only_when_the_first_phone_connects(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    from aiohttp import ClientSession
+
+    from hub.errors import ControlError
+
+    port = free_port()
+    config = tmp_path / "hub.toml"
+    config.write_text(
+        f'[hub]\nid = "LAZY-1"\ndata_dir = "{tmp_path}/data"\n'
+        f'[mqtt]\nhost = "127.0.0.1"\nport = {broker.port}\n'
+        '[gpio]\npin_factory = "mock"\n[voice]\nprompts = false\n'
+        f'[web]\nenabled = true\nlisten = "127.0.0.1"\nport = {port}\n'
+    )
+    sock = tmp_path / "data" / "control.sock"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hub", "run", "--config", str(config)
+    )
+    try:
+
+        def up() -> bool:
+            try:
+                return bool(call(sock, "status")["uplink"]["connected"])
+            except ControlError:
+                return False
+
+        await eventually(up, timeout=30)
+        # the hub runs, the pages listen, the PIN can be handed out: no aiohttp yet
+        pin = await asyncio.to_thread(call, sock, "pin")
+        assert re.fullmatch(r"\d{6}", pin["pin"])
+        assert not _maps_aiohttp(proc.pid)
+        async with ClientSession() as session, session.get(f"http://127.0.0.1:{port}/login") as r:
+            assert r.status == 200 and "请输入密码" in await r.text()  # the first phone is served
+        assert _maps_aiohttp(proc.pid)
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 10)
 
 
 def test_serving_the_pages_on_every_interface_is_refused() -> None:

@@ -17,7 +17,15 @@ from hub.sensors.signal import (
     link_signal,
     parse_wireless,
 )
-from hub.web.access import MAX_SESSIONS, Access, BothHeld, LoginResult, Role
+from hub.web.access import (
+    MAX_SESSIONS,
+    Access,
+    BothHeld,
+    LoginResult,
+    Role,
+    allowed_host,
+    split_host,
+)
 from hub.web.join import CheckItem as Item
 from hub.web.join import PermitJoin, WalkTest
 from hub.web.server import spoken_pin
@@ -175,8 +183,11 @@ def test_the_walk_test_report_says_which_devices_answered() -> None:
     assert not walk.heard("rf:door", "2026-11-24T08:02:00+00:00")  # ticked once
     assert not walk.heard("rf:stranger", "2026-11-24T08:02:00+00:00")
     walk.alarm_id, walk.alarm_state = "01a2", "acknowledged"
+    walk.id = "walk-1"
     assert walk.report("2026-11-24T08:05:00+00:00") == {
+        "id": "walk-1",
         "started": "2026-11-24T08:00:00+00:00",
+        "ended": "finished",
         "finished": "2026-11-24T08:05:00+00:00",
         "devices": [
             {
@@ -199,8 +210,25 @@ def test_the_walk_test_report_says_which_devices_answered() -> None:
         "passed": 1,
         "total": 2,
         "test_alarm": {"id": "01a2", "state": "acknowledged"},
+        "test_alarms": [],
         "complete": False,
     }
+
+
+def test_the_walk_test_flags_only_its_own_devices_alarms_and_only_until_it_ends() -> None:
+    walk = WalkTest(started="2026-11-24T08:00:00+00:00", id="walk-1", deadline=1800.0)
+    walk.items["rf:smoke"] = Item("rf:smoke", "厨房烟感", "厨房", "smoke")
+    assert walk.flags("rf:smoke", False, 10.0)  # the installer pressing the test button
+    assert not walk.flags("rf:gas", False, 10.0)  # not on the checklist: a real alarm
+    assert not walk.flags(None, False, 10.0)  # an inactivity alarm: real
+    assert walk.flags("control", True, 10.0)  # the page's own test alarm joins the walk
+    assert not walk.flags("rf:smoke", False, 1800.0)  # forgotten: real again at the deadline
+    assert walk.remaining(1000.0) == 800.0 and walk.remaining(2000.0) == 0.0
+    walk.flagged("01smoke")
+    walk.flagged("01sos")
+    report = walk.report("2026-11-24T08:30:00+00:00", "timeout")
+    assert report["ended"] == "timeout" and report["test_alarms"] == ["01smoke", "01sos"]
+    assert report["test_alarm"]["id"] == "01smoke"  # the first one is its test alarm
 
 
 def test_the_pin_is_spoken_digit_by_digit_twice() -> None:
@@ -208,3 +236,24 @@ def test_the_pin_is_spoken_digit_by_digit_twice() -> None:
         "安装密码：三，零，五，九，幺，七。再说一次：三，零，五，九，幺，七。"
     )
     assert spoken_pin("12", "en") == "Installer PIN: 1, 2. Again: 1, 2."
+
+
+def test_only_the_hubs_own_address_localhost_and_its_names_are_answered() -> None:
+    own, names = {"192.168.1.23", "fe80::1"}, {"pingan-hub.local"}
+
+    def ok(host: str | None) -> bool:
+        return allowed_host(host, own=own, port=8080, names=names)
+
+    assert ok("192.168.1.23:8080") and ok("192.168.1.23") and ok("localhost:8080")
+    assert ok("[fe80::1]:8080") and ok("PINGAN-HUB.local.:8080")
+    assert not ok("192.168.1.23:80")  # another port
+    assert not ok("attacker.example:8080")  # DNS rebinding
+    assert not ok("192.168.1.24:8080") and not ok(None) and not ok("")
+    assert not ok("fe80::1") and not ok("[fe80::1") and not ok("192.168.1.23:80x")
+    assert not ok("localhost@evil:8080") and not ok("192.168.1.23:99999999")
+    assert split_host("[::1]:8080") == ("::1", 8080)
+
+
+@given(st.text(max_size=300))
+def test_any_host_header_is_answered_or_refused_never_an_error(host: str) -> None:
+    assert allowed_host(host, own={"10.0.0.2"}, port=80, names=set()) in (True, False)

@@ -178,4 +178,58 @@ class BothHeld:
         return False
 
 
-__all__ = ["Access", "BothHeld", "LoginResult", "Role", "Session", "new_pin", "same"]
+def split_host(host: str) -> tuple[str, int | None] | None:
+    """A Host header as (name, port or None), the name lower-case without a trailing dot
+    or IPv6 brackets; None when it is not a host at all."""
+    host = host.strip().lower()
+    port: str | None = None
+    if host.startswith("["):  # [::1]:8080
+        name, sep, rest = host[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            return None
+        port = rest[1:] if rest else None
+    elif host.count(":") == 1:
+        name, port = host.split(":")
+    elif ":" in host:
+        return None  # a bare IPv6 address must be in brackets
+    else:
+        name = host
+    name = name.rstrip(".")
+    if not name or any(c.isspace() or c in "/@?#\\" for c in name):
+        return None
+    if port is None:
+        return name, None
+    if not port.isascii() or not port.isdigit() or len(port) > 5:
+        return None
+    return name, int(port)
+
+
+def allowed_host(host: str | None, *, own: set[str], port: int, names: set[str]) -> bool:
+    """Whether a request's Host header names this hub: one of its own addresses (the one
+    the request arrived on), `localhost`, or a configured name, on its port (or none).
+
+    Anything else is DNS rebinding (a web page whose name now resolves to the hub) or a
+    misrouted request, and is refused.
+    """
+    if host is None:
+        return False
+    parsed = split_host(host)
+    if parsed is None:
+        return False
+    name, asked_port = parsed
+    if asked_port is not None and asked_port != port:
+        return False
+    return name in own or name == "localhost" or name in names
+
+
+__all__ = [
+    "Access",
+    "BothHeld",
+    "LoginResult",
+    "Role",
+    "Session",
+    "allowed_host",
+    "new_pin",
+    "same",
+    "split_host",
+]

@@ -3,12 +3,18 @@
 Permit join works like Zigbee's: for `permit_join_s` (default 120 s) devices heard but
 not paired are offered on the page; the pages pair only a device heard while a window
 was open (`pingan-hub devices pair` stays free to pair anything in the inbox).
-The walk test is a checklist of every paired device that ticks itself off as each one
-is heard, plus a test alarm through the real path; its report becomes a `walk_test` event.
+The walk test is a checklist of every paired device (and the hub's own red and green
+buttons) that ticks itself off as each one is heard, plus a test alarm through the real
+path; its report becomes a `walk_test` event. While it runs, an alarm raised by a device
+on the checklist is still stored and sent the real way (nothing is dropped: a real
+emergency still reaches the centre) but is flagged `test` with the walk test's id, as
+Tunstall and Essence walk-test modes do. It ends by itself at `deadline`, so a forgotten
+walk test never leaves real alarms flagged as tests.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +94,28 @@ class WalkTest:
     items: dict[str, CheckItem] = field(default_factory=dict)
     alarm_id: str | None = None
     alarm_state: str = ""
+    id: str = ""
+    deadline: float = math.inf  # monotonic: it ends by itself then
+    test_alarms: list[str] = field(default_factory=list)  # alarms it flagged as tests
+
+    def running(self, now: float) -> bool:
+        """Still on (it ends by itself at its deadline, finished or not)."""
+        return now < self.deadline
+
+    def remaining(self, now: float) -> float:
+        """Seconds until it ends by itself."""
+        return max(0.0, self.deadline - now)
+
+    def flags(self, device: str | None, test: bool, now: float) -> bool:
+        """Whether an alarm raised now from `device` is the installer's: a test alarm
+        already, or from a device on the checklist, while the walk test runs."""
+        return self.running(now) and (test or (device is not None and device in self.items))
+
+    def flagged(self, alarm_id: str) -> None:
+        """An alarm was sent as this walk test's; the first is its test alarm."""
+        self.test_alarms.append(alarm_id)
+        if self.alarm_id is None:
+            self.alarm_id = alarm_id
 
     def heard(self, key: str, at: str) -> bool:
         """A paired device was triggered; True when this ticked it off (first time)."""
@@ -102,10 +130,13 @@ class WalkTest:
         """How many devices were heard."""
         return sum(1 for i in self.items.values() if i.heard_at)
 
-    def report(self, finished: str) -> dict[str, Any]:
-        """The walk_test event's data."""
+    def report(self, finished: str, ended: str = "finished") -> dict[str, Any]:
+        """The walk_test event's data; `ended` is "finished" (by the installer) or
+        "timeout" (by itself)."""
         return {
+            "id": self.id,
             "started": self.started,
+            "ended": ended,
             "finished": finished,
             "devices": [
                 {
@@ -121,6 +152,7 @@ class WalkTest:
             "passed": self.done,
             "total": len(self.items),
             "test_alarm": {"id": self.alarm_id, "state": self.alarm_state or None},
+            "test_alarms": list(self.test_alarms),
             "complete": self.done == len(self.items) and self.alarm_state in DELIVERED_STATES,
         }
 

@@ -298,8 +298,19 @@ def devices_body(lang: str, join: str, candidates: str, paired: str) -> str:
 # -- walk test -----------------------------------------------------------------------
 
 
+def _item_name(lang: str, item: Any) -> str:
+    # The hub's own buttons are named in the page's language; devices as the installer named them.
+    if item.kind.startswith("hub_"):
+        return kind_label(lang, item.kind)
+    return str(item.name or item.key)
+
+
 def walk_fragment(
-    lang: str, walk: Any, csrf: str, last_report: dict[str, Any] | None = None
+    lang: str,
+    walk: Any,
+    csrf: str,
+    last_report: dict[str, Any] | None = None,
+    remaining_s: float = 0.0,
 ) -> str:
     """The checklist, the test alarm and the finish button (or the last report and the
     start button)."""
@@ -307,16 +318,22 @@ def walk_fragment(
         last = ""
         if last_report is not None:
             missing = "".join(
-                f"<li>{e(d['name'] or d['device'])} {e(d['room'])}</li>"
+                f"<li>{e(_item_name(lang, _Named(d)))} {e(d['room'])}</li>"
                 for d in last_report["devices"]
                 if not d["ok"]
             )
             state = last_report["test_alarm"]["state"]
             shown = alarm_state_label(lang, state) if state else "—"
             done = t(lang, "walk_progress", done=last_report["passed"], total=last_report["total"])
+            timed_out = (
+                f'<p class="bad" id="walk-timed-out">{e(t(lang, "walk_timed_out"))}</p>'
+                if last_report.get("ended") == "timeout"
+                else ""
+            )
             last = (
                 f'<div class="card" id="last-report"><p class="title">{e(t(lang, "walk_last"))}'
-                f"</p><p>{e(done)}</p><p>{e(t(lang, 'test_alarm_state', state=shown))}</p>"
+                f"</p>{timed_out}<p>{e(done)}</p>"
+                f"<p>{e(t(lang, 'test_alarm_state', state=shown))}</p>"
                 + (
                     f'<p class="bad">{e(t(lang, "walk_missing"))}</p><ul>{missing}</ul>'
                     if missing
@@ -332,12 +349,19 @@ def walk_fragment(
     items = "".join(
         f'<li id="{dom_id("w", i.key)}" class="{"ticked" if i.heard_at else "waiting"}">'
         f'<span class="tick" aria-hidden="true">{"✔" if i.heard_at else "○"}</span>'
-        f"<span>{e(i.name or i.key)} <span class='muted'>{e(i.room)} · "
-        f"{e(kind_label(lang, i.kind))}</span></span>"
+        f"<span>{e(_item_name(lang, i))}"
+        + (
+            ""
+            if i.kind.startswith("hub_")
+            else f" <span class='muted'>{e(i.room)} · {e(kind_label(lang, i.kind))}</span>"
+        )
+        + "</span>"
         f'<span class="state">{e(t(lang, "ticked" if i.heard_at else "waiting"))}</span></li>'
         for i in walk.items.values()
     )
     progress = t(lang, "walk_progress", done=walk.done, total=len(walk.items))
+    minutes = int(remaining_s // 60) + 1
+    mode = f'<p class="open" id="walk-mode">{e(t(lang, "walk_mode", m=minutes))}</p>'
     alarm = ""
     if walk.alarm_id:
         state = alarm_state_label(lang, walk.alarm_state or "raised")
@@ -345,11 +369,31 @@ def walk_fragment(
             f'<p class="alarm" id="test-alarm">{e(t(lang, "test_alarm_state", state=state))}</p>'
         )
     return (
-        f'<p class="progress" id="progress">{e(progress)}</p><ul class="checklist">{items}</ul>'
+        mode
+        + f'<p class="progress" id="progress">{e(progress)}</p><ul class="checklist">{items}</ul>'
         + alarm
         + button_form("/installer/walk/test-alarm", t(lang, "test_alarm"), csrf, cls="secondary")
         + button_form("/installer/walk/finish", t(lang, "walk_finish"), csrf, cls="primary")
     )
+
+
+@dataclass(frozen=True)
+class _Named:
+    """A report's device line, read like a checklist item."""
+
+    line: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return str(self.line["kind"])
+
+    @property
+    def name(self) -> str:
+        return str(self.line["name"])
+
+    @property
+    def key(self) -> str:
+        return str(self.line["device"])
 
 
 def walk_body(lang: str, fragment: str) -> str:

@@ -1,5 +1,11 @@
 """The installer and family pages on aiohttp: routes, sessions, CSRF, live updates (SSE).
 
+aiohttp costs ~12 MiB resident (its package imports its HTTP client too), a quarter of
+the idle hub's budget, and the pages are opened a few times in a hub's life. So the hub
+listens on a plain socket and imports aiohttp (in a thread) when the first phone
+connects; aiohttp then serves that socket, the waiting connection included. PINs, the
+both-buttons gesture, permit join and the walk test need no aiohttp.
+
 Every change goes through the Hub's own functions (the ones the CLI's control socket
 calls: pair, remove, rename, test alarm) and every event through hub.commit /
 hub.raise_alarm. Bad input gets a page that says what is wrong and that nothing changed.
@@ -10,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import importlib
 import json
 import logging
 import socket
@@ -17,26 +24,41 @@ import struct
 import time
 import unicodedata
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-from multidict import MultiDictProxy
-
 from hub.errors import HubError
-from hub.event import Draft
+from hub.event import Draft, new_event_id
 from hub.reading import Reading
+from hub.sensors.gpio import OK_BUTTON, SOS_BUTTON
 from hub.sensors.signal import good_ble, good_cell, good_round_trip, good_wifi, read_link
 from hub.sensors.supervision import Health
 from hub.store.atomic import read_json, write_json_atomic
 from hub.store.registry import Device
-from hub.web import pages
-from hub.web.access import Access, BothHeld, Role, Session
-from hub.web.join import PermitJoin, WalkTest
+from hub.web.access import Access, BothHeld, Role, Session, allowed_host
+from hub.web.join import CheckItem, PermitJoin, WalkTest
 from hub.web.text import LANGS, t
 
 if TYPE_CHECKING:
+    from aiohttp import web
+    from multidict import MultiDictProxy
+
     from hub.app import Hub
+    from hub.web import pages
+else:
+
+    class _Lazy:
+        """A module imported on first use (by the first phone to connect)."""
+
+        def __init__(self, name: str) -> None:
+            self._name = name
+
+        def __getattr__(self, attr: str) -> Any:
+            return getattr(importlib.import_module(self._name), attr)
+
+    web = _Lazy("aiohttp.web")
+    pages = _Lazy("hub.web.pages")  # the HTML (and html.entities, ~0.7 MiB)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -67,8 +89,15 @@ _SECURITY_HEADERS = {
 }
 # Sources whose devices report a received signal strength (hub/sensors: bthome, gatt).
 BLE_PROTOCOLS = ("bthome", "ble_gatt", "ble")
-# Without an address on web.interface (Wi-Fi joining at boot), binding is retried this often.
+# Without an address on web.interface (Wi-Fi joining at boot), binding is retried this often;
+# as often, the interface's address is compared with the one served (a DHCP renewal may
+# give a new lease) and the pages move to a new one.
 _BIND_RETRY_S = 30.0
+# The hub's own buttons on the walk-test checklist (names as the alarms carry them).
+HUB_BUTTONS = (
+    (SOS_BUTTON, "红色求助按钮", "hub_sos"),
+    (OK_BUTTON, "绿色平安按钮", "hub_ok"),
+)
 # The SIOCGIFADDR ioctl: an interface's IPv4 address (Linux).
 _SIOCGIFADDR = 0x8915
 
@@ -79,6 +108,26 @@ class BadInput(HubError):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
+
+
+def _import_pages() -> None:
+    importlib.import_module("aiohttp.web")
+    importlib.import_module("hub.web.pages")
+
+
+def _listen(address: str, port: int) -> socket.socket:
+    """A listening, non-blocking TCP socket on address:port (as aiohttp's own sites do)."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((address, port))
+        sock.listen(128)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def interface_address(name: str) -> str | None:
@@ -104,7 +153,10 @@ def _clean(value: str | None) -> str:
 class WebServer:
     """The pages of one hub: state (PINs, sessions, permit join, walk test) and the app."""
 
-    def __init__(self, hub: Hub) -> None:
+    def __init__(
+        self, hub: Hub, *, address_of: Callable[[str], str | None] = interface_address
+    ) -> None:
+        """`address_of` gives an interface's IPv4 address (tests inject their own)."""
         self.hub = hub
         self.cfg = hub.cfg.web
         self.monotonic = hub.clock.monotonic
@@ -117,20 +169,50 @@ class WebServer:
         )
         self.join = PermitJoin(self.cfg.permit_join_s)
         self.walk: WalkTest | None = None
+        self._walk_timer: asyncio.Task[None] | None = None
         self.last_report: dict[str, Any] | None = None
         self.rssi: dict[str, int] = {}  # last signal of paired devices and candidates
         self._waiters: set[asyncio.Event] = set()
         self._both = BothHeld(self.cfg.pin_hold_s)
         self._tasks: list[asyncio.Task[None]] = []
+        self._app: web.Application | None = None
         self._runner: web.AppRunner | None = None
+        self._sock: socket.socket | None = None  # the listening socket of `address`
+        self._site: web.SockSite | None = None  # aiohttp serving it, once loaded
+        self._loading: asyncio.Task[None] | None = None
         self._binder: asyncio.Task[None] | None = None
+        self._bind_problem = ""
+        self._address_of = address_of
+        self._refused_hosts: set[str | None] = set()
         self._prepared = False
         self.address: str | None = None  # where the pages are served, once they are
-        self.app = web.Application(client_max_size=MAX_BODY, middlewares=[self._guard])
-        self.app.on_startup.append(self._on_startup)
-        self.app.on_response_prepare.append(self._headers)
-        self.app.on_cleanup.append(self._on_cleanup)
-        self._routes()
+
+    @property
+    def app(self) -> web.Application:
+        """The aiohttp application (importing aiohttp when it is first asked for)."""
+        if self._app is None:
+            self._app = self._build_app()
+        return self._app
+
+    def _build_app(self) -> web.Application:
+        @web.middleware
+        async def check_host(
+            request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+        ) -> web.StreamResponse:
+            return await self._check_host(request, handler)
+
+        @web.middleware
+        async def guard(
+            request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+        ) -> web.StreamResponse:
+            return await self._guard(request, handler)
+
+        app = web.Application(client_max_size=MAX_BODY, middlewares=[check_host, guard])
+        app.on_startup.append(self._on_startup)
+        app.on_response_prepare.append(self._headers)
+        app.on_cleanup.append(self._on_cleanup)
+        self._routes(app)
+        return app
 
     @property
     def _secrets_path(self) -> Path:
@@ -140,7 +222,8 @@ class WebServer:
 
     async def start(self) -> None:
         """Listen on the LAN address (web.listen, else web.interface's address); when the
-        interface has no address yet (Wi-Fi still joining at boot), keep trying."""
+        interface has no address yet (Wi-Fi still joining at boot), keep trying, and when
+        its address changes (a DHCP renewal with a new lease), move to the new one."""
         await self.prepare()  # PINs and the buttons work even before the pages can be served
         if not await self._bind():
             _LOGGER.error(
@@ -150,44 +233,104 @@ class WebServer:
                 self.cfg.interface,
                 _BIND_RETRY_S,
             )
-            self._binder = asyncio.create_task(self._bind_later(), name="web-bind")
+        if self.address is None or not self.cfg.listen:
+            self._binder = asyncio.create_task(self._follow_address(), name="web-bind")
 
-    async def _bind_later(self) -> None:
+    async def _follow_address(self) -> None:
+        """Bind once the interface has an address; re-bind when it changes. One ioctl
+        every _BIND_RETRY_S: no netlink listener kept in memory for a rare event."""
         while True:
             await asyncio.sleep(_BIND_RETRY_S)
-            if await self._bind():
-                return
+            wanted = self.cfg.listen or self._address_of(self.cfg.interface)
+            if wanted is None or wanted == self.address:
+                continue  # no address (Wi-Fi down a moment: keep what we have), or the same
+            if self.address is not None:
+                _LOGGER.warning(
+                    "LAN address of %s changed from %s to %s: the pages move to it",
+                    self.cfg.interface,
+                    self.address,
+                    wanted,
+                )
+            await self._bind()
 
     async def _bind(self) -> bool:
-        """Start serving; False when there is no address to listen on yet."""
-        address = self.cfg.listen or interface_address(self.cfg.interface)
+        """Listen on the current address (instead of the old one, if any); False when
+        there is no address to listen on yet."""
+        address = self.cfg.listen or self._address_of(self.cfg.interface)
         if address is None:
             return False
-        self._runner = web.AppRunner(
-            self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0
-        )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, address, self.cfg.port)
         try:
-            await site.start()
+            sock = _listen(address, self.cfg.port)
         except OSError as exc:
-            _LOGGER.error("web pages not started on %s:%s: %s", address, self.cfg.port, exc)
-            await self._runner.cleanup()
-            self._runner = None
-            return True  # a taken port does not free itself: the log says what to change
+            problem = f"web pages not started on {address}:{self.cfg.port}: {exc}"
+            if problem != self._bind_problem:  # a taken port: said once, retried quietly
+                _LOGGER.error("%s", problem)
+                self._bind_problem = problem
+            return True
+        self._bind_problem = ""
+        old, self._sock = self._sock, sock
+        loop = asyncio.get_running_loop()
+        if self._runner is not None:
+            await self._serve(sock)  # aiohttp is loaded: it takes the new socket at once
+        else:
+            loop.add_reader(sock.fileno(), self._first_visit)
+            if old is not None:  # the old address is gone: nobody can reach it any more
+                loop.remove_reader(old.fileno())
+                old.close()
         _LOGGER.info("installer and family pages on http://%s:%s/", address, self.cfg.port)
         self.address = address
         return True
 
+    def _first_visit(self) -> None:
+        """A phone connects: load aiohttp, which then accepts it."""
+        if self._sock is not None:
+            asyncio.get_running_loop().remove_reader(self._sock.fileno())
+        if self._loading is None:
+            self._loading = asyncio.create_task(self._load(), name="web-load")
+
+    async def _load(self) -> None:
+        # In a thread: on a Pi Zero the import takes a second or two, and the loop
+        # must keep carrying alarms meanwhile.
+        try:
+            await asyncio.to_thread(_import_pages)
+            runner = web.AppRunner(
+                self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0
+            )
+            await runner.setup()
+        except Exception:  # a broken install: the hub goes on, the log says why
+            _LOGGER.exception("the pages could not be loaded: reinstall pingan-hub")
+            return
+        _LOGGER.info("first visit to the pages: aiohttp loaded")
+        self._runner = runner
+        if self._sock is not None:
+            await self._serve(self._sock)
+
+    async def _serve(self, sock: socket.socket) -> None:
+        """Have aiohttp serve `sock` (then stop serving the previous address)."""
+        assert self._runner is not None
+        site = web.SockSite(self._runner, sock)
+        await site.start()
+        old, self._site = self._site, site
+        if old is not None:
+            await old.stop()
+
     async def stop(self) -> None:
         """Stop listening and end live connections."""
-        if self._binder is not None:
-            self._binder.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._binder
+        for task in (self._binder, self._loading):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._binder = self._loading = None
         if self._runner is not None:
-            await self._runner.cleanup()
+            await self._runner.cleanup()  # closes the sockets it serves
             self._runner = None
+            self._site = None
+        elif self._sock is not None:
+            asyncio.get_running_loop().remove_reader(self._sock.fileno())
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
         await self._unprepare()
 
     async def _on_startup(self, _app: web.Application) -> None:
@@ -206,6 +349,7 @@ class WebServer:
             await self._new_family_pin()
         self.hub.reading_listeners.append(self._on_reading)
         self.hub.alarm_listeners.append(self._on_alarm)
+        self.hub.alarm_marks.append(self._mark_walk_alarm)
         self._tasks.append(asyncio.create_task(self._watch_buttons(), name="web-buttons"))
 
     async def _on_cleanup(self, _app: web.Application) -> None:
@@ -214,6 +358,9 @@ class WebServer:
     async def _unprepare(self) -> None:
         self._prepared = False
         tasks, self._tasks = self._tasks, []
+        if self._walk_timer is not None:
+            tasks.append(self._walk_timer)
+            self._walk_timer = None
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -221,6 +368,8 @@ class WebServer:
             self.hub.reading_listeners.remove(self._on_reading)
         with contextlib.suppress(ValueError):
             self.hub.alarm_listeners.remove(self._on_alarm)
+        with contextlib.suppress(ValueError):
+            self.hub.alarm_marks.remove(self._mark_walk_alarm)
 
     async def _new_family_pin(self) -> str:
         pin = self.access.new_family_pin()
@@ -240,7 +389,13 @@ class WebServer:
         self.notify()
 
     def _on_reading(self, reading: Reading, device: Device | None) -> None:
-        """Every radio reading: offered during permit join, ticked in the walk test."""
+        """Every radio reading: offered during permit join, ticked in the walk test; and
+        the hub's own button presses (ticked only)."""
+        if reading.device in (SOS_BUTTON, OK_BUTTON):
+            if self.walk is not None and reading.values.get("action") == "press":
+                self.walk.heard(reading.device, self._wall())
+                self.notify()
+            return
         if device is None:
             now = self.monotonic()
             if not self.join.heard(
@@ -255,6 +410,18 @@ class WebServer:
 
     def _wall(self) -> str:
         return self.hub.clock.now().isoformat()
+
+    def _mark_walk_alarm(self, draft: Draft) -> Draft:
+        """During the walk test an alarm from a device on its checklist is the installer's:
+        still raised, stored and sent the real way, but flagged `test` with the walk
+        test's id so the centre knows (the lifecycle treats it as any test alarm)."""
+        walk = self.walk
+        device = draft.source.device if draft.source is not None else None
+        if walk is None or not walk.flags(device, bool(draft.data.get("test")), self.monotonic()):
+            return draft
+        walk.flagged(draft.id)
+        _LOGGER.info("alarm %s (%s) flagged as a walk-test alarm", draft.id, draft.kind)
+        return replace(draft, data={**draft.data, "test": True, "walk_test": walk.id})
 
     async def _watch_buttons(self) -> None:
         """Both buttons held for pin_hold_s: speak the installer PIN to the room."""
@@ -279,8 +446,8 @@ class WebServer:
 
     # -- plumbing -------------------------------------------------------------------
 
-    def _routes(self) -> None:
-        r = self.app.router
+    def _routes(self, app: web.Application) -> None:
+        r = app.router
         r.add_get("/", self._index)
         r.add_get("/login", self._login_page)
         r.add_post("/login", self._login)
@@ -303,7 +470,40 @@ class WebServer:
         r.add_get("/family", self._family_page)
         r.add_get("/live/{page}", self._live)
 
-    @web.middleware
+    async def _check_host(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """Answer only requests addressed to this hub by address, `localhost` or a
+        configured name: a web page whose name was re-pointed at the hub (DNS rebinding)
+        gets a 421 and nothing is done."""
+        host = request.headers.get("Host")
+        own, port = self._own_address(request)
+        names = {n.strip().lower().rstrip(".") for n in self.cfg.host_names.split(",")}
+        if allowed_host(host, own=own, port=port, names=names - {""}):
+            return await handler(request)
+        if host not in self._refused_hosts and len(self._refused_hosts) < 32:
+            # Once per name: a hostile page in a loop must not fill the SD card with logs.
+            self._refused_hosts.add(host)
+            _LOGGER.warning("request for another host refused: %r", (host or "")[:100])
+        address = self.address or next(iter(sorted(own)), "")
+        shown = f"[{address}]" if ":" in address else address
+        url = f"http://{shown}:{port}/"
+        lang = self.lang_of(request)
+        message = t(lang, "wrong_host", host=(host or "")[:100], url=url)
+        html = pages.layout(lang, t(lang, "error"), pages.error_body(lang, message, url), path="/")
+        return web.Response(text=html, status=421 if host else 400, content_type="text/html")
+
+    def _own_address(self, request: web.Request) -> tuple[set[str], int]:
+        """The addresses the hub is reached on (the one this request arrived on, and the
+        one it listens on) and the port."""
+        own = {self.address} if self.address else set()
+        port = self.cfg.port
+        sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        if isinstance(sockname, tuple) and len(sockname) >= 2:
+            own.add(str(sockname[0]).lower())
+            port = int(sockname[1])
+        return own, port
+
     async def _guard(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
@@ -599,7 +799,8 @@ class WebServer:
 
     def _walk_fragments(self, lang: str, csrf: str) -> dict[str, str]:
         self._walk_alarm_state()
-        return {"walk": pages.walk_fragment(lang, self.walk, csrf, self.last_report)}
+        remaining = self.walk.remaining(self.monotonic()) if self.walk is not None else 0.0
+        return {"walk": pages.walk_fragment(lang, self.walk, csrf, self.last_report, remaining)}
 
     async def _walk_page(self, request: web.Request) -> web.StreamResponse:
         session = self._need(request, Role.INSTALLER)
@@ -610,15 +811,62 @@ class WebServer:
     async def _walk_start(self, request: web.Request) -> web.StreamResponse:
         session = self._need(request, Role.INSTALLER)
         await self._form(request, session)
-        from hub.web.join import CheckItem
-
-        walk = WalkTest(started=self._wall())
+        if self.walk is not None:  # a second phone, or a resubmitted form: keep the ticks
+            raise web.HTTPSeeOther("/installer/walk")
+        walk = WalkTest(
+            started=self._wall(),
+            id=new_event_id(),
+            deadline=self.monotonic() + self.cfg.walk_test_s,
+        )
         for d in self.hub.registry.devices():
             walk.items[d.key] = CheckItem(d.key, d.name, d.room, d.kind)
+        for key, name, kind in HUB_BUTTONS:
+            walk.items[key] = CheckItem(key, name, "", kind)
         self.walk = walk
-        _LOGGER.info("walk test started with %d devices", len(walk.items))
+        self._walk_timer = asyncio.create_task(self._end_walk_in_time(walk), name="walk-timeout")
+        _LOGGER.info(
+            "walk test %s started with %d devices; it ends by itself in %d s",
+            walk.id,
+            len(walk.items),
+            self.cfg.walk_test_s,
+        )
         self.notify()
         raise web.HTTPSeeOther("/installer/walk")
+
+    async def _end_walk_in_time(self, walk: WalkTest) -> None:
+        """End a forgotten walk test at its deadline: its report is stored and sent."""
+        # Ending the walk test cancels this task; the loop only guards a clock that lags.
+        while True:
+            left = walk.remaining(self.monotonic())
+            if left <= 0:
+                break
+            await asyncio.sleep(left + 0.01)
+        if self.walk is walk:
+            _LOGGER.warning(
+                "walk test %s ended by itself after %d s; alarms are no longer flagged as tests",
+                walk.id,
+                self.cfg.walk_test_s,
+            )
+            self._walk_timer = None  # this task: not cancelled by ending the walk
+            await self._end_walk("timeout")
+
+    async def _end_walk(self, ended: str) -> tuple[Any, dict[str, Any]]:
+        """Store and send the walk test's report; the walk test is over."""
+        walk = self.walk
+        assert walk is not None
+        self.walk = None  # from here on, alarms are real again
+        if self._walk_timer is not None:
+            self._walk_timer.cancel()
+            self._walk_timer = None
+        self.last_report = None
+        alarm = self.hub.book.alarms.get(walk.alarm_id) if walk.alarm_id else None
+        if alarm is not None:
+            walk.alarm_state = alarm.state.value
+        report = walk.report(self._wall(), ended)
+        self.last_report = report
+        event = await self.hub.commit(Draft.create("walk_test", self.hub.clock, data=report))
+        self.notify()
+        return event, report
 
     async def _walk_alarm(self, request: web.Request) -> web.StreamResponse:
         session = self._need(request, Role.INSTALLER)
@@ -633,13 +881,9 @@ class WebServer:
     async def _walk_finish(self, request: web.Request) -> web.StreamResponse:
         session = self._need(request, Role.INSTALLER)
         await self._form(request, session)
-        walk = self.walk
-        if walk is None:
+        if self.walk is None:
             raise BadInput("walk_not_started", 409)
-        self._walk_alarm_state()
-        report = walk.report(self._wall())
-        event = await self.hub.commit(Draft.create("walk_test", self.hub.clock, data=report))
-        self.walk, self.last_report = None, report
+        event, report = await self._end_walk("finished")
         session.flash = t(
             self.lang_of(request),
             "walk_saved",

@@ -40,6 +40,10 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "家属密码只能查看，不能更改设置。",
         "en": "The family PIN can only look, not change anything.",
     },
+    "wrong_host": {
+        "zh": "这个网址不是本机的地址（{host}），请求已拒绝。请打开 {url}",
+        "en": "This address ({host}) is not the hub's; the request was refused. Open {url}",
+    },
     "error": {"zh": "出错了", "en": "Something is wrong"},
     "nothing_changed": {"zh": "没有做任何更改。", "en": "Nothing was changed."},
     "back": {"zh": "返回", "en": "Back"},
@@ -126,6 +130,18 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Report stored and sent (event {seq}): {done} of {total} devices OK.",
     },
     "walk_not_started": {"zh": "请先开始巡检。", "en": "Start the walk test first."},
+    "walk_mode": {
+        "zh": "巡检模式：清单上的设备触发的报警照常发送到服务中心，但标为测试。"
+        "{m} 分钟内自动结束。",
+        "en": "Walk-test mode: alarms from the devices on this list still go to the centre, "
+        "flagged as tests. It ends by itself within {m} min.",
+    },
+    "walk_timed_out": {
+        "zh": "巡检超时，已自动结束；报警已恢复正常。",
+        "en": "The walk test ran out of time and ended by itself; alarms are real again.",
+    },
+    "kind_hub_sos": {"zh": "主机红色求助按钮", "en": "hub's red SOS button"},
+    "kind_hub_ok": {"zh": "主机绿色平安按钮", "en": "hub's green OK button"},
     "alarm_raised": {"zh": "已发出", "en": "raised"},
     "alarm_committed": {"zh": "已保存", "en": "stored"},
     "alarm_sent": {"zh": "已送到服务器", "en": "at the server"},
