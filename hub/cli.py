@@ -301,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 left = r["expires_in_s"] // 60
                 print(f"installer PIN: {r['pin']}  (one use; expires in {left} min)")
+            return 0
         if args.command == "voice" and args.voice_action == "enrol":
             print("the hub will prompt three times; say the phrase after each prompt")
             r = call(_socket(args), "voice-enrol", phrase=args.phrase, timeout=120)
