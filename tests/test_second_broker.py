@@ -103,6 +103,17 @@ async def make_hub(tmp_path: Path) -> AsyncIterator[HubFactory]:
         await hub.stop()
 
 
+def _connections_to(port: int) -> int:
+    """Established TCP connections to 127.0.0.1:`port` on this machine (/proc/net/tcp)."""
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        remote, state = fields[2], fields[3]
+        if state == "01" and remote == f"0100007F:{port:04X}":
+            count += 1
+    return count
+
+
 async def _boot(data_dir: Path, port: int) -> Hub:
     """A hub with `mqtt.protocol = "auto"`, as shipped, started and connected."""
     raw = hub_raw(data_dir, port)
@@ -129,6 +140,9 @@ async def test_on_a_broker_without_mqtt5_the_hub_falls_back_to_311_and_a_restart
         assert probe in (("5", "no answer"), ("5", "closed"))
         assert fallback == ("3.1.1", "connected")
         assert hub.uplink.state.protocol == "3.1.1"
+        # The unanswered MQTT 5 connection is closed, not left for the broker to take
+        # the session over from the 3.1.1 one should it answer late.
+        await eventually(lambda: _connections_to(broker.port) == 1)
         await eventually((data_dir / PROTOCOL_FILE).exists)
     finally:
         await hub.stop()
