@@ -150,9 +150,12 @@ async def test_a_corrupt_or_foreign_protocol_memory_is_ignored(
     memory = tmp_path / "data" / PROTOCOL_FILE
     memory.parent.mkdir(parents=True)
     memory.write_bytes(b'{"broker": "127.0.0.1:\xff\x00 truncated')
+    leftover = memory.parent / f".{PROTOCOL_FILE}.k3j9x.tmp"  # a write cut by a power cut
+    leftover.write_bytes(b'{"bro')
     hub = await make_hub(broker.port)
     await eventually(hub.uplink.connected.is_set)
     assert list(hub.uplink.state.attempts) == [("5", "connected")]
+    assert not leftover.exists()
     await hub.stop()
 
     # A memory of another broker (the hub was moved) says nothing about this one.

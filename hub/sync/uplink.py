@@ -12,6 +12,7 @@ centre sends while the hub is offline are queued by the broker, not lost.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -85,8 +86,14 @@ def backoff_delays(minimum: float, maximum: float, rng: random.Random) -> Any:
         cap = min(maximum, cap * _BACKOFF_FACTOR)
 
 
-def load_protocol_memory(data_dir: Path, broker: str) -> str | None:
+def load_protocol_memory(data_dir: Path, broker: str, *, at_start: bool = False) -> str | None:
     """The MQTT version that last worked on `broker` ("host:port"), if it is remembered."""
+    if at_start:
+        # A write cut short by a power cut leaves its temp file behind; the uplink is the
+        # only writer and has written nothing yet.
+        for stale in data_dir.glob(f".{PROTOCOL_FILE}.*.tmp"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
     saved = read_json(data_dir / PROTOCOL_FILE)
     if isinstance(saved, dict) and saved.get("broker") == broker:
         version = saved.get("protocol")
@@ -200,21 +207,19 @@ class Uplink:
         m = self.cfg.mqtt
         return f"{m.host}:{m.port}"
 
-    async def _load_plan(self) -> ProtocolPlan:
+    async def _load_plan(self, *, at_start: bool = False) -> ProtocolPlan:
         """The attempt plan for the configured broker, with what worked there last time."""
         remembered: str | None = None
         if self.cfg.mqtt.protocol == "auto":
             remembered = await asyncio.to_thread(
-                load_protocol_memory, Path(self.cfg.hub.data_dir), self._broker_key()
+                load_protocol_memory, self.cfg.data_path, self._broker_key(), at_start=at_start
             )
         return ProtocolPlan(self.cfg.mqtt.protocol, remembered)
 
     async def _remember(self, version: str) -> None:
         broker = self._broker_key()
         try:
-            await asyncio.to_thread(
-                save_protocol_memory, Path(self.cfg.hub.data_dir), broker, version
-            )
+            await asyncio.to_thread(save_protocol_memory, self.cfg.data_path, broker, version)
         except OSError as exc:  # a full or read-only disk: only the next boot is slower
             _LOGGER.warning("cannot remember MQTT %s for %s: %s", version, broker, exc)
 
@@ -248,7 +253,7 @@ class Uplink:
 
     async def _stay_connected(self) -> None:
         delays = self._fresh_delays()
-        plan = await self._load_plan()
+        plan = await self._load_plan(at_start=True)
         plan_for = (self._broker_key(), self.cfg.mqtt.protocol)
         while True:
             if plan_for != (self._broker_key(), self.cfg.mqtt.protocol):  # settings pushed
