@@ -278,7 +278,7 @@ class Uplink:
                 # the broker's goodbye and times out): a stopped uplink must stop anyway.
                 if self.stopping:
                     return
-                if self.state.protocol:  # it connected with this version: keep it first
+                if self.state.protocol:  # it connected: the plan now tries this version first
                     delays = self._fresh_delays()
                     self.state.protocol = ""
                     break
