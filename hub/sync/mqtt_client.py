@@ -7,7 +7,8 @@ through `on_disconnect` with "connection lost", but aiomqtt's `Client._on_discon
 drops every disconnect that comes before CONNACK (to avoid an exception nobody
 retrieves), so `__aenter__` sits out its whole timeout. And when it times out, the
 socket stays open until paho's keepalive check closes it, so a broker that was merely
-slow could still take the abandoned CONNECT over the next attempt's session.
+slow could still accept the abandoned CONNECT and take the session (same client id)
+away from the next attempt's connection.
 
 `UplinkClient` handles both at the boundary, without patching aiomqtt: a subclass that
 gives the CONNECT its own timeout, turns a disconnect while `__aenter__` waits for the
