@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -163,3 +164,14 @@ async def test_a_corrupt_or_foreign_protocol_memory_is_ignored(
     moved = await make_hub(broker.port)
     await eventually(moved.uplink.connected.is_set)
     assert list(moved.uplink.state.attempts) == [("5", "connected")]
+
+
+async def test_a_pushed_protocol_setting_is_used_from_the_next_connection(
+    broker: Mosquitto, make_hub: HubFactory
+) -> None:
+    hub = await make_hub(broker.port)  # auto: mosquitto speaks MQTT 5
+    await eventually(lambda: hub.uplink.state.protocol == "5")
+    forced = replace(hub.cfg, mqtt=replace(hub.cfg.mqtt, protocol="3.1.1"))
+    hub.uplink.reconfigure(forced)  # what an applied config push does
+    await eventually(lambda: hub.uplink.state.protocol == "3.1.1")
+    assert hub.uplink.state.attempts[-1] == ("3.1.1", "connected")
