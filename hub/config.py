@@ -63,7 +63,9 @@ class MqttSection:
     port: int = _opt(1883, "broker TCP port (8883 is usual with TLS)", lo=1, hi=65535)
     prefix: str = _opt("pingan/v1", "topic prefix; the hub id is appended")
     protocol: str = _opt(
-        "auto", "MQTT version: auto tries 5 then 3.1.1", choices=("auto", "5", "3.1.1")
+        "auto",
+        "MQTT version: auto tries 5 then 3.1.1, the one that worked first after a restart",
+        choices=("auto", "5", "3.1.1"),
     )
     client_id: str = _opt("", "MQTT client id; empty means pingan-<hub id>")
     username: str = _opt("", "per-hub user name; empty for none")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from hub.app import Hub
 from hub.event import Draft
 from hub.sim.broker import Mosquitto
 from hub.sim.proxy import FaultyProxy
+from hub.sync.uplink import PROTOCOL_FILE
 from tests.conftest import HubFactory
 from tests.helpers import Collector, eventually
 
@@ -102,6 +104,74 @@ async def test_auto_protocol_falls_back_to_311_on_a_broker_without_mqtt5(
     await eventually(hub.uplink.connected.is_set)
     assert hub.uplink.state.protocol == "3.1.1"
     assert proxy.refused_mqtt5 >= 1
+    assert list(hub.uplink.state.attempts) == [("5", "refused"), ("3.1.1", "connected")]
     alarm = await inject(hub, "sos", 1)
     await eventually(lambda: alarm in delivered_ids(collector))
     await hub.stop()
+
+
+async def test_a_broker_that_closes_on_an_mqtt5_connect_is_taken_as_a_refusal_at_once(
+    proxy: FaultyProxy, collector: Collector, make_hub: HubFactory
+) -> None:
+    proxy.close_mqtt5 = True  # RabbitMQ 3.10: no CONNACK, the connection is closed
+    hub = await make_hub(proxy.port)  # mqtt.protocol = "auto"
+    await eventually(hub.uplink.connected.is_set)
+    # "closed", not "no answer": the uplink saw the close and did not wait for a timeout.
+    assert list(hub.uplink.state.attempts) == [("5", "closed"), ("3.1.1", "connected")]
+    assert proxy.refused_mqtt5 == 1
+    alarm = await inject(hub, "sos", 1)
+    await eventually(lambda: alarm in delivered_ids(collector))
+
+
+async def test_a_remembered_protocol_that_stops_working_is_alternated_away_from(
+    proxy: FaultyProxy, make_hub: HubFactory
+) -> None:
+    hub = await make_hub(proxy.port)  # mosquitto speaks MQTT 5: remembered
+    await eventually(hub.uplink.connected.is_set)
+    assert list(hub.uplink.state.attempts) == [("5", "connected")]
+    memory = Path(hub.cfg.hub.data_dir) / PROTOCOL_FILE
+    await eventually(memory.exists)
+    await hub.stop()
+
+    proxy.mqtt311_only = True  # the centre moved the hub's address to a 3.1.1-only broker
+    moved = await make_hub(proxy.port)
+    await eventually(moved.uplink.connected.is_set)
+    assert list(moved.uplink.state.attempts) == [("5", "refused"), ("3.1.1", "connected")]
+    await eventually(lambda: b"3.1.1" in memory.read_bytes())
+    await moved.stop()
+
+    again = await make_hub(proxy.port)
+    await eventually(again.uplink.connected.is_set)
+    assert list(again.uplink.state.attempts) == [("3.1.1", "connected")]
+
+
+async def test_a_corrupt_or_foreign_protocol_memory_is_ignored(
+    broker: Mosquitto, make_hub: HubFactory, tmp_path: Path
+) -> None:
+    memory = tmp_path / "data" / PROTOCOL_FILE
+    memory.parent.mkdir(parents=True)
+    memory.write_bytes(b'{"broker": "127.0.0.1:\xff\x00 truncated')
+    leftover = memory.parent / f".{PROTOCOL_FILE}.k3j9x.tmp"  # a write cut by a power cut
+    leftover.write_bytes(b'{"bro')
+    hub = await make_hub(broker.port)
+    await eventually(hub.uplink.connected.is_set)
+    assert list(hub.uplink.state.attempts) == [("5", "connected")]
+    assert not leftover.exists()
+    await hub.stop()
+
+    # A memory of another broker (the hub was moved) says nothing about this one.
+    memory.write_text('{"broker": "10.0.0.9:1883", "protocol": "3.1.1"}')
+    moved = await make_hub(broker.port)
+    await eventually(moved.uplink.connected.is_set)
+    assert list(moved.uplink.state.attempts) == [("5", "connected")]
+
+
+async def test_a_pushed_protocol_setting_is_used_from_the_next_connection(
+    broker: Mosquitto, make_hub: HubFactory
+) -> None:
+    hub = await make_hub(broker.port)  # auto: mosquitto speaks MQTT 5
+    await eventually(lambda: hub.uplink.state.protocol == "5")
+    forced = replace(hub.cfg, mqtt=replace(hub.cfg.mqtt, protocol="3.1.1"))
+    hub.uplink.reconfigure(forced)  # what an applied config push does
+    await eventually(lambda: hub.uplink.state.protocol == "3.1.1")
+    assert hub.uplink.state.attempts[-1] == ("3.1.1", "connected")

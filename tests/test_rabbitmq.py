@@ -7,9 +7,9 @@ tests run only when asked:
 
 They are the contract tests of tests/test_second_broker.py (themselves the mosquitto
 ones, imported), each against a private RabbitMQ node on loopback
-(`hub.sim.rabbitmq_broker`). Hubs speak MQTT 3.1.1 from the first attempt: RabbitMQ
-3.10 closes the connection on an MQTT 5 CONNECT, which aiomqtt 2.5 does not notice
-before its 10 s CONNECT timeout.
+(`hub.sim.rabbitmq_broker`). Hubs keep `mqtt.protocol = "auto"`: RabbitMQ 3.10 closes
+the connection on an MQTT 5 CONNECT, which the uplink takes as a refusal at once
+(hub.sync.mqtt_client; aiomqtt 2.5 alone would wait out its CONNECT timeout).
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ import pytest
 
 from hub.sim.broker import free_port
 from hub.sim.rabbitmq_broker import RabbitMQ, rabbitmq_installed
+from tests.conftest import HubFactory
+from tests.helpers import eventually
 
 # Collected again in this module, against this module's RabbitMQ `broker`.
 from tests.test_ota_live import (  # noqa: F401
@@ -35,8 +37,8 @@ from tests.test_ota_live import (  # noqa: F401
     test_everything_the_hub_publishes_conforms_to_the_asyncapi_contract,
 )
 from tests.test_second_broker import (  # noqa: F401
-    make_hub,
     test_a_killed_hub_goes_offline_by_its_last_will_and_stays_so_retained,
+    test_on_a_broker_without_mqtt5_the_hub_falls_back_to_311_and_a_restart_starts_there,
 )
 from tests.test_spine import (  # noqa: F401
     test_alarm_pressed_while_broker_is_down_is_delivered_when_it_comes_back,
@@ -99,6 +101,14 @@ async def test_a_fleet_wide_subscription_is_told_every_hubs_retained_status(
                 async for message in c.messages:
                     got.append(message.topic.value)
     assert got == ["pingan/v1/GZ-1/status"]
+
+
+async def test_rabbitmq_closing_on_an_mqtt5_connect_is_a_refusal_not_a_timeout(
+    broker: RabbitMQ, make_hub: HubFactory
+) -> None:
+    hub = await make_hub(broker.port)  # mqtt.protocol = "auto"
+    await eventually(hub.uplink.connected.is_set)
+    assert list(hub.uplink.state.attempts) == [("5", "closed"), ("3.1.1", "connected")]
 
 
 async def test_fleet_status_of_named_hubs_sees_their_retained_status(broker: RabbitMQ) -> None:

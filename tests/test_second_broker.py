@@ -3,7 +3,8 @@
 The contract tests written for mosquitto are imported here and run again with this
 module's `broker` fixture, which starts amqtt (pure-Python asyncio, MQTT 3.1.1 only) as
 a real subprocess instead. Nothing in the hub or in the tests knows which broker it is:
-the hub keeps `mqtt.protocol = "auto"` and falls back from MQTT 5 by itself.
+the hub keeps `mqtt.protocol = "auto"` and falls back from MQTT 5 by itself (amqtt never
+answers an MQTT 5 CONNECT: the hub's short MQTT 5 probe timeout, then 3.1.1, remembered).
 
 Covered on amqtt: an SOS press reaches the centre as an Event on `.../event/sos` and
 the centre's `ack` moves the alarm to acknowledged; a test alarm; an alarm raised with
@@ -34,6 +35,7 @@ from hub.app import Hub
 from hub.config import parse_config
 from hub.sim.amqtt_broker import Amqtt
 from hub.sim.broker import Mosquitto, free_port
+from hub.sync.uplink import PROTOCOL_FILE, load_protocol_memory, save_protocol_memory
 from tests.conftest import HUB_ID, HubFactory, hub_raw
 from tests.helpers import Collector, eventually
 
@@ -78,17 +80,19 @@ def stopped_broker(tmp_path: Path) -> Iterator[Amqtt]:
 
 @pytest.fixture
 async def make_hub(tmp_path: Path) -> AsyncIterator[HubFactory]:
-    """Hubs as in conftest, but speaking MQTT 3.1.1 from the first attempt.
+    """Hubs as in conftest (`mqtt.protocol = "auto"`) that have met this broker before.
 
-    With `protocol = "auto"` the hub's first CONNECT is MQTT 5, which amqtt 0.12.1 never
-    answers (see the two tests below): the hub falls back only after its 10 s CONNECT
-    timeout, longer than these tests wait. The fallback itself is tested below.
+    A hub's first connection to amqtt costs one MQTT 5 probe (3 s: amqtt never answers
+    it) and is remembered; tests here that press at once, with a 1.5 s ack timeout, run
+    as that installed hub after a restart. The first connection itself is tested below.
     """
     hubs: list[Hub] = []
 
     async def start(port: int, **sections: dict[str, Any]) -> Hub:
-        sections = {**sections, "mqtt": {"protocol": "3.1.1", **sections.get("mqtt", {})}}
         raw = hub_raw(tmp_path / "data", port, **sections)
+        broker_key = f"127.0.0.1:{port}"
+        if load_protocol_memory(tmp_path / "data", broker_key) is None:
+            save_protocol_memory(tmp_path / "data", broker_key, "3.1.1")
         hub = Hub(parse_config(raw), pin_factory=MockFactory(), local_raw=raw)
         await hub.start()
         hubs.append(hub)
@@ -99,15 +103,54 @@ async def make_hub(tmp_path: Path) -> AsyncIterator[HubFactory]:
         await hub.stop()
 
 
+def _connections_to(port: int) -> int:
+    """Established TCP connections to 127.0.0.1:`port` on this machine (/proc/net/tcp)."""
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        remote, state = fields[2], fields[3]
+        if state == "01" and remote == f"0100007F:{port:04X}":
+            count += 1
+    return count
+
+
+async def _boot(data_dir: Path, port: int) -> Hub:
+    """A hub with `mqtt.protocol = "auto"`, as shipped, started and connected."""
+    raw = hub_raw(data_dir, port)
+    hub = Hub(parse_config(raw), pin_factory=MockFactory(), local_raw=raw)
+    await hub.start()
+    try:
+        await eventually(hub.uplink.connected.is_set)
+    except BaseException:
+        await hub.stop()
+        raise
+    return hub
+
+
 @pytest.mark.timeout(60)
-async def test_on_a_broker_without_mqtt5_the_hub_falls_back_to_311(
-    broker: Amqtt, make_hub: HubFactory
+async def test_on_a_broker_without_mqtt5_the_hub_falls_back_to_311_and_a_restart_starts_there(
+    broker: Any, tmp_path: Path
 ) -> None:
-    hub = await make_hub(broker.port, mqtt={"protocol": "auto"})  # as shipped
-    # MQTT 5 first; amqtt does not answer it, so the fallback waits out the CONNECT
-    # timeout (10 s) before 3.1.1 connects.
-    await eventually(hub.uplink.connected.is_set, timeout=30)
-    assert hub.uplink.state.protocol == "3.1.1"
+    data_dir = tmp_path / "fresh"
+    hub = await _boot(data_dir, broker.port)
+    try:
+        # One MQTT 5 attempt that gets no CONNACK (amqtt never answers it: the short probe
+        # timeout; RabbitMQ 3.10 closes the connection: at once), then 3.1.1 at its first try.
+        probe, fallback = hub.uplink.state.attempts
+        assert probe in (("5", "no answer"), ("5", "closed"))
+        assert fallback == ("3.1.1", "connected")
+        assert hub.uplink.state.protocol == "3.1.1"
+        # The unanswered MQTT 5 connection is closed, not left for the broker to take
+        # the session over from the 3.1.1 one should it answer late.
+        await eventually(lambda: _connections_to(broker.port) == 1)
+        await eventually((data_dir / PROTOCOL_FILE).exists)
+    finally:
+        await hub.stop()
+    restarted = await _boot(data_dir, broker.port)
+    try:
+        assert list(restarted.uplink.state.attempts) == [("3.1.1", "connected")]  # no probe
+    finally:
+        await restarted.stop()
 
 
 # An MQTT 5 CONNECT as paho sends it with clean start off and a one-day session expiry:
@@ -137,8 +180,6 @@ async def test_a_killed_hub_goes_offline_by_its_last_will_and_stays_so_retained(
     from tests.test_power_cut import control, start_hub, write_config
 
     config = write_config(tmp_path / "hub.toml", tmp_path / "data", broker.port)
-    text = config.read_text().replace("[mqtt]\n", '[mqtt]\nprotocol = "3.1.1"\n')
-    config.write_text(text)
     collector = Collector(broker.port, topics=("pingan/v1/+/status",), ident="test-lwt")
     await collector.start()
     await collector.subscribed.wait()

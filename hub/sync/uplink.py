@@ -12,26 +12,33 @@ centre sends while the hub is offline are queued by the broker, not lost.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
 import socket
 import ssl
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiomqtt
+from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from hub.config import Config
 from hub.errors import DecodeError
 from hub.event import Event
+from hub.store.atomic import read_json, write_json_atomic
 from hub.store.outbox import AsyncOutbox
 from hub.sync.messages import Ack, Topics, parse_ack, parse_command
+from hub.sync.mqtt_client import ClosedBeforeConnack, NoConnack, UplinkClient
+from hub.sync.protocol_plan import V5, V311, ProtocolPlan
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -50,6 +57,10 @@ _MARK_DELAY_S = 0.1
 # Events fetched from the outbox per query; a new commit interrupts the batch so an
 # alarm never waits behind a backlog of telemetry.
 _BATCH = 50
+# The MQTT version that last worked with `mqtt.protocol = "auto"`, per broker, in the
+# data directory: a restarted hub goes straight to it (hub.sync.protocol_plan).
+PROTOCOL_FILE = "mqtt_protocol.json"
+_VERSIONS = {V5: aiomqtt.ProtocolVersion.V5, V311: aiomqtt.ProtocolVersion.V311}
 
 
 @dataclass
@@ -62,6 +73,9 @@ class UplinkState:
     last_heartbeat: float | None = None
     last_error: str = ""
     published: int = 0
+    # The latest connect attempts, oldest first: (MQTT version, outcome), the outcome
+    # one of "connected", "refused", "closed", "no answer", "unreachable".
+    attempts: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=20))
 
 
 def backoff_delays(minimum: float, maximum: float, rng: random.Random) -> Any:
@@ -70,6 +84,37 @@ def backoff_delays(minimum: float, maximum: float, rng: random.Random) -> Any:
     while True:
         yield rng.uniform(minimum, cap)
         cap = min(maximum, cap * _BACKOFF_FACTOR)
+
+
+def load_protocol_memory(data_dir: Path, broker: str, *, at_start: bool = False) -> str | None:
+    """The MQTT version that last worked on `broker` ("host:port"), if it is remembered."""
+    if at_start:
+        # A write cut short by a power cut leaves its temp file behind; the uplink is the
+        # only writer and has written nothing yet.
+        for stale in data_dir.glob(f".{PROTOCOL_FILE}.*.tmp"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+    saved = read_json(data_dir / PROTOCOL_FILE)
+    if isinstance(saved, dict) and saved.get("broker") == broker:
+        version = saved.get("protocol")
+        return version if version in _VERSIONS else None
+    return None
+
+
+def save_protocol_memory(data_dir: Path, broker: str, version: str) -> None:
+    """Remember that `version` worked on `broker` (atomic: a power cut keeps old or new)."""
+    write_json_atomic(data_dir / PROTOCOL_FILE, {"broker": broker, "protocol": version})
+
+
+def _outcome(exc: aiomqtt.MqttError) -> str:
+    """How a connect attempt (or the session it opened) ended, for `UplinkState.attempts`."""
+    if isinstance(exc, ClosedBeforeConnack):
+        return "closed"
+    if isinstance(exc, NoConnack):
+        return "no answer"
+    if isinstance(exc, MqttConnectError):
+        return "refused"
+    return "unreachable"
 
 
 def _tls_context(cfg: Config) -> ssl.SSLContext | None:
@@ -121,8 +166,9 @@ class Uplink:
         self._monotonic = monotonic
         self.down_since: float | None = monotonic()
 
-    def _make_client(self, protocol: aiomqtt.ProtocolVersion) -> aiomqtt.Client:
+    def _make_client(self, version: str, connect_timeout: float) -> UplinkClient:
         m = self.cfg.mqtt
+        protocol = _VERSIONS[version]
         will = aiomqtt.Will(
             self.topics.status,
             json.dumps({"state": "offline", "hub": self.cfg.hub.id}),
@@ -137,7 +183,7 @@ class Uplink:
             kwargs["clean_start"] = False
         else:
             kwargs["clean_session"] = False
-        return aiomqtt.Client(
+        return UplinkClient(
             m.host,
             m.port,
             username=m.username or None,
@@ -147,6 +193,7 @@ class Uplink:
             will=will,
             keepalive=m.keepalive_s,
             timeout=_PUBACK_TIMEOUT_S,
+            connect_timeout=connect_timeout,
             properties=props,
             tls_context=_tls_context(self.cfg),
             logger=_LOGGER,
@@ -156,13 +203,25 @@ class Uplink:
             **kwargs,
         )
 
-    def _protocols(self) -> list[aiomqtt.ProtocolVersion]:
-        choice = self.cfg.mqtt.protocol
-        if choice == "5":
-            return [aiomqtt.ProtocolVersion.V5]
-        if choice == "3.1.1":
-            return [aiomqtt.ProtocolVersion.V311]
-        return [aiomqtt.ProtocolVersion.V5, aiomqtt.ProtocolVersion.V311]
+    def _broker_key(self) -> str:
+        m = self.cfg.mqtt
+        return f"{m.host}:{m.port}"
+
+    async def _load_plan(self, *, at_start: bool = False) -> ProtocolPlan:
+        """The attempt plan for the configured broker, with what worked there last time."""
+        remembered: str | None = None
+        if self.cfg.mqtt.protocol == "auto":
+            remembered = await asyncio.to_thread(
+                load_protocol_memory, self.cfg.data_path, self._broker_key(), at_start=at_start
+            )
+        return ProtocolPlan(self.cfg.mqtt.protocol, remembered)
+
+    async def _remember(self, version: str) -> None:
+        broker = self._broker_key()
+        try:
+            await asyncio.to_thread(save_protocol_memory, self.cfg.data_path, broker, version)
+        except OSError as exc:  # a full or read-only disk: only the next boot is slower
+            _LOGGER.warning("cannot remember MQTT %s for %s: %s", version, broker, exc)
 
     async def run(self) -> None:
         """Stay connected forever; never raises except on cancellation."""
@@ -193,17 +252,21 @@ class Uplink:
         self.outbox.changed.set()  # rows past this batch may now be next
 
     async def _stay_connected(self) -> None:
-        delays = backoff_delays(
-            self.cfg.mqtt.reconnect_min_s, self.cfg.mqtt.reconnect_max_s, random.Random()
-        )
-        protocols = self._protocols()
+        delays = self._fresh_delays()
+        plan = await self._load_plan(at_start=True)
+        plan_for = (self._broker_key(), self.cfg.mqtt.protocol)
         while True:
-            for protocol in list(protocols):
+            if plan_for != (self._broker_key(), self.cfg.mqtt.protocol):  # settings pushed
+                plan = await self._load_plan()
+                plan_for = (self._broker_key(), self.cfg.mqtt.protocol)
+            for version in plan.order():
+                outcome = "unreachable"
                 try:
-                    await self._session(protocol)
+                    await self._session(plan, version)
                 except aiomqtt.MqttError as exc:
                     self.state.last_error = str(exc)
-                    _LOGGER.warning("uplink (MQTT %s) lost or refused: %s", protocol.name, exc)
+                    outcome = _outcome(exc)
+                    _LOGGER.warning("uplink (MQTT %s) lost or refused: %s", version, exc)
                 except (OSError, ssl.SSLError) as exc:
                     self.state.last_error = str(exc)
                     _LOGGER.warning(
@@ -215,16 +278,22 @@ class Uplink:
                 # the broker's goodbye and times out): a stopped uplink must stop anyway.
                 if self.stopping:
                     return
-                if self.state.protocol:  # it connected with this version: keep it first
-                    protocols.sort(key=lambda p: p is not protocol)
-                    delays = backoff_delays(
-                        self.cfg.mqtt.reconnect_min_s,
-                        self.cfg.mqtt.reconnect_max_s,
-                        random.Random(),
-                    )
+                if self.state.protocol:  # it connected: the plan now tries this version first
+                    delays = self._fresh_delays()
                     self.state.protocol = ""
                     break
+                self.state.attempts.append((version, outcome))
             await asyncio.sleep(next(delays))
+
+    def _fresh_delays(self) -> Any:
+        return backoff_delays(
+            self.cfg.mqtt.reconnect_min_s, self.cfg.mqtt.reconnect_max_s, random.Random()
+        )
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
 
     def _mark_down(self) -> None:
         if self.state.connected or self.down_since is None:
@@ -233,12 +302,15 @@ class Uplink:
         self._client = None
         self.connected.clear()
 
-    async def _session(self, protocol: aiomqtt.ProtocolVersion) -> None:
-        async with self._make_client(protocol) as client:
+    async def _session(self, plan: ProtocolPlan, version: str) -> None:
+        async with self._make_client(version, plan.connect_timeout(version)) as client:
             self._client = client
             self.state.connected = True
             self.down_since = None
-            self.state.protocol = "5" if protocol is aiomqtt.ProtocolVersion.V5 else "3.1.1"
+            self.state.protocol = version
+            self.state.attempts.append((version, "connected"))
+            if plan.worked(version):
+                self._spawn(self._remember(version))
             self.state.connected_since = time.time()
             self.state.last_error = ""
             _LOGGER.info(

@@ -1,0 +1,88 @@
+"""The uplink's aiomqtt client: a CONNECT that gets no CONNACK fails at once, in our words.
+
+aiomqtt 2.5 (and its main branch as of 2026-11) learns the outcome of a CONNECT only
+from paho's `on_connect`, i.e. from a CONNACK. When the broker closes the connection
+before sending one (RabbitMQ 3.10 does so on an MQTT 5 CONNECT), paho does report it,
+through `on_disconnect` with "connection lost", but aiomqtt's `Client._on_disconnect`
+drops every disconnect that comes before CONNACK (to avoid an exception nobody
+retrieves), so `__aenter__` sits out its whole timeout. And when it times out, the
+socket stays open until paho's keepalive check closes it, so a broker that was merely
+slow could still accept the abandoned CONNECT and take the session (same client id)
+away from the next attempt's connection.
+
+`UplinkClient` handles both at the boundary, without patching aiomqtt: a subclass that
+gives the CONNECT its own timeout, turns a disconnect while `__aenter__` waits for the
+CONNACK into `ClosedBeforeConnack`, a timeout into `NoConnack`, and shuts the abandoned
+socket down. It relies on aiomqtt 2.x's private `_on_disconnect`, `_connected` and
+`_client` (pyproject pins aiomqtt < 3); the hub's tests against a broker that closes
+(hub.sim.proxy `close_mqtt5`) and one that never answers (amqtt) fail if it stops working.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from typing import Any, Self
+
+import aiomqtt
+import paho.mqtt.client as mqtt
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+
+class ClosedBeforeConnack(aiomqtt.MqttError):
+    """The broker closed the connection instead of answering the CONNECT."""
+
+
+class NoConnack(aiomqtt.MqttError):
+    """The broker accepted the connection but sent no CONNACK in time."""
+
+
+class UplinkClient(aiomqtt.Client):
+    """aiomqtt.Client whose CONNECT fails fast and clearly when no CONNACK comes.
+
+    `connect_timeout` bounds the wait for the CONNACK only (TCP and TLS are set up
+    before it); `timeout` stays the default for every later call (PUBACK, SUBACK).
+    """
+
+    def __init__(self, *args: Any, connect_timeout: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connect_timeout = connect_timeout
+        self._awaiting_connack = False
+
+    async def __aenter__(self) -> Self:
+        call_timeout = self.timeout
+        self.timeout = self.connect_timeout  # aiomqtt waits for the CONNACK this long
+        self._awaiting_connack = True
+        try:
+            return await super().__aenter__()
+        except (ClosedBeforeConnack, aiomqtt.MqttCodeError):
+            raise  # closed, or a CONNACK that refused: already said
+        except aiomqtt.MqttError as exc:
+            sock = self._client.socket()
+            if sock is None:
+                raise  # TCP/TLS failed before any CONNECT was sent: aiomqtt's words
+            # Connected, CONNECT sent, no CONNACK: close it now, not at paho's keepalive.
+            if isinstance(sock, socket.socket):  # TCP or TLS (paho also has websockets)
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+            raise NoConnack(f"no CONNACK within {self.connect_timeout:g} s") from exc
+        finally:
+            self._awaiting_connack = False
+            self.timeout = call_timeout
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None = None,
+    ) -> None:
+        if self._awaiting_connack and not self._connected.done():
+            # __aenter__ awaits this future: it raises at once instead of timing out.
+            self._connected.set_exception(
+                ClosedBeforeConnack(f"connection closed before CONNACK ({reason_code})")
+            )
+            return
+        super()._on_disconnect(client, userdata, flags, reason_code, properties)

@@ -1,0 +1,51 @@
+"""Which MQTT version the uplink tries first, and how long it waits for a CONNACK."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.sync.protocol_plan import CONNECT_TIMEOUT_S, PROBE_TIMEOUT_S, ProtocolPlan
+
+
+def test_a_new_hub_in_auto_mode_probes_mqtt5_briefly_then_gives_311_the_full_wait() -> None:
+    plan = ProtocolPlan("auto")
+    assert plan.order() == ["5", "3.1.1"]
+    assert plan.connect_timeout("5") == PROBE_TIMEOUT_S
+    assert plan.connect_timeout("3.1.1") == CONNECT_TIMEOUT_S
+    assert PROBE_TIMEOUT_S < CONNECT_TIMEOUT_S
+
+
+def test_a_hub_that_connected_with_311_tries_311_first_after_a_restart() -> None:
+    plan = ProtocolPlan("auto")
+    assert plan.worked("3.1.1")  # news: saved to the data directory
+    assert plan.order() == ["3.1.1", "5"]
+    restarted = ProtocolPlan("auto", remembered="3.1.1")
+    assert restarted.order() == ["3.1.1", "5"]
+    assert not restarted.worked("3.1.1")  # nothing new: no disk write
+
+
+def test_a_broker_known_to_speak_mqtt5_gets_the_full_wait_when_slow() -> None:
+    plan = ProtocolPlan("auto", remembered="5")
+    assert plan.order() == ["5", "3.1.1"]
+    assert plan.connect_timeout("5") == CONNECT_TIMEOUT_S
+    # It stopped answering MQTT 5 and 3.1.1 worked: 3.1.1 first from now on, and MQTT 5,
+    # once accepted here, still gets the full wait when it is tried again.
+    assert plan.worked("3.1.1")
+    assert plan.order() == ["3.1.1", "5"]
+    assert plan.connect_timeout("5") == CONNECT_TIMEOUT_S
+
+
+@pytest.mark.parametrize("choice", ["5", "3.1.1"])
+def test_a_forced_version_is_the_only_one_tried_with_the_full_wait(choice: str) -> None:
+    plan = ProtocolPlan(choice, remembered="3.1.1" if choice == "5" else "5")
+    assert plan.order() == [choice]
+    assert plan.connect_timeout(choice) == CONNECT_TIMEOUT_S
+    assert not plan.worked(choice)  # only auto mode keeps a memory
+
+
+@pytest.mark.parametrize("garbage", ["4", "", "MQTT 5", "3.1"])
+def test_a_remembered_value_that_is_no_version_is_ignored(garbage: str) -> None:
+    plan = ProtocolPlan("auto", remembered=garbage)
+    assert plan.remembered is None
+    assert plan.order() == ["5", "3.1.1"]
+    assert plan.connect_timeout("5") == PROBE_TIMEOUT_S
