@@ -14,7 +14,8 @@ import pytest
 from hub.control import call
 from hub.errors import ControlError
 from hub.sim.broker import Mosquitto
-from tests.helpers import Collector, eventually
+from tests import test_second_broker as second_broker
+from tests.helpers import Collector
 
 
 def write_config(path: Path, data_dir: Path, port: int) -> Path:
@@ -121,29 +122,7 @@ def test_a_hundred_power_cuts_lose_no_committed_event_and_reuse_no_seq(tmp_path:
     assert result.integrity == "ok"
 
 
-async def test_a_killed_hub_is_shown_offline_by_its_last_will(
-    tmp_path: Path, broker: Mosquitto
-) -> None:
-    config = write_config(tmp_path / "hub.toml", tmp_path / "data", broker.port)
-    collector = Collector(broker.port, topics=("pingan/v1/+/status",), ident="test-lwt")
-    await collector.start()
-    await collector.subscribed.wait()
-    hub = start_hub(config, tmp_path / "hub.log")
-    try:
-        await control(tmp_path / "data" / "control.sock", "status")
-
-        def last_status() -> dict[str, object] | None:
-            statuses = [m for m in collector.messages if m.topic == "pingan/v1/T-KILL/status"]
-            return statuses[-1].json() if statuses else None
-
-        await eventually(lambda: (last_status() or {}).get("state") == "online")
-        os.kill(hub.pid, signal.SIGKILL)
-        hub.wait()
-        # keepalive_s = 5: the broker gives up on the hub after 1.5 x keepalive.
-        await eventually(lambda: (last_status() or {}).get("state") == "offline", timeout=20)
-        assert last_status() == {"state": "offline", "hub": "T-KILL"}
-    finally:
-        if hub.poll() is None:
-            hub.kill()
-            hub.wait()
-        await collector.stop()
+# The last will on mosquitto: the same story the second broker tells (kept in one place).
+test_a_killed_hub_is_shown_offline_by_its_last_will = (
+    second_broker.test_a_killed_hub_goes_offline_by_its_last_will_and_stays_so_retained
+)
