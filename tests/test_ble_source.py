@@ -166,3 +166,24 @@ async def test_an_adapter_missing_at_boot_does_not_give_up_passive_scanning(
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     await readings.aclose()
+
+
+async def test_a_pendant_press_heard_while_the_scanner_cannot_restart_is_not_held_back() -> None:
+    # BlueZ did not confirm the old scan stopped (or a timed-out start went through after
+    # all): adverts still arrive while every new start is refused. The press must reach the
+    # hub now, not after the next start attempt (seconds to minutes away) succeeds.
+    log: list[str] = []
+
+    def factory(_callback: DetectionCallback, _passive: bool) -> ScriptedScanner:
+        return ScriptedScanner(log, ["org.bluez.Error.InProgress"])
+
+    source = BleSource(FakeClock(), passive=False, scanner_factory=factory)
+    readings = source.readings()
+    fault = await asyncio.wait_for(anext(readings), 5)
+    assert fault.kind == "fault"
+    source.on_advert(PENDANT, -60, {BTHOME_UUID: PENDANT_BUTTON_PRESS_ADV})
+    heard = await asyncio.wait_for(anext(readings), 2)  # adverts arrive: not silent now
+    assert heard.kind == "fault" and heard.values["resolved"] is True
+    press = await asyncio.wait_for(anext(readings), 2)  # the retry waits 5 s
+    assert press.kind == "button" and press.values["button"] == "press"
+    await readings.aclose()

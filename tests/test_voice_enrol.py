@@ -116,3 +116,22 @@ async def test_enrolling_on_a_hub_that_does_not_listen_says_what_to_do(
             await hub._op_voice_enrol({"phrase": "救命"})
     finally:
         await hub.stop()
+
+
+@pytest.mark.parametrize("damage", [b"", b"PK\x03\x04 cut short by the SD card"])
+async def test_a_damaged_enrolled_phrase_file_does_not_stop_the_hub_from_starting(
+    broker: Mosquitto, tmp_path: Path, damage: bytes
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / TEMPLATES_FILE).write_bytes(damage)  # an SD card that lost the file's contents
+    mic = LiveSource()
+    raw = hub_raw(data, broker.port, voice={"listen": True, "engines": "enrolled"})
+    hub = Hub(parse_config(raw), pin_factory=MockFactory(), local_raw=raw, audio_source=mic)
+    await hub.start()  # the hub (and every alarm path) runs; only the phrase is left out
+    try:
+        assert hub.listener is not None
+        assert hub.uplink is not None
+        await eventually(hub.uplink.connected.is_set, timeout=10)
+    finally:
+        await hub.stop()

@@ -287,7 +287,8 @@ class BleSource:
                         verdict = self.watchdog.start_failed(str(exc) or type(exc).__name__)
                         if verdict.fault:
                             yield self._fault(verdict.detail)
-                        await asyncio.sleep(retry)
+                        async for heard in self._queued_for(retry):
+                            yield heard
                         retry = min(retry * 2, self.watchdog.stall_s)
                         continue
                 timeout = max(0.0, next_check - self.clock.monotonic())
@@ -308,6 +309,18 @@ class BleSource:
                         yield reading
         finally:
             await self._stop()
+
+    async def _queued_for(self, seconds: float) -> AsyncIterator[Reading]:
+        """Wait `seconds` before the next start attempt, handing on what is still heard
+        meanwhile (a scan BlueZ did not stop may go on delivering: a press must not wait)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while (left := deadline - loop.time()) > 0:
+            item: Reading | None = None
+            with contextlib.suppress(TimeoutError):
+                item = await asyncio.wait_for(self._queue.get(), left)
+            if item is not None:
+                yield item
 
     async def _restart(self, verdict: Verdict) -> AsyncIterator[Reading]:
         _LOGGER.warning("BLE scanner on %s: %s", self.adapter, verdict.detail)

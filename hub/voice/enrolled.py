@@ -103,7 +103,8 @@ class EnrolledPhrase:
     @classmethod
     def load(cls, path: Path) -> EnrolledPhrase:
         """Read templates written by `save` (no pickles are loaded)."""
-        with np.load(path, allow_pickle=False) as data:
+        # Our own handle: numpy leaves its own open when the file is not a valid zip.
+        with path.open("rb") as f, np.load(f, allow_pickle=False) as data:
             keys = sorted((k for k in data.files if k[1:].isdigit()), key=lambda k: int(k[1:]))
             templates = [np.asarray(data[k], dtype=np.float64) for k in keys]
             if not templates or any(t.ndim != 2 or t.shape[1] != N_MFCC - 1 for t in templates):

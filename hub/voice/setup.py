@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import zipfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -74,7 +75,8 @@ def load_enrolled(data_path: Path, threshold: float) -> EnrolledSpotter | None:
         return None
     try:
         phrase = EnrolledPhrase.load(path)
-    except (OSError, ValueError, KeyError) as exc:
+    # A damaged file (SD card): numpy raises EOFError when empty, BadZipFile when cut short.
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise VoiceError(f"enrolled phrase in {path} is unreadable ({exc}); enrol again") from exc
     phrase.threshold = threshold
     return EnrolledSpotter(phrase)
