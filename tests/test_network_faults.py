@@ -175,3 +175,18 @@ async def test_a_pushed_protocol_setting_is_used_from_the_next_connection(
     hub.uplink.reconfigure(forced)  # what an applied config push does
     await eventually(lambda: hub.uplink.state.protocol == "3.1.1")
     assert hub.uplink.state.attempts[-1] == ("3.1.1", "connected")
+
+
+async def test_a_rollback_to_the_working_broker_is_tried_at_once_not_after_the_backoff(
+    broker: Mosquitto, make_hub: HubFactory
+) -> None:
+    # The hub was told a broker that does not answer and has backed off to a long wait;
+    # settings that point back at the working broker (a rollback, a new push) must not
+    # sit out that wait while alarms queue.
+    from hub.sim.broker import free_port
+
+    hub = await make_hub(free_port(), mqtt={"reconnect_min_s": 60.0, "reconnect_max_s": 120.0})
+    await eventually(lambda: hub.uplink.state.attempts)  # refused once; now waiting 60 s
+    assert not hub.uplink.state.connected
+    hub.uplink.reconfigure(replace(hub.cfg, mqtt=replace(hub.cfg.mqtt, port=broker.port)))
+    await eventually(lambda: hub.uplink.state.connected)

@@ -283,7 +283,16 @@ class Uplink:
                     self.state.protocol = ""
                     break
                 self.state.attempts.append((version, outcome))
-            await asyncio.sleep(next(delays))
+            await self._back_off(next(delays))
+
+    async def _back_off(self, seconds: float) -> None:
+        """Wait before the next attempt; new broker settings (a fleet push, a rollback)
+        end the wait at once instead of after up to mqtt.reconnect_max_s."""
+        try:
+            await asyncio.wait_for(self._reconfigure.wait(), seconds)
+        except TimeoutError:
+            return
+        self._reconfigure.clear()  # consumed: the next attempt uses the new settings
 
     def _fresh_delays(self) -> Any:
         return backoff_delays(
