@@ -289,7 +289,10 @@ class Uplink:
         """Wait before the next attempt; new broker settings (a fleet push, a rollback)
         end the wait at once instead of after up to mqtt.reconnect_max_s."""
         try:
-            await asyncio.wait_for(self._reconfigure.wait(), seconds)
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
+            # that races the event, and a stopping hub must stop.
+            async with asyncio.timeout(seconds):
+                await self._reconfigure.wait()
         except TimeoutError:
             return
         self._reconfigure.clear()  # consumed: the next attempt uses the new settings
