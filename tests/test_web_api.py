@@ -237,6 +237,18 @@ async def test_pages_switch_to_english(
     assert resp.url.path == "/login"  # "/" -> login: never an off-site redirect
 
 
+async def test_the_language_switch_never_sends_the_phone_to_another_site(
+    web: tuple[Hub, WebServer, TestClient[Any, Any]],
+) -> None:
+    _, _, client = web
+    # A tab or a line break is dropped from a URL (WHATWG, and yarl for the Location
+    # header): "/<tab>/evil.example" would become "//evil.example", another site.
+    for target in ("/%09/evil.example/", "/%0a/evil.example/", "/%0d%0a/evil.example/"):
+        resp = await client.get(f"/lang/en?next={target}", allow_redirects=False)
+        assert resp.status == 303, await resp.text()
+        assert resp.headers["Location"] == "/"
+
+
 async def test_a_device_heard_during_permit_join_is_named_and_paired(
     web: tuple[Hub, WebServer, TestClient[Any, Any]],
 ) -> None:

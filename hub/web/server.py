@@ -527,7 +527,8 @@ class WebServer:
     async def _lang(self, request: web.Request) -> web.StreamResponse:
         lang = request.match_info["lang"]
         target = request.query.get("next", "/")
-        if not target.startswith("/") or target.startswith("//"):
+        # Not printable: a tab or line break is dropped from a URL, so "/<tab>/x" is "//x".
+        if not target.startswith("/") or target.startswith("//") or not target.isprintable():
             target = "/"
         response = web.HTTPSeeOther(target)
         if lang in LANGS:
