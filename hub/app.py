@@ -874,7 +874,9 @@ class Hub:
         try:
             self._speech.put_nowait((kind, what))
         except asyncio.QueueFull:
-            _LOGGER.warning("speech queue full: %s %s dropped", kind, what[:40])
+            # A "text" may be the installer PIN: never in the log.
+            shown = "(text)" if kind == "text" else what[:40]
+            _LOGGER.warning("speech queue full: %s %s dropped", kind, shown)
 
     async def _speak_forever(self) -> None:
         """Play prompts one at a time (rendering and aplay run off the event loop)."""
@@ -892,7 +894,8 @@ class Hub:
                 else:
                     await asyncio.to_thread(speaker.say, what)
             except (OSError, subprocess.SubprocessError) as exc:
-                _LOGGER.error("could not speak %s: %s", what[:40], exc)
+                shown = "a sentence (not logged)" if kind == "text" else what[:40]
+                _LOGGER.error("could not speak %s: %s", shown, exc)
 
     def _start_listener(self) -> None:
         """Listen for a help phrase (the engines are loaded only when this is on)."""

@@ -537,6 +537,57 @@ async def test_pin_command_and_both_buttons_give_the_installer_pin(
         await hub.stop()
 
 
+async def test_the_installer_pin_never_lands_in_the_log_when_the_speaker_fails(
+    broker: Mosquitto, tmp_path: Path, caplog: Any
+) -> None:
+    import logging
+
+    from gpiozero.pins.mock import MockFactory
+
+    from hub.config import parse_config
+    from tests.conftest import hub_raw
+
+    played: list[Sequence[str]] = []
+
+    def broken_speaker(argv: Sequence[str]) -> None:  # aplay: no sound card
+        played.append(argv)
+        raise OSError("aplay: main:831: audio open error: No such file or directory")
+
+    raw = hub_raw(
+        tmp_path / "data",
+        broker.port,
+        web={"enabled": True, "listen": "127.0.0.1", "port": free_port(), "pin_hold_s": 2.0},
+        voice={"prompts": True},
+    )
+    factory = MockFactory()
+    hub = Hub(parse_config(raw), pin_factory=factory, local_raw=raw, player=broken_speaker)
+    caplog.set_level(logging.INFO)
+    await hub.start()
+    try:
+        assert hub.web is not None
+        pin = (await hub.web.pin_op(family=False, new=False))["pin"]
+        factory.pin(hub.cfg.gpio.sos_pin).drive_low()
+        factory.pin(hub.cfg.gpio.ok_pin).drive_low()
+        speaker = hub.speaker
+        assert speaker is not None
+        from hub.web.server import spoken_pin
+
+        wav = str(speaker.renderer.path_for(spoken_pin(pin, "cmn"), speaker.voice))
+        await eventually(lambda: any(wav in argv for argv in played), timeout=20)
+        await asyncio.sleep(0.1)  # its failure is logged as the next line
+        factory.pin(hub.cfg.gpio.sos_pin).drive_high()
+        factory.pin(hub.cfg.gpio.ok_pin).drive_high()
+        said = spoken_digits(pin)
+        assert said not in caplog.text and pin not in caplog.text
+    finally:
+        await hub.stop()
+
+
+def spoken_digits(pin: str) -> str:
+    """The PIN as the Mandarin sentence says it (幺 for 1)."""
+    return "，".join("零幺二三四五六七八九"[int(d)] for d in pin)
+
+
 async def test_pin_command_says_what_to_do_when_the_pages_are_off(
     broker: Mosquitto, make_hub: HubFactory
 ) -> None:
