@@ -588,6 +588,33 @@ def spoken_digits(pin: str) -> str:
     return "，".join("零幺二三四五六七八九"[int(d)] for d in pin)
 
 
+async def test_the_hub_starts_and_raises_alarms_when_the_pages_pin_file_cannot_be_written(
+    broker: Mosquitto, tmp_path: Path, caplog: Any, collector: Collector
+) -> None:
+    from gpiozero.pins.mock import MockFactory
+
+    from hub.config import parse_config
+    from tests.conftest import hub_raw
+
+    raw = hub_raw(
+        tmp_path / "data",
+        broker.port,
+        web={"enabled": True, "listen": "127.0.0.1", "port": free_port()},
+    )
+    # web.json cannot be written (here: a directory is in its way; on a hub, a full SD card)
+    (tmp_path / "data" / "web.json").mkdir(parents=True)
+    hub = Hub(parse_config(raw), pin_factory=MockFactory(), local_raw=raw)
+    await hub.start()
+    try:
+        assert hub.web is not None and re.fullmatch(r"\d{8}", hub.web.access.family_pin)
+        assert "family PIN not saved" in caplog.text
+        await hub.test_alarm()
+        [sos] = await collector.wait_event("sos")
+        assert sos["data"]["test"] is True
+    finally:
+        await hub.stop()
+
+
 async def test_pin_command_says_what_to_do_when_the_pages_are_off(
     broker: Mosquitto, make_hub: HubFactory
 ) -> None:
