@@ -429,6 +429,10 @@ class Hub:
         why = "disk full" if disk_full else "outbox full"
         for priority, n in shed.items():
             self._shed_since_fault[priority] = self._shed_since_fault.get(priority, 0) + n
+        if self._queued_storage_fault is not None and shed.get(int(Priority.WARNING)):
+            # The queued fault is a warning too: it may have been shed, and never be sent.
+            queued = self._queued_storage_fault
+            self._spawn(self._requeue_shed_fault(queued, disk_full), "storage-fault")
         now = self.clock.monotonic()
         if self._last_storage_fault is not None and now - self._last_storage_fault < _FAULT_EVERY_S:
             return
@@ -448,6 +452,17 @@ class Hub:
         draft = Draft.create("fault", self.clock, data=data)
         self._queued_storage_fault = draft.id
         self._spawn(self.commit(draft), "storage-fault")
+
+    async def _requeue_shed_fault(self, fault_id: str, disk_full: bool) -> None:
+        """A queued storage fault that was itself shed: queue a new one (it was never sent,
+        so the rate limit does not hold it back)."""
+        if self._queued_storage_fault != fault_id or await self.outbox.get(fault_id) is not None:
+            return
+        if self._queued_storage_fault == fault_id:  # still, after the lookup
+            _LOGGER.warning("the storage fault report was shed itself; queuing a new one")
+            self._queued_storage_fault = None
+            self._last_storage_fault = None
+            self._storage_fault({}, disk_full)
 
     async def raise_alarm(
         self,
