@@ -127,6 +127,8 @@ _HA_REFRESH_S = 5.0
 _HA_CHECKIN_LOOKBACK = 500
 # Delay before a crashed part is restarted (it is logged each time).
 _RESTART_DELAY_S = 1.0
+# How long stopping waits for a cancelled part before cancelling it again.
+_STOP_GRACE_S = 2.0
 
 _PATTERN = {
     AlarmState.RAISED: "raised",
@@ -347,7 +349,14 @@ class Hub:
         self.uplink.stopping = True
         for task in list(self._tasks):
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        pending = set(self._tasks)
+        while pending:
+            # A part that missed its cancellation (Python 3.11's wait_for can swallow one)
+            # is cancelled again, not waited on forever.
+            _, pending = await asyncio.wait(pending, timeout=_STOP_GRACE_S)
+            for task in pending:
+                _LOGGER.warning("%s did not stop; cancelling it again", task.get_name())
+                task.cancel()
         await self._persist_now()  # what changed in the last moment before stopping
         await self._archive_now(everything=True)
         await self._save_care()
