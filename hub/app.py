@@ -127,6 +127,8 @@ _HA_REFRESH_S = 5.0
 _HA_CHECKIN_LOOKBACK = 500
 # Delay before a crashed part is restarted (it is logged each time).
 _RESTART_DELAY_S = 1.0
+# How long stopping waits for a cancelled part before cancelling it again.
+_STOP_GRACE_S = 2.0
 
 _PATTERN = {
     AlarmState.RAISED: "raised",
@@ -347,7 +349,14 @@ class Hub:
         self.uplink.stopping = True
         for task in list(self._tasks):
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        pending = set(self._tasks)
+        while pending:
+            # A part that missed its cancellation (Python 3.11's wait_for can swallow one)
+            # is cancelled again, not waited on forever.
+            _, pending = await asyncio.wait(pending, timeout=_STOP_GRACE_S)
+            for task in pending:
+                _LOGGER.warning("%s did not stop; cancelling it again", task.get_name())
+                task.cancel()
         await self._persist_now()  # what changed in the last moment before stopping
         await self._archive_now(everything=True)
         await self._save_care()
@@ -429,6 +438,10 @@ class Hub:
         why = "disk full" if disk_full else "outbox full"
         for priority, n in shed.items():
             self._shed_since_fault[priority] = self._shed_since_fault.get(priority, 0) + n
+        if self._queued_storage_fault is not None and shed.get(int(Priority.WARNING)):
+            # The queued fault is a warning too: it may have been shed, and never be sent.
+            queued = self._queued_storage_fault
+            self._spawn(self._requeue_shed_fault(queued, disk_full), "storage-fault")
         now = self.clock.monotonic()
         if self._last_storage_fault is not None and now - self._last_storage_fault < _FAULT_EVERY_S:
             return
@@ -448,6 +461,17 @@ class Hub:
         draft = Draft.create("fault", self.clock, data=data)
         self._queued_storage_fault = draft.id
         self._spawn(self.commit(draft), "storage-fault")
+
+    async def _requeue_shed_fault(self, fault_id: str, disk_full: bool) -> None:
+        """A queued storage fault that was itself shed: queue a new one (it was never sent,
+        so the rate limit does not hold it back)."""
+        if self._queued_storage_fault != fault_id or await self.outbox.get(fault_id) is not None:
+            return
+        if self._queued_storage_fault == fault_id:  # still, after the lookup
+            _LOGGER.warning("the storage fault report was shed itself; queuing a new one")
+            self._queued_storage_fault = None
+            self._last_storage_fault = None
+            self._storage_fault({}, disk_full)
 
     async def raise_alarm(
         self,
@@ -874,7 +898,9 @@ class Hub:
         try:
             self._speech.put_nowait((kind, what))
         except asyncio.QueueFull:
-            _LOGGER.warning("speech queue full: %s %s dropped", kind, what[:40])
+            # A "text" may be the installer PIN: never in the log.
+            shown = "(text)" if kind == "text" else what[:40]
+            _LOGGER.warning("speech queue full: %s %s dropped", kind, shown)
 
     async def _speak_forever(self) -> None:
         """Play prompts one at a time (rendering and aplay run off the event loop)."""
@@ -892,7 +918,8 @@ class Hub:
                 else:
                     await asyncio.to_thread(speaker.say, what)
             except (OSError, subprocess.SubprocessError) as exc:
-                _LOGGER.error("could not speak %s: %s", what[:40], exc)
+                shown = "a sentence (not logged)" if kind == "text" else what[:40]
+                _LOGGER.error("could not speak %s: %s", shown, exc)
 
     def _start_listener(self) -> None:
         """Listen for a help phrase (the engines are loaded only when this is on)."""

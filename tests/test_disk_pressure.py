@@ -107,3 +107,27 @@ async def test_a_motion_reading_still_counts_as_a_sign_of_life_when_only_alarms_
     before = hub.care.to_dict()["last_sign"]
     await hub.handle_reading(Reading("rflink:pir:1", "rflink", "switch", {"command": "on"}))
     assert hub.care.to_dict()["last_sign"] != before
+
+
+async def test_a_long_outage_still_tells_the_centre_what_was_dropped_when_its_first_report_was(
+    stopped_broker: Mosquitto, make_hub: HubFactory
+) -> None:
+    # The storage fault is a warning: hours of check-ins and offline sensors later, the
+    # outbox sheds its oldest warnings, the fault among them. The centre must still hear
+    # that events were dropped once the broker is back.
+    hub = await make_hub(stopped_broker.port, outbox={"max_bytes": 64 * 1024})
+    for n in range(300):  # motion overflowing the outbox: a fault is queued
+        await hub.commit(Draft.create("motion", hub.clock, data={"pad": PAD, "n": n}))
+    first = await eventually(lambda: hub._queued_storage_fault)
+    await eventually(lambda: hub.outbox.sync.depth().get(Priority.WARNING) == 1)
+    for n in range(300):  # then warnings overflowing it: the oldest warning goes first
+        await hub.commit(Draft.create("checkin", hub.clock, data={"pad": PAD, "n": n}))
+    assert await hub.outbox.get(first) is None  # the first report was pushed out
+    stopped_broker.start()
+    collector = Collector(stopped_broker.port)
+    await collector.start()
+    try:
+        faults = await collector.wait_event("fault", timeout=15)
+        assert int(faults[0]["data"]["shed"]["1"]) > 0  # the warnings dropped are reported
+    finally:
+        await collector.stop()

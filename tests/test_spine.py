@@ -252,3 +252,25 @@ async def test_events_command_lists_the_alarm_with_its_delivery(
     assert proc.returncode == 0
     assert sos["id"] in out.decode()
     assert "sent 20" in out.decode()
+
+
+async def test_the_hub_stops_even_when_a_part_missed_the_stop_request(
+    broker: Mosquitto, make_hub: HubFactory
+) -> None:
+    # Python 3.11's wait_for can swallow a cancellation that lands as its inner call
+    # completes (aiomqtt's SUBACK wait, seen as a hung stop of the uplink); that part
+    # then waits on. Stopping must not hang on it: the outbox must still be closed.
+    hub = await make_hub(broker.port)
+    swallowed = asyncio.Event()
+
+    async def deaf_part() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            swallowed.set()  # as wait_for does in the race: the cancellation is lost
+        await asyncio.Event().wait()
+
+    hub._supervise("deaf", deaf_part)
+    await asyncio.sleep(0)
+    await asyncio.wait_for(hub.stop(), 30)
+    assert swallowed.is_set()

@@ -237,6 +237,18 @@ async def test_pages_switch_to_english(
     assert resp.url.path == "/login"  # "/" -> login: never an off-site redirect
 
 
+async def test_the_language_switch_never_sends_the_phone_to_another_site(
+    web: tuple[Hub, WebServer, TestClient[Any, Any]],
+) -> None:
+    _, _, client = web
+    # A tab or a line break is dropped from a URL (WHATWG, and yarl for the Location
+    # header): "/<tab>/evil.example" would become "//evil.example", another site.
+    for target in ("/%09/evil.example/", "/%0a/evil.example/", "/%0d%0a/evil.example/"):
+        resp = await client.get(f"/lang/en?next={target}", allow_redirects=False)
+        assert resp.status == 303, await resp.text()
+        assert resp.headers["Location"] == "/"
+
+
 async def test_a_device_heard_during_permit_join_is_named_and_paired(
     web: tuple[Hub, WebServer, TestClient[Any, Any]],
 ) -> None:
@@ -521,6 +533,84 @@ async def test_pin_command_and_both_buttons_give_the_installer_pin(
 
         async with ClientSession() as session, session.get(f"http://127.0.0.1:{port}/login") as r:
             assert r.status == 200
+    finally:
+        await hub.stop()
+
+
+async def test_the_installer_pin_never_lands_in_the_log_when_the_speaker_fails(
+    broker: Mosquitto, tmp_path: Path, caplog: Any
+) -> None:
+    import logging
+
+    from gpiozero.pins.mock import MockFactory
+
+    from hub.config import parse_config
+    from tests.conftest import hub_raw
+
+    played: list[Sequence[str]] = []
+
+    def broken_speaker(argv: Sequence[str]) -> None:  # aplay: no sound card
+        played.append(argv)
+        raise OSError("aplay: main:831: audio open error: No such file or directory")
+
+    raw = hub_raw(
+        tmp_path / "data",
+        broker.port,
+        web={"enabled": True, "listen": "127.0.0.1", "port": free_port(), "pin_hold_s": 2.0},
+        voice={"prompts": True},
+    )
+    factory = MockFactory()
+    hub = Hub(parse_config(raw), pin_factory=factory, local_raw=raw, player=broken_speaker)
+    caplog.set_level(logging.INFO)
+    await hub.start()
+    try:
+        assert hub.web is not None
+        pin = (await hub.web.pin_op(family=False, new=False))["pin"]
+        factory.pin(hub.cfg.gpio.sos_pin).drive_low()
+        factory.pin(hub.cfg.gpio.ok_pin).drive_low()
+        speaker = hub.speaker
+        assert speaker is not None
+        from hub.web.server import spoken_pin
+
+        wav = str(speaker.renderer.path_for(spoken_pin(pin, "cmn"), speaker.voice))
+        await eventually(lambda: any(wav in argv for argv in played), timeout=20)
+        await asyncio.sleep(0.1)  # its failure is logged as the next line
+        factory.pin(hub.cfg.gpio.sos_pin).drive_high()
+        factory.pin(hub.cfg.gpio.ok_pin).drive_high()
+        said = spoken_digits(pin)
+        assert said not in caplog.text and pin not in caplog.text
+    finally:
+        await hub.stop()
+
+
+def spoken_digits(pin: str) -> str:
+    """The PIN as the Mandarin sentence says it (幺 for 1)."""
+    return "，".join("零幺二三四五六七八九"[int(d)] for d in pin)
+
+
+async def test_the_hub_starts_and_raises_alarms_when_the_pages_pin_file_cannot_be_written(
+    broker: Mosquitto, tmp_path: Path, caplog: Any, collector: Collector
+) -> None:
+    from gpiozero.pins.mock import MockFactory
+
+    from hub.config import parse_config
+    from tests.conftest import hub_raw
+
+    raw = hub_raw(
+        tmp_path / "data",
+        broker.port,
+        web={"enabled": True, "listen": "127.0.0.1", "port": free_port()},
+    )
+    # web.json cannot be written (here: a directory is in its way; on a hub, a full SD card)
+    (tmp_path / "data" / "web.json").mkdir(parents=True)
+    hub = Hub(parse_config(raw), pin_factory=MockFactory(), local_raw=raw)
+    await hub.start()
+    try:
+        assert hub.web is not None and re.fullmatch(r"\d{8}", hub.web.access.family_pin)
+        assert "family PIN not saved" in caplog.text
+        await hub.test_alarm()
+        [sos] = await collector.wait_event("sos")
+        assert sos["data"]["test"] is True
     finally:
         await hub.stop()
 

@@ -127,6 +127,21 @@ def test_a_right_pin_resets_the_count_of_wrong_ones() -> None:
     assert a.login("00000000", 3.0).attempts_left == 2
 
 
+def test_the_family_pin_buys_no_more_guesses_at_the_installer_pin() -> None:
+    # A family member (read-only) logging in between wrong guesses resets the lockout
+    # count; it must not give an unbounded number of tries at the installer PIN.
+    a = access(max_attempts=3)
+    pin, _ = a.installer_pin(0.0)
+    wrong = [f"{n:06d}" for n in range(1000) if f"{n:06d}" != pin]
+    for i in range(3):
+        assert a.login(wrong[2 * i], 1.0).reason == "wrong"
+        assert a.login(wrong[2 * i + 1], 1.0).reason == "wrong"
+        assert a.login(a.family_pin, 1.0).session is not None
+    assert a.login(pin, 2.0).session is None  # burnt after max_attempts guesses at it
+    fresh, _ = a.installer_pin(3.0)
+    assert a.login(fresh, 3.0).session is not None  # the installer asks for a new one
+
+
 def test_sessions_end_when_idle_and_when_the_family_pin_changes() -> None:
     a = access(installer_session_s=100, family_session_s=1000)
     installer = a.login(a.installer_pin(0.0)[0], 0.0).session

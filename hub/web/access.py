@@ -81,6 +81,7 @@ class Access:
     family_pin: str = ""
     _installer_pin: str = ""
     _installer_expires: float = 0.0
+    _installer_tries: int = 0  # wrong PINs since this installer PIN was made
     _failures: int = 0
     _locked_until: float = 0.0
     sessions: dict[str, Session] = field(default_factory=dict)
@@ -90,6 +91,7 @@ class Access:
         if not self._installer_pin or now >= self._installer_expires:
             self._installer_pin = new_pin(INSTALLER_DIGITS)
             self._installer_expires = now + self.installer_pin_s
+            self._installer_tries = 0
         return self._installer_pin, self._installer_expires - now
 
     def new_family_pin(self) -> str:
@@ -116,6 +118,11 @@ class Access:
             role = Role.FAMILY
         if role is None:
             self._failures += 1
+            # Not reset by a family login in between: the family PIN must not buy more
+            # guesses at the installer PIN (read-only becoming installer).
+            self._installer_tries += 1
+            if self._installer_tries >= self.max_attempts:
+                self._installer_pin = ""
             if self._failures >= self.max_attempts:
                 self._failures = 0
                 self._locked_until = now + self.lockout_s

@@ -346,7 +346,14 @@ class WebServer:
         if isinstance(saved, dict) and isinstance(saved.get("family_pin"), str):
             self.access.family_pin = saved["family_pin"]
         else:
-            await self._new_family_pin()
+            try:
+                await self._new_family_pin()
+            except OSError as exc:  # a full SD card must not keep the hub from starting
+                _LOGGER.error(
+                    "family PIN not saved to %s (%s): it changes when the hub restarts",
+                    self._secrets_path,
+                    exc,
+                )
         self.hub.reading_listeners.append(self._on_reading)
         self.hub.alarm_listeners.append(self._on_alarm)
         self.hub.alarm_marks.append(self._mark_walk_alarm)
@@ -527,7 +534,8 @@ class WebServer:
     async def _lang(self, request: web.Request) -> web.StreamResponse:
         lang = request.match_info["lang"]
         target = request.query.get("next", "/")
-        if not target.startswith("/") or target.startswith("//"):
+        # Not printable: a tab or line break is dropped from a URL, so "/<tab>/x" is "//x".
+        if not target.startswith("/") or target.startswith("//") or not target.isprintable():
             target = "/"
         response = web.HTTPSeeOther(target)
         if lang in LANGS:
