@@ -187,3 +187,40 @@ def test_a_ble_wearable_paired_before_it_was_heard_is_recorded_as_bluetooth() ->
     assert _protocol_of("A4:C1:38:0D:2E:11") == "bthome"
     assert _protocol_of("rflink:Eurodomest:123456:01") == "rflink"
     assert _protocol_of("modbus:/dev/ttyUSB0:3") == "modbus"
+
+
+def test_looking_up_a_device_never_waits_for_the_sd_card(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The event loop asks the registry who a pendant is while a worker thread is in the
+    # middle of writing last_seen updates (an fsync that can take long on an SD card).
+    import threading
+
+    clock = FakeClock()
+    reg = Registry(tmp_path / "devices.json", clock)
+    door = pair_door(reg)
+    writing, release = threading.Event(), threading.Event()
+    real_write = registry_module.AtomicJSONStorage.write
+
+    def slow_write(self: object, data: dict[str, dict[str, object]]) -> None:
+        writing.set()
+        release.wait(30)
+        real_write(self, data)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(registry_module.AtomicJSONStorage, "write", slow_write)
+    reg.seen(Reading(door.key, "rflink", "door", {"command": "on"}))
+    flusher = threading.Thread(target=reg.flush)
+    flusher.start()
+    assert writing.wait(10)
+    looked_up: list[Device | None] = []
+    reader = threading.Thread(target=lambda: looked_up.append(reg.get(door.key)))
+    reader.start()
+    reader.join(10)
+    try:
+        assert not reader.is_alive(), "a read waited on the file write"
+        assert looked_up and looked_up[0] is not None and looked_up[0].last_seen
+    finally:
+        release.set()
+        flusher.join()
+        reader.join()
+    reg.close()

@@ -3,7 +3,8 @@
 Blocking IO: every method that can write (`pair`, `remove`, `rename`, `flush`, and `seen`
 when a flush falls due) does file IO with fsync. Open the registry synchronously at startup,
 then call these from the event loop through `asyncio.to_thread(registry.method, ...)`.
-Calls are serialised by a lock, so concurrent `to_thread` calls are safe.
+Concurrent `to_thread` calls are safe: reads take only a short in-memory lock, so a read
+on the event loop never waits on a write's fsync.
 
 `last_seen` and battery updates are kept in memory and written at most every
 `flush_every` seconds (SD cards wear out; one write per reading would be thousands a day).
@@ -123,7 +124,11 @@ class Registry:
     ) -> None:
         self._clock = clock
         self._flush_every = flush_every
-        self._lock = threading.RLock()
+        # Two locks, so the event loop's reads never wait on the SD card: `_lock` guards the
+        # in-memory state and is held only for dict work; `_write_lock` orders file writes
+        # (TinyDB rewrites the whole file) and is held across the fsync.
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
         self._db = TinyDB(str(path), storage=AtomicJSONStorage)
         self._table = self._db.table(_TABLE)
         self._devices: dict[str, Device] = {}
@@ -139,8 +144,8 @@ class Registry:
 
     def close(self) -> None:
         """Flush pending last_seen updates and close the file."""
-        with self._lock:
-            self.flush()
+        self.flush()
+        with self._write_lock:
             self._db.close()
 
     def pair(
@@ -155,35 +160,39 @@ class Registry:
         supervision_s: float | None = None,
     ) -> Device:
         """Pair (or re-pair) a device; it leaves the inbox. Writes the file."""
-        with self._lock:
-            dev = Device(
-                key=key,
-                protocol=protocol,
-                address=address,
-                kind=kind,
-                name=name,
-                room=room,
-                paired_at=self._clock.now().isoformat(),
-                supervision_s=supervision_s,
-            )
+        dev = Device(
+            key=key,
+            protocol=protocol,
+            address=address,
+            kind=kind,
+            name=name,
+            room=room,
+            paired_at=self._clock.now().isoformat(),
+            supervision_s=supervision_s,
+        )
+        with self._write_lock:
             self._store(dev)
+        with self._lock:
             self._inbox.pop(key, None)
-            return dev
+        return dev
 
     def remove(self, key: str) -> bool:
         """Unpair a device; False when it was not paired. Writes the file."""
-        with self._lock:
-            if key not in self._devices:
-                return False
-            del self._devices[key]
-            self._dirty.discard(key)
+        with self._write_lock:
+            with self._lock:
+                if key not in self._devices:
+                    return False
             self._table.remove(Query().key == key)
+            with self._lock:
+                del self._devices[key]
+                self._dirty.discard(key)
             return True
 
     def rename(self, key: str, *, name: str | None = None, room: str | None = None) -> Device:
         """Change a paired device's name and/or room. Writes the file; StoreError if unknown."""
-        with self._lock:
-            dev = self._require(key)
+        with self._write_lock:
+            with self._lock:
+                dev = self._require(key)
             dev = replace(
                 dev,
                 name=dev.name if name is None else name,
@@ -225,23 +234,31 @@ class Registry:
             )
             self._devices[dev.key] = dev
             self._dirty.add(dev.key)
-            if self._clock.monotonic() - self._last_flush >= self._flush_every:
-                self.flush()
-            return dev
+            due = self._clock.monotonic() - self._last_flush >= self._flush_every
+        if due:
+            self.flush()
+        return dev
 
     def flush(self) -> None:
         """Write pending last_seen/battery updates (one file write for all of them)."""
-        with self._lock:
-            self._last_flush = self._clock.monotonic()
-            if not self._dirty:
-                return
+        with self._write_lock:
+            with self._lock:
+                self._last_flush = self._clock.monotonic()
+                if not self._dirty:
+                    return
+                pending = {key: asdict(self._devices[key]) for key in self._dirty}
+                self._dirty.clear()
             # One file write for all devices (update_multiple rewrites the table once); never
             # truncate-then-insert, which would leave an empty registry if power failed between.
             device = Query()
-            self._table.update_multiple(
-                [(asdict(self._devices[key]), device.key == key) for key in self._dirty]
-            )
-            self._dirty.clear()
+            try:
+                self._table.update_multiple(
+                    [(doc, device.key == key) for key, doc in pending.items()]
+                )
+            except BaseException:
+                with self._lock:  # written next time
+                    self._dirty.update(k for k in pending if k in self._devices)
+                raise
 
     def _require(self, key: str) -> Device:
         dev = self._devices.get(key)
@@ -250,9 +267,11 @@ class Registry:
         return dev
 
     def _store(self, dev: Device) -> None:
-        self._devices[dev.key] = dev
-        self._dirty.discard(dev.key)
+        """Write one device, then show it (caller holds _write_lock, not _lock)."""
         self._table.upsert(asdict(dev), Query().key == dev.key)
+        with self._lock:
+            self._devices[dev.key] = dev
+            self._dirty.discard(dev.key)
 
     def _hear_unpaired(self, reading: Reading, now: str) -> None:
         old = self._inbox.pop(reading.device, None)
