@@ -881,8 +881,11 @@ class WebServer:
         await self._form(request, session)
         if self.walk is None:
             raise BadInput("walk_not_started", 409)
+        walk = self.walk
         raised = await self.hub.test_alarm()  # data.test = true, the real path to the centre
-        self.walk.alarm_id = raised["id"]
+        # The walk may have timed out (or been finished) while the alarm was stored: the
+        # alarm went out all the same; it belongs to the walk that asked for it.
+        walk.alarm_id = raised["id"]
         self.notify()
         raise web.HTTPSeeOther("/installer/walk")
 
