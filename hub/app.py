@@ -1125,7 +1125,18 @@ class Hub:
 
     async def _consume(self, readings: AsyncIterator[Reading]) -> None:
         async for reading in readings:
-            await self.handle_reading(reading)
+            try:
+                await self.handle_reading(reading)
+            except Exception:
+                # One reading the hub fails to handle must not restart the source: that
+                # reopens the port and loses the lines already read (the next may be an
+                # alarm). An alarm the outbox refuses never lands here: raise_alarm_draft
+                # keeps it open in memory and it escalates locally.
+                _LOGGER.exception(
+                    "%s reading from %s not handled; going on with the next reading",
+                    reading.kind,
+                    reading.device,
+                )
 
     async def handle_reading(self, reading: Reading) -> None:
         """A reading from a radio source: attributed to its paired device, supervised,
