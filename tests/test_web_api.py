@@ -829,3 +829,40 @@ async def test_a_failing_page_listener_never_costs_the_hub_an_alarm(
     await hub.handle_reading(Reading(smoke, "rflink", "smoke", {"smoke": True}))
     [alarm] = await collector.wait_event("smoke")
     assert alarm["priority"] == 0 and alarm["source"]["device"] == smoke
+
+
+async def test_live_pages_are_capped_per_session_and_in_all_with_a_clear_refusal(
+    web: tuple[Hub, WebServer, TestClient[Any, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: Any,
+) -> None:
+    import hub.web.server as server_module
+
+    monkeypatch.setattr(server_module, "_LIVE_TICK_S", 0.1)  # a closed page is noticed soon
+    _, server, client = web
+    await installer(server, client)
+    tabs = [await client.get("/live/devices") for _ in range(server_module.MAX_LIVE_PER_SESSION)]
+    assert [r.status for r in tabs] == [200] * server_module.MAX_LIVE_PER_SESSION
+    extra = await client.get("/live/devices")
+    assert extra.status == 429 and "打开的页面太多了" in await extra.text()
+    assert "live page refused: 4 open for this installer session" in caplog.text
+    tabs.pop().close()  # a tab closed frees its place
+    for _ in range(100):
+        again = await client.get("/live/devices")
+        if again.status == 200:
+            break
+        await asyncio.sleep(0.05)
+    assert again.status == 200
+    tabs.append(again)
+    for _ in range(3):  # three family phones fill the hub's 16
+        client.session.cookie_jar.clear()
+        assert (await login(client, server.access.family_pin))[0] == 200
+        tabs += [await client.get("/live/family") for _ in range(4)]
+    assert [r.status for r in tabs] == [200] * server_module.MAX_LIVE
+    client.session.cookie_jar.clear()
+    assert (await login(client, server.access.family_pin))[0] == 200
+    refused = await client.get("/live/family")  # a fresh session, but the hub is full
+    assert refused.status == 429
+    assert "0 open for this family session, 16 in all" in caplog.text
+    for tab in tabs:
+        tab.close()

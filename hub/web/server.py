@@ -78,6 +78,10 @@ _BUTTON_POLL_S = 0.2
 _LIVE_MIN_S = 0.25
 _LIVE_TICK_S = 5.0
 _KEEPALIVE_S = 15.0
+# Each live page holds a connection and a task: a phone with a few tabs needs a few, but a
+# script (or a browser gone wrong) must not open them without end on a 512 MB hub.
+MAX_LIVE_PER_SESSION = 4
+MAX_LIVE = 16
 # A survey waits this long for the broker's PUBACK.
 _ROUND_TRIP_TIMEOUT_S = 5.0
 _SECURITY_HEADERS = {
@@ -173,6 +177,7 @@ class WebServer:
         self.last_report: dict[str, Any] | None = None
         self.rssi: dict[str, int] = {}  # last signal of paired devices and candidates
         self._waiters: set[asyncio.Event] = set()
+        self._live_open: dict[str, int] = {}  # live connections per session token
         self._both = BothHeld(self.cfg.pin_hold_s)
         self._tasks: list[asyncio.Task[None]] = []
         self._app: web.Application | None = None
@@ -1016,6 +1021,32 @@ class WebServer:
             raise web.HTTPNotFound()
 
         await render()  # an unknown page is a 404 before the stream starts
+        here, total = self._live_open.get(session.token, 0), sum(self._live_open.values())
+        if here >= MAX_LIVE_PER_SESSION or total >= MAX_LIVE:
+            _LOGGER.warning(
+                "live page refused: %d open for this %s session, %d in all (at most %d, %d)",
+                here,
+                session.role.value,
+                total,
+                MAX_LIVE_PER_SESSION,
+                MAX_LIVE,
+            )
+            return self._error(request, 429, "too_many_live")
+        self._live_open[session.token] = here + 1
+        try:
+            return await self._stream(request, session, render)
+        finally:
+            left = self._live_open.pop(session.token) - 1
+            if left:
+                self._live_open[session.token] = left
+
+    async def _stream(
+        self,
+        request: web.Request,
+        session: Session,
+        render: Callable[[], Awaitable[dict[str, str]]],
+    ) -> web.StreamResponse:
+        """Send the page's changed fragments until the phone leaves or the session ends."""
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
         )

@@ -35,6 +35,10 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "提交的内容太大（没有做任何更改）。",
         "en": "What was sent is too large (nothing was changed).",
     },
+    "too_many_live": {
+        "zh": "打开的页面太多了，请关闭其他页面后刷新。",
+        "en": "Too many pages are open; close the others and reload this one.",
+    },
     "not_logged_in": {"zh": "请先输入密码。", "en": "Please enter your PIN first."},
     "installer_only": {
         "zh": "家属密码只能查看，不能更改设置。",
