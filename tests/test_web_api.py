@@ -5,6 +5,7 @@ walk test, the survey and the family page."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import subprocess
 import sys
@@ -866,3 +867,25 @@ async def test_live_pages_are_capped_per_session_and_in_all_with_a_clear_refusal
     assert "0 open for this family session, 16 in all" in caplog.text
     for tab in tabs:
         tab.close()
+
+
+async def test_pages_that_cannot_load_stop_listening_and_say_why(
+    broker: Mosquitto,
+    make_hub: HubFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: Any,
+) -> None:
+    port = free_port()
+    hub = await make_hub(broker.port, web={"enabled": True, "listen": "127.0.0.1", "port": port})
+    assert hub.web is not None and hub.web.address == "127.0.0.1"
+    monkeypatch.setitem(sys.modules, "aiohttp.web", None)  # as if aiohttp were broken
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)  # the first phone
+    writer.write(b"GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    with contextlib.suppress(ConnectionResetError):  # refused, not left waiting unread
+        assert await asyncio.wait_for(reader.read(), 10) == b""
+    writer.close()
+    assert "the pages could not be loaded, so they are off" in caplog.text
+    assert "aiohttp.web" in caplog.text  # and why
+    with pytest.raises(ConnectionRefusedError):
+        await asyncio.open_connection("127.0.0.1", port)
+    await hub.test_alarm()  # the hub carries on

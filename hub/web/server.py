@@ -303,12 +303,28 @@ class WebServer:
             )
             await runner.setup()
         except Exception:  # a broken install: the hub goes on, the log says why
-            _LOGGER.exception("the pages could not be loaded: reinstall pingan-hub")
+            _LOGGER.exception(
+                "the pages could not be loaded, so they are off until the hub restarts "
+                "(reinstall pingan-hub with its [web] extra)"
+            )
+            self._close_listener()
             return
         _LOGGER.info("first visit to the pages: aiohttp loaded")
         self._runner = runner
         if self._sock is not None:
             await self._serve(self._sock)
+
+    def _close_listener(self) -> None:
+        """Stop listening for good: a phone is refused at once rather than left waiting
+        on a socket nobody reads, and no new address is bound."""
+        if self._binder is not None:
+            self._binder.cancel()
+            self._binder = None
+        if self._sock is not None:
+            asyncio.get_running_loop().remove_reader(self._sock.fileno())  # if re-bound since
+            self._sock.close()
+            self._sock = None
+        self.address = None
 
     async def _serve(self, sock: socket.socket) -> None:
         """Have aiohttp serve `sock` (then stop serving the previous address)."""
