@@ -889,3 +889,22 @@ async def test_pages_that_cannot_load_stop_listening_and_say_why(
     with pytest.raises(ConnectionRefusedError):
         await asyncio.open_connection("127.0.0.1", port)
     await hub.test_alarm()  # the hub carries on
+
+
+async def test_signal_of_neighbours_pushed_off_the_candidate_list_is_not_kept(
+    web: tuple[Hub, WebServer, TestClient[Any, Any]],
+) -> None:
+    from hub.web.join import MAX_CANDIDATES
+
+    hub, server, client = web
+    await hub.pair_device(PENDANT, "wearable", "胸牌", "卧室")
+    await hub.handle_reading(Reading(PENDANT, "bthome", "presence", {}, rssi=-60))
+    token = await installer(server, client)
+    await client.post("/installer/permit-join", data={"csrf": token})
+    neighbours = [f"rflink:Kaku:{n:06x}:1" for n in range(MAX_CANDIDATES * 3)]
+    for n, key in enumerate(neighbours):  # a street full of chatty 433 MHz gear
+        await hub.handle_reading(Reading(key, "rflink", "switch", {}, rssi=-90 + n % 10))
+    assert len(server.join.candidates) == MAX_CANDIDATES
+    assert set(server.rssi) <= {*server.join.candidates, PENDANT}
+    assert server.rssi[PENDANT] == -60  # the paired device's signal stays for the survey
+    assert server.rssi[neighbours[-1]] == -90 + (len(neighbours) - 1) % 10

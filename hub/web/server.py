@@ -433,8 +433,17 @@ class WebServer:
         elif self.walk is not None:
             self.walk.heard(device.key, self._wall())
         if reading.rssi is not None:
+            if reading.device not in self.rssi:
+                self._prune_rssi()  # a new key: so at most one per device offered or paired
             self.rssi[reading.device] = reading.rssi
         self.notify()  # a candidate, a tick, or a paired device's last seen / battery
+
+    def _prune_rssi(self) -> None:
+        """Forget the signal of devices no longer offered (pushed off the candidate list,
+        or paired and since removed): a neighbour's chatty gear must not grow it forever."""
+        registry = self.hub.registry
+        for key in [k for k in self.rssi if k not in self.join.candidates and not registry.get(k)]:
+            del self.rssi[key]
 
     def _wall(self) -> str:
         return self.hub.clock.now().isoformat()
