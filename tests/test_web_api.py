@@ -908,3 +908,34 @@ async def test_signal_of_neighbours_pushed_off_the_candidate_list_is_not_kept(
     assert set(server.rssi) <= {*server.join.candidates, PENDANT}
     assert server.rssi[PENDANT] == -60  # the paired device's signal stays for the survey
     assert server.rssi[neighbours[-1]] == -90 + (len(neighbours) - 1) % 10
+
+
+async def test_a_walk_test_cut_short_by_a_restart_still_reports_what_was_ticked(
+    broker: Mosquitto, collector: Collector, make_hub: HubFactory
+) -> None:
+    from aiohttp import ClientSession, CookieJar
+
+    port = free_port()
+    pages = {"enabled": True, "listen": "127.0.0.1", "port": port}
+    hub = await make_hub(broker.port, web=pages)
+    assert hub.web is not None
+    await hub.pair_device(DOOR, "door", "大门", "门口")
+    await hub.pair_device(PENDANT, "wearable", "胸牌", "卧室")
+    url = f"http://127.0.0.1:{port}"
+    async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as phone:  # cookies for an IP
+        token = csrf_of(await (await phone.get(f"{url}/login")).text())
+        pin, _ = hub.web.access.installer_pin(hub.web.monotonic())
+        html = await (await phone.post(f"{url}/login", data={"csrf": token, "pin": pin})).text()
+        await phone.post(f"{url}/installer/walk/start", data={"csrf": csrf_of(html)})
+    walk = hub.web.walk
+    assert walk is not None
+    await hub.handle_reading(door_reading())  # the installer opens the door...
+    await hub.stop()  # ...and the hub is restarted (an update, a power cut) mid-walk
+
+    await make_hub(broker.port, web=pages)  # the report waited on disk for the uplink
+    [report] = await collector.wait_event("walk_test")
+    data = report["data"]
+    assert data["id"] == walk.id and data["ended"] == "hub_stopped"
+    ticked = {d["device"]: d["ok"] for d in data["devices"]}
+    assert ticked[DOOR] is True and ticked[PENDANT] is False
+    assert (data["passed"], data["complete"]) == (1, False)

@@ -131,8 +131,8 @@ class WalkTest:
         return sum(1 for i in self.items.values() if i.heard_at)
 
     def report(self, finished: str, ended: str = "finished") -> dict[str, Any]:
-        """The walk_test event's data; `ended` is "finished" (by the installer) or
-        "timeout" (by itself)."""
+        """The walk_test event's data; `ended` is "finished" (by the installer),
+        "timeout" (by itself) or "hub_stopped" (the hub stopped while it ran)."""
         return {
             "id": self.id,
             "started": self.started,

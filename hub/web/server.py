@@ -28,7 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hub.errors import HubError
+from hub.errors import HubError, StoreError
 from hub.event import Draft, new_event_id
 from hub.reading import Reading
 from hub.sensors.gpio import OK_BUTTON, SOS_BUTTON
@@ -336,7 +336,14 @@ class WebServer:
             await old.stop()
 
     async def stop(self) -> None:
-        """Stop listening and end live connections."""
+        """End a walk test still running (its report is committed), stop listening and
+        end live connections."""
+        if self.walk is not None:
+            _LOGGER.warning("walk test %s ended by the hub stopping", self.walk.id)
+            try:
+                await self._end_walk("hub_stopped")
+            except StoreError as exc:  # the hub must still stop (and close storage)
+                _LOGGER.error("walk test report not stored: %s", exc)
         for task in (self._binder, self._loading):
             if task is not None:
                 task.cancel()
