@@ -1081,7 +1081,11 @@ class Hub:
         from hub.sensors.ups import UpsMonitor
 
         self.ups = UpsMonitor(
-            self.cfg.power, pin_factory=self.pin_factory, monotonic=self.clock.monotonic
+            self.cfg.power,
+            pin_factory=self.pin_factory,
+            monotonic=self.clock.monotonic,
+            state_path=self.cfg.data_path / "power.json",
+            wall=lambda: self.clock.now().timestamp(),
         )
         source = Source("hub:power", name="主机电源", protocol=self.cfg.power.source)
 
@@ -1092,6 +1096,7 @@ class Hub:
                 await self.commit(
                     Draft.create(notice.kind, self.clock, data=notice.data, source=src)
                 )
+                await self.ups.remember(notice)  # a restart mid-outage does not repeat it
 
         self._supervise("power", report)
 

@@ -153,3 +153,10 @@ def test_sysfs_files_that_are_missing_or_odd_read_as_unknown(tmp_path: Path) -> 
 def test_a_power_good_pin_already_used_by_a_button_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"power\.pin: pin 17 is already used by gpio\.sos_pin"):
         parse_config({"hub": {"id": "H1"}, "power": {"source": "gpio", "pin": 17}})
+
+
+def test_an_outage_taken_up_after_a_restart_says_nothing_new_until_mains_returns() -> None:
+    watch = PowerWatch(RIDE, 20)
+    watch.resume_lost(600.0, 5.0)  # power_lost was reported 10 min into the outage, pre-restart
+    out = run(watch, [(5, CUT), (5 + RIDE, CUT), (5 + 3 * RIDE, CUT), (1005, MAINS)])
+    assert out == [Notice("power_restored", POWER_DEVICE, {"off_s": 1600, "battery": 100})]

@@ -82,3 +82,49 @@ async def test_a_ups_in_sysfs_reports_the_cut_the_hubs_battery_and_the_return(
     [restored] = await collector.wait_event("power_restored")
     assert restored["data"]["battery"] == 18
     assert power_events(collector) == ["power_lost", "power_restored"]
+
+
+def ups_in_sysfs(root: Path, *, mains: bool) -> Path:
+    """A directory laid out like /sys/class/power_supply with a mains adapter and a battery."""
+    for name, kind in (("ACAD", "Mains"), ("BAT0", "Battery")):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        (root / name / "type").write_text(f"{kind}\n")
+    (root / "ACAD" / "online").write_text("1\n" if mains else "0\n")
+    (root / "BAT0" / "capacity").write_text("80\n")
+    return root
+
+
+async def test_a_restart_during_an_outage_does_not_repeat_power_lost_and_still_says_restored(
+    broker: Mosquitto, collector: Collector, make_hub: HubFactory, tmp_path: Path
+) -> None:
+    root = ups_in_sysfs(tmp_path / "power_supply", mains=True)
+    power = {"source": "sysfs", "sysfs_root": str(root), "ride_through_s": 0.3, "poll_s": 0.1}
+    hub = await make_hub(broker.port, power=power)
+    await asyncio.sleep(0.2)
+    (root / "ACAD" / "online").write_text("0\n")
+    [lost] = await collector.wait_event("power_lost")
+    await hub.stop()  # the installer restarts the hub (or an update does) on battery
+
+    again = await make_hub(broker.port, power=power)
+    await asyncio.sleep(1.0)  # more than three ride-throughs on battery after the restart
+    assert again.ups.status()["mains"] == "lost"
+    assert power_events(collector) == ["power_lost"]
+    (root / "ACAD" / "online").write_text("1\n")
+    [restored] = await collector.wait_event("power_restored")
+    assert power_events(collector) == ["power_lost", "power_restored"]
+    assert restored["data"]["off_s"] >= lost["data"]["off_s"] + 1  # the whole outage
+
+
+async def test_mains_back_while_the_hub_was_off_is_reported_restored_at_start(
+    broker: Mosquitto, collector: Collector, make_hub: HubFactory, tmp_path: Path
+) -> None:
+    root = ups_in_sysfs(tmp_path / "power_supply", mains=False)
+    power = {"source": "sysfs", "sysfs_root": str(root), "ride_through_s": 0.3, "poll_s": 0.1}
+    hub = await make_hub(broker.port, power=power)
+    await collector.wait_event("power_lost")
+    await hub.stop()  # the UPS ran flat: the hub went dark
+    (root / "ACAD" / "online").write_text("1\n")  # mains came back before it booted
+
+    await make_hub(broker.port, power=power)
+    await collector.wait_event("power_restored")
+    assert power_events(collector) == ["power_lost", "power_restored"]

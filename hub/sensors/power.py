@@ -86,6 +86,16 @@ class PowerWatch:
             return [Notice("power_lost", POWER_DEVICE, {**data, **self._pct()})]
         return []
 
+    def off_for(self, now: float) -> float | None:
+        """Seconds mains has been absent (None while it is on or unknown)."""
+        return None if self._off_since is None else now - self._off_since
+
+    def resume_lost(self, off_for_s: float, now: float) -> None:
+        """After a restart mid-outage whose power_lost was already reported (`off_for_s`
+        ago it began): mains still absent says nothing new; mains back is power_restored."""
+        if self.state is Mains.UNKNOWN:
+            self.state, self._off_since = Mains.LOST, now - max(0.0, off_for_s)
+
     def _battery_notices(self, percent: int) -> list[Notice]:
         if percent <= self.battery_low_percent and not self._battery_warned:
             self._battery_warned = True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from hub.config import PowerSection
 from hub.sensors.power import PowerWatch, Sample
 from hub.sensors.supervision import Notice
+from hub.store.atomic import read_json, write_json_atomic
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -51,7 +53,11 @@ def read_sysfs(mains: Path | None, battery: Path | None) -> Sample:
 
 
 class UpsMonitor:
-    """Samples the UPS every poll_s; `notices()` yields power_lost/restored/battery_low."""
+    """Samples the UPS every poll_s; `notices()` yields power_lost/restored/battery_low.
+
+    Whether a power_lost was reported is kept in `state_path` (written only when the
+    centre was told of a change: twice an outage), so a restart mid-outage does not
+    report it again and power_restored still follows when mains returns."""
 
     def __init__(
         self,
@@ -59,6 +65,8 @@ class UpsMonitor:
         *,
         pin_factory: Any,
         monotonic: Callable[[], float],
+        state_path: Path | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.cfg = cfg
         self.watch = PowerWatch(cfg.ride_through_s, cfg.battery_low_percent)
@@ -66,6 +74,9 @@ class UpsMonitor:
         self._pin_factory = pin_factory
         self._input: Any = None
         self._unreadable = False
+        self.state_path = state_path
+        self._wall = wall
+        self._resumed = False
 
     def _open_gpio(self) -> None:
         from gpiozero import DigitalInputDevice
@@ -93,6 +104,9 @@ class UpsMonitor:
         """Sample forever; yield what the state machine decides."""
         if self.cfg.source == "gpio" and self._input is None:
             self._open_gpio()
+        if not self._resumed:
+            self._resumed = True
+            await self._resume()
         while True:
             sample = await asyncio.to_thread(self._sample)
             if sample.mains is None and not self._unreadable:
@@ -104,6 +118,34 @@ class UpsMonitor:
             for notice in self.watch.sample(sample, self._monotonic()):
                 yield notice
             await asyncio.sleep(self.cfg.poll_s)
+
+    async def _resume(self) -> None:
+        """Take up an outage already reported before the hub restarted."""
+        saved = await asyncio.to_thread(read_json, self.state_path) if self.state_path else None
+        if not isinstance(saved, dict) or saved.get("lost") is not True:
+            return
+        since = saved.get("since")
+        # Wall time: monotonic time does not survive a reboot. A Pi has no RTC, so the
+        # clock may be off until NTP answers: only off_s can be wrong, never the reports.
+        off = self._wall() - since if isinstance(since, int | float) else 0.0
+        self.watch.resume_lost(off, self._monotonic())
+        _LOGGER.warning(
+            "mains was already lost and reported before this start; power_restored follows "
+            "when it returns"
+        )
+
+    async def remember(self, notice: Notice) -> None:
+        """Keep what the centre was told (call once `notice` is committed)."""
+        if self.state_path is None or notice.kind not in ("power_lost", "power_restored"):
+            return
+        state: dict[str, Any] = {"lost": notice.kind == "power_lost"}
+        off = self.watch.off_for(self._monotonic())
+        if state["lost"] and off is not None:
+            state["since"] = self._wall() - off
+        try:
+            await asyncio.to_thread(write_json_atomic, self.state_path, state)
+        except OSError as exc:  # a full or failing SD card: a restart may repeat it, no more
+            _LOGGER.error("power state not saved to %s: %s", self.state_path, exc)
 
     def status(self) -> dict[str, Any]:
         """For `pingan-hub status`: mains (on, riding_through, lost, unknown), battery %."""
