@@ -1044,7 +1044,11 @@ class Hub:
             if draft.priority is Priority.ALARM:
                 event = await self.raise_alarm_draft(draft)
             else:
-                event = await self.commit(draft)
+                try:
+                    event = await self.commit(draft)
+                except StoreError as exc:  # the alarms, siren and speech after it still count
+                    _LOGGER.error("%s not stored: %s", draft.kind, exc)
+                    continue
             if event is not None:
                 events.append(event)
         for action in output.actions:

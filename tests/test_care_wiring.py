@@ -3,6 +3,7 @@ with the full lifecycle, and the checks' state survives a restart."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -79,5 +80,43 @@ async def test_the_checkin_reminder_blinks_the_led_until_the_green_button(
         await eventually(lambda: hub.indicators.pattern == "checkin_due")
         await press(hub, "ok")
         await eventually(lambda: hub.indicators.pattern != "checkin_due")
+    finally:
+        await hub.stop()
+
+
+async def test_an_inactivity_alarm_due_with_a_missed_checkin_is_raised_when_the_disk_fails(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from gpiozero.pins.mock import MockFactory
+
+    from hub.app import Hub
+    from hub.clock import FakeClock
+    from hub.config import parse_config
+    from hub.sos.lifecycle import AlarmState
+    from tests.conftest import hub_raw
+
+    clock = FakeClock(wall=datetime(2026, 11, 23, 2, 30, tzinfo=UTC))  # 10:30 in Shanghai
+    care = {
+        "prealarm_min": 0,
+        "inactivity": [{"mode": "window", "start": "10:00", "end": "12:00"}],
+    }
+    raw = hub_raw(tmp_path / "data", broker.port, care=care)
+    hub = Hub(parse_config(raw), pin_factory=MockFactory(), local_raw=raw, clock=clock)
+    await hub.start()
+    try:
+        await hub._apply_care(hub.care.tick())  # inside the window, nobody stirs
+        db = hub.outbox.sync._db
+        await asyncio.to_thread(db.execute, "PRAGMA query_only=ON")  # the SD card fails
+        clock.advance(125 * 60)  # 12:35: no check-in since the reminder; a quiet window
+        output = hub.care.tick()
+        assert [d.kind for d in output.drafts] == ["checkin_missed", "inactivity"]
+        await hub._apply_care(output)
+        # The warning could not be stored; the alarm after it is raised all the same (open
+        # in memory: it escalates locally when no centre answers).
+        [alarm] = [a for a in hub.book.alarms.values() if a.kind == "inactivity"]
+        assert alarm.state is AlarmState.RAISED and alarm.is_open
+        await asyncio.to_thread(db.execute, "PRAGMA query_only=OFF")
     finally:
         await hub.stop()
