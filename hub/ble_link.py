@@ -96,8 +96,8 @@ class BleLink:
         if link is None:  # kept across restarts of this part: its backoff carries on
             link = GattLink(address, self.source.device, client_class=self._client_class)
             self._links[address] = link
-        async for reading in link.readings():
-            await self.hub.handle_reading(reading)
+        # One reading the hub fails on is logged and skipped, not a reconnect.
+        await self.hub._consume(link.readings())
 
     async def handle(self, reading: Reading) -> None:
         """One reading from the scanner: presence, scanner fault, or a device's reading."""

@@ -11,6 +11,7 @@ from dataclasses import replace
 import pytest
 
 from hub.ble_link import BleLink
+from hub.reading import Reading
 from hub.sensors import gatt_link
 from hub.sensors.gatt_link import Backoff
 from hub.sim.broker import Mosquitto
@@ -112,3 +113,42 @@ def test_reconnect_backoff_doubles_to_its_cap_and_a_stable_link_resets_it() -> N
     assert [backoff.next_delay(None) for _ in range(8)] == [5, 10, 20, 40, 80, 160, 300, 300]
     assert backoff.next_delay(10.0) == 300  # a link of 10 s was not stable
     assert backoff.next_delay(120.0) == 5
+
+
+async def test_a_wearable_reading_the_hub_fails_on_is_skipped_without_dropping_the_link(
+    bluez: MockBlueZ, broker: Mosquitto, make_hub: HubFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    monkeypatch.setattr(gatt_link, "BACKOFF_MIN_S", 0.2)
+    hub = await make_hub(broker.port)
+    await asyncio.to_thread(
+        lambda: hub.registry.pair(
+            WEARABLE, protocol="ble_gatt", address=WEARABLE, kind="wearable", name="手环", room=""
+        )
+    )
+    hub.cfg = replace(hub.cfg, ble=replace(hub.cfg.ble, enabled=True, gatt_devices=WEARABLE))
+    hub.ble = BleLink(hub, client_class=FakeBleakClient)
+    hub.ble.start()
+    await eventually(lambda: hub.ble.source.scanning)
+    await asyncio.to_thread(bluez.add_device, WEARABLE, "Band")
+    await bluez.advertise_async(WEARABLE, rssi=-60)
+    await eventually(
+        lambda: FakeBleakClient.instances and FakeBleakClient.instances[-1].notify_callbacks
+    )
+    await eventually(lambda: hub.registry.get(WEARABLE).battery == 87)  # read at connect
+    seen = hub.registry.seen
+    failed: list[str] = []
+
+    def sd_card_fails_once(reading: Reading) -> object:
+        if not failed:  # the SD card fails one registry write (the heart rate's)
+            failed.append("hr")
+            raise OSError(errno.EIO, "Input/output error")
+        return seen(reading)
+
+    monkeypatch.setattr(hub.registry, "seen", sd_card_fails_once)
+    client = FakeBleakClient.instances[-1]
+    client.notify(0x2A37, HR_STRAP_72BPM)
+    client.notify(0x2A5F, SPO2_CONT_96)
+    await eventually(lambda: any(m == "spo2_pct" for (_, _, m) in hub.vitals.open))
+    assert failed == ["hr"] and len(FakeBleakClient.instances) == 1  # no reconnect
