@@ -35,6 +35,12 @@ def main() -> None:
         action="store_true",
         help="with [voice] listen = true: the pocketsphinx spotter loaded (no microphone here)",
     )
+    parser.add_argument(
+        "--second-pass",
+        choices=("neural", "words"),
+        default="neural",
+        help="with --listen: voice.second_pass (neural loads onnxruntime)",
+    )
     parser.add_argument("--visit", action="store_true", help="open a page first (with --web)")
     args = parser.parse_args()
     print(f"machine: {machine()}")
@@ -60,6 +66,7 @@ pin_factory = "mock"
 [voice]
 prompts = false
 listen = {"true" if args.listen else "false"}
+second_pass = "{args.second_pass}"
 """)
         web_port = free_port()
         if args.web:
@@ -82,16 +89,22 @@ listen = {"true" if args.listen else "false"}
                     page.read()
             time.sleep(args.idle)
             rss = rss_kib(proc.pid)
+            status = Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+            split = ", ".join(
+                line.replace("\t", " ").replace("  ", "")
+                for line in status
+                if line.startswith(("RssAnon", "RssFile"))
+            )
         finally:
             proc.terminate()
             proc.wait(10)
     verdict = "MET" if rss / 1024 <= 45 else "MISSED"
     print(
         f"pingan-hub run{' with [web] on' if args.web else ''}"
-        f"{' listening' if args.listen else ''}"
+        f"{f' listening (second pass {args.second_pass})' if args.listen else ''}"
         f"{', after one page visit' if args.web and args.visit else ''}, "
         f"idle {args.idle:.0f} s after connecting: VmRSS {rss / 1024:.1f} MiB "
-        f"(target <= 45 MiB): {verdict}"
+        f"(target <= 45 MiB): {verdict}; {split}"
     )
 
 

@@ -89,8 +89,11 @@ class Tally:
 def engines() -> dict[str, Callable[[], Spotter]]:
     """The engines to compare (vosk only when a model directory is given)."""
     made: dict[str, Callable[[], Spotter]] = {
-        "pocketsphinx first pass only": lambda: PocketsphinxSpotter(second_pass=False),
-        "pocketsphinx two-pass (default)": PocketsphinxSpotter,
+        "pocketsphinx first pass only": lambda: PocketsphinxSpotter(second_pass="none"),
+        "pocketsphinx + word model (second_pass words)": lambda: PocketsphinxSpotter(
+            second_pass="words"
+        ),
+        "pocketsphinx + neural classifier (default)": PocketsphinxSpotter,
     }
     model = os.environ.get("PINGAN_VOSK_MODEL")
     if model:
@@ -130,7 +133,7 @@ def enrolled_figures() -> None:
 
 def answer_figures() -> None:
     """What the confirmation hears: per phrase and voice, yes (Y), no (N) or nothing (.)."""
-    spotter = PocketsphinxSpotter()
+    spotter = PocketsphinxSpotter(second_pass="none")  # answers use the word model only
     print("\nspoken answers while asking (voices slt, awb, rms, kal):")
     for phrase in ("yes", "no", "no thank you", "help", "help me", "please help me", "hello"):
         row = ""
@@ -158,7 +161,7 @@ def grid() -> None:
     for phrase in ("help", "help me", "need help", "somebody help", "please help me"):
         for threshold in (1e-10, 1e-20, 1e-25, 1e-30, 1e-40):
             t = Tally().run(
-                PocketsphinxSpotter({phrase: threshold}, second_pass=False, strong=frozenset()),
+                PocketsphinxSpotter({phrase: threshold}, second_pass="none", strong=frozenset()),
                 corpus,
             )
             print(t.line(f"{phrase} /{threshold:g}/"), flush=True)

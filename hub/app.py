@@ -322,7 +322,7 @@ class Hub:
         if cfg.voice.prompts:
             self._start_speaker()
         if cfg.voice.listen:
-            self._start_listener()
+            await self._start_listener()
         self._supervise("supervision", self._supervise_devices_forever)
         self._supervise("health-archive", self._archive_forever)
         if cfg.rflink.port:
@@ -921,14 +921,17 @@ class Hub:
                 shown = "a sentence (not logged)" if kind == "text" else what[:40]
                 _LOGGER.error("could not speak %s: %s", shown, exc)
 
-    def _start_listener(self) -> None:
-        """Listen for a help phrase (the engines are loaded only when this is on)."""
+    async def _start_listener(self) -> None:
+        """Listen for a help phrase (the engines are loaded only when this is on, in a
+        thread: loading takes seconds on a Pi Zero, and the buttons already run)."""
         from hub.voice.gate import EnergyGate
         from hub.voice.setup import build_spotters
         from hub.voice.spotter import VoiceError
 
         try:
-            spotter, answers = build_spotters(self.cfg.voice, self.cfg.data_path)
+            spotter, answers = await asyncio.to_thread(
+                build_spotters, self.cfg.voice, self.cfg.data_path
+            )
         except (VoiceError, ImportError) as exc:
             _LOGGER.error(
                 "voice.listen is on but no spotter can start: %s (install the 'voice' extra)", exc

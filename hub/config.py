@@ -206,6 +206,13 @@ class VoiceSection:
         "engines that listen, comma-separated: pocketsphinx (English, built in), "
         "vosk (Mandarin/Cantonese, needs vosk_model), enrolled (after `pingan-hub voice enrol`)",
     )
+    second_pass: str = _opt(
+        "neural",
+        "how pocketsphinx's candidates are confirmed: neural (a small classifier on "
+        "openWakeWord's speech embedding, better on unseen voices) or words (a word model, "
+        "no onnxruntime needed)",
+        choices=("neural", "words"),
+    )
     vosk_model: str = _opt(
         "", "directory of the vosk model installed in the image (never downloaded); '' for none"
     )

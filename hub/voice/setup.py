@@ -46,7 +46,9 @@ def build_spotters(
             if name == "pocketsphinx":
                 from hub.voice.spotter import PocketsphinxSpotter
 
-                ps = PocketsphinxSpotter()
+                ps = PocketsphinxSpotter(
+                    second_pass="words" if voice.second_pass == "words" else "neural"
+                )
                 engines.append(ps)
                 answers.append(ps)
             elif name == "vosk":

@@ -7,9 +7,12 @@ import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from hub.errors import HubError
+
+if TYPE_CHECKING:
+    from hub.voice.neural import HelpClassifier
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -30,8 +33,11 @@ DEFAULT_KEYPHRASES: dict[str, float] = {
 STRONG_PHRASES = frozenset({"somebody help", "please help me"})
 
 # Second pass, only on a candidate: the utterance so far (at most CONFIRM_WINDOW_S) is
-# decoded with a small unigram language model of ordinary and near-miss words, "help"
-# boosted; `is_call_for_help` judges the words it hears.
+# judged either by the neural help classifier (hub/voice/neural.py, the default) or by
+# decoding it with a small unigram language model of ordinary and near-miss words, "help"
+# boosted, and `is_call_for_help` on the words heard ("words": no extra dependency). The
+# word model also checks a spoken "no" while the hub asks.
+SecondPass = Literal["neural", "words", "none"]
 GARBAGE_WORDS = """a i the to and of it is in on you me my we he she that this what where
 when how can no yes well tell sell fell bell hell held health wealth helmet hello yellow
 fellow shelf self yourself elf hold old told cold gold hope top up cup good morning night
@@ -47,6 +53,9 @@ ORDINARY_WORDS = frozenset(
 )
 CONFIRM_WINDOW_S = 4.0
 CONFIRM_AFTER_S = 0.9  # decide this long after a candidate even if the room stays loud
+# The classifier judges a whole utterance ("help yourself to tea" starts like "help me"), so
+# it waits for the utterance's end (the gate closes after 0.6 s of quiet) or this long.
+NEURAL_CONFIRM_AFTER_S = 2.0
 _CONFIRM_SEARCH = "confirm"
 
 # Spoken answers to "需要帮助吗" the English model can hear.
@@ -118,9 +127,10 @@ class PocketsphinxSpotter:
         keyphrases: dict[str, float] | None = None,
         answers: dict[str, float] | None = None,
         *,
-        strong: frozenset[str] = STRONG_PHRASES,
+        strong: frozenset[str] | None = None,
         help_boost_log10: float = HELP_BOOST_LOG10,
-        second_pass: bool = True,
+        second_pass: SecondPass = "neural",
+        classifier: HelpClassifier | None = None,
     ) -> None:
         try:
             from pocketsphinx import Decoder
@@ -128,8 +138,15 @@ class PocketsphinxSpotter:
             raise VoiceError("pocketsphinx is not installed") from exc
         self.keyphrases = keyphrases if keyphrases is not None else DEFAULT_KEYPHRASES
         self.answers = answers if answers is not None else DEFAULT_ANSWERS
+        if strong is None:  # the classifier judges every candidate, however long
+            strong = STRONG_PHRASES if second_pass == "words" else frozenset()
         self.strong = strong
         self.second_pass = second_pass
+        self.classifier = classifier
+        if second_pass == "neural" and classifier is None:
+            from hub.voice.neural import HelpClassifier
+
+            self.classifier = HelpClassifier()
         files = [
             _kws_file(self.keyphrases),
             _kws_file({**self.keyphrases, **self.answers}),
@@ -153,6 +170,8 @@ class PocketsphinxSpotter:
         self._started = ""  # the search of the utterance in progress, "" when none
         self._audio = bytearray()  # this utterance, for the second pass; never stored
         self._max_bytes = int(CONFIRM_WINDOW_S * SAMPLE_RATE) * 2
+        after_s = NEURAL_CONFIRM_AFTER_S if self.classifier is not None else CONFIRM_AFTER_S
+        self._confirm_after_bytes = int(after_s * SAMPLE_RATE) * 2
         self._candidate = ""
         self._since_candidate = 0
 
@@ -173,7 +192,7 @@ class PocketsphinxSpotter:
             del self._audio[: len(self._audio) - self._max_bytes]
         if self._candidate:
             self._since_candidate += len(frame)
-            if self._since_candidate >= int(CONFIRM_AFTER_S * SAMPLE_RATE) * 2:
+            if self._since_candidate >= self._confirm_after_bytes:
                 return self._confirm()
             return None
         heard = self._process(self._help_search, frame)
@@ -182,7 +201,7 @@ class PocketsphinxSpotter:
         hits = {seg.word.strip() for seg in self._decoder.seg()} or {heard}
         strong = hits & self.strong
         phrase = min(strong) if strong else max(hits, key=len)
-        if strong or not self.second_pass:
+        if strong or self.second_pass == "none":
             self.reset()
             # KWS hypotheses carry no calibrated probability; report the phrase as
             # certain and let the confirmation flow absorb doubt.
@@ -198,8 +217,15 @@ class PocketsphinxSpotter:
         return detection
 
     def _confirm(self) -> Detection | None:
-        words = self._decode_utterance()
         phrase = self._candidate
+        if self.classifier is not None:
+            confirmed, score = self.classifier.is_call_for_help(bytes(self._audio))
+            self.reset()
+            if confirmed:
+                return Detection(phrase=phrase, confidence=round(score, 3), engine=self.name)
+            _LOGGER.info("candidate %r not confirmed (help score %.2f)", phrase, score)
+            return None
+        words = self._decode_utterance()
         self.reset()
         if is_call_for_help(words):
             return Detection(phrase=phrase, confidence=1.0, engine=self.name)

@@ -1,0 +1,79 @@
+"""The neural second pass: openWakeWord's speech embedding and the trained help classifier."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hub.voice.corpus import render
+from hub.voice.neural import (
+    EMBEDDING_SIZE,
+    HEAD_FILE,
+    HelpClassifier,
+    HelpHead,
+    embedding_windows,
+    utterance_features,
+)
+from hub.voice.spotter import VoiceError
+
+
+def test_an_utterance_becomes_one_vector_that_keeps_word_order() -> None:
+    rng = np.random.default_rng(1)
+    emb = rng.standard_normal((20, EMBEDDING_SIZE)).astype(np.float32)
+    forward = utterance_features(emb, 6)
+    backward = utterance_features(emb[::-1].copy(), 6)
+    assert forward.shape == (6 * EMBEDDING_SIZE + EMBEDDING_SIZE,)
+    # The maximum part is the same either way; the sequence part tells them apart.
+    assert np.allclose(forward[-EMBEDDING_SIZE:], backward[-EMBEDDING_SIZE:])
+    assert not np.allclose(forward[:-EMBEDDING_SIZE], backward[:-EMBEDDING_SIZE])
+    # The first and last points of the resampled sequence are the utterance's ends.
+    assert np.allclose(forward[:EMBEDDING_SIZE], emb[0])
+    assert np.allclose(forward[5 * EMBEDDING_SIZE : 6 * EMBEDDING_SIZE], emb[-1])
+
+
+def test_a_single_frame_utterance_still_gives_a_vector() -> None:
+    emb = np.ones((1, EMBEDDING_SIZE), dtype=np.float32)
+    assert np.allclose(utterance_features(emb, 6), 1.0)
+
+
+def test_mel_frames_are_cut_into_one_window_per_80_ms_and_short_audio_is_padded() -> None:
+    assert embedding_windows(np.zeros((397, 32), np.float32)).shape == (41, 76, 32, 1)
+    assert embedding_windows(np.zeros((30, 32), np.float32)).shape == (1, 76, 32, 1)
+
+
+def test_the_shipped_weights_round_trip_and_a_damaged_file_is_refused(tmp_path: Path) -> None:
+    head = HelpHead.load(HEAD_FILE)
+    copy = tmp_path / "head.npz"
+    head.save(copy)
+    again = HelpHead.load(copy)
+    assert again.steps == head.steps and again.threshold == pytest.approx(head.threshold)
+    assert np.array_equal(again.w1, head.w1)
+    copy.write_bytes(copy.read_bytes()[:100])  # cut short, as a failing SD card leaves it
+    with pytest.raises(VoiceError, match=r"unreadable.*reinstall"):
+        HelpClassifier(copy)
+
+
+@pytest.mark.skipif(
+    shutil.which("flite") is None or shutil.which("sox") is None,
+    reason="flite and sox (Debian packages) are needed to render test speech",
+)
+def test_calls_for_help_by_a_voice_never_trained_on_score_above_ordinary_talk(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("onnxruntime")
+    classifier = HelpClassifier()
+    # kal is never used in training (hub/voice/train.py).
+    helps = [
+        classifier.is_call_for_help(render(p, "kal", 1.0, tmp_path))
+        for p in ("please help me", "somebody help", "i need help")
+    ]
+    others = [
+        classifier.is_call_for_help(render(p, "kal", 1.0, tmp_path))
+        for p in ("good morning", "what time is it", "turn on the light", "hello")
+    ]
+    assert all(confirmed for confirmed, _ in helps), helps
+    assert not any(confirmed for confirmed, _ in others), others
+    assert min(s for _, s in helps) > max(s for _, s in others)
