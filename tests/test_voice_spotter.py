@@ -42,16 +42,17 @@ def spot(spotter: Spotter, pcm: bytes) -> Detection | None:
     return spotter.finish()
 
 
-@pytest.mark.parametrize("second_pass", ["neural", "words"])
+# Issue 8's target is 15/16 with no false alarm; the word model reaches 14 (bench/README.md).
+@pytest.mark.parametrize(("second_pass", "at_least"), [("neural", 15), ("words", 14)])
 def test_help_calls_are_heard_and_ordinary_talk_raises_nothing(
-    corpus: list[Utterance], second_pass: SecondPass
+    corpus: list[Utterance], second_pass: SecondPass, at_least: int
 ) -> None:
     pytest.importorskip("pocketsphinx")
     spotter = PocketsphinxSpotter(second_pass=second_pass)
     caught = sum(spot(spotter, u.pcm) is not None for u in corpus if u.is_help)
     false_alarms = [u.phrase for u in corpus if not u.is_help and spot(spotter, u.pcm)]
     assert false_alarms == []
-    assert caught >= 14, caught  # measured 14/16 with either; issue 8 targets 15/16
+    assert caught >= at_least, caught
 
 
 def test_a_detection_names_the_phrase_and_the_engine(corpus: list[Utterance]) -> None:

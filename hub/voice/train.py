@@ -79,6 +79,15 @@ SPEAKERS = (
             "en-029+f2",
             "en-gb-x-rp+m5",
             "en-us+f4",
+            # espeak-ng's older-voice and Klatt variants: more vocal tracts, still synthetic
+            "en-us+grandpa",
+            "en-gb+grandma",
+            "en-us+klatt2",
+            "en-gb+klatt3",
+            "en-us+m6",
+            "en-gb-x-gbclan+f1",
+            "en-gb+m2",
+            "en-us+f5",
         )
     ),
 )
