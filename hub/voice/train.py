@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import shutil
 import subprocess
 import time
 import zlib
@@ -247,6 +248,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HEAD_FILE)
     parser.add_argument("--threshold", type=float, default=THRESHOLD)
     args = parser.parse_args(argv)
+    missing = [t for t in ("flite", "sox", "espeak-ng", "text2wave") if shutil.which(t) is None]
+    voices = Path("/usr/share/festival/voices")
+    if (
+        not (voices / "english" / "ked_diphone").is_dir()
+        or not (voices / "us" / "cmu_us_slt_arctic_hts").is_dir()
+    ):
+        missing.append("festival voices")
+    if missing:
+        parser.error(
+            f"{', '.join(missing)} missing: apt-get install flite sox espeak-ng festival "
+            "festvox-kdlpc16k festvox-us-slt-hts"
+        )
     t0 = time.monotonic()
     examples = training_examples(args.workdir, EmbeddingModel())
     helps = sum(e.is_help for e in examples)
