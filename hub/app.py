@@ -54,6 +54,7 @@ from hub.sos.modem import Escalator, Modem, ModemError, SignalQuality
 from hub.store.atomic import read_json, write_json_atomic
 from hub.store.config_store import ConfigStore
 from hub.store.health import VitalBuckets
+from hub.store.held import HeldEvents, Landed
 from hub.store.outbox import AsyncOutbox, LoggedEvent
 from hub.store.registry import Device, Registry, registry_path
 from hub.sync.config_push import confirm_push, receive_push
@@ -199,6 +200,8 @@ class Hub:
         self.pin_factory = pin_factory
         self.escalation = escalation or self._family_escalation
         self.book = AlarmBook(_timing(cfg))
+        # What the outbox refused (a failing SD card), stored again before anything else.
+        self.held = HeldEvents(self._store, monotonic=self.clock.monotonic)
         self.alarm_listeners: list[AlarmListener] = []
         self.started_at = time.monotonic()
         self.outbox: AsyncOutbox
@@ -315,6 +318,7 @@ class Hub:
             self.web = WebServer(self)
             await self.web.start()
         self._supervise("uplink", self.uplink.run)
+        self._supervise("held-events", self.held.run)
         self._supervise("buttons", self._consume_buttons)
         self._supervise("timers", self._tick_forever)
         self._supervise("alarm-records", self._persist_forever)
@@ -357,6 +361,8 @@ class Hub:
             for task in pending:
                 _LOGGER.warning("%s did not stop; cancelling it again", task.get_name())
                 task.cancel()
+        await self.held.flush()  # the disk may answer again: a last try
+        self.held.close()
         await self._persist_now()  # what changed in the last moment before stopping
         await self._archive_now(everything=True)
         await self._save_care()
@@ -413,7 +419,25 @@ class Hub:
     # -- events and alarms ----------------------------------------------------------
 
     async def commit(self, draft: Draft) -> Event:
-        """Commit a non-alarm event to the outbox (it is sent from there)."""
+        """Commit a non-alarm event to the outbox (it is sent from there); StoreError when
+        the outbox refuses it. Events refused earlier and held are stored first."""
+        if self.held:
+            await self.held.flush()
+        return await self._store(draft)
+
+    async def commit_or_hold(self, draft: Draft, then: Landed | None = None) -> Event | None:
+        """Commit; a draft the outbox refuses is held and stored later (None now), and
+        `then(event)` runs once it is stored, now or then."""
+        try:
+            event = await self.commit(draft)
+        except StoreError as exc:
+            self.held.hold(draft, exc, then)
+            return None
+        if then is not None:
+            await then(event)
+        return event
+
+    async def _store(self, draft: Draft) -> Event:
         result = await self.outbox.commit(draft)
         if result.shed or result.disk_full:
             self._storage_fault(result.shed, result.disk_full)
@@ -423,7 +447,10 @@ class Hub:
         if result.event.kind == "checkin":
             self.last_checkin = _iso(result.event.ts)
             self._ha_refresh()
-        return result.event
+        event = result.event
+        if event.priority is Priority.ALARM:  # at once, before the uplink can have sent it
+            self._execute(self.book.committed(event.id, event.seq, self.clock.monotonic()))
+        return event
 
     async def _commit_unless_full(self, draft: Draft) -> None:
         """Commit a report nobody waits on; an outbox full of alarms refusing it is logged,
@@ -501,14 +528,16 @@ class Hub:
                 draft.id, draft.kind, self.clock.monotonic(), test=test, raised_by=raised_by
             )
         )
-        try:
-            event = await self.commit(draft)
-        except StoreError:
+        event = await self.commit_or_hold(draft)  # committed: _store moved it on
+        if event is None:
             # The disk failed us. The alarm stays open in memory so the lifecycle
-            # escalates it locally (siren) when no centre ack comes.
-            _LOGGER.critical("ALARM %s could not be stored; escalating locally", draft.id)
-            return None
-        self._execute(self.book.committed(event.id, event.seq, self.clock.monotonic()))
+            # escalates it locally (siren) when no centre ack comes; it is held and
+            # stored (then sent) as soon as the disk answers, with its own time.
+            _LOGGER.critical(
+                "ALARM %s could not be stored; escalating locally, storing it again "
+                "when the disk answers",
+                draft.id,
+            )
         return event
 
     def _execute(self, actions: list[Action]) -> None:
@@ -555,7 +584,11 @@ class Hub:
             else:
                 drops.append(alarm_id)
         if records or drops:
-            await self.outbox.save_alarms(records, drops)
+            try:
+                await self.outbox.save_alarms(records, drops)
+            except StoreError as exc:  # a refusing disk: written with the next change
+                self._dirty_alarms |= dirty
+                _LOGGER.error("alarm records not saved, kept for the next try: %s", exc)
 
     async def _resend(self, alarm_id: str) -> None:
         event = await self.outbox.get(alarm_id)
@@ -564,7 +597,7 @@ class Hub:
 
     async def _escalate(self, alarm: Alarm, reason: str) -> None:
         _LOGGER.warning("alarm %s escalated: %s", alarm.id, reason)
-        await self.commit(
+        await self.commit_or_hold(  # a refusing disk must not stop the family being called
             Draft.create(
                 "escalate",
                 self.clock,
@@ -645,11 +678,14 @@ class Hub:
             )
 
     async def _record(self, kind: str, data: dict[str, Any]) -> None:
-        await self.commit(Draft.create(kind, self.clock, data=data))
+        await self.commit_or_hold(Draft.create(kind, self.clock, data=data))
 
     async def _family_escalation(self, alarm: Alarm, reason: str) -> None:
         """The centre did not answer: siren, then SMS and calls to the family (modem)."""
         event = await self.outbox.get(alarm.id)
+        held = self.held.get(alarm.id)
+        if event is None and held is not None:  # refused by the disk: its facts are here
+            event = Event.from_draft(held, self.cfg.hub.id, seq=0)
         tz = self.cfg.hub.timezone
         facts = (
             AlarmFacts.from_event(event, tz)

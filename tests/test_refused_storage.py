@@ -1,0 +1,163 @@
+"""When the SD card refuses a commit (failing, full, remounted read-only), what the hub
+decided is held in memory and stored as soon as the disk answers again: the alarm reaches
+the centre with the time it was raised and is acknowledged as usual; a power cut and a
+green-button check-in are reported late rather than never. The refusal is SQLite's own
+(`PRAGMA query_only=ON` on the hub's outbox connection), not a stub."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.app import Hub
+from hub.sim.broker import Mosquitto
+from hub.sos.lifecycle import AlarmState
+from tests.conftest import HUB_ID, HubFactory
+from tests.helpers import Collector, eventually
+from tests.test_spine import press
+
+
+async def refuse_writes(hub: Hub, refuse: bool) -> None:
+    """Make SQLite refuse (or accept again) every write on the outbox's own thread."""
+    db = hub.outbox.sync._db
+    await hub.outbox._run(db.execute, f"PRAGMA query_only={'ON' if refuse else 'OFF'}")
+
+
+def ts_of(event: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(event["ts"].replace("Z", "+00:00"))
+
+
+def logged(caplog: pytest.LogCaptureFixture, *words: str) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if all(w in r.getMessage() for w in words)]
+
+
+async def test_an_sos_the_disk_refused_reaches_the_centre_with_its_own_time_and_is_acknowledged(
+    broker: Mosquitto,
+    collector: Collector,
+    make_hub: HubFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    hub = await make_hub(broker.port, sos={"ack_timeout_s": 60.0, "resend_s": 30.0})
+    await eventually(hub.uplink.connected.is_set)
+    await refuse_writes(hub, True)
+    pressed_at = datetime.now(UTC)
+
+    await press(hub)
+    alarm = await eventually(hub.book.open_sos)
+    assert alarm.state is AlarmState.RAISED  # not stored, not dropped
+    assert logged(caplog, "ALARM", alarm.id, "could not be stored")
+    await asyncio.sleep(1.5)  # the card stays refused a while: past a retry or two
+    assert collector.events("sos") == []
+    recovered_at = datetime.now(UTC)
+    await refuse_writes(hub, False)
+
+    [sos] = await collector.wait_event("sos")
+    assert sos["id"] == alarm.id and sos["priority"] == 0 and sos["hub"] == HUB_ID
+    assert pressed_at <= ts_of(sos) < recovered_at  # when the elder pressed, not when stored
+    assert sos["source"]["device"] == "gpio:sos"
+    [landed] = logged(caplog, alarm.id, "stored", "late")
+    assert landed.levelno == logging.WARNING
+
+    await collector.publish(
+        f"pingan/v1/{HUB_ID}/ack",
+        json.dumps({"id": alarm.id, "state": "received", "operator": "坐席 07", "note": ""}),
+    )
+    await eventually(lambda: alarm.state is AlarmState.ACKNOWLEDGED)
+    assert [state for state, _ in alarm.history] == [
+        "raised",
+        "committed",
+        "sent",
+        "acknowledged",
+    ]
+    assert alarm.operator == "坐席 07" and alarm.seq == sos["seq"]
+    await eventually(lambda: hub.indicators.pattern == "acknowledged")
+    assert {e["id"] for e in collector.events("sos")} == {alarm.id}
+
+
+async def test_a_refused_alarm_is_stored_before_the_next_event_so_its_seq_comes_first(
+    broker: Mosquitto, collector: Collector, make_hub: HubFactory
+) -> None:
+    hub = await make_hub(broker.port, sos={"ack_timeout_s": 60.0})
+    await eventually(hub.uplink.connected.is_set)
+    await refuse_writes(hub, True)
+    await press(hub)
+    alarm = await eventually(hub.book.open_sos)
+    await refuse_writes(hub, False)
+
+    await press(hub, "ok")  # the next thing the hub stores: the held alarm goes first
+
+    [checkin] = await collector.wait_event("checkin")
+    [sos] = await collector.wait_event("sos")
+    assert sos["id"] == alarm.id
+    assert sos["seq"] < checkin["seq"]
+    assert sorted({e["seq"] for e in collector.events()}) == [sos["seq"], checkin["seq"]]
+
+
+async def test_an_alarm_still_refused_at_its_timeout_escalates_locally_and_reaches_the_centre_later(
+    broker: Mosquitto, collector: Collector, make_hub: HubFactory
+) -> None:
+    hub = await make_hub(broker.port, sos={"ack_timeout_s": 1.0, "resend_s": 1.0})
+    escalated: list[tuple[str, str]] = []
+
+    async def family(alarm: Any, reason: str) -> None:
+        escalated.append((alarm.id, reason))
+
+    hub.escalation = family
+    await eventually(hub.uplink.connected.is_set)
+    await refuse_writes(hub, True)
+    await press(hub)
+    alarm = await eventually(hub.book.open_sos)
+
+    # The disk still refuses: the escalate record cannot be stored, the family is reached.
+    await eventually(lambda: escalated)
+    assert escalated == [(alarm.id, "not_delivered")]
+    assert collector.events() == []
+    await refuse_writes(hub, False)
+
+    [sos] = await collector.wait_event("sos")
+    [escalate] = await collector.wait_event("escalate")
+    assert sos["id"] == alarm.id and escalate["data"]["alarm_id"] == alarm.id
+    assert escalate["data"]["reason"] == "not_delivered"
+    assert sos["seq"] < escalate["seq"] and ts_of(sos) <= ts_of(escalate)
+
+
+async def test_held_events_are_stored_most_urgent_first_and_only_the_least_urgent_are_shed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from hub.clock import SystemClock
+    from hub.errors import StoreError
+    from hub.event import Draft
+    from hub.store.held import HeldEvents
+    from hub.store.outbox import AsyncOutbox
+
+    outbox = await AsyncOutbox.open(tmp_path / "hub.db", HUB_ID, 1_000_000, 100)
+    clock = SystemClock()
+
+    async def store(draft: Draft) -> Any:
+        return (await outbox.commit(draft)).event
+
+    held = HeldEvents(store, monotonic=clock.monotonic, limit=3)
+    await outbox._run(outbox.sync._db.execute, "PRAGMA query_only=ON")
+    drafts = [Draft.create(k, clock) for k in ("door", "checkin", "door", "sos", "motion", "fall")]
+    for draft in drafts:
+        try:
+            await store(draft)
+        except StoreError as exc:
+            held.hold(draft, exc)
+    assert not await held.flush()  # still refused: nothing lost, nothing stored
+    # Over the limit of 3: the telemetry went, oldest first; the alarms stay regardless.
+    assert held.kinds() == ["sos", "fall", "checkin"]
+    assert len(logged(caplog, "shed (never stored)")) == 3
+    await outbox._run(outbox.sync._db.execute, "PRAGMA query_only=OFF")
+
+    assert await held.flush()
+    stored = [row.event for row in reversed(await outbox.recent(10))]
+    assert [(e.kind, e.seq) for e in stored] == [("sos", 1), ("fall", 2), ("checkin", 3)]
+    assert [e.ts for e in stored] == [drafts[3].ts, drafts[5].ts, drafts[1].ts]
+    await outbox.close()
