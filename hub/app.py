@@ -1133,10 +1133,16 @@ class Hub:
             async for notice in self.ups.notices():
                 _LOGGER.warning("hub power: %s %s", notice.kind, notice.data)
                 src = replace(source, device=notice.device)
-                await self.commit(
-                    Draft.create(notice.kind, self.clock, data=notice.data, source=src)
+
+                async def remember(_event: Event, notice: Notice = notice) -> None:
+                    await self.ups.remember(notice)  # a restart mid-outage does not repeat it
+
+                # A refused report is held and stored later (then remembered): the state
+                # machine has already moved on, so it must not be lost here.
+                await self.commit_or_hold(
+                    Draft.create(notice.kind, self.clock, data=notice.data, source=src),
+                    then=remember,
                 )
-                await self.ups.remember(notice)  # a restart mid-outage does not repeat it
 
         self._supervise("power", report)
 

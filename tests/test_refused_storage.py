@@ -127,6 +127,47 @@ async def test_an_alarm_still_refused_at_its_timeout_escalates_locally_and_reach
     assert sos["seq"] < escalate["seq"] and ts_of(sos) <= ts_of(escalate)
 
 
+async def test_a_power_cut_the_disk_refused_is_reported_once_it_answers(
+    broker: Mosquitto,
+    collector: Collector,
+    make_hub: HubFactory,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    root = tmp_path / "power_supply"
+    (root / "ACAD").mkdir(parents=True)
+    (root / "ACAD" / "type").write_text("Mains\n")
+    (root / "ACAD" / "online").write_text("1\n")
+    hub = await make_hub(
+        broker.port,
+        power={"source": "sysfs", "sysfs_root": str(root), "ride_through_s": 0.3, "poll_s": 0.1},
+    )
+    await eventually(hub.uplink.connected.is_set)
+    state = hub.cfg.data_path / "power.json"
+    await refuse_writes(hub, True)
+    cut_at = datetime.now(UTC)
+    (root / "ACAD" / "online").write_text("0\n")
+
+    await eventually(lambda: logged(caplog, "power_lost", "held"))
+    await asyncio.sleep(1.2)
+    assert not logged(caplog, "power", "restarting")
+    assert not state.exists()  # not "reported" before the centre can be told
+    recovered_at = datetime.now(UTC)
+    await refuse_writes(hub, False)
+
+    [lost] = await collector.wait_event("power_lost")
+    assert cut_at <= ts_of(lost) < recovered_at
+    assert lost["data"]["ride_through_s"] == 0.3
+    await eventually(lambda: state.exists() and json.loads(state.read_text())["lost"] is True)
+    (root / "ACAD" / "online").write_text("1\n")
+    [restored] = await collector.wait_event("power_restored")
+    assert restored["seq"] > lost["seq"]
+    assert [e["kind"] for e in collector.events() if e["kind"].startswith("power_")] == [
+        "power_lost",
+        "power_restored",
+    ]
+
+
 async def test_held_events_are_stored_most_urgent_first_and_only_the_least_urgent_are_shed(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
