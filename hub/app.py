@@ -1066,27 +1066,24 @@ class Hub:
     async def _save_care(self) -> None:
         await asyncio.to_thread(write_json_atomic, self._care_state_path, self.care.to_dict())
 
-    async def feed_care(self, reading: Reading) -> list[Event]:
-        """Give a reading to the care checks and act on what they decide."""
+    async def feed_care(self, reading: Reading) -> list[Event | Draft]:
+        """Give a reading to the care checks and act on what they decide: the events
+        stored, or the drafts held to store when the disk answers again."""
         self.vitals.add(reading, self.clock.now().timestamp())
         output = self.care.feed(reading)
         events = await self._apply_care(output, save=True)
         return events
 
-    async def _apply_care(self, output: CareOutput, *, save: bool = False) -> list[Event]:
-        """Commit (or raise, for alarms) the care checks' events; carry out their actions."""
-        events: list[Event] = []
+    async def _apply_care(self, output: CareOutput, *, save: bool = False) -> list[Event | Draft]:
+        """Commit (or raise, for alarms) the care checks' events; carry out their actions.
+        Returns the events stored and the drafts the disk refused (held, stored later)."""
+        events: list[Event | Draft] = []
         for draft in map(self._named, output.drafts):
             if draft.priority is Priority.ALARM:
                 event = await self.raise_alarm_draft(draft)
-            else:
-                try:
-                    event = await self.commit(draft)
-                except StoreError as exc:  # the alarms, siren and speech after it still count
-                    _LOGGER.error("%s not stored: %s", draft.kind, exc)
-                    continue
-            if event is not None:
-                events.append(event)
+            else:  # refused: held; the alarms, siren and speech after it still count
+                event = await self.commit_or_hold(draft)
+            events.append(draft if event is None else event)
         for action in output.actions:
             if isinstance(action, Siren):
                 if action.on:
@@ -1321,7 +1318,7 @@ class Hub:
             alarm = self.book.open_alarm_for_cancel(self.clock.monotonic(), press)
             if alarm is not None:
                 self._execute(self.book.cancelled(alarm.id, self.clock.monotonic()))
-                await self.commit(
+                await self.commit_or_hold(
                     Draft.create(
                         "sos_cancelled", self.clock, source=source, data={"alarm_id": alarm.id}
                     )
@@ -1330,9 +1327,9 @@ class Hub:
         if (
             reading.device == OK_BUTTON
             and action == "press"
-            and not any(e.kind == "checkin" for e in events)
+            and not any(e.kind == "checkin" for e in events)  # stored or held, not twice
         ):
-            await self.commit(Draft.create("checkin", self.clock, source=source))
+            await self.commit_or_hold(Draft.create("checkin", self.clock, source=source))
 
     # -- what the CLI and the heartbeat see ---------------------------------------
 

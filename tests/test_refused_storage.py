@@ -127,6 +127,40 @@ async def test_an_alarm_still_refused_at_its_timeout_escalates_locally_and_reach
     assert sos["seq"] < escalate["seq"] and ts_of(sos) <= ts_of(escalate)
 
 
+@pytest.mark.parametrize(
+    "care",
+    [{}, {"checkin_devices": []}],
+    ids=["care-checks-record-the-checkin", "the-button-path-records-it"],
+)
+async def test_a_refused_green_press_keeps_the_buttons_working_and_its_checkin_arrives_once(
+    broker: Mosquitto,
+    collector: Collector,
+    make_hub: HubFactory,
+    caplog: pytest.LogCaptureFixture,
+    care: dict[str, Any],
+) -> None:
+    hub = await make_hub(broker.port, care=care)
+    await eventually(hub.uplink.connected.is_set)
+    await refuse_writes(hub, True)
+    pressed_at = datetime.now(UTC)
+
+    await press(hub, "ok")
+    await eventually(lambda: logged(caplog, "checkin", "held"))
+    await asyncio.sleep(1.2)  # longer than the restart delay of a crashed part
+    assert not logged(caplog, "buttons", "restarting")
+    recovered_at = datetime.now(UTC)
+    await refuse_writes(hub, False)
+
+    [checkin] = await collector.wait_event("checkin")
+    assert pressed_at <= ts_of(checkin) < recovered_at
+    assert checkin["source"]["device"] == "gpio:ok"
+    await press(hub)  # the same buttons part still reads the red button
+    [sos] = await collector.wait_event("sos")
+    assert checkin["seq"] < sos["seq"]
+    assert len(collector.events("checkin")) == 1  # held once, stored once
+    assert not logged(caplog, "buttons", "restarting")
+
+
 async def test_a_power_cut_the_disk_refused_is_reported_once_it_answers(
     broker: Mosquitto,
     collector: Collector,
