@@ -161,6 +161,27 @@ async def test_a_refused_green_press_keeps_the_buttons_working_and_its_checkin_a
     assert not logged(caplog, "buttons", "restarting")
 
 
+async def test_a_false_alarm_cancelled_while_the_disk_refused_reaches_the_centre_as_cancelled(
+    broker: Mosquitto, collector: Collector, make_hub: HubFactory
+) -> None:
+    hub = await make_hub(broker.port)  # cancel_hold_s = 0.5 in tests
+    await eventually(hub.uplink.connected.is_set)
+    await refuse_writes(hub, True)
+    await press(hub, hold=0.1)
+    alarm = await eventually(hub.book.open_sos)
+    await press(hub, hold=0.9)  # the elder holds the red button: a false alarm
+    await eventually(lambda: alarm.state is AlarmState.CANCELLED)
+    await eventually(lambda: hub.held.kinds() == ["sos", "sos_cancelled"])
+    await refuse_writes(hub, False)
+
+    [sos] = await collector.wait_event("sos")
+    [cancelled] = await collector.wait_event("sos_cancelled")
+    assert sos["id"] == alarm.id and cancelled["data"] == {"alarm_id": alarm.id}
+    assert sos["seq"] < cancelled["seq"]
+    assert alarm.state is AlarmState.CANCELLED  # storing it late does not reopen it
+    assert hub.indicators.pattern == "off"
+
+
 async def test_a_power_cut_the_disk_refused_is_reported_once_it_answers(
     broker: Mosquitto,
     collector: Collector,
