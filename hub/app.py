@@ -1064,7 +1064,10 @@ class Hub:
                 last_save = self.clock.monotonic()
 
     async def _save_care(self) -> None:
-        await asyncio.to_thread(write_json_atomic, self._care_state_path, self.care.to_dict())
+        try:
+            await asyncio.to_thread(write_json_atomic, self._care_state_path, self.care.to_dict())
+        except OSError as exc:  # a failing card: saved at the next change or in 5 min
+            _LOGGER.error("care state not saved to %s: %s", self._care_state_path, exc)
 
     async def feed_care(self, reading: Reading) -> list[Event | Draft]:
         """Give a reading to the care checks and act on what they decide: the events

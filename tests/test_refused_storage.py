@@ -161,6 +161,28 @@ async def test_a_refused_green_press_keeps_the_buttons_working_and_its_checkin_a
     assert not logged(caplog, "buttons", "restarting")
 
 
+async def test_a_green_press_whose_care_state_the_card_cannot_save_still_checks_in(
+    broker: Mosquitto,
+    collector: Collector,
+    make_hub: HubFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    hub = await make_hub(broker.port)
+    await eventually(hub.uplink.connected.is_set)
+    state = hub.cfg.data_path / "care-state.json"
+    state.unlink(missing_ok=True)
+    state.mkdir()  # the rename over it fails as on a card gone bad (EISDIR)
+
+    await press(hub, "ok")
+    [checkin] = await collector.wait_event("checkin")
+    assert checkin["source"]["device"] == "gpio:ok"
+    [error] = logged(caplog, "care state not saved")
+    assert error.levelno == logging.ERROR
+    await press(hub)  # the buttons part never stopped: the red button still alarms
+    await collector.wait_event("sos")
+    assert not logged(caplog, "buttons", "restarting")
+
+
 async def test_a_false_alarm_cancelled_while_the_disk_refused_reaches_the_centre_as_cancelled(
     broker: Mosquitto, collector: Collector, make_hub: HubFactory
 ) -> None:
