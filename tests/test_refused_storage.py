@@ -279,3 +279,44 @@ async def test_held_events_are_stored_most_urgent_first_and_only_the_least_urgen
     assert [(e.kind, e.seq) for e in stored] == [("sos", 1), ("fall", 2), ("checkin", 3)]
     assert [e.ts for e in stored] == [drafts[3].ts, drafts[5].ts, drafts[1].ts]
     await outbox.close()
+
+
+async def test_a_held_draft_whose_flush_is_cancelled_mid_commit_is_stored_once(
+    tmp_path: Path,
+) -> None:
+    import threading
+
+    from hub.clock import SystemClock
+    from hub.errors import StoreError
+    from hub.event import Draft
+    from hub.store.held import HeldEvents
+    from hub.store.outbox import AsyncOutbox
+
+    outbox = await AsyncOutbox.open(tmp_path / "hub.db", HUB_ID, 1_000_000, 100)
+    clock = SystemClock()
+    writing, go_on = threading.Event(), threading.Event()
+
+    def slow_commit(draft: Draft) -> Any:  # a slow SD card: the write is under way
+        writing.set()
+        go_on.wait(5)
+        return outbox.sync.commit(draft)
+
+    async def store(draft: Draft) -> Any:
+        return (await outbox._run(slow_commit, draft)).event
+
+    held = HeldEvents(store, monotonic=clock.monotonic)
+    alarm = Draft.create("sos", clock)
+    held.hold(alarm, StoreError("refused"))
+    # A page request that commits is dropped by its client while the held alarm is
+    # being written on the outbox thread.
+    request = asyncio.create_task(held.flush())
+    await asyncio.to_thread(writing.wait, 5)
+    request.cancel()
+    go_on.set()
+    with pytest.raises(asyncio.CancelledError):
+        await request
+
+    assert await held.flush()
+    assert len(held) == 0
+    assert [(r.event.id, r.event.seq) for r in await outbox.recent(10)] == [(alarm.id, 1)]
+    await outbox.close()

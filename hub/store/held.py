@@ -113,6 +113,11 @@ class HeldEvents:
         """Store held drafts in order until the outbox refuses one; True when none is left."""
         if not self._held:
             return True
+        # Shielded: a caller cancelled while a draft is being committed (a page request
+        # dropped, the hub stopping) must not leave it both stored and held (stored twice).
+        return await asyncio.shield(self._flush())
+
+    async def _flush(self) -> bool:
         landed: list[tuple[_Held, Event]] = []
         async with self._lock:
             while self._held:
@@ -121,6 +126,9 @@ class HeldEvents:
                     event = await self._store(held.draft)
                 except StoreError as exc:
                     _LOGGER.debug("held %s still refused: %s", held.draft.kind, exc)
+                    break
+                except Exception:  # kept, and the events after it still go on
+                    _LOGGER.exception("held %s %s not stored", held.draft.kind, held.draft.id)
                     break
                 self._held.remove(held)
                 landed.append((held, event))
