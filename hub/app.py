@@ -1442,6 +1442,7 @@ class Hub:
                 "depth": {str(k): v for k, v in depth.items()},
                 "pending_bytes": self.outbox.sync.pending_bytes,
                 "last_seq": await self.outbox.last_seq(),
+                "held": self.held.kinds(),  # refused by the disk, waiting in memory
             },
             "alarms": [
                 {

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,14 @@ async def test_an_sos_the_disk_refused_reaches_the_centre_with_its_own_time_and_
     alarm = await eventually(hub.book.open_sos)
     assert alarm.state is AlarmState.RAISED  # not stored, not dropped
     assert logged(caplog, "ALARM", alarm.id, "could not be stored")
+    shown = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "hub", "status", "--socket", str(hub.cfg.control_socket)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "1 refused by the disk, held in memory: sos" in shown.stdout
     await asyncio.sleep(1.5)  # the card stays refused a while: past a retry or two
     assert collector.events("sos") == []
     recovered_at = datetime.now(UTC)
