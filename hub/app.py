@@ -579,6 +579,10 @@ class Hub:
         records, drops = [], []
         for alarm_id in dirty:
             alarm = self.book.alarms.get(alarm_id)
+            if alarm is not None and alarm.state is AlarmState.RAISED:
+                # Not stored yet (held): a record would outlive it across a restart, an
+                # open SOS with nothing to send that the next red press defers to.
+                continue
             if alarm is not None and alarm.is_open:
                 records.append(alarm.to_record())
             else:

@@ -137,6 +137,35 @@ async def test_an_alarm_still_refused_at_its_timeout_escalates_locally_and_reach
     assert sos["seq"] < escalate["seq"] and ts_of(sos) <= ts_of(escalate)
 
 
+async def test_after_a_restart_that_lost_a_refused_sos_the_next_red_press_still_raises_one(
+    broker: Mosquitto, collector: Collector, make_hub: HubFactory
+) -> None:
+    hub = await make_hub(broker.port, sos={"ack_timeout_s": 1.0, "resend_s": 1.0})
+    escalated: list[str] = []
+
+    async def family(alarm: Any, reason: str) -> None:
+        escalated.append(alarm.id)
+
+    hub.escalation = family
+    await eventually(hub.uplink.connected.is_set)
+    # The card refuses new events (SQLite aborts the insert) but still takes alarm records.
+    db = hub.outbox.sync._db
+    refuse = "CREATE TEMP TRIGGER refuse BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+    await hub.outbox._run(db.execute, refuse)
+    await press(hub)
+    lost = await eventually(hub.book.open_sos)
+    await eventually(lambda: escalated == [lost.id])  # the family is called; the record kept
+    await asyncio.sleep(0.3)
+    await hub.stop()  # restarted before the card answered: the held SOS is gone
+
+    hub = await make_hub(broker.port)
+    await eventually(hub.uplink.connected.is_set)
+    assert lost.id not in hub.book.alarms  # no open alarm without an event behind it
+    await press(hub)
+    [sos] = await collector.wait_event("sos")
+    assert sos["id"] != lost.id and hub.book.alarms[sos["id"]].is_open
+
+
 @pytest.mark.parametrize(
     "care",
     [{}, {"checkin_devices": []}],
