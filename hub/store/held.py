@@ -4,13 +4,14 @@ An SD card that fails, fills up or is remounted read-only refuses commits. What 
 decided at that moment (an alarm, a check-in, a power cut) must still reach the centre:
 the draft is held here, keeping its id, time and priority, and stored again
 
-- before anything else is committed (so it keeps its place ahead of later events: its seq
-  is still lower than theirs, and an `escalate` never arrives before its alarm), and
+- before anything else is committed: once the disk answers, it is stored ahead of the
+  events that came after it (an `escalate` gets a higher seq than its alarm), and
 - by `run()`, every few seconds with backoff, when nothing else is committed.
 
 A draft gets its seq only when it is finally stored, so no seq is skipped or reused.
 Held drafts live in memory only: a restart or power cut before the disk answers loses
-them (the alarm has already escalated locally by then; `close()` says what was lost).
+them (a held alarm escalates locally meanwhile, as any unanswered alarm; `close()` logs
+what was lost).
 
 Bounded: beyond `limit` drafts, the oldest of the least urgent are shed (telemetry, then
 warnings), as the outbox sheds; an alarm is never shed.
