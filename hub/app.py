@@ -641,7 +641,7 @@ class Hub:
         except ModemError as exc:
             _LOGGER.error("cellular modem not usable: %s", exc)
             if report:
-                await self.commit(
+                await self.commit_or_hold(
                     Draft.create(
                         "fault", self.clock, data={"component": "modem", "detail": str(exc)}
                     )
@@ -669,7 +669,7 @@ class Hub:
                 call = await asyncio.wait_for(self.modem.next_call(), _MODEM_CHECK_S)
             except TimeoutError:
                 continue
-            await self.commit(
+            await self.commit_or_hold(  # a refusing disk must not restart the modem part
                 Draft.create(
                     "incoming_call",
                     self.clock,

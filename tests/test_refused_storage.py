@@ -137,6 +137,44 @@ async def test_an_alarm_still_refused_at_its_timeout_escalates_locally_and_reach
     assert sos["seq"] < escalate["seq"] and ts_of(sos) <= ts_of(escalate)
 
 
+async def test_a_refused_sos_still_texts_the_family_and_the_centre_later_gets_it_all(
+    broker: Mosquitto, collector: Collector, make_hub: HubFactory
+) -> None:
+    from hub.sos.sms import decode_submit
+
+    hub = await make_hub(
+        broker.port,
+        sos={"ack_timeout_s": 1.0, "resend_s": 1.0},
+        escalation={
+            "modem_port": "sim",
+            "calls": False,
+            "centre_numbers": ["+862012345678"],
+            "contacts": [{"name": "王小红", "number": "+8613800138000", "relation": "女儿"}],
+        },
+    )
+    assert hub.sim_modem is not None
+    await eventually(hub.uplink.connected.is_set)
+    await refuse_writes(hub, True)
+    await press(hub)
+    alarm = await eventually(hub.book.open_sos)
+
+    # The disk refuses every record of it; the daughter is texted all the same.
+    await eventually(lambda: hub.sim_modem is not None and hub.sim_modem.sms, timeout=15)
+    assert decode_submit(hub.sim_modem.sms[0].pdu).number == "+8613800138000"
+    hub.sim_modem.incoming_call("+862012345678", 145)  # the centre calls back: answered
+    await eventually(lambda: "ATA" in hub.sim_modem.commands)
+    await eventually(lambda: "incoming_call" in hub.held.kinds())
+    assert collector.events() == []
+    await refuse_writes(hub, False)
+
+    [sos] = await collector.wait_event("sos")
+    [sms] = await collector.wait_event("escalation_sms")
+    [call] = await collector.wait_event("incoming_call")
+    assert sos["id"] == alarm.id and sms["data"]["alarm_id"] == alarm.id
+    assert sms["data"]["ok"] is True and call["data"]["answered"] is True
+    assert sos["seq"] < sms["seq"]
+
+
 async def test_after_a_restart_that_lost_a_refused_sos_the_next_red_press_still_raises_one(
     broker: Mosquitto, collector: Collector, make_hub: HubFactory
 ) -> None:
