@@ -54,6 +54,7 @@ from hub.sos.modem import Escalator, Modem, ModemError, SignalQuality
 from hub.store.atomic import read_json, write_json_atomic
 from hub.store.config_store import ConfigStore
 from hub.store.health import VitalBuckets
+from hub.store.held import HeldEvents, Landed
 from hub.store.outbox import AsyncOutbox, LoggedEvent
 from hub.store.registry import Device, Registry, registry_path
 from hub.sync.config_push import confirm_push, receive_push
@@ -199,6 +200,8 @@ class Hub:
         self.pin_factory = pin_factory
         self.escalation = escalation or self._family_escalation
         self.book = AlarmBook(_timing(cfg))
+        # What the outbox refused (a failing SD card), stored again before anything else.
+        self.held = HeldEvents(self._store, monotonic=self.clock.monotonic)
         self.alarm_listeners: list[AlarmListener] = []
         self.started_at = time.monotonic()
         self.outbox: AsyncOutbox
@@ -315,6 +318,7 @@ class Hub:
             self.web = WebServer(self)
             await self.web.start()
         self._supervise("uplink", self.uplink.run)
+        self._supervise("held-events", self.held.run)
         self._supervise("buttons", self._consume_buttons)
         self._supervise("timers", self._tick_forever)
         self._supervise("alarm-records", self._persist_forever)
@@ -357,6 +361,8 @@ class Hub:
             for task in pending:
                 _LOGGER.warning("%s did not stop; cancelling it again", task.get_name())
                 task.cancel()
+        await self.held.flush()  # the disk may answer again: a last try
+        self.held.close()
         await self._persist_now()  # what changed in the last moment before stopping
         await self._archive_now(everything=True)
         await self._save_care()
@@ -413,7 +419,25 @@ class Hub:
     # -- events and alarms ----------------------------------------------------------
 
     async def commit(self, draft: Draft) -> Event:
-        """Commit a non-alarm event to the outbox (it is sent from there)."""
+        """Commit a non-alarm event to the outbox (it is sent from there); StoreError when
+        the outbox refuses it. Events refused earlier and held are stored first."""
+        if self.held:
+            await self.held.flush()
+        return await self._store(draft)
+
+    async def commit_or_hold(self, draft: Draft, then: Landed | None = None) -> Event | None:
+        """Commit; a draft the outbox refuses is held and stored later (None now), and
+        `then(event)` runs once it is stored, now or then."""
+        try:
+            event = await self.commit(draft)
+        except StoreError as exc:
+            self.held.hold(draft, exc, then)
+            return None
+        if then is not None:
+            await then(event)
+        return event
+
+    async def _store(self, draft: Draft) -> Event:
         result = await self.outbox.commit(draft)
         if result.shed or result.disk_full:
             self._storage_fault(result.shed, result.disk_full)
@@ -423,7 +447,10 @@ class Hub:
         if result.event.kind == "checkin":
             self.last_checkin = _iso(result.event.ts)
             self._ha_refresh()
-        return result.event
+        event = result.event
+        if event.priority is Priority.ALARM:  # at once, before the uplink can have sent it
+            self._execute(self.book.committed(event.id, event.seq, self.clock.monotonic()))
+        return event
 
     async def _commit_unless_full(self, draft: Draft) -> None:
         """Commit a report nobody waits on; an outbox full of alarms refusing it is logged,
@@ -501,14 +528,16 @@ class Hub:
                 draft.id, draft.kind, self.clock.monotonic(), test=test, raised_by=raised_by
             )
         )
-        try:
-            event = await self.commit(draft)
-        except StoreError:
+        event = await self.commit_or_hold(draft)  # committed: _store moved it on
+        if event is None:
             # The disk failed us. The alarm stays open in memory so the lifecycle
-            # escalates it locally (siren) when no centre ack comes.
-            _LOGGER.critical("ALARM %s could not be stored; escalating locally", draft.id)
-            return None
-        self._execute(self.book.committed(event.id, event.seq, self.clock.monotonic()))
+            # escalates it locally (siren) when no centre ack comes; it is held and
+            # stored (then sent) as soon as the disk answers, with its own time.
+            _LOGGER.critical(
+                "ALARM %s could not be stored; escalating locally, storing it again "
+                "when the disk answers",
+                draft.id,
+            )
         return event
 
     def _execute(self, actions: list[Action]) -> None:
@@ -550,12 +579,20 @@ class Hub:
         records, drops = [], []
         for alarm_id in dirty:
             alarm = self.book.alarms.get(alarm_id)
+            if alarm is not None and alarm.state is AlarmState.RAISED:
+                # Not stored yet (held): a record would outlive it across a restart, an
+                # open SOS with nothing to send that the next red press defers to.
+                continue
             if alarm is not None and alarm.is_open:
                 records.append(alarm.to_record())
             else:
                 drops.append(alarm_id)
         if records or drops:
-            await self.outbox.save_alarms(records, drops)
+            try:
+                await self.outbox.save_alarms(records, drops)
+            except StoreError as exc:  # a refusing disk: written with the next change
+                self._dirty_alarms |= dirty
+                _LOGGER.error("alarm records not saved, kept for the next try: %s", exc)
 
     async def _resend(self, alarm_id: str) -> None:
         event = await self.outbox.get(alarm_id)
@@ -564,7 +601,7 @@ class Hub:
 
     async def _escalate(self, alarm: Alarm, reason: str) -> None:
         _LOGGER.warning("alarm %s escalated: %s", alarm.id, reason)
-        await self.commit(
+        await self.commit_or_hold(  # a refusing disk must not stop the family being called
             Draft.create(
                 "escalate",
                 self.clock,
@@ -604,7 +641,7 @@ class Hub:
         except ModemError as exc:
             _LOGGER.error("cellular modem not usable: %s", exc)
             if report:
-                await self.commit(
+                await self.commit_or_hold(
                     Draft.create(
                         "fault", self.clock, data={"component": "modem", "detail": str(exc)}
                     )
@@ -632,7 +669,7 @@ class Hub:
                 call = await asyncio.wait_for(self.modem.next_call(), _MODEM_CHECK_S)
             except TimeoutError:
                 continue
-            await self.commit(
+            await self.commit_or_hold(  # a refusing disk must not restart the modem part
                 Draft.create(
                     "incoming_call",
                     self.clock,
@@ -645,11 +682,14 @@ class Hub:
             )
 
     async def _record(self, kind: str, data: dict[str, Any]) -> None:
-        await self.commit(Draft.create(kind, self.clock, data=data))
+        await self.commit_or_hold(Draft.create(kind, self.clock, data=data))
 
     async def _family_escalation(self, alarm: Alarm, reason: str) -> None:
         """The centre did not answer: siren, then SMS and calls to the family (modem)."""
         event = await self.outbox.get(alarm.id)
+        held = self.held.get(alarm.id)
+        if event is None and held is not None:  # refused by the disk: its facts are here
+            event = Event.from_draft(held, self.cfg.hub.id, seq=0)
         tz = self.cfg.hub.timezone
         facts = (
             AlarmFacts.from_event(event, tz)
@@ -1031,29 +1071,29 @@ class Hub:
                 last_save = self.clock.monotonic()
 
     async def _save_care(self) -> None:
-        await asyncio.to_thread(write_json_atomic, self._care_state_path, self.care.to_dict())
+        try:
+            await asyncio.to_thread(write_json_atomic, self._care_state_path, self.care.to_dict())
+        except OSError as exc:  # a failing card: saved at the next change or in 5 min
+            _LOGGER.error("care state not saved to %s: %s", self._care_state_path, exc)
 
-    async def feed_care(self, reading: Reading) -> list[Event]:
-        """Give a reading to the care checks and act on what they decide."""
+    async def feed_care(self, reading: Reading) -> list[Event | Draft]:
+        """Give a reading to the care checks and act on what they decide: the events
+        stored, or the drafts held to store when the disk answers again."""
         self.vitals.add(reading, self.clock.now().timestamp())
         output = self.care.feed(reading)
         events = await self._apply_care(output, save=True)
         return events
 
-    async def _apply_care(self, output: CareOutput, *, save: bool = False) -> list[Event]:
-        """Commit (or raise, for alarms) the care checks' events; carry out their actions."""
-        events: list[Event] = []
+    async def _apply_care(self, output: CareOutput, *, save: bool = False) -> list[Event | Draft]:
+        """Commit (or raise, for alarms) the care checks' events; carry out their actions.
+        Returns the events stored and the drafts the disk refused (held, stored later)."""
+        events: list[Event | Draft] = []
         for draft in map(self._named, output.drafts):
             if draft.priority is Priority.ALARM:
                 event = await self.raise_alarm_draft(draft)
-            else:
-                try:
-                    event = await self.commit(draft)
-                except StoreError as exc:  # the alarms, siren and speech after it still count
-                    _LOGGER.error("%s not stored: %s", draft.kind, exc)
-                    continue
-            if event is not None:
-                events.append(event)
+            else:  # refused: held; the alarms, siren and speech after it still count
+                event = await self.commit_or_hold(draft)
+            events.append(draft if event is None else event)
         for action in output.actions:
             if isinstance(action, Siren):
                 if action.on:
@@ -1100,10 +1140,16 @@ class Hub:
             async for notice in self.ups.notices():
                 _LOGGER.warning("hub power: %s %s", notice.kind, notice.data)
                 src = replace(source, device=notice.device)
-                await self.commit(
-                    Draft.create(notice.kind, self.clock, data=notice.data, source=src)
+
+                async def remember(_event: Event, notice: Notice = notice) -> None:
+                    await self.ups.remember(notice)  # a restart mid-outage does not repeat it
+
+                # A refused report is held and stored later (then remembered): the state
+                # machine has already moved on, so it must not be lost here.
+                await self.commit_or_hold(
+                    Draft.create(notice.kind, self.clock, data=notice.data, source=src),
+                    then=remember,
                 )
-                await self.ups.remember(notice)  # a restart mid-outage does not repeat it
 
         self._supervise("power", report)
 
@@ -1282,7 +1328,7 @@ class Hub:
             alarm = self.book.open_alarm_for_cancel(self.clock.monotonic(), press)
             if alarm is not None:
                 self._execute(self.book.cancelled(alarm.id, self.clock.monotonic()))
-                await self.commit(
+                await self.commit_or_hold(
                     Draft.create(
                         "sos_cancelled", self.clock, source=source, data={"alarm_id": alarm.id}
                     )
@@ -1291,9 +1337,9 @@ class Hub:
         if (
             reading.device == OK_BUTTON
             and action == "press"
-            and not any(e.kind == "checkin" for e in events)
+            and not any(e.kind == "checkin" for e in events)  # stored or held, not twice
         ):
-            await self.commit(Draft.create("checkin", self.clock, source=source))
+            await self.commit_or_hold(Draft.create("checkin", self.clock, source=source))
 
     # -- what the CLI and the heartbeat see ---------------------------------------
 
@@ -1403,6 +1449,7 @@ class Hub:
                 "depth": {str(k): v for k, v in depth.items()},
                 "pending_bytes": self.outbox.sync.pending_bytes,
                 "last_seq": await self.outbox.last_seq(),
+                "held": self.held.kinds(),  # refused by the disk, waiting in memory
             },
             "alarms": [
                 {
