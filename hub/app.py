@@ -1020,8 +1020,8 @@ class Hub:
                 await self.raise_alarm(
                     "sos", data=data, source=Source("voice", name="呼救语音", protocol="voice")
                 )
-        else:
-            await self.commit(Draft.create("voice_declined", self.clock, data=data))
+        else:  # a refusing disk holds it: the microphone part must not restart over it
+            await self.commit_or_hold(Draft.create("voice_declined", self.clock, data=data))
 
     # -- health archive -----------------------------------------------------------
 

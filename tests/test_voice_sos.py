@@ -125,3 +125,30 @@ async def test_an_elder_who_answers_yes_out_loud_is_called_at_once(
         assert sos["data"]["reason"] == "yes"
     finally:
         await hub.stop()
+
+
+async def test_a_spoken_no_the_disk_refused_is_logged_later_and_the_hub_keeps_listening(
+    broker: Mosquitto, collector: Collector, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.test_refused_storage import refuse_writes
+
+    mic = LiveSource()
+    hub, played = await listening_hub(tmp_path, broker.port, mic, confirm_s=6.0)
+    try:
+        assert hub.listener is not None
+        listener = hub.listener
+        mic.say(render("please help me", "slt", 1.0, tmp_path))
+        await eventually(lambda: listener.flow.state.value == "asking", timeout=20)
+        await eventually(lambda: len(played) > 0)
+        await refuse_writes(hub, True)  # the SD card fails while the elder answers
+        mic.say(render("no", "rms", 1.0, tmp_path))
+        await eventually(lambda: len(hub.held) == 1, timeout=10)
+        await refuse_writes(hub, False)
+        [declined] = await collector.wait_event("voice_declined", timeout=40)
+        assert declined["data"]["reason"] == "no"
+        assert not [r for r in caplog.records if "microphone failed" in r.getMessage()]
+        # Still listening: the next call for help is heard and asked about.
+        mic.say(SILENCE + render("please help me", "slt", 1.0, tmp_path))
+        await eventually(lambda: listener.flow.state.value == "asking", timeout=20)
+    finally:
+        await hub.stop()
