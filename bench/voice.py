@@ -155,6 +155,29 @@ def answer_figures() -> None:
         print(f"  {phrase:16s} {row}")
 
 
+def anon_mb() -> float:
+    """Anonymous resident memory (heap) of this process."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def candidate_memory(corpus: list[Utterance], rounds: int = 3) -> None:
+    """Heap growth from the neural check scoring candidates (freed memory is given back)."""
+    from hub.voice.neural import HelpClassifier
+
+    classifier = HelpClassifier()
+    before = anon_mb()
+    for _ in range(rounds):
+        for u in corpus:
+            classifier.score(u.pcm + TAIL)
+    print(
+        f"\nneural check: RssAnon {before:.1f} MiB loaded, {anon_mb():.1f} MiB after scoring "
+        f"{rounds * len(corpus)} utterances"
+    )
+
+
 def grid() -> None:
     """Each keyphrase alone at several thresholds, on the TRAINING part only."""
     corpus = build_set(TRAINING, CACHE)
@@ -196,6 +219,7 @@ def main() -> None:
         print(f"|   ({name}: VmRSS {rss:.0f} MB loaded, +{rss - rss0:.0f} MB) | | | | |")
     enrolled_figures()
     answer_figures()
+    candidate_memory(parts["issue's 16/16"])
     for name, tally in conditions.items():
         print(f"\nHELD_OUT per condition, {name}: caught/helps, false alarms/others")
         for cond, (c, h, f, o) in tally.by_condition.items():

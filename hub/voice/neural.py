@@ -14,6 +14,8 @@ The feature maths (`embedding_windows`, `utterance_features`, `HelpHead`) is pur
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import importlib.util
 import zipfile
 from dataclasses import dataclass
@@ -33,6 +35,26 @@ MEL_STEP = 8  # one embedding per 80 ms
 EMBEDDING_SIZE = 96
 LEVEL_FRAME = 160  # 10 ms: the unit of `voiced_span`
 VOICED_MARGIN_S = 0.25  # kept either side of the voiced part (soft onsets, "p" of "help")
+
+
+def _malloc_trim() -> Any:
+    """glibc's malloc_trim, or None on another C library."""
+    name = ctypes.util.find_library("c")
+    try:
+        return getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    except OSError:
+        return None
+
+
+_MALLOC_TRIM = _malloc_trim()
+
+
+def release_freed_memory() -> None:
+    """Give the heap memory one scoring freed back to the system: onnxruntime's working
+    buffers for a 4 s utterance are ~25 MiB, which glibc otherwise keeps resident for good
+    (measured: 29 -> 60 MiB anonymous after a few candidates, 29 with this)."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 def openwakeword_models() -> Path:
@@ -195,7 +217,9 @@ class HelpClassifier:
 
     def score(self, pcm: bytes) -> float:
         """Score in 0..1 that this audio (its voiced part) is a call for help."""
-        return self.head.score(self.model.embed(voiced_span(pcm)))
+        embeddings = self.model.embed(voiced_span(pcm))
+        release_freed_memory()
+        return self.head.score(embeddings)
 
     def is_call_for_help(self, pcm: bytes) -> tuple[bool, float]:
         """The verdict at the trained threshold, with the score."""
