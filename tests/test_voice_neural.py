@@ -17,7 +17,7 @@ from hub.voice.neural import (
     embedding_windows,
     utterance_features,
 )
-from hub.voice.spotter import VoiceError
+from hub.voice.spotter import SURE_HELP_PHRASE, Detection, PocketsphinxSpotter, VoiceError
 
 
 def test_an_utterance_becomes_one_vector_that_keeps_word_order() -> None:
@@ -77,3 +77,52 @@ def test_calls_for_help_by_a_voice_never_trained_on_score_above_ordinary_talk(
     assert all(confirmed for confirmed, _ in helps), helps
     assert not any(confirmed for confirmed, _ in others), others
     assert min(s for _, s in helps) > max(s for _, s in others)
+
+
+class ScoreAs:
+    """A classifier whose score is given: the spotter's rules, not the model, under test."""
+
+    def __init__(self, score: float) -> None:
+        self.value = score
+        self.scored: list[int] = []
+
+    def score(self, pcm: bytes) -> float:
+        self.scored.append(len(pcm))
+        return self.value
+
+    def is_call_for_help(self, pcm: bytes) -> tuple[bool, float]:
+        return self.score(pcm) >= 0.2, self.score(pcm)
+
+
+def stream(spotter: PocketsphinxSpotter, pcm: bytes) -> Detection | None:
+    spotter.reset()
+    for i in range(0, len(pcm) - 960 + 1, 960):
+        hit = spotter.feed(pcm[i : i + 960])
+        if hit is not None:
+            return hit
+    return spotter.finish()
+
+
+def noise(seconds: float) -> bytes:
+    rng = np.random.default_rng(7)
+    return rng.integers(-2000, 2000, int(seconds * 16000)).astype("<i2").tobytes()
+
+
+def test_a_short_utterance_the_keyword_list_missed_calls_when_the_classifier_is_sure() -> None:
+    pytest.importorskip("pocketsphinx")
+    sure = ScoreAs(0.97)
+    spotter = PocketsphinxSpotter(classifier=sure)  # type: ignore[arg-type]
+    hit = stream(spotter, noise(1.5))  # no keyword in noise: only the classifier can call
+    assert hit is not None
+    assert (hit.phrase, hit.confidence) == (SURE_HELP_PHRASE, 0.97)
+    assert sure.scored  # judged once, at the end of the utterance
+
+
+def test_without_a_keyword_a_merely_likely_score_or_a_long_utterance_raises_nothing() -> None:
+    pytest.importorskip("pocketsphinx")
+    likely = ScoreAs(0.6)  # enough to confirm a keyword candidate, not to call alone
+    assert stream(PocketsphinxSpotter(classifier=likely), noise(1.5)) is None  # type: ignore[arg-type]
+    sure = ScoreAs(0.99)
+    long_talk = PocketsphinxSpotter(classifier=sure)  # type: ignore[arg-type]
+    assert stream(long_talk, noise(8.0)) is None  # talk or television, not a call
+    assert sure.scored == []
