@@ -5,8 +5,8 @@
 #      from the Debian mirror this machine's apt already uses;
 #   3. install the wheel (with the `pi` and `voice` extras, as the image does) into
 #      /opt/pingan-hub inside that root, under qemu-user;
-#   4. run `pingan-hub --version`, `pingan-hub config check config.example.toml` and load
-#      the keyword spotter's model there.
+#   4. run `pingan-hub --version`, `pingan-hub config check config.example.toml`, load
+#      the keyword spotter's models there and score a second of audio with the classifier.
 # Slow (tens of minutes under emulation); run by hand, never by ./dev test. Needs root,
 # debootstrap, qemu-user-static and binfmt-support (apt-get install them).
 #
@@ -163,6 +163,6 @@ if [ "$binfmt" = yes ]; then
 else
   hub config check "$root/tmp/config.example.toml"
 fi
-step "the keyword spotter loads pocketsphinx's en-us model (arm64):"
-hubpy -c 'from hub.voice.spotter import PocketsphinxSpotter as S; S(); print("  spotter ready")'
+step "the keyword spotter loads (pocketsphinx en-us + the onnxruntime help classifier) and scores 1 s (arm64):"
+hubpy -c 'from hub.voice.spotter import PocketsphinxSpotter as S; s = S(); print("  spotter ready, score of silence %.3f" % s.classifier.score(bytes(32000)))'
 step "arm64 check passed in $(( $(date +%s) - started )) s"

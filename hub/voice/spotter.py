@@ -155,12 +155,11 @@ class PocketsphinxSpotter:
             from hub.voice.neural import HelpClassifier
 
             self.classifier = HelpClassifier()
-        files = [
-            _kws_file(self.keyphrases),
-            _kws_file({**self.keyphrases, **self.answers}),
-            _unigram_file(GARBAGE_WORDS, "help", help_boost_log10),
-        ]
-        try:
+        files: list[str] = []
+        try:  # the temporary files go whatever fails (a full /tmp, a bad phrase)
+            files.append(_kws_file(self.keyphrases))
+            files.append(_kws_file({**self.keyphrases, **self.answers}))
+            files.append(_unigram_file(GARBAGE_WORDS, "help", help_boost_log10))
             # kws= (not the default language model) and a dictionary of only the words
             # used: the full en-us LM and dictionary would add ~100 MB resident.
             files.append(_small_dict(self.keyphrases, self.answers))
