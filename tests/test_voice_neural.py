@@ -17,6 +17,7 @@ from hub.voice.neural import (
     embedding_windows,
     utterance_features,
 )
+from hub.voice.sounds import sox_sounds
 from hub.voice.spotter import SURE_HELP_PHRASE, Detection, PocketsphinxSpotter, VoiceError
 
 
@@ -126,3 +127,14 @@ def test_without_a_keyword_a_merely_likely_score_or_a_long_utterance_raises_noth
     long_talk = PocketsphinxSpotter(classifier=sure)  # type: ignore[arg-type]
     assert stream(long_talk, noise(8.0)) is None  # talk or television, not a call
     assert sure.scored == []
+
+
+@pytest.mark.skipif(shutil.which("sox") is None, reason="sox (Debian package) makes the sounds")
+def test_household_sounds_never_trained_on_do_not_call_for_help() -> None:
+    pytest.importorskip("pocketsphinx")
+    pytest.importorskip("onnxruntime")
+    spotter = PocketsphinxSpotter()
+    called = [name for name, pcm in sox_sounds() if stream(spotter, pcm) is not None]
+    assert called == []
+    # Not even digital silence, which the classifier once scored 0.93.
+    assert stream(spotter, bytes(32000)) is None

@@ -47,6 +47,7 @@ from hub.voice.neural import (
     utterance_features,
     voiced_span,
 )
+from hub.voice.sounds import babble, numpy_sounds
 
 TRAIN_HELPS = (
     *HELP_PHRASES,
@@ -93,6 +94,11 @@ SPEAKERS = (
     ),
 )
 VALIDATION_SPEAKER = "ked_diphone"
+# Household sounds and television babble (hub/voice/sounds.py), all negatives: without
+# them the classifier scored clicks, claps and even silence as calls for help.
+NON_SPEECH = 1200
+BABBLE = 300
+NON_SPEECH_SPEAKER = "non-speech"
 
 
 @dataclass(frozen=True)
@@ -192,6 +198,9 @@ def training_examples(workdir: Path, model: EmbeddingModel) -> list[Example]:
     with ThreadPoolExecutor(3) as pool:
         rendered = list(pool.map(one, jobs))
     rendered += [(u.pcm, u.is_help, u.voice) for u in build_set(TRAINING, workdir / "flite")]
+    ordinary = [pcm for pcm, is_help, _ in rendered if not is_help]
+    sounds = numpy_sounds(NON_SPEECH, seed=1) + babble(ordinary, BABBLE, seed=2)
+    rendered += [(pcm, False, NON_SPEECH_SPEAKER) for pcm in sounds]
     return [
         Example(model.embed(voiced_span(pcm)), is_help, voice) for pcm, is_help, voice in rendered
     ]
