@@ -134,14 +134,18 @@ class Phone:
 
     async def wait_text(self, css: str, text: str, timeout: float = 20) -> str:
         def wait() -> str:
+            from selenium.common.exceptions import WebDriverException
             from selenium.webdriver.common.by import By
-            from selenium.webdriver.support import expected_conditions as ec
             from selenium.webdriver.support.ui import WebDriverWait
 
-            WebDriverWait(self.driver, timeout).until(
-                ec.text_to_be_present_in_element((By.CSS_SELECTOR, css), text)
-            )
-            return str(self.driver.find_element(By.CSS_SELECTOR, css).text)
+            def shown(driver: Any) -> str | None:
+                try:
+                    found = str(driver.find_element(By.CSS_SELECTOR, css).text)
+                except WebDriverException:  # the page is being replaced (a form's redirect)
+                    return None
+                return found if text in found else None
+
+            return str(WebDriverWait(self.driver, timeout).until(shown))
 
         return str(await self.run(wait))
 
