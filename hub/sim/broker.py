@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -15,9 +16,33 @@ from pathlib import Path
 from hub.errors import HubError
 
 
+def _ephemeral_low() -> int:
+    """The first port the kernel hands out for outgoing connections."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket() as sock:
+    """A TCP port on 127.0.0.1 that nobody listens on right now, below the ephemeral range.
+
+    Below it, because a hub retrying a broker that is down (a test's stopped broker) could
+    otherwise be given that very port as its own local port and connect to itself (TCP
+    simultaneous open: it read back its own CONNECT), holding the port so the broker
+    cannot start there.
+    """
+    rng = random.Random()
+    high = max(_ephemeral_low() - 1, 10001)
+    for _ in range(200):
+        port = rng.randint(10000, high)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # a crowded range: let the kernel choose
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
