@@ -39,6 +39,14 @@ def machine() -> str:
     )
 
 
+def status_mib(field: str) -> float:
+    """A memory line of this process's /proc status (VmRSS, RssAnon...) in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def rss_kib(pid: int | None = None) -> int:
     """Resident memory (VmRSS) of a process in KiB."""
     status = Path(f"/proc/{pid or 'self'}/status").read_text()

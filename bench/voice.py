@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
+from bench.common import status_mib
 from hub.voice.corpus import HELD_OUT, TRAINING, Utterance, build, build_set, render
 from hub.voice.sounds import sox_sounds
 from hub.voice.spotter import Detection, PocketsphinxSpotter, Spotter
@@ -28,10 +29,7 @@ CACHE = Path(os.environ.get("PINGAN_VOICE_CORPUS", "/tmp/pingan-voice-corpus"))
 
 def vm_rss_mb() -> float:
     """Resident memory of this process from /proc/self/status."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    return status_mib("VmRSS")
 
 
 def spot(spotter: Spotter, pcm: bytes) -> Detection | None:
@@ -158,10 +156,7 @@ def answer_figures() -> None:
 
 def anon_mb() -> float:
     """Anonymous resident memory (heap) of this process."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("RssAnon:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    return status_mib("RssAnon")
 
 
 def candidate_memory(corpus: list[Utterance], rounds: int = 3) -> None:

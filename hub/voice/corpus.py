@@ -116,17 +116,22 @@ def render(
             effects += ["pitch", str(cond.pitch_cents)]
         if cond.reverb:
             effects += ["reverb", "40", "50", "60"]
-        subprocess.run(
-            [
-                *("sox", str(wav), "-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer"),
-                *("-t", "raw", str(raw), *effects),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
+        to_raw(wav, raw, effects)
     seed = len(stem) if condition is None else zlib.crc32(f"{stem}/{cond.noise}".encode())
     return add_noise(raw.read_bytes(), cond.snr_db, seed=seed, colour=cond.noise)
+
+
+def to_raw(wav: Path, raw: Path, effects: list[str]) -> None:
+    """Convert a rendered wav to raw 16 kHz mono s16le through sox `effects`."""
+    subprocess.run(
+        [
+            *("sox", str(wav), "-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer"),
+            *("-t", "raw", str(raw), *effects),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
 
 
 def add_noise(pcm: bytes, snr_db: float, seed: int, colour: str = "white") -> bytes:

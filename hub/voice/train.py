@@ -38,6 +38,7 @@ from hub.voice.corpus import (
     TRAINING,
     add_noise,
     build_set,
+    to_raw,
 )
 from hub.voice.neural import (
     HEAD_FILE,
@@ -163,15 +164,7 @@ def render_take(kind: str, voice: str, take: Take, text: str, workdir: Path) -> 
             effects += ["pitch", str(take.pitch)]
         if take.reverb:
             effects += ["reverb", "30", "40", "30"]
-        subprocess.run(
-            [
-                *("sox", str(wav), "-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer"),
-                *("-t", "raw", str(raw), *effects),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
+        to_raw(wav, raw, effects)
         wav.unlink()
     seed = zlib.crc32(stem.encode())
     return add_noise(raw.read_bytes(), take.snr_db, seed=seed, colour=take.noise)
