@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import Any
+
+
+class State(Enum):
+    """The one on/off fact a detector, contact, motion sensor or button reports.
+
+    Every source says it the same way, whatever its own protocol calls it (BTHome's
+    `smoke`, RFLink's `SMOKEALERT=ON`, a Modbus status word, a GPIO press). A reading
+    that does not carry the fact (a battery level, a temperature, a supervision beacon)
+    has `Reading.state = None`: it says nothing, and nothing may read it as an alarm.
+    """
+
+    ALARM = "alarm"  # smoke/gas/water/co detected, door open, motion seen, button pressed
+    CLEAR = "clear"  # nothing detected, door closed, no motion
 
 
 @dataclass(frozen=True)
@@ -13,7 +27,8 @@ class Reading:
 
     `device` is the source's own key for the device (GPIO pin name, BLE address,
     RFLink protocol+id); `kind` says what it is (button, door, motion, smoke, ...);
-    `values` holds the decoded fields.
+    `values` holds the decoded fields; `state` is the on/off fact (see `State`), None
+    when this reading does not say it.
     """
 
     device: str
@@ -23,3 +38,14 @@ class Reading:
     battery: int | None = None
     rssi: int | None = None
     ts: datetime | None = None
+    state: State | None = None
+
+    @property
+    def alarm(self) -> bool:
+        """True only when the reading explicitly says ALARM (never for "not said")."""
+        return self.state is State.ALARM
+
+    @property
+    def clear(self) -> bool:
+        """True only when the reading explicitly says CLEAR."""
+        return self.state is State.CLEAR

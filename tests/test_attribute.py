@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.reading import Reading
+from hub.reading import Reading, State
 from hub.sensors.attribute import attribute
 from hub.sensors.rflink import decode
 
@@ -25,6 +25,7 @@ def test_a_contact_paired_as_a_gas_detector_is_an_alarm() -> None:
         protocol="rflink",
         kind="gas",
         values={"command": "on", "alarm": True},
+        state=State.ALARM,
     )
 
 

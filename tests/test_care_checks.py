@@ -14,14 +14,16 @@ from hub.care.routine import ROUTINE_DAYS
 from hub.care.scenario import simulate_text
 from hub.clock import FakeClock
 from hub.errors import ConfigError
-from hub.reading import Reading
+from hub.reading import Reading, State
 
 HOUR = 3600.0
 
 
 def motion(device: str = "pir:kitchen") -> Reading:
     """A PIR seeing movement."""
-    return Reading(device=device, protocol="sim", kind="motion", values={"motion": True})
+    return Reading(
+        device=device, protocol="sim", kind="motion", values={"motion": True}, state=State.ALARM
+    )
 
 
 def run_hours(engine: CareEngine, clock: FakeClock, hours: float) -> list[str]:
@@ -97,7 +99,7 @@ def test_out_with_the_pendant_suspends_checks_and_coming_home_resumes_them() -> 
     clock = FakeClock()
     cfg = CareConfig(wearable_devices=("tag:pendant",), checkin_enabled=False)
     engine = CareEngine(cfg, clock)
-    engine.feed(Reading("door:front", "rf", "door", {"open": True}))
+    engine.feed(Reading("door:front", "rf", "door", {"open": True}, state=State.ALARM))
     engine.feed(Reading("tag:pendant", "ble", "presence", {"present": False}))
     assert engine.occupancy is Occupancy.AWAY
     assert run_hours(engine, clock, 30) == []  # visiting her daughter overnight
@@ -166,7 +168,7 @@ def test_normal_vitals_never_alert() -> None:
 
 def test_smoke_sounds_the_siren_and_tells_her_to_leave() -> None:
     engine = CareEngine(CareConfig(), FakeClock())
-    out = engine.feed(Reading("det:smoke", "rf", "smoke", {"alarm": True}))
+    out = engine.feed(Reading("det:smoke", "rf", "smoke", {"alarm": True}, state=State.ALARM))
     assert [(d.kind, int(d.priority)) for d in out.drafts] == [("smoke", 0)]
     assert out.actions[:2] == [Siren(), Speak("hazard_smoke_leave")]
 
@@ -194,7 +196,9 @@ def test_the_learned_routine_stays_off_for_14_days_then_explains_an_unusual_quie
 def test_a_checkin_pressed_before_the_clock_is_synced_still_counts_for_the_day() -> None:
     clock = FakeClock(wall=datetime(2026, 1, 1, tzinfo=UTC), is_synced=False)
     engine = CareEngine(CareConfig(), clock)
-    press = engine.feed(Reading("gpio:ok", "gpio", "button", {"action": "press"}))
+    press = engine.feed(
+        Reading("gpio:ok", "gpio", "button", {"action": "press"}, state=State.ALARM)
+    )
     assert [d.kind for d in press.drafts] == ["checkin"]
     clock.wall, clock.is_synced = datetime(2026, 11, 2, 0, 30, tzinfo=UTC), True  # 08:30 Shanghai
     assert run_hours(engine, clock, 6) == []  # no reminder at 10:00, no checkin_missed

@@ -7,7 +7,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from hub.reading import Reading
+from hub.reading import Reading, State
 from hub.sim.broker import Mosquitto
 from tests.conftest import HubFactory
 from tests.helpers import Collector, eventually
@@ -31,7 +31,13 @@ async def test_a_gas_reading_raises_an_alarm_the_centre_must_acknowledge(
 ) -> None:
     hub = await make_hub(broker.port)
     await hub.feed_care(
-        Reading(device="rflink:gas:1", protocol="rflink", kind="gas", values={"alarm": True})
+        Reading(
+            device="rflink:gas:1",
+            protocol="rflink",
+            kind="gas",
+            values={"alarm": True},
+            state=State.ALARM,
+        )
     )
     [gas] = await collector.wait_event("gas")
     assert gas["priority"] == 0

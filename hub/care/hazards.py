@@ -30,10 +30,10 @@ class HazardCheck:
         if reading.kind not in HAZARD_KINDS:
             return Output()
         key = f"{reading.kind}:{reading.device}"
-        if not bool(reading.values.get("alarm", True)):
+        if reading.clear:
             self.active.discard(key)
             return Output()
-        if key in self.active:
+        if not reading.alarm or key in self.active:  # not said (battery, temperature)
             return Output()
         self.active.add(key)
         draft = Draft.create(

@@ -17,14 +17,17 @@ Scenario file format (plain text, one line per thing, `#` starts a comment):
 Times are the elder's local time (the `timezone` option, default Asia/Shanghai). The
 runner advances one minute at a time: at each minute it feeds that minute's lines in file
 order, then calls `tick()`; so an event is timed to the minute. A button reading defaults
-to `action=press`; field values are numbers, true/false or words.
+to `action=press`; field values are numbers, true/false or words. A door, motion, smoke,
+gas, water or button line says its state with a field (`open=false`, `motion=false`,
+`alarm=false`) the way the hub's attribution reads it; a line with no such field is the
+active state (motion seen, door open, detector in alarm, button pressed).
 """
 
 from __future__ import annotations
 
 import json
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,11 +38,13 @@ from hub.care.config import CareConfig, parse_care_config
 from hub.care.engine import CareEngine
 from hub.clock import FakeClock
 from hub.errors import ConfigError
-from hub.reading import Reading
+from hub.reading import Reading, State
+from hub.sensors.attribute import attribute
 
 DEFAULT_START = date(2026, 11, 2)
 TICK_S = 60  # the app ticks once a minute; events are therefore timed to the minute
 _DIRECTIVES = ("reboot", "restart", "clock_wrong", "clock_sync")
+_STATEFUL_KINDS = ("door", "motion", "smoke", "gas", "water", "button")
 
 
 @dataclass(frozen=True)
@@ -144,7 +149,10 @@ def _reading(words: tuple[str, ...]) -> Reading:
         values[key] = _value(raw)
     if kind == "button":
         values.setdefault("action", "press")
-    return Reading(device=device, protocol="sim", kind=kind, values=values)
+    reading = attribute(Reading(device=device, protocol="sim", kind=kind, values=values), kind)
+    if reading.state is None and kind in _STATEFUL_KINDS and len(words) == 2:
+        reading = attribute(replace(reading, state=State.ALARM), kind)
+    return reading
 
 
 class _Runner:

@@ -26,13 +26,13 @@ def is_checkin(reading: Reading, cfg: CareConfig) -> bool:
 
 
 def is_door_open(reading: Reading) -> bool:
-    """True for a door contact reporting open."""
-    return reading.kind == "door" and bool(reading.values.get("open", True))
+    """True for a door contact that says it is open (a battery report says nothing)."""
+    return reading.kind == "door" and reading.alarm
 
 
 def is_door_closed(reading: Reading) -> bool:
-    """True for a door contact reporting closed."""
-    return reading.kind == "door" and not bool(reading.values.get("open", True))
+    """True for a door contact that says it is closed."""
+    return reading.kind == "door" and reading.clear
 
 
 def wearable_presence(reading: Reading, cfg: CareConfig) -> bool | None:

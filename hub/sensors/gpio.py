@@ -20,7 +20,7 @@ from gpiozero.exc import GPIOZeroError
 from hub.clock import Clock
 from hub.config import GpioSection, SosSection
 from hub.errors import HubError
-from hub.reading import Reading
+from hub.reading import Reading, State
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -99,6 +99,8 @@ class HubButtons:
                 kind="button",
                 values={"action": action, "press": self._current.get(device, 0)},
                 ts=self._clock.now(),
+                # a hold is the same press going on (or a cancel), not a new one
+                state=State.ALARM if action == "press" else None,
             )
             self._loop.call_soon_threadsafe(self._queue.put_nowait, reading)
 
