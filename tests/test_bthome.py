@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.errors import DecodeError
-from hub.reading import Reading
+from hub.reading import Reading, State
 from hub.sensors.bthome import BTHomeDecoder, decode_advert, is_button_press
 from tests.fuzzing import examples
 
@@ -86,6 +86,7 @@ def test_a_pendant_press_comes_out_as_a_button_press_with_its_battery() -> None:
         battery=94,
         rssi=RSSI,
         ts=TS,
+        state=State.ALARM,
     )
     assert is_button_press(reading)
 
@@ -120,6 +121,7 @@ def test_an_encrypted_pendant_press_is_decoded_with_its_key() -> None:
         battery=100,
         rssi=RSSI,
         ts=TS,
+        state=State.ALARM,
     )
     assert is_button_press(reading)
 
@@ -127,7 +129,12 @@ def test_an_encrypted_pendant_press_is_decoded_with_its_key() -> None:
 def test_a_long_press_is_a_press_too() -> None:
     reading = decode_advert(BUTTON_LONG_PRESS_ADV, address=PENDANT, ts=TS)
     assert reading == Reading(
-        device=PENDANT, protocol="bthome", kind="button", values={"button": "long_press"}, ts=TS
+        device=PENDANT,
+        protocol="bthome",
+        kind="button",
+        values={"button": "long_press"},
+        ts=TS,
+        state=State.ALARM,
     )
     assert is_button_press(reading)
 
@@ -140,25 +147,38 @@ def test_a_multi_button_remote_names_each_button_that_was_pressed() -> None:
         kind="button",
         values={"button_2": "press", "button_3": "triple_press"},
         rssi=RSSI,
+        state=State.ALARM,
     )
     assert is_button_press(reading)
 
 
 def test_a_door_opening_is_decoded_whole() -> None:
     assert decode_advert(DOOR_OPEN_ADV, address=DOOR, rssi=RSSI, ts=TS) == Reading(
-        device=DOOR, protocol="bthome", kind="door", values={"open": True}, rssi=RSSI, ts=TS
+        device=DOOR,
+        protocol="bthome",
+        kind="door",
+        values={"open": True},
+        rssi=RSSI,
+        ts=TS,
+        state=State.ALARM,
     )
 
 
 def test_a_door_closing_is_decoded_whole() -> None:
     assert decode_advert(DOOR_CLOSED_ADV, address=DOOR, rssi=RSSI, ts=TS) == Reading(
-        device=DOOR, protocol="bthome", kind="door", values={"open": False}, rssi=RSSI, ts=TS
+        device=DOOR,
+        protocol="bthome",
+        kind="door",
+        values={"open": False},
+        rssi=RSSI,
+        ts=TS,
+        state=State.CLEAR,
     )
 
 
 def test_a_window_contact_counts_as_a_door() -> None:
     assert decode_advert(WINDOW_OPEN_ADV, address=DOOR, ts=TS) == Reading(
-        device=DOOR, protocol="bthome", kind="door", values={"open": True}, ts=TS
+        device=DOOR, protocol="bthome", kind="door", values={"open": True}, ts=TS, state=State.ALARM
     )
 
 
@@ -172,6 +192,7 @@ def test_an_encrypted_motion_sensor_reports_motion_with_its_key() -> None:
         values={"motion": True},
         rssi=RSSI,
         ts=TS,
+        state=State.ALARM,
     )
 
 
@@ -206,6 +227,7 @@ def test_a_smoke_detector_alarm_is_decoded_whole() -> None:
         battery=80,
         rssi=RSSI,
         ts=TS,
+        state=State.ALARM,
     )
 
 
@@ -218,6 +240,7 @@ def test_a_leak_sensor_alarm_is_a_water_reading() -> None:
         battery=80,
         rssi=RSSI,
         ts=TS,
+        state=State.ALARM,
     )
 
 
@@ -315,7 +338,11 @@ def test_a_door_opened_closed_and_opened_again_gives_three_readings() -> None:
 def test_the_decoder_uses_each_paired_devices_bindkey() -> None:
     decoder = BTHomeDecoder({MOTION_SENSOR.lower(): MOTION_KEY})
     assert decoder.decode(MOTION_ADV, address=MOTION_SENSOR, monotonic=0.0) == Reading(
-        device=MOTION_SENSOR, protocol="bthome", kind="motion", values={"motion": True}
+        device=MOTION_SENSOR,
+        protocol="bthome",
+        kind="motion",
+        values={"motion": True},
+        state=State.ALARM,
     )
     with pytest.raises(DecodeError, match="no bindkey"):
         decoder.decode(ENCRYPTED_PENDANT_PRESS_ADV, address=ENCRYPTED_PENDANT, monotonic=0.0)

@@ -20,10 +20,10 @@ from hub.store import registry as registry_module
 from hub.store.atomic import write_atomic
 from hub.store.registry import INBOX_SIZE, Device, Heard, Registry
 
-DOOR_KEY = "rflink:Eurodomest:123456:01"
+DOOR_KEY = "rflink:eurodomest:123456:01"
 DOOR_OPEN = Reading(device=DOOR_KEY, protocol="rflink", kind="switch", values={"command": "on"})
 NEIGHBOUR = Reading(
-    device="rflink:Kaku:000041:1", protocol="rflink", kind="switch", values={"command": "on"}
+    device="rflink:kaku:000041:1", protocol="rflink", kind="switch", values={"command": "on"}
 )
 
 
@@ -97,7 +97,7 @@ def test_the_pairing_inbox_forgets_the_oldest_when_a_busy_street_fills_it(tmp_pa
         reg.seen(Reading(device=f"rflink:X:{i}", protocol="rflink", kind="switch"))
     keys = [h.key for h in reg.inbox()]
     assert len(keys) == INBOX_SIZE
-    assert keys[0] == "rflink:X:10"
+    assert keys[0] == "rflink:x:10"
 
 
 def test_last_seen_is_kept_in_memory_and_written_only_every_few_minutes(

@@ -43,11 +43,11 @@ async def test_paired_rf_sensors_reach_the_centre_as_events_and_alarms(
     master, port = gateway
     hub = await make_hub(broker.port, rflink={"port": port})
     sock = hub.cfg.control_socket
-    for key, kind, name in (
+    for key, kind, name in (  # typed as the gateway prints them: any case pairs
         ("rflink:Eurodomest:123456:01", "door", "大门"),
         ("rflink:Alecto V4:0003", "smoke", "厨房烟感"),
-        ("rflink:Chuango:0b2c3d:03", "gas", "燃气"),
-        ("rflink:Chuango:0a1b2c:02", "button", "胸牌"),
+        ("rflink:Chuango:0B2C3D:03", "gas", "燃气"),
+        ("rflink:chuango:0a1b2c:02", "button", "胸牌"),
     ):
         await asyncio.to_thread(call, sock, "pair", key=key, kind=kind, name=name, room="家")
     await asyncio.sleep(0.5)  # the serial port is open (pyserial flushes input on open)
@@ -74,12 +74,12 @@ async def test_paired_rf_sensors_reach_the_centre_as_events_and_alarms(
     [gas] = await collector.wait_event("gas")
     [sos] = await collector.wait_event("sos")
     assert door["priority"] == 2 and door["source"]["name"] == "大门"
-    assert smoke["priority"] == 0 and smoke["source"]["device"] == "rflink:Alecto V4:0003"
+    assert smoke["priority"] == 0 and smoke["source"]["device"] == "rflink:alecto v4:0003"
     assert gas["priority"] == 0
     assert sos["priority"] == 0 and sos["source"]["name"] == "胸牌"
     listing = await asyncio.to_thread(call, sock, "devices")
-    assert [h["key"] for h in listing["inbox"]] == ["rflink:Kaku:00beef:1"]
-    assert all("Kaku" not in str(e["source"]) for e in collector.events())
+    assert [h["key"] for h in listing["inbox"]] == ["rflink:kaku:00beef:1"]
+    assert all("kaku" not in str(e["source"]).lower() for e in collector.events())
 
 
 def test_devices_command_lists_pairs_and_removes(tmp_path: object) -> None:
@@ -101,7 +101,7 @@ async def test_a_silent_sensor_is_reported_offline_once(
 ) -> None:
     master, port = gateway
     hub = await make_hub(broker.port, rflink={"port": port})
-    key = "rflink:Eurodomest:123456:01"
+    key = "rflink:eurodomest:123456:01"
     await asyncio.to_thread(call, hub.cfg.control_socket, "pair", key=key, kind="door")
     hub.supervisor.set_interval(key, 1.0)
     await asyncio.sleep(0.5)

@@ -8,7 +8,14 @@ on the event loop never waits on a write's fsync.
 
 `last_seen` and battery updates are kept in memory and written at most every
 `flush_every` seconds (SD cards wear out; one write per reading would be thousands a day).
-A power cut loses at most that much last_seen history, never a pairing.
+The last on/off state a device reported (a door open or closed, a detector in alarm or
+clear) is written within `STATE_FLUSH_S` of a change, and every pending update when the
+registry is closed. A power cut loses at most that much history, never a pairing.
+
+Keys are canonical (hub.sensors.keys): every method takes a key in any spelling a person
+may type (`a4:c1:38:…`, `rflink:Eurodomest:…`) and the registry stores and returns only
+the spelling the sources report. A registry written before keys were canonical is
+rewritten once, at open.
 """
 
 from __future__ import annotations
@@ -28,12 +35,16 @@ from tinydb.storages import Storage
 from hub.clock import Clock
 from hub.errors import StoreError
 from hub.reading import Reading
+from hub.sensors.keys import canonical_key
 from hub.store.atomic import write_atomic
 
 _LOGGER = logging.getLogger(__name__)
 
 # At most one last_seen/battery write per this many seconds (SD card wear).
 DEFAULT_FLUSH_EVERY = 15 * 60.0
+# A changed on/off state is written at most this long after the change (a door contact
+# changes a few dozen times a day; a chattering one still costs one write a minute).
+STATE_FLUSH_S = 60.0
 # Devices heard but not paired that the inbox remembers (neighbours' 433 MHz gear is common).
 INBOX_SIZE = 32
 _TABLE = "devices"
@@ -101,6 +112,12 @@ class Device:
     battery: int | None = None
     battery_low: bool = False
     supervision_s: float | None = None  # None: supervision learns the interval
+    # Worn on the body (a wearable always is): its vital signs enter the health archive.
+    body_worn: bool = False
+    # The last on/off state it reported (hub.reading.State value: "alarm" or "clear";
+    # for a door "alarm" is open) and when; None until it says one.
+    state: str | None = None
+    state_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -132,15 +149,41 @@ class Registry:
         self._db = TinyDB(str(path), storage=AtomicJSONStorage)
         self._table = self._db.table(_TABLE)
         self._devices: dict[str, Device] = {}
+        respelled: list[Device] = []
         for doc in self._table.all():
             try:
                 dev = Device(**doc)
             except TypeError as exc:
                 raise StoreError(f"device registry {path} has an unreadable entry: {exc}") from exc
-            self._devices[dev.key] = dev
+            key = canonical_key(dev.key)
+            if key != dev.key:
+                respelled.append(dev)
+                dev = replace(dev, key=key)
+            old = self._devices.get(key)
+            if old is None or old.paired_at <= dev.paired_at:  # two spellings: the newer wins
+                self._devices[key] = dev
+        if respelled:
+            self._respell(respelled)
         self._dirty: set[str] = set()
+        self._state_changed = False
         self._last_flush = clock.monotonic()
         self._inbox: OrderedDict[str, Heard] = OrderedDict()
+
+    def _respell(self, respelled: list[Device]) -> None:
+        """Rewrite entries stored under a key that is not canonical, in one file write
+        (never truncate-then-insert: a power cut between would leave no pairings)."""
+        _LOGGER.warning(
+            "device registry: %d key(s) respelled as the sources report them", len(respelled)
+        )
+        device = Query()
+        # A device paired under two spellings becomes two identical entries: lookups,
+        # updates and removal by key treat them as one.
+        self._table.update_multiple(
+            [
+                (asdict(self._devices[canonical_key(old.key)]), device.key == old.key)
+                for old in respelled
+            ]
+        )
 
     def close(self) -> None:
         """Flush pending last_seen updates and close the file."""
@@ -158,8 +201,10 @@ class Registry:
         name: str = "",
         room: str = "",
         supervision_s: float | None = None,
+        body_worn: bool = False,
     ) -> Device:
         """Pair (or re-pair) a device; it leaves the inbox. Writes the file."""
+        key = canonical_key(key)
         dev = Device(
             key=key,
             protocol=protocol,
@@ -169,6 +214,7 @@ class Registry:
             room=room,
             paired_at=self._clock.now().isoformat(),
             supervision_s=supervision_s,
+            body_worn=body_worn or kind == "wearable",
         )
         with self._write_lock:
             self._store(dev)
@@ -178,6 +224,7 @@ class Registry:
 
     def remove(self, key: str) -> bool:
         """Unpair a device; False when it was not paired. Writes the file."""
+        key = canonical_key(key)
         with self._write_lock:
             with self._lock:
                 if key not in self._devices:
@@ -190,6 +237,7 @@ class Registry:
 
     def rename(self, key: str, *, name: str | None = None, room: str | None = None) -> Device:
         """Change a paired device's name and/or room. Writes the file; StoreError if unknown."""
+        key = canonical_key(key)
         with self._write_lock:
             with self._lock:
                 dev = self._require(key)
@@ -202,7 +250,8 @@ class Registry:
             return dev
 
     def get(self, key: str) -> Device | None:
-        """The paired device with this key, or None."""
+        """The paired device with this key (any spelling), or None."""
+        key = canonical_key(key)
         with self._lock:
             return self._devices.get(key)
 
@@ -217,27 +266,47 @@ class Registry:
             return list(self._inbox.values())
 
     def seen(self, reading: Reading) -> Device | None:
-        """Attribute a reading: the paired Device (last_seen/battery updated in memory), or
-        None when unpaired (the reading goes to the inbox and must not reach alarms)."""
+        """Attribute a reading: the paired Device (last_seen, battery and on/off state updated
+        in memory), or None when unpaired (the reading goes to the inbox and must not reach
+        alarms)."""
         now = self._clock.now().isoformat()
+        key = canonical_key(reading.device)
         with self._lock:
-            dev = self._devices.get(reading.device)
+            dev = self._devices.get(key)
             if dev is None:
-                self._hear_unpaired(reading, now)
+                self._hear_unpaired(key, reading, now)
                 return None
             low = reading.values.get("battery_low")
+            state = dev.state if reading.state is None else reading.state.value
+            if state != dev.state:
+                self._state_changed = True
             dev = replace(
                 dev,
                 last_seen=now,
                 battery=reading.battery if reading.battery is not None else dev.battery,
                 battery_low=low if isinstance(low, bool) else dev.battery_low,
+                state=state,
+                state_at=dev.state_at if reading.state is None else now,
             )
             self._devices[dev.key] = dev
             self._dirty.add(dev.key)
-            due = self._clock.monotonic() - self._last_flush >= self._flush_every
+            due = self._due()
         if due:
             self.flush()
         return dev
+
+    def _due(self) -> bool:
+        """Whether pending updates should be written now (caller holds _lock)."""
+        elapsed = self._clock.monotonic() - self._last_flush
+        return bool(self._dirty) and (
+            elapsed >= self._flush_every or (self._state_changed and elapsed >= STATE_FLUSH_S)
+        )
+
+    def flush_due(self) -> bool:
+        """Whether a changed on/off state (or old last_seen history) waits to be written;
+        the hub checks this every few seconds and then calls `flush` off the event loop."""
+        with self._lock:
+            return self._due()
 
     def flush(self) -> None:
         """Write pending last_seen/battery updates (one file write for all of them)."""
@@ -248,6 +317,7 @@ class Registry:
                     return
                 pending = {key: asdict(self._devices[key]) for key in self._dirty}
                 self._dirty.clear()
+                self._state_changed = False
             # One file write for all devices (update_multiple rewrites the table once); never
             # truncate-then-insert, which would leave an empty registry if power failed between.
             device = Query()
@@ -258,6 +328,7 @@ class Registry:
             except BaseException:
                 with self._lock:  # written next time
                     self._dirty.update(k for k in pending if k in self._devices)
+                    self._state_changed = True
                 raise
 
     def _require(self, key: str) -> Device:
@@ -273,10 +344,10 @@ class Registry:
             self._devices[dev.key] = dev
             self._dirty.discard(dev.key)
 
-    def _hear_unpaired(self, reading: Reading, now: str) -> None:
-        old = self._inbox.pop(reading.device, None)
-        self._inbox[reading.device] = Heard(
-            key=reading.device,
+    def _hear_unpaired(self, key: str, reading: Reading, now: str) -> None:
+        old = self._inbox.pop(key, None)
+        self._inbox[key] = Heard(
+            key=key,
             protocol=reading.protocol,
             kind=reading.kind,
             first_heard=old.first_heard if old else now,
