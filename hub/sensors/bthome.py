@@ -141,7 +141,7 @@ _ENCRYPTED, _MAC_INCLUDED = 0x01, 0x02
 # An encrypted advert carries at least one payload octet, a 4-octet counter and a 4-octet
 # MIC after the device information (bthome.io/encryption): anything shorter is not one.
 _MIN_ENCRYPTED_TAIL = 1 + 4 + 4
-_LIBRARY_LOGGER = "bthome_ble"
+_LIBRARY_LOGGER = "bthome_ble.parser"  # the library's only logger
 
 
 class _Held(logging.Filter):
@@ -166,10 +166,9 @@ _HELD = _Held()
 def _library_log() -> Iterator[list[str]]:
     """What bthome-ble complains about during the block (its WARNING/ERROR messages)."""
     records: list[logging.LogRecord] = []
-    loggers = [logging.getLogger(_LIBRARY_LOGGER), logging.getLogger(_LIBRARY_LOGGER + ".parser")]
-    for logger in loggers:
-        if _HELD not in logger.filters:
-            logger.addFilter(_HELD)
+    logger = logging.getLogger(_LIBRARY_LOGGER)
+    if _HELD not in logger.filters:
+        logger.addFilter(_HELD)
     previous, _HELD.records = _HELD.records, records
     messages: list[str] = []
     try:
