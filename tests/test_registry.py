@@ -15,7 +15,7 @@ import pytest
 
 from hub.clock import FakeClock
 from hub.errors import StoreError
-from hub.reading import Reading
+from hub.reading import Reading, State
 from hub.store import registry as registry_module
 from hub.store.atomic import write_atomic
 from hub.store.registry import INBOX_SIZE, Device, Heard, Registry
@@ -224,3 +224,72 @@ def test_looking_up_a_device_never_waits_for_the_sd_card(
         flusher.join()
         reader.join()
     reg.close()
+
+
+def test_a_pendant_paired_by_its_label_in_lower_case_is_the_one_the_radio_hears(
+    tmp_path: Path,
+) -> None:
+    reg = Registry(tmp_path / "devices.json", FakeClock())
+    reg.pair("a4:c1:38:8d:18:b2", protocol="bthome", address="a4:c1:38:8d:18:b2", kind="button")
+    press = Reading(device="A4:C1:38:8D:18:B2", protocol="bthome", kind="button")
+    device = reg.seen(press)
+    assert device is not None and device.key == "A4:C1:38:8D:18:B2"
+    assert reg.inbox() == []
+    assert reg.get("a4-c1-38-8d-18-b2") == device
+    assert reg.remove("a4c1388d18b2") is True
+
+
+def test_a_registry_written_with_the_old_mixed_case_keys_is_respelled_once(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "devices.json"
+    old = {
+        "key": "rflink:Eurodomest:123456:01",
+        "protocol": "rflink",
+        "address": "rflink:Eurodomest:123456:01",
+        "kind": "door",
+        "name": "大门",
+        "room": "门口",
+        "paired_at": "2026-11-01T08:00:00+00:00",
+        "last_seen": None,
+        "battery": None,
+        "battery_low": False,
+        "supervision_s": None,
+    }
+    path.write_text(json.dumps({"devices": {"1": old}}))
+    reg = Registry(path, FakeClock())
+    [door] = reg.devices()
+    assert (door.key, door.name, door.room) == (DOOR_KEY, "大门", "门口")
+    assert reg.seen(DOOR_OPEN) == reg.get(DOOR_KEY)  # the decoder's key finds it
+    reg.close()
+    on_disk = json.loads(path.read_text())["devices"]
+    assert [d["key"] for d in on_disk.values()] == [DOOR_KEY]
+
+
+def test_a_doors_last_state_is_known_after_a_restart_and_written_within_a_minute(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "devices.json"
+    clock = FakeClock()
+    reg = Registry(path, clock)  # last_seen alone would wait 15 min for its write
+    pair_door(reg)
+    opened = Reading(DOOR_KEY, "rflink", "switch", {"command": "on"}, state=State.ALARM)
+    closed = Reading(DOOR_KEY, "rflink", "switch", {"command": "off"}, state=State.CLEAR)
+    battery = Reading(DOOR_KEY, "rflink", "switch", {"battery_low": False})
+    clock.advance(61)
+    reg.seen(opened)  # a minute since the last write: written now
+    assert Registry(path, clock).get(DOOR_KEY).state == "alarm"  # type: ignore[union-attr]
+    clock.advance(5)
+    reg.seen(closed)
+    assert not reg.flush_due()
+    clock.advance(30)
+    reg.seen(battery)  # says nothing: the door is still closed
+    assert reg.get(DOOR_KEY).state == "clear"  # type: ignore[union-attr]
+    clock.advance(30)
+    assert reg.flush_due()  # the hub's supervision loop writes it now
+    reg.flush()
+    door = Registry(path, clock).get(DOOR_KEY)
+    assert door is not None and (door.state, door.state_at) == (
+        "clear",
+        "2026-11-23T08:01:06+00:00",
+    )

@@ -38,6 +38,8 @@ HAZARD_KINDS = ("smoke", "gas", "co", "water")
 # restating their readings as "wearable" would hide the vital signs from the care
 # checks and the health archive.
 _SELF_DESCRIBING = frozenset({"wearable", "sensor"})
+# What a key press on a wearable comes from: a BTHome button event, an RFLink command.
+_KEYS = ("button", "switch")
 # The value each kind restates its state as (True for ALARM, False for CLEAR).
 _RESTATED = {"door": "open", "motion": "motion", **{kind: "alarm" for kind in HAZARD_KINDS}}
 
@@ -49,7 +51,8 @@ def attribute(reading: Reading, kind: str) -> Reading:
     if state is None and reading.protocol == "sim":
         state = sim_state(kind, reading.values)
     if kind in _SELF_DESCRIBING:
-        if reading.kind == "button" and state is State.ALARM:  # a wristband's SOS key
+        if kind == "wearable" and reading.kind in _KEYS and state is State.ALARM:
+            # a wristband's SOS key (BTHome button event, or a 433 MHz band's CMD=ON)
             return replace(reading, values={**reading.values, "action": "press"}, state=state)
         return replace(reading, state=state)
     extra: dict[str, Any] = {}
