@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from hub.control import call
+from hub.reading import Reading
 from hub.sim.broker import Mosquitto
 from tests.conftest import HubFactory
 from tests.helpers import Collector, eventually
@@ -112,3 +113,59 @@ async def test_a_silent_sensor_is_reported_offline_once(
     os.write(master, DOOR)
     await collector.wait_event("sensor_restored", timeout=10)
     await eventually(lambda: len(collector.events("sensor_offline")) == 1)
+
+
+async def test_a_smoke_detector_silent_in_the_middle_of_its_alarm_is_reported_so(
+    broker: Mosquitto,
+    collector: Collector,
+    make_hub: HubFactory,
+    gateway: tuple[int, str],
+) -> None:
+    master, port = gateway
+    hub = await make_hub(broker.port, rflink={"port": port})
+    key = "rflink:alecto v4:0003"
+    await asyncio.to_thread(call, hub.cfg.control_socket, "pair", key=key, kind="smoke")
+    hub.supervisor.set_interval(key, 1.0)
+    await asyncio.sleep(0.5)
+    os.write(master, SMOKE)
+    [smoke] = await collector.wait_event("smoke")
+    # It burns, or its battery goes: nothing more is heard. The centre learns it went
+    # quiet while still in alarm (the episode is open), not just "offline".
+    [offline] = await collector.wait_event("sensor_offline", timeout=20)
+    assert offline["source"]["device"] == key and offline["data"]["in_alarm"] is True
+    assert len(collector.events("smoke")) == 1 and smoke["priority"] == 0
+
+
+async def test_a_chattering_doors_last_summary_is_stored_when_the_hub_stops_cleanly(
+    broker: Mosquitto,
+    collector: Collector,
+    make_hub: HubFactory,
+    gateway: tuple[int, str],
+) -> None:
+    master, port = gateway
+    hub = await make_hub(broker.port, rflink={"port": port})
+    key = "rflink:eurodomest:123456:01"
+    await asyncio.to_thread(call, hub.cfg.control_socket, "pair", key=key, kind="door")
+    handled: list[Reading] = []
+    original = hub.handle_reading
+
+    async def counted(reading: Reading) -> None:
+        await original(reading)
+        handled.append(reading)
+
+    hub.handle_reading = counted  # type: ignore[method-assign]
+    await asyncio.sleep(0.5)
+    closed = DOOR.replace(b"CMD=ON", b"CMD=OFF")
+    os.write(master, DOOR + closed + DOOR + closed)  # open, shut, open, shut within a second
+    await eventually(lambda: len(handled) == 4)
+    [first] = await collector.wait_event("door")
+    # The other three wait in the 10 s coalescing window when the hub is stopped (an
+    # update, a restart by the installer): they are stored, not lost.
+    await hub.stop()
+
+    again = await make_hub(broker.port, rflink={"port": port})
+    [_, summary] = await collector.wait_event("door", count=2)
+    assert first["data"] == {"values": {"command": "on", "open": True}, "count": 1}
+    assert summary["data"] == {"values": {"command": "off", "open": False}, "count": 3}
+    door = again.registry.get(key)
+    assert door is not None and door.state == "clear"  # it was left shut
