@@ -1085,8 +1085,14 @@ class Hub:
     async def feed_care(self, reading: Reading) -> list[Event | Draft]:
         """Give a reading to the care checks and act on what they decide: the events
         stored, or the drafts held to store when the disk answers again."""
+        episodes = set(self.care.hazards.active)
         output = self.care.feed(reading)
         events = await self._apply_care(output, save=True)
+        if self.care.hazards.active != episodes and not (output.drafts or output.actions):
+            # An all-clear decides nothing to do, yet it must reach the disk at once: a
+            # power cut before the next save would bring the detector back "in alarm",
+            # deaf to its next alarm.
+            await self._save_care()
         return events
 
     async def _apply_care(self, output: CareOutput, *, save: bool = False) -> list[Event | Draft]:

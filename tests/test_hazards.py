@@ -5,6 +5,7 @@ readings decoded from real protocol bytes, through the whole care engine."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from hypothesis import given, settings
@@ -19,6 +20,8 @@ from hub.reading import Reading, State
 from hub.sensors import modbus, rflink
 from hub.sensors.attribute import attribute
 from hub.sensors.bthome import decode_advert
+from hub.sim.broker import Mosquitto
+from tests.conftest import HubFactory
 from tests.fuzzing import examples
 
 ADDRESS = "A4:C1:38:8D:18:B2"
@@ -141,3 +144,23 @@ def test_a_reading_that_says_nothing_never_starts_or_ends_an_episode() -> None:
     check.feed(alarm(ADDRESS, "co"), clock, Source(ADDRESS))
     check.feed(alarm(ADDRESS, "co", None), clock, Source(ADDRESS))
     assert check.in_alarm(ADDRESS)
+
+
+async def test_an_episodes_end_is_on_disk_at_once_so_a_power_cut_cannot_leave_it_deaf(
+    broker: Mosquitto, make_hub: HubFactory
+) -> None:
+    # After alarm and all-clear, the power goes (kill -9): what the next boot reads is
+    # care-state.json as it is on the card now. Were the clear not in it, the detector
+    # would come back "still in alarm" and its next alarm would raise nothing.
+    hub = await make_hub(broker.port)
+    gas = "rflink:chuango:0b2c3d:03"
+    await hub.pair_device(gas, "gas", "燃气", "厨房")
+    saved = hub.cfg.data_path / "care-state.json"
+
+    def on_disk() -> list[str]:
+        return list(json.loads(saved.read_text())["hazards"]["active"])
+
+    await hub.handle_reading(rflink.decode(b"20;01;Chuango;ID=0b2c3d;SWITCH=03;CMD=ON;"))
+    assert on_disk() == [f"gas:{gas}"]
+    await hub.handle_reading(rflink.decode(b"20;02;Chuango;ID=0b2c3d;SWITCH=03;CMD=OFF;"))
+    assert on_disk() == []
