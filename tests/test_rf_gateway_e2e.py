@@ -169,3 +169,30 @@ async def test_a_chattering_doors_last_summary_is_stored_when_the_hub_stops_clea
     assert summary["data"] == {"values": {"command": "off", "open": False}, "count": 3}
     door = again.registry.get(key)
     assert door is not None and door.state == "clear"  # it was left shut
+
+
+async def test_the_installer_pairs_by_the_gateways_spelling_and_sees_the_door_state(
+    broker: Mosquitto,
+    make_hub: HubFactory,
+    gateway: tuple[int, str],
+) -> None:
+    master, port = gateway
+    hub = await make_hub(broker.port, rflink={"port": port})
+    sock = str(hub.cfg.control_socket)
+
+    async def cli(*words: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "hub", "devices", "--socket", sock, *words]
+        return await asyncio.to_thread(
+            subprocess.run, command, capture_output=True, text=True, check=False, timeout=60
+        )
+
+    paired = await cli("pair", "rflink:Eurodomest:123456:01", "--kind", "door", "--name", "大门")
+    assert paired.returncode == 0 and "paired rflink:eurodomest:123456:01 as door" in paired.stdout
+    refused = await cli("pair", "rflink:Eurodomest", "--kind", "door")
+    assert refused.returncode != 0 and "not an RFLink key" in refused.stderr
+    await asyncio.sleep(0.5)
+    os.write(master, DOOR)
+    await eventually(lambda: (d := hub.registry.get("rflink:eurodomest:123456:01")) and d.state)
+    listing = await cli("list")
+    assert "rflink:eurodomest:123456:01  door  大门" in listing.stdout
+    assert "  open since " in listing.stdout
