@@ -46,10 +46,9 @@ which logs one summary per device per hour (hub.sensors.ble).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -162,22 +161,6 @@ class _Held(logging.Filter):
 _HELD = _Held()
 
 
-@contextlib.contextmanager
-def _library_log() -> Iterator[list[str]]:
-    """What bthome-ble complains about during the block (its WARNING/ERROR messages)."""
-    records: list[logging.LogRecord] = []
-    logger = logging.getLogger(_LIBRARY_LOGGER)
-    if _HELD not in logger.filters:
-        logger.addFilter(_HELD)
-    previous, _HELD.records = _HELD.records, records
-    messages: list[str] = []
-    try:
-        yield messages
-    finally:
-        _HELD.records = previous
-        messages.extend(record.getMessage() for record in records)
-
-
 def is_button_press(reading: Reading) -> bool:
     """Whether `reading` is a BTHome button press (any button, any press type)."""
     if reading.kind != "button":
@@ -277,6 +260,10 @@ def _address(address: str) -> str:
 def _new_parser(bindkey: bytes | None) -> BTHomeBluetoothDeviceData:
     from bthome_ble.parser import BTHomeBluetoothDeviceData
 
+    library = logging.getLogger(_LIBRARY_LOGGER)
+    if _HELD not in library.filters:  # once, when the library is first loaded
+        library.addFilter(_HELD)
+
     if bindkey is not None and len(bindkey) != 16:
         raise DecodeError("BTHome: a bindkey is 16 bytes")
     return BTHomeBluetoothDeviceData(bindkey=bindkey)
@@ -314,13 +301,19 @@ def _decode(
         tx_power=None,
     )
     failure: Exception | None = None
-    with _library_log() as said:
-        try:
-            update = parser.update(info)
-        # The library indexes into the payload without bounds checks (an empty service
-        # data raises IndexError): translate whatever it raises at this boundary.
-        except Exception as exc:
-            failure = exc
+    held: list[logging.LogRecord] = []
+    # The hub decodes on its event loop. Were two threads to decode at once, a record
+    # could be handed to the other's caller: log text only, never a reading.
+    outer, _HELD.records = _HELD.records, held
+    try:
+        update = parser.update(info)
+    # The library indexes into the payload without bounds checks (an empty service
+    # data raises IndexError): translate whatever it raises at this boundary.
+    except Exception as exc:
+        failure = exc
+    finally:
+        _HELD.records = outer
+    said = [record.getMessage() for record in held]
     if failure is not None:
         raise AdvertError(
             f"BTHome: undecodable advert {service_data.hex()}: {failure!r}", said

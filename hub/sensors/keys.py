@@ -28,6 +28,8 @@ _MAC = re.compile(
     r"^(?:(?:bthome|ble|ble_gatt):)?((?:[0-9a-f]{2}[:-]){5}[0-9a-f]{2}|[0-9a-f]{12})$",
     re.IGNORECASE,
 )
+# The spelling BlueZ reports: every advert's address is checked against it first, cheaply.
+_CANONICAL_MAC = re.compile(r"[0-9A-F]{2}(?::[0-9A-F]{2}){5}")
 _HOST_BUTTONS = ("gpio:sos", "gpio:ok")
 _SHAPES = (
     "a BLE address (A4:C1:38:8D:18:B2; any case, ':' '-' or no separators), "
@@ -38,6 +40,8 @@ _SHAPES = (
 
 def ble_address(text: str) -> str | None:
     """`text` as an upper-case, colon-separated BLE address; None when it is not one."""
+    if _CANONICAL_MAC.fullmatch(text):
+        return text
     match = _MAC.match(text.strip())
     if match is None:
         return None
