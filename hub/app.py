@@ -1272,7 +1272,7 @@ class Hub:
         removed detector must not stay "in alarm", deaf to its next alarm, for ever)."""
         paired = {d.key: d.kind for d in self.registry.devices()}
         for episode in self.care.hazards.reconcile(paired):
-            _LOGGER.warning("hazard episode %s dropped: the device is not paired as that", episode)
+            _LOGGER.warning("hazard episode %s dropped: not paired as that detector now", episode)
 
     async def _op_devices(self, _request: dict[str, Any]) -> dict[str, Any]:
         devices = await asyncio.to_thread(self.registry.devices)
@@ -1310,9 +1310,8 @@ class Hub:
                 body_worn=body_worn,
             )
         )
-        await self._forget_hazards(
-            device.key
-        )  # paired again (perhaps as another kind): a fresh start
+        # Paired again (perhaps as another kind): its next alarm is a new one.
+        await self._forget_hazards(device.key)
         self.supervisor.expect(device.key, device.kind, self.clock.monotonic())
         return {"device": asdict(device)}
 

@@ -293,3 +293,56 @@ def test_a_doors_last_state_is_known_after_a_restart_and_written_within_a_minute
         "clear",
         "2026-11-23T08:01:06+00:00",
     )
+
+
+# The fields of a device entry as every version before body_worn and states wrote them.
+OLDER_FIELDS = {
+    "key",
+    "protocol",
+    "address",
+    "kind",
+    "name",
+    "room",
+    "paired_at",
+    "last_seen",
+    "battery",
+    "battery_low",
+    "supervision_s",
+}
+
+
+def test_an_older_hub_after_a_software_rollback_still_reads_the_registry(tmp_path: Path) -> None:
+    # The older version builds Device(**entry) from the `devices` table and refuses an
+    # entry with a field it does not know: that would stop the hub (no alarms) after a
+    # rollback. What this version added lives in its own table.
+    path = tmp_path / "devices.json"
+    clock = FakeClock()
+    reg = Registry(path, clock)
+    pair_door(reg)
+    reg.pair("A4:C1:38:0D:2E:33", protocol="bthome", address="x", kind="sensor", body_worn=True)
+    reg.seen(Reading(DOOR_KEY, "rflink", "switch", {"command": "on"}, state=State.ALARM))
+    reg.close()
+    tables = json.loads(path.read_text())
+    assert all(set(doc) == OLDER_FIELDS for doc in tables["devices"].values())
+    extras = {doc["key"]: doc for doc in tables["device_extras"].values()}
+    assert extras[DOOR_KEY]["state"] == "alarm"
+    assert extras["A4:C1:38:0D:2E:33"]["body_worn"] is True
+    again = Registry(path, clock)
+    assert again.get(DOOR_KEY).state == "alarm"  # type: ignore[union-attr]
+    assert again.get("A4:C1:38:0D:2E:33").body_worn  # type: ignore[union-attr]
+
+
+def test_a_field_written_by_a_newer_version_is_ignored_not_fatal(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "devices.json"
+    reg = Registry(path, FakeClock())
+    pair_door(reg)
+    reg.close()
+    tables = json.loads(path.read_text())
+    for doc in tables["devices"].values():
+        doc["colour"] = "white"
+    path.write_text(json.dumps(tables))
+    door = Registry(path, FakeClock()).get(DOOR_KEY)
+    assert door is not None and door.name == "Front door"
+    assert any("colour" in r.getMessage() for r in caplog.records)

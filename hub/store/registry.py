@@ -16,6 +16,11 @@ Keys are canonical (hub.sensors.keys): every method takes a key in any spelling 
 may type (`a4:c1:38:…`, `rflink:Eurodomest:…`) and the registry stores and returns only
 the spelling the sources report. A registry written before keys were canonical is
 rewritten once, at open.
+
+The file keeps the `devices` table as earlier versions wrote it; what later versions
+added (`body_worn`, the last state) lives in a second table, `device_extras`, one entry
+per paired device. An older hub (a software rollback) reads its own table and carries
+the other along untouched; this one ignores, with a warning, fields it does not know.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import logging
 import shutil
 import threading
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +53,7 @@ STATE_FLUSH_S = 60.0
 # Devices heard but not paired that the inbox remembers (neighbours' 433 MHz gear is common).
 INBOX_SIZE = 32
 _TABLE = "devices"
+_EXTRAS_TABLE = "device_extras"
 
 
 class AtomicJSONStorage(Storage):
@@ -120,6 +126,19 @@ class Device:
     state_at: str | None = None
 
 
+# Device fields kept in the extras table, not in `devices` (see the module docstring).
+_EXTRAS = ("body_worn", "state", "state_at")
+_FIELDS = frozenset(f.name for f in fields(Device))
+
+
+def _base_doc(dev: Device) -> dict[str, Any]:
+    return {k: v for k, v in asdict(dev).items() if k not in _EXTRAS}
+
+
+def _extras_doc(dev: Device) -> dict[str, Any]:
+    return {"key": dev.key, **{k: getattr(dev, k) for k in _EXTRAS}}
+
+
 @dataclass(frozen=True)
 class Heard:
     """A device heard but not paired (pairing inbox entry)."""
@@ -148,22 +167,34 @@ class Registry:
         self._write_lock = threading.Lock()
         self._db = TinyDB(str(path), storage=AtomicJSONStorage)
         self._table = self._db.table(_TABLE)
+        self._extras = self._db.table(_EXTRAS_TABLE)
         self._devices: dict[str, Device] = {}
+        extras = {
+            canonical_key(doc["key"]): {k: doc[k] for k in _EXTRAS if k in doc}
+            for doc in self._extras.all()
+            if isinstance(doc.get("key"), str)
+        }
         respelled: list[Device] = []
         for doc in self._table.all():
+            unknown = set(doc) - _FIELDS
+            if unknown:  # written by a newer version: what it added is not ours to read
+                _LOGGER.warning("device registry: fields %s not known here, ignored", unknown)
             try:
-                dev = Device(**doc)
+                dev = Device(**{k: v for k, v in doc.items() if k in _FIELDS and k not in _EXTRAS})
             except TypeError as exc:
                 raise StoreError(f"device registry {path} has an unreadable entry: {exc}") from exc
             key = canonical_key(dev.key)
             if key != dev.key:
                 respelled.append(dev)
-                dev = replace(dev, key=key)
+            dev = replace(dev, key=key, **extras.get(key, {}))
             old = self._devices.get(key)
             if old is None or old.paired_at <= dev.paired_at:  # two spellings: the newer wins
                 self._devices[key] = dev
         if respelled:
             self._respell(respelled)
+        missing = [dev for key, dev in self._devices.items() if key not in extras]
+        if missing:  # paired by an earlier version: every paired device gets its entry
+            self._extras.insert_multiple(_extras_doc(dev) for dev in missing)
         self._dirty: set[str] = set()
         self._state_changed = False
         self._last_flush = clock.monotonic()
@@ -180,7 +211,7 @@ class Registry:
         # updates and removal by key treat them as one.
         self._table.update_multiple(
             [
-                (asdict(self._devices[canonical_key(old.key)]), device.key == old.key)
+                (_base_doc(self._devices[canonical_key(old.key)]), device.key == old.key)
                 for old in respelled
             ]
         )
@@ -230,6 +261,7 @@ class Registry:
                 if key not in self._devices:
                     return False
             self._table.remove(Query().key == key)
+            self._extras.remove(Query().key == key)
             with self._lock:
                 del self._devices[key]
                 self._dirty.discard(key)
@@ -309,25 +341,30 @@ class Registry:
             return self._due()
 
     def flush(self) -> None:
-        """Write pending last_seen/battery updates (one file write for all of them)."""
+        """Write pending last_seen/battery updates (one file write for all of them) and
+        changed states (one more)."""
         with self._write_lock:
             with self._lock:
                 self._last_flush = self._clock.monotonic()
                 if not self._dirty:
                     return
-                pending = {key: asdict(self._devices[key]) for key in self._dirty}
+                devices = [self._devices[key] for key in self._dirty]
+                states = self._state_changed
                 self._dirty.clear()
                 self._state_changed = False
-            # One file write for all devices (update_multiple rewrites the table once); never
-            # truncate-then-insert, which would leave an empty registry if power failed between.
+            # One file write per table for all devices (update_multiple rewrites the table
+            # once); never truncate-then-insert, which would leave an empty registry if power
+            # failed between.
             device = Query()
             try:
-                self._table.update_multiple(
-                    [(doc, device.key == key) for key, doc in pending.items()]
-                )
+                self._table.update_multiple([(_base_doc(d), device.key == d.key) for d in devices])
+                if states:
+                    self._extras.update_multiple(
+                        [(_extras_doc(d), device.key == d.key) for d in devices]
+                    )
             except BaseException:
                 with self._lock:  # written next time
-                    self._dirty.update(k for k in pending if k in self._devices)
+                    self._dirty.update(d.key for d in devices if d.key in self._devices)
                     self._state_changed = True
                 raise
 
@@ -339,7 +376,8 @@ class Registry:
 
     def _store(self, dev: Device) -> None:
         """Write one device, then show it (caller holds _write_lock, not _lock)."""
-        self._table.upsert(asdict(dev), Query().key == dev.key)
+        self._table.upsert(_base_doc(dev), Query().key == dev.key)
+        self._extras.upsert(_extras_doc(dev), Query().key == dev.key)
         with self._lock:
             self._devices[dev.key] = dev
             self._dirty.discard(dev.key)
