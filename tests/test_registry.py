@@ -239,7 +239,7 @@ def test_a_pendant_paired_by_its_label_in_lower_case_is_the_one_the_radio_hears(
     assert reg.remove("a4c1388d18b2") is True
 
 
-def test_a_registry_written_with_the_old_mixed_case_keys_is_respelled_once(
+def test_a_registry_written_with_the_old_mixed_case_keys_matches_the_decoders_keys(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "devices.json"
@@ -257,13 +257,24 @@ def test_a_registry_written_with_the_old_mixed_case_keys_is_respelled_once(
         "supervision_s": None,
     }
     path.write_text(json.dumps({"devices": {"1": old}}))
-    reg = Registry(path, FakeClock())
+    clock = FakeClock()
+    reg = Registry(path, clock)
     [door] = reg.devices()
     assert (door.key, door.name, door.room) == (DOOR_KEY, "大门", "门口")
-    assert reg.seen(DOOR_OPEN) == reg.get(DOOR_KEY)  # the decoder's key finds it
+    clock.advance(61)
+    opened = Reading(DOOR_KEY, "rflink", "switch", {"command": "on"}, state=State.ALARM)
+    assert reg.seen(opened) == reg.get(DOOR_KEY)  # the decoder's key finds it
+    reg.rename(DOOR_KEY, name="前门")
     reg.close()
-    on_disk = json.loads(path.read_text())["devices"]
-    assert [d["key"] for d in on_disk.values()] == [DOOR_KEY]
+    # The file keeps the entry's own spelling, so an older hub after a software rollback
+    # (whose decoder prints Eurodomest) still finds its door; nothing is duplicated.
+    [entry] = json.loads(path.read_text())["devices"].values()
+    assert (entry["key"], entry["name"]) == ("rflink:Eurodomest:123456:01", "前门")
+    assert entry["last_seen"] is not None
+    again = Registry(path, clock)
+    assert again.get(DOOR_KEY).state == "alarm"  # type: ignore[union-attr]
+    assert again.remove("rflink:EURODOMEST:123456:01") is True
+    assert json.loads(path.read_text())["devices"] == {}
 
 
 def test_a_doors_last_state_is_known_after_a_restart_and_written_within_a_minute(

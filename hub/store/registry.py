@@ -13,9 +13,10 @@ clear) is written within `STATE_FLUSH_S` of a change, and every pending update w
 registry is closed. A power cut loses at most that much history, never a pairing.
 
 Keys are canonical (hub.sensors.keys): every method takes a key in any spelling a person
-may type (`a4:c1:38:…`, `rflink:Eurodomest:…`) and the registry stores and returns only
-the spelling the sources report. A registry written before keys were canonical is
-rewritten once, at open.
+may type (`a4:c1:38:…`, `rflink:Eurodomest:…`) and the registry returns only the spelling
+the sources report, and stores new pairings so. An entry written before keys were
+canonical keeps its spelling in the file (an older hub after a software rollback still
+matches it to what its own decoder prints) and is read in the canonical one.
 
 The file keeps the `devices` table as earlier versions wrote it; what later versions
 added (`body_worn`, the last state) lives in a second table, `device_extras`, one entry
@@ -131,8 +132,9 @@ _EXTRAS = ("body_worn", "state", "state_at")
 _FIELDS = frozenset(f.name for f in fields(Device))
 
 
-def _base_doc(dev: Device) -> dict[str, Any]:
-    return {k: v for k, v in asdict(dev).items() if k not in _EXTRAS}
+def _base_doc(dev: Device, stored: str) -> dict[str, Any]:
+    """The `devices` entry: the older fields, the key spelled as the file has it."""
+    return {**{k: v for k, v in asdict(dev).items() if k not in _EXTRAS}, "key": stored}
 
 
 def _extras_doc(dev: Device) -> dict[str, Any]:
@@ -174,7 +176,9 @@ class Registry:
             for doc in self._extras.all()
             if isinstance(doc.get("key"), str)
         }
-        respelled: list[Device] = []
+        # canonical key -> every spelling the file has it under (earlier versions wrote keys
+        # as typed); the first is the one written to.
+        self._spellings: dict[str, list[str]] = {}
         for doc in self._table.all():
             unknown = set(doc) - _FIELDS
             if unknown:  # written by a newer version: what it added is not ours to read
@@ -184,14 +188,13 @@ class Registry:
             except TypeError as exc:
                 raise StoreError(f"device registry {path} has an unreadable entry: {exc}") from exc
             key = canonical_key(dev.key)
-            if key != dev.key:
-                respelled.append(dev)
-            dev = replace(dev, key=key, **extras.get(key, {}))
+            spellings = self._spellings.setdefault(key, [])
             old = self._devices.get(key)
             if old is None or old.paired_at <= dev.paired_at:  # two spellings: the newer wins
-                self._devices[key] = dev
-        if respelled:
-            self._respell(respelled)
+                self._devices[key] = replace(dev, key=key, **extras.get(key, {}))
+                spellings.insert(0, dev.key)
+            else:
+                spellings.append(dev.key)
         missing = [dev for key, dev in self._devices.items() if key not in extras]
         if missing:  # paired by an earlier version: every paired device gets its entry
             self._extras.insert_multiple(_extras_doc(dev) for dev in missing)
@@ -200,21 +203,10 @@ class Registry:
         self._last_flush = clock.monotonic()
         self._inbox: OrderedDict[str, Heard] = OrderedDict()
 
-    def _respell(self, respelled: list[Device]) -> None:
-        """Rewrite entries stored under a key that is not canonical, in one file write
-        (never truncate-then-insert: a power cut between would leave no pairings)."""
-        _LOGGER.warning(
-            "device registry: %d key(s) respelled as the sources report them", len(respelled)
-        )
-        device = Query()
-        # A device paired under two spellings becomes two identical entries: lookups,
-        # updates and removal by key treat them as one.
-        self._table.update_multiple(
-            [
-                (_base_doc(self._devices[canonical_key(old.key)]), device.key == old.key)
-                for old in respelled
-            ]
-        )
+    def _stored(self, key: str) -> str:
+        """The spelling of `key` the file has (new pairings: the canonical one)."""
+        spellings = self._spellings.get(key)
+        return spellings[0] if spellings else key
 
     def close(self) -> None:
         """Flush pending last_seen updates and close the file."""
@@ -260,10 +252,11 @@ class Registry:
             with self._lock:
                 if key not in self._devices:
                     return False
-            self._table.remove(Query().key == key)
+            self._table.remove(Query().key.one_of(self._spellings.get(key) or [key]))
             self._extras.remove(Query().key == key)
             with self._lock:
                 del self._devices[key]
+                self._spellings.pop(key, None)
                 self._dirty.discard(key)
             return True
 
@@ -357,7 +350,10 @@ class Registry:
             # failed between.
             device = Query()
             try:
-                self._table.update_multiple([(_base_doc(d), device.key == d.key) for d in devices])
+                stored = {d.key: self._stored(d.key) for d in devices}
+                self._table.update_multiple(
+                    [(_base_doc(d, stored[d.key]), device.key == stored[d.key]) for d in devices]
+                )
                 if states:
                     self._extras.update_multiple(
                         [(_extras_doc(d), device.key == d.key) for d in devices]
@@ -376,7 +372,8 @@ class Registry:
 
     def _store(self, dev: Device) -> None:
         """Write one device, then show it (caller holds _write_lock, not _lock)."""
-        self._table.upsert(_base_doc(dev), Query().key == dev.key)
+        stored = self._stored(dev.key)
+        self._table.upsert(_base_doc(dev, stored), Query().key == stored)
         self._extras.upsert(_extras_doc(dev), Query().key == dev.key)
         with self._lock:
             self._devices[dev.key] = dev
