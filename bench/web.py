@@ -22,7 +22,7 @@ from gpiozero.pins.mock import MockFactory
 from bench.common import machine, summary_ms
 from hub.app import Hub
 from hub.config import parse_config
-from hub.reading import Reading
+from hub.reading import Reading, State
 from hub.sim.broker import Mosquitto, free_port
 
 
@@ -44,7 +44,9 @@ async def run(requests: int) -> None:
             for i in range(20):
                 key = f"rflink:Eurodomest:{i:06d}:01"
                 await hub.pair_device(key, "door", f"门{i}", "客厅")
-                await hub.handle_reading(Reading(key, "rflink", "switch", {"state": "on"}))
+                await hub.handle_reading(
+                    Reading(key.lower(), "rflink", "switch", {"command": "on"}, state=State.ALARM)
+                )
             assert hub.web is not None
             pin = (await hub.web.pin_op(family=False, new=False))["pin"]
             base = f"http://127.0.0.1:{port}"

@@ -31,8 +31,9 @@ from hub.control import ControlServer
 from hub.errors import ControlError, HubError, StoreError
 from hub.event import KIND_PRIORITY, Draft, Event, Priority, Source, valid_kind
 from hub.reading import Reading
-from hub.sensors.attribute import attribute
+from hub.sensors.attribute import HAZARD_KINDS, attribute
 from hub.sensors.gpio import OK_BUTTON, SOS_BUTTON, HubButtons, Indicators, make_pin_factory
+from hub.sensors.keys import canonical_key, pairable
 from hub.sensors.serial_source import SerialSource
 from hub.sensors.signal import read_link
 from hub.sensors.supervision import Health, Notice, Supervisor
@@ -112,6 +113,7 @@ _CARE_PROMPTS = {
     "checkin_thanks": "checkin_thanks",
     "hazard_gas_no_switches_open_windows_leave": "gas_guidance",
     "hazard_smoke_leave": "smoke_guidance",
+    "hazard_co_open_windows_leave": "co_guidance",
     "hazard_water_turn_off_tap": "water_guidance",
 }
 # Finished health-archive buckets are looked for this often.
@@ -119,7 +121,7 @@ _ARCHIVE_CHECK_S = 30.0
 # Device supervision (offline detection, storm summaries) is evaluated this often.
 _SUPERVISION_TICK_S = 5.0
 # What a paired device can be.
-DEVICE_KINDS = ("door", "motion", "smoke", "gas", "water", "button", "wearable", "sensor")
+DEVICE_KINDS = ("door", "motion", "smoke", "gas", "co", "water", "button", "wearable", "sensor")
 # A storage fault (events shed) is reported at most this often; counts accumulate between.
 _FAULT_EVERY_S = 600.0
 # Home Assistant's state document is re-evaluated this often (published only on change);
@@ -266,6 +268,7 @@ class Hub:
             if isinstance(saved, dict)
             else CareEngine(cfg.care, self.clock)
         )
+        self._reconcile_hazards()
         if self.pin_factory is None:
             self.pin_factory = make_pin_factory(cfg.gpio.pin_factory)
         self.buttons = HubButtons(cfg.gpio, cfg.sos, self.pin_factory, self.clock)
@@ -361,6 +364,9 @@ class Hub:
             for task in pending:
                 _LOGGER.warning("%s did not stop; cancelling it again", task.get_name())
                 task.cancel()
+        # Readings held in a coalescing window (a chattering door's count and last state)
+        # are stored now, not lost with the process.
+        await self._commit_notices(self.supervisor.flush(self.clock.monotonic()))
         await self.held.flush()  # the disk may answer again: a last try
         self.held.close()
         await self._persist_now()  # what changed in the last moment before stopping
@@ -1079,9 +1085,14 @@ class Hub:
     async def feed_care(self, reading: Reading) -> list[Event | Draft]:
         """Give a reading to the care checks and act on what they decide: the events
         stored, or the drafts held to store when the disk answers again."""
-        self.vitals.add(reading, self.clock.now().timestamp())
+        episodes = set(self.care.hazards.active)
         output = self.care.feed(reading)
         events = await self._apply_care(output, save=True)
+        if self.care.hazards.active != episodes and not (output.drafts or output.actions):
+            # An all-clear decides nothing to do, yet it must reach the disk at once: a
+            # power cut before the next save would bring the detector back "in alarm",
+            # deaf to its next alarm.
+            await self._save_care()
         return events
 
     async def _apply_care(self, output: CareOutput, *, save: bool = False) -> list[Event | Draft]:
@@ -1203,7 +1214,12 @@ class Hub:
         self._tell_reading_listeners(reading, device)
         if device is None:
             return  # heard, not paired: it waits in the inbox for the installer
-        reading = attribute(reading, device.kind)
+        # From here on the reading carries the registry's (canonical) key.
+        reading = replace(attribute(reading, device.kind), device=device.key)
+        if device.body_worn or device.kind == "wearable":
+            # Only what is worn on the body is a vital sign: a room thermometer's
+            # temperature never enters the elder's health record.
+            self.vitals.add(reading, self.clock.now().timestamp())
         source = Source(device.key, name=device.name, room=device.room, protocol=device.protocol)
         # A pendant, or a wristband's SOS key (a wearable paired as such), raises the SOS.
         pressed = device.kind in ("button", "wearable") and reading.values.get("action") == "press"
@@ -1222,13 +1238,18 @@ class Hub:
 
     async def _commit_notices(self, notices: list[Notice]) -> None:
         for notice in notices:
-            if notice.kind in ("smoke", "gas", "water", "button"):
+            if notice.kind in (*HAZARD_KINDS, "button"):
                 continue  # alarms: raised by the care checks / the SOS path, not twice
             if notice.kind == "wearable":
                 # Its vital signs reach the centre as 5-minute health-archive buckets
                 # (`vital`); one event per pulse reading would be 1,440 a day over cellular.
                 continue
             device = self.registry.get(notice.device)
+            data = notice.data
+            if notice.kind == "sensor_offline" and self.care.hazards.in_alarm(notice.device):
+                # Gone quiet in the middle of an alarm (burnt, or its battery gone): the
+                # centre must know the hazard was never reported over.
+                data = {**data, "in_alarm": True}
             source = Source(
                 notice.device,
                 name=device.name if device else "",
@@ -1236,13 +1257,22 @@ class Hub:
                 protocol=device.protocol if device else "",
             )
             await self._commit_unless_full(
-                Draft.create(notice.kind, self.clock, data=notice.data, source=source)
+                Draft.create(notice.kind, self.clock, data=data, source=source)
             )
 
     async def _supervise_devices_forever(self) -> None:
         while True:
             await asyncio.sleep(_SUPERVISION_TICK_S)
             await self._commit_notices(self.supervisor.tick(self.clock.monotonic()))
+            if self.registry.flush_due():  # a door's new state reaches the disk within a minute
+                await asyncio.to_thread(self.registry.flush)
+
+    def _reconcile_hazards(self) -> None:
+        """Drop saved hazard episodes of devices no longer paired as that detector (a
+        removed detector must not stay "in alarm", deaf to its next alarm, for ever)."""
+        paired = {d.key: d.kind for d in self.registry.devices()}
+        for episode in self.care.hazards.reconcile(paired):
+            _LOGGER.warning("hazard episode %s dropped: not paired as that detector now", episode)
 
     async def _op_devices(self, _request: dict[str, Any]) -> dict[str, Any]:
         devices = await asyncio.to_thread(self.registry.devices)
@@ -1255,22 +1285,33 @@ class Hub:
     async def _op_pair(self, request: dict[str, Any]) -> dict[str, Any]:
         key, kind = request.get("key"), request.get("kind")
         name, room = request.get("name", ""), request.get("room", "")
+        body_worn = request.get("body_worn", False)
         if not all(isinstance(v, str) for v in (key, kind, name, room)) or not key or not kind:
             raise HubError("pair needs key and kind (text), and optionally name and room")
+        if not isinstance(body_worn, bool):
+            raise HubError("body_worn must be true or false")
         if kind not in DEVICE_KINDS:
             raise HubError(f"kind must be one of {', '.join(DEVICE_KINDS)}")
-        heard = {h.key: h for h in await asyncio.to_thread(self.registry.inbox)}.get(str(key))
-        protocol = heard.protocol if heard else _protocol_of(str(key))
+        modbus = [det.key(self.cfg.modbus.port) for det in self.cfg.modbus.detectors]
+        try:
+            key = pairable(str(key), modbus)
+        except ValueError as exc:  # a key no reading will ever carry: say so now
+            raise HubError(f"not paired: {exc}") from exc
+        heard = {h.key: h for h in await asyncio.to_thread(self.registry.inbox)}.get(key)
+        protocol = heard.protocol if heard else _protocol_of(key)
         device = await asyncio.to_thread(
             lambda: self.registry.pair(
-                str(key),
+                key,
                 protocol=protocol,
-                address=str(key),
+                address=key,
                 kind=str(kind),
                 name=str(name)[:40],
                 room=str(room)[:40],
+                body_worn=body_worn,
             )
         )
+        # Paired again (perhaps as another kind): its next alarm is a new one.
+        await self._forget_hazards(device.key)
         self.supervisor.expect(device.key, device.kind, self.clock.monotonic())
         return {"device": asdict(device)}
 
@@ -1278,8 +1319,19 @@ class Hub:
         key = request.get("key")
         if not isinstance(key, str) or not await asyncio.to_thread(self.registry.remove, key):
             raise HubError(f"no paired device {key!r}")
+        key = canonical_key(key)
         self.supervisor.forget(key)
+        await self._forget_hazards(key)
         return {"removed": key}
+
+    async def _forget_hazards(self, key: str) -> None:
+        """End the hazard episodes of a device removed or paired again (saved at once)."""
+        ended = self.care.hazards.forget(key)
+        if ended:
+            _LOGGER.warning(
+                "hazard episodes %s ended: the device was removed or paired again", ended
+            )
+            await self._save_care()
 
     async def _op_rename(self, request: dict[str, Any]) -> dict[str, Any]:
         key, name, room = request.get("key"), request.get("name"), request.get("room")

@@ -107,15 +107,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(devices)
     dev_sub = devices.add_subparsers(dest="devices_action", metavar="ACTION")
     dev_sub.add_parser("list", help="paired devices, then devices heard but not paired")
-    pair = dev_sub.add_parser("pair", help="pair a heard device (key from `devices list`)")
+    pair = dev_sub.add_parser(
+        "pair",
+        help="pair a device: its key as `devices list` shows it, or a BLE address in any "
+        "case (a4:c1:38:8d:18:b2)",
+    )
     pair.add_argument("key")
     pair.add_argument(
         "--kind",
         required=True,
-        help="door, motion, smoke, gas, water, button (pendant), wearable, sensor",
+        help="door, motion, smoke, gas, co (carbon monoxide), water, button (pendant), "
+        "wearable, sensor",
     )
     pair.add_argument("--name", default="", help="what the family calls it, e.g. 大门")
     pair.add_argument("--room", default="", help="e.g. 厨房")
+    pair.add_argument(
+        "--body-worn",
+        action="store_true",
+        help="worn on the body (a thermometer patch, a cuff): its readings enter the health "
+        "archive; a wearable always is, a room sensor never",
+    )
     remove = dev_sub.add_parser("remove", help="unpair a device")
     remove.add_argument("key")
     rename = dev_sub.add_parser("rename", help="rename a device or move it to another room")
@@ -228,12 +239,30 @@ def _run(path: Path) -> int:
     return 0
 
 
+# How `devices list` words a device's last state (hub.reading.State values) per kind.
+_STATE_WORDS = {
+    ("door", "alarm"): "open",
+    ("door", "clear"): "closed",
+    ("motion", "alarm"): "motion",
+    ("motion", "clear"): "still",
+    ("button", "alarm"): "pressed",
+}
+
+
 def _devices(args: argparse.Namespace) -> int:
     sock = _socket(args)
     action = args.devices_action or "list"
     if action == "pair":
-        call(sock, "pair", key=args.key, kind=args.kind, name=args.name, room=args.room)
-        print(f"paired {args.key} as {args.kind}")
+        paired = call(
+            sock,
+            "pair",
+            key=args.key,
+            kind=args.kind,
+            name=args.name,
+            room=args.room,
+            body_worn=args.body_worn,
+        )
+        print(f"paired {paired['device']['key']} as {args.kind}")
     elif action == "remove":
         call(sock, "remove", key=args.key)
         print(f"removed {args.key}")
@@ -245,9 +274,11 @@ def _devices(args: argparse.Namespace) -> int:
         print(f"{len(listing['devices'])} paired:")
         for d in listing["devices"]:
             battery = " BATTERY LOW" if d["battery_low"] else ""
+            state = _STATE_WORDS.get((d["kind"], d.get("state")), d.get("state"))
+            said = f"  {state} since {d['state_at']}" if state else ""
             print(
                 f"  {d['key']}  {d['kind']}  {d['name']} {d['room']}  "
-                f"last seen {d['last_seen'] or 'never'}{battery}"
+                f"last seen {d['last_seen'] or 'never'}{said}{battery}"
             )
         print(f"{len(listing['inbox'])} heard but not paired:")
         for h in listing["inbox"]:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from hub.care.config import CareConfig, parse_care_config
 from hub.errors import ConfigError
 from hub.sensors.ble_options import ble_problems
+from hub.sensors.keys import canonical_key
 from hub.sensors.modbus import ModbusConfig, parse_modbus
 from hub.sos.escalation import EscalationConfig, parse_escalation
 
@@ -549,6 +550,17 @@ _OWN_VALIDATORS: dict[str, Any] = {
 }
 
 
+def _canonical_devices(care: CareConfig) -> CareConfig:
+    """The care options' device keys spelled as the sources report them (a wearable's
+    address typed in lower case from its box must still be the elder's wearable)."""
+    return replace(
+        care,
+        wearable_devices=tuple(canonical_key(k) for k in care.wearable_devices),
+        checkin_devices=tuple(canonical_key(k) for k in care.checkin_devices),
+        excluded_devices=tuple(canonical_key(k) for k in care.excluded_devices),
+    )
+
+
 def parse_config(raw: dict[str, Any]) -> Config:
     """Validate a TOML document into a Config; ConfigError lists every problem."""
     problems: list[str] = []
@@ -571,6 +583,7 @@ def parse_config(raw: dict[str, Any]) -> Config:
             continue
         sections[name] = _section(cls, name, value, problems)
     cfg = Config(**sections)
+    cfg = replace(cfg, care=_canonical_devices(cfg.care))
     care_raw = raw.get("care")
     if (
         not isinstance(care_raw, dict) or "timezone" not in care_raw

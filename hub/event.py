@@ -33,6 +33,7 @@ KIND_PRIORITY: dict[str, Priority] = {
     "fall": Priority.ALARM,
     "smoke": Priority.ALARM,
     "gas": Priority.ALARM,
+    "co": Priority.ALARM,
     "water": Priority.ALARM,
     "survival_overdue": Priority.ALARM,
     "inactivity": Priority.ALARM,

@@ -13,6 +13,7 @@ import pytest
 from hub.ble_link import BleLink
 from hub.clock import SystemClock
 from hub.control import call
+from hub.errors import ControlError
 from hub.reading import Reading
 from hub.sensors import ble as ble_module
 from hub.sensors.ble import BleSource
@@ -80,6 +81,31 @@ async def test_a_paired_ble_pendant_press_raises_the_same_sos_as_the_red_button(
     assert pendant["battery"] == 94  # from the pendant's advert
     assert hub.ble is not None and hub.ble.source.passive  # BlueZ >= 5.56: passive scan
     assert "RegisterMonitor" in bluez.calls()
+
+
+async def test_a_pendant_paired_by_the_lower_case_address_on_its_label_raises_the_sos(
+    bluez: MockBlueZ, broker: Mosquitto, collector: Collector, make_hub: HubFactory
+) -> None:
+    # The box says "a4:c1:38:8d:18:b2"; BlueZ reports A4:C1:38:8D:18:B2. Before keys were
+    # canonical the pairing was accepted and every press went to the inbox, silently.
+    hub = await make_hub(broker.port, ble={"enabled": True})
+    sock = hub.cfg.control_socket
+    assert hub.ble is not None
+    await eventually(lambda: hub.ble.source.scanning)
+    await asyncio.to_thread(bluez.add_device, PENDANT, "SBBT-002C")
+    paired = await asyncio.to_thread(
+        call, sock, "pair", key=PENDANT.lower(), kind="button", name="胸牌", room="卧室"
+    )
+    assert paired["device"]["key"] == PENDANT
+    await bluez.advertise_async(PENDANT, PENDANT_BUTTON_PRESS_ADV, rssi=-52)
+
+    [sos] = await collector.wait_event("sos")
+    assert sos["source"]["device"] == PENDANT and sos["source"]["name"] == "胸牌"
+    listing = await asyncio.to_thread(call, sock, "devices")
+    assert listing["inbox"] == []
+    # A key that no source can ever report is refused, saying what a key looks like.
+    with pytest.raises(ControlError, match=r"not a key any source reports.*BLE address"):
+        await asyncio.to_thread(call, sock, "pair", key="a4:c1:38:8d:18", kind="button")
 
 
 async def test_on_a_bluez_without_passive_scanning_the_hub_scans_actively(

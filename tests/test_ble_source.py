@@ -15,10 +15,12 @@ from hub.sensors.ble import BleSource, DetectionCallback
 from hub.sensors.bthome import BTHOME_UUID
 from hub.sensors.presence import PresenceTracker
 from tests.test_bthome import (
+    BAD_TEXT_ADV,
     CORRUPT_ADV,
     ENCRYPTED_PENDANT,
     ENCRYPTED_PENDANT_KEY,
     ENCRYPTED_PENDANT_PRESS_ADV,
+    OUT_OF_ORDER_ADV,
     PENDANT,
     PENDANT_BUTTON_PRESS_ADV,
 )
@@ -65,6 +67,29 @@ def test_a_pendant_repeating_its_press_gives_one_reading_and_garbage_gives_none(
     assert press.ts == first_heard  # stamped by the hub's clock when first heard
     assert source.adverts == 153 and source.decoded == 1
     assert len([r for r in caplog.records if "skipped" in r.getMessage()]) == 1  # not 100
+
+
+def test_a_neighbours_broken_gadget_costs_one_log_line_an_hour_not_one_per_advert(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = FakeClock()
+    source = BleSource(clock)
+    neighbour = "C0:FF:EE:00:00:02"
+    with caplog.at_level(logging.DEBUG):
+        for _ in range(3600 // 4 + 1):  # a new advert every 4 s for an hour
+            source.on_advert(neighbour, -80, {BTHOME_UUID: BAD_TEXT_ADV})
+            source.on_advert(PENDANT, -60, {BTHOME_UUID: OUT_OF_ORDER_ADV})
+            queued(source)  # the hub takes each reading
+            clock.advance(4.0)
+    assert [r for r in caplog.records if r.name.startswith("bthome_ble")] == []
+    lines = [r.getMessage() for r in caplog.records if r.name == "hub.sensors.ble"]
+    mine = [line for line in lines if neighbour in line]
+    assert len(mine) == 2 and len(lines) == 4  # at first, then the hour's summary
+    assert "skipped" in mine[0] and "can't be decoded to a string" in mine[0]
+    assert "899 more such adverts since the last report" in mine[1]
+    assert "encrypted" not in " ".join(lines)
+    # The pendant's adverts decoded (bthome-ble only objected to their order).
+    assert source.decoded == 901
 
 
 def test_an_encrypted_pendant_is_decoded_with_its_bindkey_only() -> None:

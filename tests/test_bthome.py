@@ -8,6 +8,7 @@ test used: the key is needed to decrypt, and the address is part of the nonce.
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -17,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.errors import DecodeError
-from hub.reading import Reading
-from hub.sensors.bthome import BTHomeDecoder, decode_advert, is_button_press
+from hub.reading import Reading, State
+from hub.sensors.bthome import AdvertError, BTHomeDecoder, decode_advert, is_button_press
 from tests.fuzzing import examples
 
 TS = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -74,6 +75,21 @@ NOT_V2_ADV = b"\x00"
 TRUNCATED_ADV = b"\x40\x02\xca\x09\x03\xbf"
 # Encrypted but shorter than counter + MIC (test_too_short_encryption_advertisement).
 TOO_SHORT_ENCRYPTED_ADV = b"\x41\xba\x0d\xb0\x7a\xee\xf6\x00"
+# Built from bthome.io/format (neither suite records them): the smoke detector's
+# all-clear (0x29 = 0) and its daily battery-only report, a carbon monoxide alarm (0x17),
+# a contact with no declared use (generic boolean 0x0F), and a lid opened (tamper 0x2B).
+SMOKE_CLEAR_ADV = b"\x44\x00\x06\x01\x50\x29\x00"
+SMOKE_BATTERY_ADV = b"\x44\x00\x07\x01\x4f"
+CO_ADV = b"\x44\x00\x08\x01\x50\x17\x01"
+GENERIC_ON_ADV = b"\x40\x0f\x01"
+GENERIC_OFF_ADV = b"\x40\x0f\x00"
+TAMPER_ADV = b"\x40\x2b\x01"
+# Garbage a neighbour's broken gadget sends: a text object that is not UTF-8 (bthome-ble
+# logs an ERROR for it), and one octet whose encryption bit happens to be set.
+BAD_TEXT_ADV = b"\x40\x53\x02\xff\xfe"
+ONE_OCTET_WITH_ENCRYPTION_BIT = b"\x41\x01"
+# Temperature then battery: decodes, but bthome-ble warns the object ids are out of order.
+OUT_OF_ORDER_ADV = b"\x40\x02\xca\x09\x01\x5d"
 
 
 def test_a_pendant_press_comes_out_as_a_button_press_with_its_battery() -> None:
@@ -86,6 +102,7 @@ def test_a_pendant_press_comes_out_as_a_button_press_with_its_battery() -> None:
         battery=94,
         rssi=RSSI,
         ts=TS,
+        state=State.ALARM,
     )
     assert is_button_press(reading)
 
@@ -120,6 +137,7 @@ def test_an_encrypted_pendant_press_is_decoded_with_its_key() -> None:
         battery=100,
         rssi=RSSI,
         ts=TS,
+        state=State.ALARM,
     )
     assert is_button_press(reading)
 
@@ -127,7 +145,12 @@ def test_an_encrypted_pendant_press_is_decoded_with_its_key() -> None:
 def test_a_long_press_is_a_press_too() -> None:
     reading = decode_advert(BUTTON_LONG_PRESS_ADV, address=PENDANT, ts=TS)
     assert reading == Reading(
-        device=PENDANT, protocol="bthome", kind="button", values={"button": "long_press"}, ts=TS
+        device=PENDANT,
+        protocol="bthome",
+        kind="button",
+        values={"button": "long_press"},
+        ts=TS,
+        state=State.ALARM,
     )
     assert is_button_press(reading)
 
@@ -140,25 +163,38 @@ def test_a_multi_button_remote_names_each_button_that_was_pressed() -> None:
         kind="button",
         values={"button_2": "press", "button_3": "triple_press"},
         rssi=RSSI,
+        state=State.ALARM,
     )
     assert is_button_press(reading)
 
 
 def test_a_door_opening_is_decoded_whole() -> None:
     assert decode_advert(DOOR_OPEN_ADV, address=DOOR, rssi=RSSI, ts=TS) == Reading(
-        device=DOOR, protocol="bthome", kind="door", values={"open": True}, rssi=RSSI, ts=TS
+        device=DOOR,
+        protocol="bthome",
+        kind="door",
+        values={"open": True},
+        rssi=RSSI,
+        ts=TS,
+        state=State.ALARM,
     )
 
 
 def test_a_door_closing_is_decoded_whole() -> None:
     assert decode_advert(DOOR_CLOSED_ADV, address=DOOR, rssi=RSSI, ts=TS) == Reading(
-        device=DOOR, protocol="bthome", kind="door", values={"open": False}, rssi=RSSI, ts=TS
+        device=DOOR,
+        protocol="bthome",
+        kind="door",
+        values={"open": False},
+        rssi=RSSI,
+        ts=TS,
+        state=State.CLEAR,
     )
 
 
 def test_a_window_contact_counts_as_a_door() -> None:
     assert decode_advert(WINDOW_OPEN_ADV, address=DOOR, ts=TS) == Reading(
-        device=DOOR, protocol="bthome", kind="door", values={"open": True}, ts=TS
+        device=DOOR, protocol="bthome", kind="door", values={"open": True}, ts=TS, state=State.ALARM
     )
 
 
@@ -172,6 +208,7 @@ def test_an_encrypted_motion_sensor_reports_motion_with_its_key() -> None:
         values={"motion": True},
         rssi=RSSI,
         ts=TS,
+        state=State.ALARM,
     )
 
 
@@ -206,6 +243,7 @@ def test_a_smoke_detector_alarm_is_decoded_whole() -> None:
         battery=80,
         rssi=RSSI,
         ts=TS,
+        state=State.ALARM,
     )
 
 
@@ -218,6 +256,7 @@ def test_a_leak_sensor_alarm_is_a_water_reading() -> None:
         battery=80,
         rssi=RSSI,
         ts=TS,
+        state=State.ALARM,
     )
 
 
@@ -246,6 +285,86 @@ def test_a_measurement_without_a_hub_name_keeps_its_unit_as_suffix() -> None:
 def test_a_corrupt_advert_is_a_decode_error(data: bytes) -> None:
     with pytest.raises(DecodeError):
         decode_advert(data, address=THERMOMETER, rssi=RSSI, ts=TS)
+
+
+def test_a_smoke_detectors_all_clear_says_clear_and_its_battery_report_says_nothing() -> None:
+    assert decode_advert(SMOKE_CLEAR_ADV, address=THERMOMETER) == Reading(
+        device=THERMOMETER,
+        protocol="bthome",
+        kind="smoke",
+        values={"packet_id": 6, "battery_pct": 80, "smoke": False},
+        battery=80,
+        state=State.CLEAR,
+    )
+    assert decode_advert(SMOKE_BATTERY_ADV, address=THERMOMETER) == Reading(
+        device=THERMOMETER,
+        protocol="bthome",
+        kind="battery",
+        values={"packet_id": 7, "battery_pct": 79},
+        battery=79,
+    )
+
+
+def test_a_carbon_monoxide_alarm_is_its_own_kind() -> None:
+    assert decode_advert(CO_ADV, address=THERMOMETER) == Reading(
+        device=THERMOMETER,
+        protocol="bthome",
+        kind="co",
+        values={"packet_id": 8, "battery_pct": 80, "co": True},
+        battery=80,
+        state=State.ALARM,
+    )
+
+
+def test_a_generic_contact_says_its_state_and_a_tamper_alone_says_none() -> None:
+    assert decode_advert(GENERIC_ON_ADV, address=DOOR).state is State.ALARM
+    assert decode_advert(GENERIC_OFF_ADV, address=DOOR).state is State.CLEAR
+    tampered = decode_advert(TAMPER_ADV, address=DOOR)
+    assert (tampered.kind, tampered.values, tampered.state) == ("tamper", {"tamper": True}, None)
+
+
+def test_an_address_typed_in_lower_case_comes_out_as_bluez_spells_it() -> None:
+    assert decode_advert(DOOR_OPEN_ADV, address="a4-c1-38-8d-18-b2").device == DOOR
+
+
+def test_bthome_bles_complaints_are_held_back_and_handed_over(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        with pytest.raises(AdvertError) as refused:
+            decode_advert(BAD_TEXT_ADV, address=DOOR)
+        decoder = BTHomeDecoder()
+        reading = decoder.decode(OUT_OF_ORDER_ADV, address=DOOR, monotonic=0.0)
+    assert refused.value.library_log == [
+        "BTHome data contains bytes that can't be decoded to a string (use UTF-8 encoding)"
+    ]
+    assert reading is not None and reading.values["temperature_c"] == 25.06
+    [complaint] = decoder.complaints
+    assert "not sending object ids in numerical order" in complaint
+    assert [r for r in caplog.records if r.name.startswith("bthome_ble")] == []
+
+
+def test_garbage_is_not_called_encrypted() -> None:
+    with pytest.raises(DecodeError) as short:
+        decode_advert(ONE_OCTET_WITH_ENCRYPTION_BIT, address=DOOR)
+    with pytest.raises(DecodeError) as not_v2:
+        decode_advert(b"\xe1" + bytes(12), address=DOOR)
+    assert "encrypted advert" not in str(short.value)
+    assert "too short to be encrypted" in str(short.value)
+    assert "not a BTHome v2 advert (version bits say 7)" in str(not_v2.value)
+
+
+@settings(max_examples=examples(2000), deadline=None)
+@given(data=st.binary(max_size=31))
+def test_only_an_advert_that_can_be_encrypted_is_called_encrypted(data: bytes) -> None:
+    try:
+        decode_advert(data, address=MOTION_SENSOR)
+    except DecodeError as exc:
+        header = 1 + (6 if data and data[0] & 0x02 else 0)
+        could_be = (
+            len(data) >= header + 9 and data[0] >> 5 == 2 and bool(data[0] & 0x01)  # v2, bit 0
+        )
+        assert ("encrypted advert" in str(exc)) == could_be, str(exc)
 
 
 def test_an_encrypted_advert_without_a_key_is_a_decode_error() -> None:
@@ -315,7 +434,11 @@ def test_a_door_opened_closed_and_opened_again_gives_three_readings() -> None:
 def test_the_decoder_uses_each_paired_devices_bindkey() -> None:
     decoder = BTHomeDecoder({MOTION_SENSOR.lower(): MOTION_KEY})
     assert decoder.decode(MOTION_ADV, address=MOTION_SENSOR, monotonic=0.0) == Reading(
-        device=MOTION_SENSOR, protocol="bthome", kind="motion", values={"motion": True}
+        device=MOTION_SENSOR,
+        protocol="bthome",
+        kind="motion",
+        values={"motion": True},
+        state=State.ALARM,
     )
     with pytest.raises(DecodeError, match="no bindkey"):
         decoder.decode(ENCRYPTED_PENDANT_PRESS_ADV, address=ENCRYPTED_PENDANT, monotonic=0.0)

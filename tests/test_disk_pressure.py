@@ -96,7 +96,7 @@ async def test_a_motion_reading_still_counts_as_a_sign_of_life_when_only_alarms_
 ) -> None:
     # The outbox refuses the motion report (only alarms are left in it); the reading must
     # still reach the care checks, and the RF source must not crash and restart.
-    from hub.reading import Reading
+    from hub.reading import Reading, State
 
     hub = await make_hub(stopped_broker.port, outbox={"max_bytes": 64 * 1024})
     await asyncio.to_thread(
@@ -105,7 +105,9 @@ async def test_a_motion_reading_still_counts_as_a_sign_of_life_when_only_alarms_
     while hub.outbox.sync.pending_bytes < 64 * 1024:
         await hub.raise_alarm("smoke", data={"pad": PAD})
     before = hub.care.to_dict()["last_sign"]
-    await hub.handle_reading(Reading("rflink:pir:1", "rflink", "switch", {"command": "on"}))
+    await hub.handle_reading(
+        Reading("rflink:pir:1", "rflink", "switch", {"command": "on"}, state=State.ALARM)
+    )
     assert hub.care.to_dict()["last_sign"] != before
 
 

@@ -15,10 +15,13 @@ from hub.reading import Reading
 from hub.sim.broker import Mosquitto
 from hub.store import health
 from hub.store.health import VitalBuckets
-from tests.conftest import hub_raw
+from tests.conftest import HubFactory, hub_raw
 from tests.helpers import Collector
 
 T0 = 1_795_000_000 // 300 * 300  # the start of a 5-minute bucket
+STRAP = "A4:C1:38:0D:2E:11"  # a heart-rate strap (GATT)
+THERMOMETER = "A4:C1:38:0D:2E:22"  # a BTHome room thermometer
+PATCH = "A4:C1:38:0D:2E:33"  # a thermometer patch worn on the skin
 
 
 def hr(bpm: float, device: str = "ble:strap") -> Reading:
@@ -78,14 +81,15 @@ async def test_a_hub_keeps_the_record_sends_it_and_finds_it_after_a_restart(
     raw = hub_raw(tmp_path / "data", broker.port)
     hub = Hub(parse_config(raw), pin_factory=MockFactory(), local_raw=raw, clock=clock)
     await hub.start()
+    await hub.pair_device(STRAP, "wearable")
     for bpm in (68, 70, 72):
-        await hub.feed_care(hr(bpm))
+        await hub.handle_reading(hr(bpm, STRAP))
     clock.advance(600)
     await hub._archive_now()
     [vital] = await collector.wait_event("vital")
     assert vital["data"]["measure"] == "bpm" and vital["data"]["mean"] == 70.0
     assert vital["priority"] == 2
-    await hub.feed_care(hr(100))  # in the next bucket: written when the hub stops
+    await hub.handle_reading(hr(100, STRAP))  # in the next bucket: written when the hub stops
     await hub.stop()
 
     again = Hub(parse_config(raw), pin_factory=MockFactory(), local_raw=raw, clock=clock)
@@ -95,3 +99,24 @@ async def test_a_hub_keeps_the_record_sends_it_and_finds_it_after_a_restart(
         assert [(r["n"], r["mean"]) for r in rows] == [(3, 70.0), (1, 100.0)]
     finally:
         await again.stop()
+
+
+def temperature(device: str, celsius: float) -> Reading:
+    return Reading(device, "bthome", "temperature", {"temperature_c": celsius})
+
+
+async def test_a_room_thermometer_is_not_a_vital_sign_but_a_body_worn_one_is(
+    broker: Mosquitto, make_hub: HubFactory
+) -> None:
+    hub = await make_hub(broker.port)
+    await hub.pair_device(THERMOMETER, "sensor", "客厅温度计", "客厅")
+    await hub._op_pair({"key": PATCH.lower(), "kind": "sensor", "body_worn": True})
+    await hub.pair_device(STRAP, "wearable")
+    await hub.handle_reading(temperature(THERMOMETER, 31.5))  # a hot summer afternoon
+    await hub.handle_reading(temperature(PATCH, 36.6))
+    await hub.handle_reading(hr(71, STRAP))
+    archived = {(b.device, b.measure) for b in hub.vitals.open.values()}
+    assert archived == {(PATCH, "temperature_c"), (STRAP, "bpm")}
+    listing = await hub.device_listing()
+    worn = {d["key"]: d["body_worn"] for d in listing["devices"]}
+    assert worn == {THERMOMETER: False, PATCH: True, STRAP: True}

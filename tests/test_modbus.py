@@ -13,7 +13,7 @@ from pymodbus.pdu import DecodePDU
 
 from hub.config import parse_config
 from hub.errors import ConfigError, DecodeError
-from hub.reading import Reading
+from hub.reading import Reading, State
 from hub.sensors.modbus import Detector, ModbusConfig, Silence, decode, parse_modbus
 
 PORT = "/dev/ttyUSB0"
@@ -50,12 +50,13 @@ GAS_UNKNOWN_STATUS = [9, 0]
 TRUNCATED_VALUES = [2]
 
 
-def gas_reading(**values: Any) -> Reading:
+def gas_reading(state: State | None = State.CLEAR, **values: Any) -> Reading:
     return Reading(
         device="modbus:/dev/ttyUSB0:3",
         protocol="modbus",
         kind="gas",
         values={"alarm": False, "fault": False, "tamper": False, **values},
+        state=state,
     )
 
 
@@ -69,7 +70,7 @@ def registers_of(frame: bytes) -> list[int]:
 
 def test_gas_alarm_register_reads_as_an_alarm_with_its_concentration() -> None:
     assert decode(GAS, PORT, GAS_ALARM_VALUES) == gas_reading(
-        alarm=True, raw=2, concentration=5.7, concentration_unit="%LEL"
+        State.ALARM, alarm=True, raw=2, concentration=5.7, concentration_unit="%LEL"
     )
 
 
@@ -86,22 +87,25 @@ def test_a_reply_with_a_bad_crc_never_becomes_a_reading() -> None:
         registers_of(CORRUPT_FRAME)
 
 
-def test_a_quiet_kitchen_reads_as_all_clear_with_alarm_false() -> None:
-    # alarm must be an explicit False: the hazard check takes a missing one for an alarm.
+def test_a_quiet_kitchen_reads_as_all_clear() -> None:
+    # Every poll of a quiet detector is an explicit all-clear (State.CLEAR): it ends an
+    # episode, and can never be taken for an alarm.
     assert decode(GAS, PORT, GAS_NORMAL_VALUES) == gas_reading(
         raw=0, concentration=1.1, concentration_unit="%LEL"
     )
 
 
-def test_a_failed_sensor_element_reads_as_a_fault_not_an_alarm() -> None:
+def test_a_failed_sensor_element_reads_as_a_fault_not_an_alarm_nor_an_all_clear() -> None:
+    # A detector that cannot sense says nothing about the hazard: a gas leak it reported
+    # before its element failed is not over.
     assert decode(GAS, PORT, GAS_FAULT_VALUES) == gas_reading(
-        fault=True, raw=3, concentration=0.0, concentration_unit="%LEL"
+        None, fault=True, raw=3, concentration=0.0, concentration_unit="%LEL"
     )
 
 
 def test_an_opened_cover_reads_as_tamper() -> None:
     assert decode(GAS, PORT, GAS_COVER_OPEN_VALUES) == gas_reading(
-        tamper=True, raw=4, concentration=0.0, concentration_unit="%LEL"
+        None, tamper=True, raw=4, concentration=0.0, concentration_unit="%LEL"
     )
 
 
@@ -122,8 +126,9 @@ def test_a_smoke_alarm_coil_reads_as_a_smoke_alarm() -> None:
         protocol="modbus",
         kind="smoke",
         values={"alarm": True, "fault": False, "tamper": False, "raw": 1},
+        state=State.ALARM,
     )
-    assert decode(SMOKE, PORT, [False] * 8).values["alarm"] is False
+    assert decode(SMOKE, PORT, [False] * 8).state is State.CLEAR
 
 
 def test_status_bits_outside_the_mask_are_ignored() -> None:
@@ -132,6 +137,7 @@ def test_status_bits_outside_the_mask_are_ignored() -> None:
         protocol="modbus",
         kind="gas",
         values={"alarm": True, "fault": False, "tamper": False, "raw": 0x2A01},
+        state=State.ALARM,
     )
 
 
@@ -158,7 +164,7 @@ REGISTER_ISH = (
 DETECTORS = st.builds(
     Detector,
     unit=st.integers(1, 247),
-    kind=st.sampled_from(["gas", "smoke"]),
+    kind=st.sampled_from(["gas", "smoke", "co", "water"]),
     function=st.sampled_from(["holding", "input", "coil", "discrete"]),
     address=st.integers(0, 40),
     alarm=st.lists(st.integers(0, 0xFFFF), min_size=1, max_size=3).map(tuple),
@@ -181,6 +187,7 @@ def test_any_register_values_give_a_reading_or_a_decode_error(
         return
     assert reading.device == detector.key(PORT)
     assert isinstance(reading.values["alarm"], bool)
+    assert (reading.state is State.ALARM) == reading.values["alarm"]
 
 
 # -- the [modbus] section ---------------------------------------------------------------

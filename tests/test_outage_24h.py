@@ -25,7 +25,7 @@ from hub.app import Hub
 from hub.clock import FakeClock
 from hub.config import parse_config
 from hub.event import Draft, Event, Priority, Source
-from hub.reading import Reading
+from hub.reading import Reading, State
 from hub.sim.broker import Mosquitto
 from tests.conftest import hub_raw
 from tests.helpers import Collector, eventually
@@ -43,6 +43,7 @@ MOTION = "rflink:motion:1"
 DOOR = "rflink:door:1"
 SMOKE = "rflink:smoke:1"
 WATCH = "ble:watch:1"
+ON = State.ALARM  # what the RFLink decoder says for CMD=ON
 
 
 @dataclass
@@ -143,12 +144,12 @@ async def live_a_day_offline(h: Hub, clock: FakeClock, broker: Mosquitto) -> Day
         local_hour = (8 + minute // 60) % 24
         awake = 7 <= local_hour < 23
         if minute % (3 if awake else 20) == 0:
-            await h.handle_reading(Reading(MOTION, "rflink", "switch", {"command": "on"}))
+            await h.handle_reading(Reading(MOTION, "rflink", "switch", {"command": "on"}, state=ON))
         await h.handle_reading(Reading(WATCH, "ble", "heart_rate", {"bpm": 60 + minute % 25}))
         if minute % 240 == 0:  # the front door, a few times a day; its battery runs low
             battery = 9 if minute >= 720 else 80
             await h.handle_reading(
-                Reading(DOOR, "rflink", "switch", {"command": "on"}, battery=battery)
+                Reading(DOOR, "rflink", "switch", {"command": "on"}, battery=battery, state=ON)
             )
         if minute == 125:  # 10:05: the elder presses the green button
             await press(h, "ok")
@@ -157,7 +158,7 @@ async def live_a_day_offline(h: Hub, clock: FakeClock, broker: Mosquitto) -> Day
             await press(h, "sos")
             await eventually(lambda: any(e.kind == "sos" for e in committed))
         if minute == 450:  # 15:30: the kitchen smoke detector
-            await h.handle_reading(Reading(SMOKE, "rflink", "switch", {"command": "on"}))
+            await h.handle_reading(Reading(SMOKE, "rflink", "switch", {"command": "on"}, state=ON))
         if minute == 1140:  # 03:00: a fall reported by the watch
             await h.raise_alarm("fall", source=Source(WATCH, protocol="ble"))
         await watch.caught_up()

@@ -22,9 +22,10 @@ from tests.helpers import Collector, eventually
 DOOR = b"20;2D;Eurodomest;ID=123456;SWITCH=01;CMD=ON;\r\n"
 SMOKE = b"20;2E;Alecto V4;ID=0003;SMOKEALERT=ON;\r\n"
 GAS = b"20;3E;Chuango;ID=0b2c3d;SWITCH=03;CMD=ON;\r\n"
-DOOR_KEY = "rflink:Eurodomest:123456:01"
-SMOKE_KEY = "rflink:Alecto V4:0003"
-GAS_KEY = "rflink:Chuango:0b2c3d:03"
+# Device keys as the decoder prints them (hub.sensors.keys).
+DOOR_KEY = "rflink:eurodomest:123456:01"
+SMOKE_KEY = "rflink:alecto v4:0003"
+GAS_KEY = "rflink:chuango:0b2c3d:03"
 
 
 @pytest.fixture

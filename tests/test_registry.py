@@ -15,15 +15,15 @@ import pytest
 
 from hub.clock import FakeClock
 from hub.errors import StoreError
-from hub.reading import Reading
+from hub.reading import Reading, State
 from hub.store import registry as registry_module
 from hub.store.atomic import write_atomic
 from hub.store.registry import INBOX_SIZE, Device, Heard, Registry
 
-DOOR_KEY = "rflink:Eurodomest:123456:01"
+DOOR_KEY = "rflink:eurodomest:123456:01"
 DOOR_OPEN = Reading(device=DOOR_KEY, protocol="rflink", kind="switch", values={"command": "on"})
 NEIGHBOUR = Reading(
-    device="rflink:Kaku:000041:1", protocol="rflink", kind="switch", values={"command": "on"}
+    device="rflink:kaku:000041:1", protocol="rflink", kind="switch", values={"command": "on"}
 )
 
 
@@ -97,7 +97,7 @@ def test_the_pairing_inbox_forgets_the_oldest_when_a_busy_street_fills_it(tmp_pa
         reg.seen(Reading(device=f"rflink:X:{i}", protocol="rflink", kind="switch"))
     keys = [h.key for h in reg.inbox()]
     assert len(keys) == INBOX_SIZE
-    assert keys[0] == "rflink:X:10"
+    assert keys[0] == "rflink:x:10"
 
 
 def test_last_seen_is_kept_in_memory_and_written_only_every_few_minutes(
@@ -224,3 +224,136 @@ def test_looking_up_a_device_never_waits_for_the_sd_card(
         flusher.join()
         reader.join()
     reg.close()
+
+
+def test_a_pendant_paired_by_its_label_in_lower_case_is_the_one_the_radio_hears(
+    tmp_path: Path,
+) -> None:
+    reg = Registry(tmp_path / "devices.json", FakeClock())
+    reg.pair("a4:c1:38:8d:18:b2", protocol="bthome", address="a4:c1:38:8d:18:b2", kind="button")
+    press = Reading(device="A4:C1:38:8D:18:B2", protocol="bthome", kind="button")
+    device = reg.seen(press)
+    assert device is not None and device.key == "A4:C1:38:8D:18:B2"
+    assert reg.inbox() == []
+    assert reg.get("a4-c1-38-8d-18-b2") == device
+    assert reg.remove("a4c1388d18b2") is True
+
+
+def test_a_registry_written_with_the_old_mixed_case_keys_matches_the_decoders_keys(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "devices.json"
+    old = {
+        "key": "rflink:Eurodomest:123456:01",
+        "protocol": "rflink",
+        "address": "rflink:Eurodomest:123456:01",
+        "kind": "door",
+        "name": "大门",
+        "room": "门口",
+        "paired_at": "2026-11-01T08:00:00+00:00",
+        "last_seen": None,
+        "battery": None,
+        "battery_low": False,
+        "supervision_s": None,
+    }
+    path.write_text(json.dumps({"devices": {"1": old}}))
+    clock = FakeClock()
+    reg = Registry(path, clock)
+    [door] = reg.devices()
+    assert (door.key, door.name, door.room) == (DOOR_KEY, "大门", "门口")
+    clock.advance(61)
+    opened = Reading(DOOR_KEY, "rflink", "switch", {"command": "on"}, state=State.ALARM)
+    assert reg.seen(opened) == reg.get(DOOR_KEY)  # the decoder's key finds it
+    reg.rename(DOOR_KEY, name="前门")
+    reg.close()
+    # The file keeps the entry's own spelling, so an older hub after a software rollback
+    # (whose decoder prints Eurodomest) still finds its door; nothing is duplicated.
+    [entry] = json.loads(path.read_text())["devices"].values()
+    assert (entry["key"], entry["name"]) == ("rflink:Eurodomest:123456:01", "前门")
+    assert entry["last_seen"] is not None
+    again = Registry(path, clock)
+    assert again.get(DOOR_KEY).state == "alarm"  # type: ignore[union-attr]
+    assert again.remove("rflink:EURODOMEST:123456:01") is True
+    assert json.loads(path.read_text())["devices"] == {}
+
+
+def test_a_doors_last_state_is_known_after_a_restart_and_written_within_a_minute(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "devices.json"
+    clock = FakeClock()
+    reg = Registry(path, clock)  # last_seen alone would wait 15 min for its write
+    pair_door(reg)
+    opened = Reading(DOOR_KEY, "rflink", "switch", {"command": "on"}, state=State.ALARM)
+    closed = Reading(DOOR_KEY, "rflink", "switch", {"command": "off"}, state=State.CLEAR)
+    battery = Reading(DOOR_KEY, "rflink", "switch", {"battery_low": False})
+    clock.advance(61)
+    reg.seen(opened)  # a minute since the last write: written now
+    assert Registry(path, clock).get(DOOR_KEY).state == "alarm"  # type: ignore[union-attr]
+    clock.advance(5)
+    reg.seen(closed)
+    assert not reg.flush_due()
+    clock.advance(30)
+    reg.seen(battery)  # says nothing: the door is still closed
+    assert reg.get(DOOR_KEY).state == "clear"  # type: ignore[union-attr]
+    clock.advance(30)
+    assert reg.flush_due()  # the hub's supervision loop writes it now
+    reg.flush()
+    door = Registry(path, clock).get(DOOR_KEY)
+    assert door is not None and (door.state, door.state_at) == (
+        "clear",
+        "2026-11-23T08:01:06+00:00",
+    )
+
+
+# The fields of a device entry as every version before body_worn and states wrote them.
+OLDER_FIELDS = {
+    "key",
+    "protocol",
+    "address",
+    "kind",
+    "name",
+    "room",
+    "paired_at",
+    "last_seen",
+    "battery",
+    "battery_low",
+    "supervision_s",
+}
+
+
+def test_an_older_hub_after_a_software_rollback_still_reads_the_registry(tmp_path: Path) -> None:
+    # The older version builds Device(**entry) from the `devices` table and refuses an
+    # entry with a field it does not know: that would stop the hub (no alarms) after a
+    # rollback. What this version added lives in its own table.
+    path = tmp_path / "devices.json"
+    clock = FakeClock()
+    reg = Registry(path, clock)
+    pair_door(reg)
+    reg.pair("A4:C1:38:0D:2E:33", protocol="bthome", address="x", kind="sensor", body_worn=True)
+    reg.seen(Reading(DOOR_KEY, "rflink", "switch", {"command": "on"}, state=State.ALARM))
+    reg.close()
+    tables = json.loads(path.read_text())
+    assert all(set(doc) == OLDER_FIELDS for doc in tables["devices"].values())
+    extras = {doc["key"]: doc for doc in tables["device_extras"].values()}
+    assert extras[DOOR_KEY]["state"] == "alarm"
+    assert extras["A4:C1:38:0D:2E:33"]["body_worn"] is True
+    again = Registry(path, clock)
+    assert again.get(DOOR_KEY).state == "alarm"  # type: ignore[union-attr]
+    assert again.get("A4:C1:38:0D:2E:33").body_worn  # type: ignore[union-attr]
+
+
+def test_a_field_written_by_a_newer_version_is_ignored_not_fatal(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "devices.json"
+    reg = Registry(path, FakeClock())
+    pair_door(reg)
+    reg.close()
+    tables = json.loads(path.read_text())
+    for doc in tables["devices"].values():
+        doc["colour"] = "white"
+    path.write_text(json.dumps(tables))
+    door = Registry(path, FakeClock()).get(DOOR_KEY)
+    assert door is not None and door.name == "Front door"
+    assert any("colour" in r.getMessage() for r in caplog.records)

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.errors import DecodeError
-from hub.reading import Reading
+from hub.reading import Reading, State
 from hub.sensors.rflink import decode
 from hub.sensors.serial_source import LineFramer, SerialSource
 from tests.fuzzing import examples
@@ -33,62 +33,84 @@ LEFTOVER_FRAME = b"20;00;N20;00;Nodo RadioFrequencyLink - RFLink Gateway V1.1 - 
 
 def test_door_contact_opening_is_heard_as_a_switch_until_the_registry_says_door() -> None:
     assert decode(RFLINK_DOOR_OPEN) == Reading(
-        device="rflink:Eurodomest:123456:01",
+        device="rflink:eurodomest:123456:01",
         protocol="rflink",
         kind="switch",
         values={"command": "on"},
+        state=State.ALARM,
     )
 
 
 def test_door_contact_closing_keeps_the_same_device_key() -> None:
     assert decode(RFLINK_DOOR_CLOSED) == Reading(
-        device="rflink:Eurodomest:123456:01",
+        device="rflink:eurodomest:123456:01",
         protocol="rflink",
         kind="switch",
         values={"command": "off"},
+        state=State.CLEAR,
     )
 
 
 def test_pir_line_is_a_motion_reading() -> None:
     assert decode(RFLINK_PIR) == Reading(
-        device="rflink:Eurodomest:000111", protocol="rflink", kind="motion", values={"pir": "on"}
+        device="rflink:eurodomest:000111",
+        protocol="rflink",
+        kind="motion",
+        values={"pir": "on"},
+        state=State.ALARM,
     )
 
 
 def test_smoke_alert_line_is_a_smoke_reading() -> None:
     assert decode(RFLINK_SMOKE) == Reading(
-        device="rflink:Alecto V4:0003",
+        device="rflink:alecto v4:0003",
         protocol="rflink",
         kind="smoke",
         values={"smokealert": "on"},
+        state=State.ALARM,
     )
 
 
 def test_gas_detector_line_keeps_its_raw_command_for_the_registry_to_attribute() -> None:
     assert decode(RFLINK_GAS) == Reading(
-        device="rflink:Chuango:0b2c3d:03",
+        device="rflink:chuango:0b2c3d:03",
         protocol="rflink",
         kind="switch",
         values={"command": "on"},
+        state=State.ALARM,
     )
 
 
 def test_panic_pendant_press_reports_its_battery_is_fine() -> None:
     assert decode(RFLINK_PANIC_PENDANT) == Reading(
-        device="rflink:Chuango:0a1b2c:02",
+        device="rflink:chuango:0a1b2c:02",
         protocol="rflink",
         kind="switch",
         values={"command": "allon", "battery_low": False},
+        state=State.ALARM,
     )
 
 
 def test_pendant_with_a_flat_battery_says_so() -> None:
     assert decode(RFLINK_BATTERY_LOW) == Reading(
-        device="rflink:Chuango:0a1b2c:02",
+        device="rflink:chuango:0a1b2c:02",
         protocol="rflink",
         kind="switch",
         values={"command": "allon", "battery_low": True},
+        state=State.ALARM,
     )
+
+
+def test_an_all_clear_or_a_closed_contact_says_clear_and_a_thermometer_says_nothing() -> None:
+    assert decode(RFLINK_SMOKE.replace(b"=ON", b"=OFF")).state is State.CLEAR
+    assert decode(RFLINK_PIR.replace(b"=ON", b"=OFF")).state is State.CLEAR
+    assert decode(RFLINK_PANIC_PENDANT.replace(b"ALLON", b"ALLOFF")).state is State.CLEAR
+    assert decode(b"20;41;Alecto V1;ID=0334;TEMP=00d1;HUM=52;BAT=LOW;").state is None
+    assert decode(b"20;42;RTS;ID=1a602a;SWITCH=01;CMD=UP;").state is None  # a blind, not on/off
+
+
+def test_the_key_is_the_same_whatever_case_the_gateway_prints_the_protocol_in() -> None:
+    assert decode(RFLINK_DOOR_OPEN).device == decode(RFLINK_DOOR_OPEN.upper()).device
 
 
 def test_text_lines_without_line_ending_decode_the_same() -> None:
@@ -118,21 +140,10 @@ def test_any_bytes_give_a_reading_or_a_clean_decode_error(line: bytes) -> None:
 
 # --- the gateway on a real pseudo-terminal -------------------------------------------------
 
-DOOR = Reading(
-    device="rflink:Eurodomest:123456:01", protocol="rflink", kind="switch", values={"command": "on"}
-)
-SMOKE = Reading(
-    device="rflink:Alecto V4:0003", protocol="rflink", kind="smoke", values={"smokealert": "on"}
-)
-GAS = Reading(
-    device="rflink:Chuango:0b2c3d:03", protocol="rflink", kind="switch", values={"command": "on"}
-)
-PENDANT = Reading(
-    device="rflink:Chuango:0a1b2c:02",
-    protocol="rflink",
-    kind="switch",
-    values={"command": "allon", "battery_low": False},
-)
+DOOR = decode(RFLINK_DOOR_OPEN)
+SMOKE = decode(RFLINK_SMOKE)
+GAS = decode(RFLINK_GAS)
+PENDANT = decode(RFLINK_PANIC_PENDANT)
 NOISY_STREAM = (
     b"\x00\xff\xfegarbage\r\n"
     + RFLINK_DOOR_OPEN

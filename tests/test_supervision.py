@@ -178,3 +178,31 @@ def test_a_removed_device_is_not_reported_offline_later() -> None:
     sup.forget(DOOR.device)
     assert run_silence(sup, clock, 6 * 3600) == []
     assert sup.health(DOOR.device) is None
+
+
+def test_a_chattering_doors_held_back_count_and_last_state_are_handed_over_at_a_clean_stop() -> (
+    None
+):
+    clock, sup = FakeClock(), Supervisor()
+    closed = Reading(DOOR.device, "rflink", "door", {"command": "off", "open": False})
+    out = sup.observe(DOOR, clock.monotonic())
+    clock.advance(2)
+    out += sup.observe(closed, clock.monotonic())
+    clock.advance(2)  # the hub stops 4 s into the window: the summary is not lost
+    out += sup.flush(clock.monotonic())
+    assert out == [
+        Notice("door", DOOR.device, {"values": {"command": "on"}, "count": 1}),
+        Notice("door", DOOR.device, {"values": {"command": "off", "open": False}, "count": 1}),
+    ]
+    assert sup.flush(clock.monotonic()) == []  # nothing twice
+
+
+def test_a_smoke_detector_that_goes_quiet_in_alarm_is_still_reported_offline() -> None:
+    clock, sup = FakeClock(), Supervisor()
+    for _ in range(20):  # in alarm, repeating its alarm every 10 s ...
+        sup.observe(SMOKE, clock.monotonic())
+        clock.advance(10)
+    # ... then nothing: burnt, or its battery gone. Its alarm already went (the care
+    # checks' episode is still open), and supervision still reports it once.
+    offline = [n for n in run_silence(sup, clock, 40 * 3600, step=600) if n.kind != "smoke"]
+    assert [n.kind for n in offline] == ["sensor_offline"]

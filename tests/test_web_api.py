@@ -19,15 +19,16 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from hub.app import Hub
 from hub.control import call
-from hub.reading import Reading
+from hub.reading import Reading, State
 from hub.sensors.gpio import OK_BUTTON, SOS_BUTTON
 from hub.sim.broker import Mosquitto, free_port
 from hub.web.server import WebServer
 from tests.conftest import HubFactory
 from tests.helpers import Collector, eventually
 
-DOOR = "rflink:Eurodomest:123456:01"
-PENDANT = "bthome:A4:C1:38:00:11:22"
+# Device keys as the sources print them (hub.sensors.keys).
+DOOR = "rflink:eurodomest:123456:01"
+PENDANT = "A4:C1:38:00:11:22"
 # /proc/net/wireless of a Raspberry Pi 3 on a weak-ish link (recorded), and its route table.
 WIRELESS = """Inter-| sta-|   Quality        |   Discarded packets               | Missed | WE
  face | tus | link level noise |  nwid  crypt   frag  retry   misc | beacon | 22
@@ -40,7 +41,7 @@ wlan0\t00000000\t0101A8C0\t0003\t0\t0\t303\t00000000\t0\t0\t0
 
 def door_reading(**values: Any) -> Reading:
     """What the RFLink decoder makes of the door contact's line."""
-    return Reading(DOOR, "rflink", "door", {"state": "on", **values})
+    return Reading(DOOR, "rflink", "door", {"state": "on", **values}, state=State.ALARM)
 
 
 async def client_for(hub: Hub) -> AsyncIterator[tuple[WebServer, TestClient[Any, Any]]]:
@@ -178,7 +179,7 @@ async def test_malformed_fields_get_a_clear_error_and_change_nothing(
     await hub.pair_device(DOOR, "door", "大门", "门口")
     token = await installer(server, client)
     await client.post("/installer/permit-join", data={"csrf": token})
-    stranger = Reading("rflink:Kaku:00beef:1", "rflink", "door", {"state": "on"}, rssi=-60)
+    stranger = Reading("rflink:kaku:00beef:1", "rflink", "door", {"state": "on"}, rssi=-60)
     await hub.handle_reading(stranger)
     upload = FormData()
     upload.add_field("csrf", token)
@@ -294,8 +295,8 @@ async def test_a_new_device_replaces_a_broken_one(
     await hub.pair_device(DOOR, "door", "大门", "门口")
     token = await installer(server, client)
     await client.post("/installer/permit-join", data={"csrf": token})
-    new = "rflink:Eurodomest:654321:01"
-    await hub.handle_reading(Reading(new, "rflink", "door", {"state": "on"}))
+    new = "rflink:eurodomest:654321:01"
+    await hub.handle_reading(Reading(new, "rflink", "door", {"state": "on"}, state=State.ALARM))
     resp = await client.post(
         "/installer/pair",
         data={"csrf": token, "key": new, "kind": "door", "name": "大门", "replaces": DOOR},
@@ -354,8 +355,8 @@ async def test_the_walk_test_ticks_devices_and_sends_its_report(
     assert report["data"]["complete"] is False  # the pendant never spoke
 
 
-SMOKE = "rflink:Alecto V4:0003"
-GAS = "rflink:Alecto V4:0004"
+SMOKE = "rflink:alecto v4:0003"
+GAS = "rflink:alecto v4:0004"
 
 
 async def test_a_detector_set_off_in_the_walk_test_reaches_the_centre_flagged_as_a_test(
@@ -368,7 +369,7 @@ async def test_a_detector_set_off_in_the_walk_test_reaches_the_centre_flagged_as
     html = await (await client.post("/installer/walk/start", data={"csrf": token})).text()
     assert "巡检模式" in html and "标为测试" in html and "30 分钟内自动结束" in html
     await hub.pair_device(GAS, "gas", "燃气", "厨房")  # paired after the walk began: not on it
-    await hub.handle_reading(Reading(SMOKE, "rflink", "smoke", {"smoke": True}))
+    await hub.handle_reading(Reading(SMOKE, "rflink", "smoke", {"smoke": True}, state=State.ALARM))
     [smoke] = await collector.wait_event("smoke")
     # stored and sent the real way (priority 0), but the centre sees it is the installer
     assert smoke["priority"] == 0 and smoke["source"]["device"] == SMOKE
@@ -377,7 +378,7 @@ async def test_a_detector_set_off_in_the_walk_test_reaches_the_centre_flagged_as
     html = await (await client.get("/installer/walk")).text()
     assert "已确认 1 / 3" in html and "测试报警：" in html
     # a detector that is not on the checklist still raises a real alarm
-    await hub.handle_reading(Reading(GAS, "rflink", "gas", {"gas": True}))
+    await hub.handle_reading(Reading(GAS, "rflink", "gas", {"gas": True}, state=State.ALARM))
     [gas] = await collector.wait_event("gas")
     assert "test" not in gas["data"] and "walk_test" not in gas["data"]
     assert not hub.book.alarms[gas["id"]].test
@@ -386,8 +387,10 @@ async def test_a_detector_set_off_in_the_walk_test_reaches_the_centre_flagged_as
     assert report["data"]["test_alarms"] == [smoke["id"]]
     assert report["data"]["test_alarm"]["id"] == smoke["id"]
     # the walk test is over: the same detector is a real alarm again
-    await hub.handle_reading(Reading(SMOKE, "rflink", "smoke", {"alarm": False}))  # clear
-    await hub.handle_reading(Reading(SMOKE, "rflink", "smoke", {"smoke": True}))
+    await hub.handle_reading(
+        Reading(SMOKE, "rflink", "smoke", {"alarm": False}, state=State.CLEAR)
+    )  # clear
+    await hub.handle_reading(Reading(SMOKE, "rflink", "smoke", {"smoke": True}, state=State.ALARM))
     [real] = await eventually(
         lambda: [e for e in collector.events("smoke") if e["id"] != smoke["id"]]
     )
@@ -434,7 +437,7 @@ async def test_a_forgotten_walk_test_ends_by_itself_and_alarms_are_real_again(
     assert server.walk is None
     html = await (await client.get("/installer/walk")).text()
     assert "巡检超时，已自动结束" in html
-    await hub.handle_reading(Reading(SMOKE, "rflink", "smoke", {"smoke": True}))
+    await hub.handle_reading(Reading(SMOKE, "rflink", "smoke", {"smoke": True}, state=State.ALARM))
     [smoke] = await collector.wait_event("smoke")
     assert "test" not in smoke["data"] and not hub.book.alarms[smoke["id"]].test
 
@@ -820,14 +823,14 @@ async def test_a_failing_page_listener_never_costs_the_hub_an_alarm(
     broker: Mosquitto, collector: Collector, make_hub: HubFactory
 ) -> None:
     hub = await make_hub(broker.port)
-    smoke = "rflink:Alecto V4:0003"
+    smoke = "rflink:alecto v4:0003"
     await hub.pair_device(smoke, "smoke", "厨房烟感", "厨房")
 
     def broken(_reading: Reading, _device: object) -> None:
         raise RuntimeError("a bug in the pages")
 
     hub.reading_listeners.append(broken)
-    await hub.handle_reading(Reading(smoke, "rflink", "smoke", {"smoke": True}))
+    await hub.handle_reading(Reading(smoke, "rflink", "smoke", {"smoke": True}, state=State.ALARM))
     [alarm] = await collector.wait_event("smoke")
     assert alarm["priority"] == 0 and alarm["source"]["device"] == smoke
 
@@ -901,7 +904,7 @@ async def test_signal_of_neighbours_pushed_off_the_candidate_list_is_not_kept(
     await hub.handle_reading(Reading(PENDANT, "bthome", "presence", {}, rssi=-60))
     token = await installer(server, client)
     await client.post("/installer/permit-join", data={"csrf": token})
-    neighbours = [f"rflink:Kaku:{n:06x}:1" for n in range(MAX_CANDIDATES * 3)]
+    neighbours = [f"rflink:kaku:{n:06x}:1" for n in range(MAX_CANDIDATES * 3)]
     for n, key in enumerate(neighbours):  # a street full of chatty 433 MHz gear
         await hub.handle_reading(Reading(key, "rflink", "switch", {}, rssi=-90 + n % 10))
     assert len(server.join.candidates) == MAX_CANDIDATES

@@ -32,7 +32,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "web"
 DOOR_LINE = b"20;2D;Eurodomest;ID=123456;SWITCH=01;CMD=ON;\r\n"
-DOOR = "rflink:Eurodomest:123456:01"
+DOOR = "rflink:eurodomest:123456:01"  # as the decoder prints it
 WIRELESS = """Inter-| sta-|   Quality        |   Discarded packets               | Missed | WE
  face | tus | link level noise |  nwid  crypt   frag  retry   misc | beacon | 22
  wlan0: 0000   56.  -54.  -256        0      0      0      3      0        0

@@ -1,18 +1,28 @@
 """Attribution (pure): a Reading from a paired device, restated in the device's kind.
 
-A 433 MHz contact only says "command on/off"; whether that is a door opening, a gas
-detector alarming or a pendant pressed is known from the registry (what the installer
-paired it as). This module gives the care checks and the SOS path one vocabulary: the
-on/off fact is `Reading.state` (ALARM, CLEAR, or None when the reading does not say it),
-and for the pages and the event data it is also restated as
+Every source says the on/off fact itself, in `Reading.state` (ALARM, CLEAR, or None when
+the reading does not say it): BTHome from the advert's binary sensor or button event,
+RFLink from `SMOKEALERT`, `PIR` or `CMD`, a Modbus detector from its status register, the
+GPIO buttons from the press. Attribution never guesses it from value names and never
+defaults it; it only restates the kind the installer paired the device as. A 433 MHz
+contact only says "command on/off": paired as `gas` its ON is a gas alarm and its OFF the
+all-clear, paired as `door` they are the door opening and closing.
 
-    door      values {"open": bool}
-    motion    values {"motion": bool}
-    smoke/gas/water   values {"alarm": bool}
-    button    values {"action": "press"} (a pendant or wrist button; a BTHome button
-              event counts when it is a press, see hub.sensors.bthome.is_button_press)
-    wearable, sensor  unchanged: they report their own measurements (heart_rate, spo2,
-              temperature, ...), which the vital-sign checks and the archive read by kind
+What each paired kind does with each state (`values` restates it for the pages and the
+event data):
+
+    kind              ALARM                      CLEAR                  values
+    door              opened                     closed                 {"open": bool}
+    motion            movement seen              no movement            {"motion": bool}
+    smoke/gas/co/water  detector alarms          all clear              {"alarm": bool}
+    button            pressed: the SOS           nothing                {"action": "press"}
+    wearable          its SOS key pressed: SOS   nothing                {"action": "press"}
+    sensor            as its own kind says       as its own kind says   unchanged
+
+A state of None (a battery report, a temperature, a supervision beacon) changes nothing
+anywhere. A wearable's or a generic sensor's reading keeps its own kind (heart_rate,
+spo2, temperature, ...), which the vital-sign checks read; a sensor whose own protocol
+says smoke is still a smoke detector (an alarm is never dropped for a pairing mistake).
 """
 
 from __future__ import annotations
@@ -21,70 +31,44 @@ from dataclasses import replace
 from typing import Any
 
 from hub.reading import Reading, State
-from hub.sensors.bthome import is_button_press
 
-# Words the RF and BLE sources use for the active state of a contact.
-_ACTIVE = frozenset({"on", "allon", "open", "alarm", "press", "pressed", "motion", "detected"})
+# The kinds a hazard detector is paired as (each raises its own alarm).
+HAZARD_KINDS = ("smoke", "gas", "co", "water")
 # Devices paired as these say what they measured themselves (heart_rate, spo2, ...):
 # restating their readings as "wearable" would hide the vital signs from the care
 # checks and the health archive.
 _SELF_DESCRIBING = frozenset({"wearable", "sensor"})
-# Value names that carry the active/inactive state, most specific first.
-_STATE_KEYS = (
-    "smokealert",
-    "pir",
-    "command",
-    "alarm",
-    "smoke",
-    "gas",
-    "co",
-    "water",
-    "opening",
-    "open",
-    "motion",
-    "state",
-)
-
-
-def _active(values: dict[str, Any]) -> bool | None:
-    for key in _STATE_KEYS:
-        value = values.get(key)
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, (int, float)):
-            return bool(value)
-        if isinstance(value, str):
-            return value.strip().lower() in _ACTIVE
-    return None
-
-
-def _state(reading: Reading) -> State | None:
-    if reading.state is not None:
-        return reading.state
-    active = _active(reading.values)
-    if active is None:
-        return None
-    return State.ALARM if active else State.CLEAR
+# What a key press on a wearable comes from: a BTHome button event, an RFLink command.
+_KEYS = ("button", "switch")
+# The value each kind restates its state as (True for ALARM, False for CLEAR).
+_RESTATED = {"door": "open", "motion": "motion", **{kind: "alarm" for kind in HAZARD_KINDS}}
 
 
 def attribute(reading: Reading, kind: str) -> Reading:
-    """The reading as the paired `kind` (door, motion, smoke, gas, water, button, ...);
+    """The reading as the paired `kind` (door, motion, smoke, gas, co, water, button, ...);
     a wearable's or a generic sensor's reading keeps its own kind."""
+    state = reading.state
+    if state is None and reading.protocol == "sim":
+        state = sim_state(kind, reading.values)
     if kind in _SELF_DESCRIBING:
-        if is_button_press(reading):  # a wristband's SOS key
-            return replace(reading, values={**reading.values, "action": "press"}, state=State.ALARM)
-        return reading
-    values = dict(reading.values)
-    state = _state(reading)
-    active = None if state is None else state is State.ALARM
+        if kind == "wearable" and reading.kind in _KEYS and state is State.ALARM:
+            # a wristband's SOS key (BTHome button event, or a 433 MHz band's CMD=ON)
+            return replace(reading, values={**reading.values, "action": "press"}, state=state)
+        return replace(reading, state=state)
     extra: dict[str, Any] = {}
-    if kind == "door" and active is not None:
-        extra = {"open": active}
-    elif kind == "motion" and active is not None:
-        extra = {"motion": active}
-    elif kind in ("smoke", "gas", "water") and active is not None:
-        extra = {"alarm": active}
-    elif kind == "button" and (active or is_button_press(reading)):
+    if kind in _RESTATED and state is not None:
+        extra = {_RESTATED[kind]: state is State.ALARM}
+    elif kind == "button" and state is State.ALARM:
         extra = {"action": "press"}
-        state = State.ALARM
-    return replace(reading, kind=kind, values={**values, **extra}, state=state)
+    return replace(reading, kind=kind, values={**reading.values, **extra}, state=state)
+
+
+def sim_state(kind: str, values: dict[str, Any]) -> State | None:
+    """The state a simulated reading (care scenario files, protocol "sim") gives in the
+    hub's own restated names: `open=`, `motion=`, `alarm=` true/false, `action=press`."""
+    if kind == "button" or kind in _SELF_DESCRIBING:
+        return State.ALARM if values.get("action") == "press" else None
+    said = values.get(_RESTATED.get(kind, ""))
+    if not isinstance(said, bool):
+        return None
+    return State.ALARM if said else State.CLEAR

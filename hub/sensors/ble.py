@@ -32,7 +32,7 @@ from hub.clock import Clock
 from hub.errors import DecodeError
 from hub.reading import Reading
 from hub.sensors.ble_watchdog import ScanWatchdog, Verdict
-from hub.sensors.bthome import BTHOME_UUID, BTHomeDecoder
+from hub.sensors.bthome import BTHOME_UUID, AdvertError, BTHomeDecoder
 from hub.sensors.presence import PresenceTracker, Transition
 
 _LOGGER = logging.getLogger(__name__)
@@ -50,9 +50,12 @@ BLUEZ_CALL_TIMEOUT_S = 10.0
 QUEUE_MAX = 512
 # BTHome service data is a few dozen octets (bthome.io/format); more is not BTHome.
 MAX_SERVICE_DATA = 64
-# A neighbour's encrypted or broken BTHome device fails on every advert: its skips are
-# logged at most this often per device (the log lives on an SD card).
-SKIP_LOG_EVERY_S = 600.0
+# A neighbour's encrypted or broken BTHome device fails on every advert (and bthome-ble
+# complains about each): one line per device per hour says so, with how many more there
+# were (the log lives on an SD card).
+SKIP_LOG_EVERY_S = 3600.0
+# Devices whose complaints are counted; adverts come from anyone in range: bounded.
+SKIP_LOG_DEVICES = 256
 
 # Passive scanning hears only adverts that match a pattern. These are Home Assistant's
 # (habluetooth PASSIVE_SCANNER_ARGS): the flags values nearly every LE device sends,
@@ -73,6 +76,13 @@ class Scanner(Protocol):
 
 DetectionCallback = Callable[[Any, Any], None]  # (bleak BLEDevice, AdvertisementData)
 ScannerFactory = Callable[[DetectionCallback, bool], Scanner]  # (callback, passive)
+
+
+def _with_library(what: str, said: list[str]) -> str:
+    """`what`, with what bthome-ble said about the advert (first complaint, shortened)."""
+    if not said:
+        return what
+    return f"{what} (bthome-ble: {said[0][:200]})"
 
 
 def bleak_scanner(adapter: str) -> ScannerFactory:
@@ -127,7 +137,7 @@ class BleSource:
         self._scanner: Scanner | None = None
         self._queue: asyncio.Queue[Reading] = asyncio.Queue(maxsize=QUEUE_MAX)
         self._dropped = 0
-        self._skip_logged: dict[str, float] = {}
+        self._complaints: dict[str, tuple[float, int]] = {}  # address -> (logged at, held)
         self.adverts = 0  # heard since start (status, bench)
         self.decoded = 0  # BTHome readings made from them
 
@@ -162,20 +172,27 @@ class BleSource:
                 bytes(data), address=address, monotonic=now, rssi=rssi, ts=self.clock.now()
             )
         except DecodeError as exc:
-            self._skipped(address, now, str(exc))
+            said = exc.library_log if isinstance(exc, AdvertError) else []
+            self._skipped(address, now, "skipped: " + _with_library(str(exc), said))
             return
+        if self.decoder.complaints:  # decoded, but the library objected to part of it
+            self._skipped(address, now, _with_library("decoded", self.decoder.complaints))
         if reading is not None:
             self.decoded += 1
             self._put(reading)
 
-    def _skipped(self, address: str, now: float, why: str) -> None:
-        last = self._skip_logged.get(address)
-        if last is not None and now - last < SKIP_LOG_EVERY_S:
+    def _skipped(self, address: str, now: float, what: str) -> None:
+        """Log a device's advert trouble at most once per SKIP_LOG_EVERY_S, saying how
+        many more there were since the last line."""
+        logged, held = self._complaints.get(address, (None, 0))
+        if logged is not None and now - logged < SKIP_LOG_EVERY_S:
+            self._complaints[address] = (logged, held + 1)
             return
-        if len(self._skip_logged) >= 256:  # adverts come from anyone in range: bound it
-            self._skip_logged.clear()
-        self._skip_logged[address] = now
-        _LOGGER.info("BLE advert from %s skipped: %s", address, why)
+        if address not in self._complaints and len(self._complaints) >= SKIP_LOG_DEVICES:
+            self._complaints.clear()
+        self._complaints[address] = (now, 0)
+        more = f" ({held} more such adverts since the last report)" if held else ""
+        _LOGGER.info("BLE advert from %s %s%s", address, what, more)
 
     def detected(self, device: Any, adv: Any) -> None:
         """bleak's detection callback: BLEDevice + AdvertisementData -> on_advert."""

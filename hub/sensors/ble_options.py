@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from typing import Protocol
 
-_ADDRESS = re.compile(r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$")
+from hub.sensors.keys import ble_address
+
 _KEY = re.compile(r"^[0-9a-fA-F]{32}$")
 
 
@@ -31,11 +32,12 @@ def _items(text: str) -> list[str]:
 
 
 def parse_addresses(text: str) -> tuple[str, ...]:
-    """Comma-separated BLE addresses, upper-cased; ValueError names a bad one."""
+    """Comma-separated BLE addresses (any case, ':' '-' or no separators) as BlueZ spells
+    them; ValueError names a bad one."""
     out = []
     for item in _items(text):
-        address = item.upper()
-        if not _ADDRESS.match(address):
+        address = ble_address(item)
+        if address is None:
             raise ValueError(f"{item!r} is not a BLE address like A4:C1:38:8D:18:B2")
         out.append(address)
     return tuple(out)
@@ -45,12 +47,12 @@ def parse_bindkeys(text: str) -> dict[str, bytes]:
     """``ADDRESS=KEY, ...`` as {address: 16-byte key}; ValueError names a bad entry."""
     keys: dict[str, bytes] = {}
     for item in _items(text):
-        address, sep, key = item.partition("=")
-        address = address.strip().upper()
+        typed, sep, key = item.partition("=")
+        address = ble_address(typed)
         key = key.strip()
-        if not sep or not _ADDRESS.match(address) or not _KEY.match(key):
+        if not sep or address is None or not _KEY.match(key):
             raise ValueError(
-                f"the entry for {address[:17]!r} is not ADDRESS=KEY "
+                f"the entry for {typed.strip()[:17]!r} is not ADDRESS=KEY "
                 "(a BLE address, '=', 32 hex digits)"
             )
         keys[address] = bytes.fromhex(key)

@@ -13,8 +13,17 @@ with no BLE configured does not pay for it.
 
 Mapping (the contract the rest of the hub relies on):
   * one advert -> one Reading; `kind` is the most urgent thing the advert carries:
-    button > smoke > gas > water > door > tamper > motion > temperature > humidity
-    > moisture > battery > sensor;
+    button > smoke > gas > co > water > door > tamper > motion > temperature > humidity
+    > moisture > battery > sensor; `device` is the address as BlueZ spells it (upper
+    case, colons), whatever spelling the caller gave;
+  * `state` is the on/off fact of that kind, from the advert's own binary sensor
+    (bthome.io object ids): smoke 0x29, gas 0x1C, carbon monoxide 0x17, moisture 0x20
+    (a leak), opening 0x11 / door 0x1A / garage door 0x1B / window 0x2D, motion 0x21 /
+    occupancy 0x23 / presence 0x25: ALARM when it is on, CLEAR when it is off; a button
+    press (`PRESS_EVENTS`) is ALARM. An advert that carries none of them (battery only,
+    a temperature, tamper, a button's "no press") says nothing: state None. An advert
+    whose kind has no such sensor but that carries a generic boolean (0x0F) gives that
+    state, so a generic contact paired as a detector works;
   * a button event comes out as kind "button" with `values["button"]` the event type
     ("press", "double_press", "long_press", "hold_press", ...); a multi-button device
     gives "button_2", "button_3"... `is_button_press` says whether a Reading is a press,
@@ -27,17 +36,25 @@ Mapping (the contract the rest of the hub relies on):
 
 `decode_advert` is stateless (a fresh bthome-ble parser per call). The BLE source uses
 `BTHomeDecoder`, which holds the bindkeys and drops the repeats of each advert.
+
+bthome-ble logs an ERROR or WARNING line for many broken adverts (a wrong version byte, a
+string that is not UTF-8), once per advert: a neighbour's broken device would write one
+every few seconds to the SD card. While this module decodes, those lines are held back
+and handed to the caller (`AdvertError.library_log`, or `BTHomeDecoder.complaints`),
+which logs one summary per device per hour (hub.sensors.ble).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from hub.errors import DecodeError
-from hub.reading import Reading
+from hub.reading import Reading, State
+from hub.sensors.keys import ble_address
 
 if TYPE_CHECKING:
     from bthome_ble.parser import BTHomeBluetoothDeviceData
@@ -90,10 +107,11 @@ _UNIT_SLUGS = {"%": "pct", "°C": "c", "°F": "f", "µg/m³": "ugm3", "m³": "m3
 
 # Which values make which kind, most urgent first: a pendant that also reports its
 # battery is still a button press, a smoke alarm that reports temperature is smoke.
+# The same binary sensors give the reading's state (on: ALARM, off: CLEAR).
 _KIND_BY_BINARY = (
     ("smoke", "smoke"),
     ("gas", "gas"),
-    ("carbon_monoxide", "gas"),
+    ("carbon_monoxide", "co"),
     ("moisture", "water"),
     ("opening", "door"),
     ("door", "door"),
@@ -105,6 +123,7 @@ _KIND_BY_BINARY = (
     ("presence", "motion"),
 )
 _KIND_BY_SENSOR = ("temperature", "humidity", "moisture", "battery")
+_BINARY_KIND = dict(_KIND_BY_BINARY)
 
 # bthome-ble treats the same packet id within 4 s as a repeat (parser.py,
 # _skip_old_or_duplicated_advertisement); BTHomeDecoder does the same for identical bytes.
@@ -114,6 +133,32 @@ REPEAT_WINDOW_S = 4.0
 MAX_TRACKED_DEVICES = 256
 
 _POSTFIX = re.compile(r"^(?P<base>.+?)(?P<postfix>_\d+)?$")
+# bthome.io/format: the first octet of the service data is the device information; its
+# bits 5-7 are the version (2), bit 0 says encrypted, bit 1 says the MAC follows (6 octets).
+_VERSION_2 = 2
+_ENCRYPTED, _MAC_INCLUDED = 0x01, 0x02
+# An encrypted advert carries at least one payload octet, a 4-octet counter and a 4-octet
+# MIC after the device information (bthome.io/encryption): anything shorter is not one.
+_MIN_ENCRYPTED_TAIL = 1 + 4 + 4
+_LIBRARY_LOGGER = "bthome_ble.parser"  # the library's only logger
+
+
+class _Held(logging.Filter):
+    """Holds back bthome-ble's log records while this module decodes (see the docstring)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.records is None:  # not ours: someone else's use of the library
+            return True
+        if record.levelno >= logging.WARNING:
+            self.records.append(record)
+        return False
+
+
+_HELD = _Held()
 
 
 def is_button_press(reading: Reading) -> bool:
@@ -126,6 +171,14 @@ def is_button_press(reading: Reading) -> bool:
     )
 
 
+class AdvertError(DecodeError):
+    """An advert that does not decode; `library_log` is what bthome-ble said about it."""
+
+    def __init__(self, message: str, library_log: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.library_log = library_log or []
+
+
 def decode_advert(
     service_data: bytes,
     *,
@@ -135,14 +188,15 @@ def decode_advert(
     bindkey: bytes | None = None,
 ) -> Reading:
     """The BTHome v2 service data of `address` as one Reading, or DecodeError (stateless)."""
-    return _decode(
+    reading, _complaints = _decode(
         _new_parser(bindkey),
         service_data,
-        address=address,
+        address=_address(address),
         rssi=rssi,
         ts=ts,
         bindkey=bindkey,
     )
+    return reading
 
 
 class BTHomeDecoder:
@@ -160,8 +214,10 @@ class BTHomeDecoder:
     """
 
     def __init__(self, bindkeys: Mapping[str, bytes] | None = None) -> None:
-        self._bindkeys = {addr.upper(): key for addr, key in (bindkeys or {}).items()}
+        self._bindkeys = {_address(addr): key for addr, key in (bindkeys or {}).items()}
         self._last: dict[str, tuple[bytes, float]] = {}
+        # What bthome-ble complained about while decoding the last advert that did decode.
+        self.complaints: list[str] = []
 
     def decode(
         self,
@@ -173,7 +229,8 @@ class BTHomeDecoder:
         ts: datetime | None = None,
     ) -> Reading | None:
         """A Reading for a new advert, None for a repeat of the last one, or DecodeError."""
-        key = address.upper()
+        self.complaints = []
+        key = _address(address)
         last = self._last.pop(key, None)
         if last is not None and last[0] == service_data and monotonic - last[1] < REPEAT_WINDOW_S:
             self._last[key] = last
@@ -184,18 +241,28 @@ class BTHomeDecoder:
         if len(self._last) > MAX_TRACKED_DEVICES:
             del self._last[next(iter(self._last))]
         bindkey = self._bindkeys.get(key)
-        return _decode(
+        reading, self.complaints = _decode(
             _new_parser(bindkey),
             service_data,
-            address=address,
+            address=key,
             rssi=rssi,
             ts=ts,
             bindkey=bindkey,
         )
+        return reading
+
+
+def _address(address: str) -> str:
+    """The address as BlueZ spells it (upper case, colons); other text as given."""
+    return ble_address(address) or address
 
 
 def _new_parser(bindkey: bytes | None) -> BTHomeBluetoothDeviceData:
     from bthome_ble.parser import BTHomeBluetoothDeviceData
+
+    library = logging.getLogger(_LIBRARY_LOGGER)
+    if _HELD not in library.filters:  # once, when the library is first loaded
+        library.addFilter(_HELD)
 
     if bindkey is not None and len(bindkey) != 16:
         raise DecodeError("BTHome: a bindkey is 16 bytes")
@@ -210,10 +277,12 @@ def _decode(
     rssi: int | None,
     ts: datetime | None,
     bindkey: bytes | None,
-) -> Reading:
+) -> tuple[Reading, list[str]]:
+    """The Reading and what bthome-ble complained about, or AdvertError."""
     from bthome_ble.parser import EncryptionScheme
     from habluetooth import BluetoothServiceInfoBleak
 
+    _check_header(service_data, address, bindkey)
     info = BluetoothServiceInfoBleak(
         # The name only feeds bthome-ble's titles; the address makes it skip the
         # per-vendor name matching.
@@ -231,26 +300,64 @@ def _decode(
         time=0.0,  # only used by bthome-ble's de-duplication across adverts
         tx_power=None,
     )
+    failure: Exception | None = None
+    held: list[logging.LogRecord] = []
+    # The hub decodes on its event loop. Were two threads to decode at once, a record
+    # could be handed to the other's caller: log text only, never a reading.
+    outer, _HELD.records = _HELD.records, held
     try:
         update = parser.update(info)
     # The library indexes into the payload without bounds checks (an empty service
     # data raises IndexError): translate whatever it raises at this boundary.
     except Exception as exc:
-        raise DecodeError(f"BTHome: undecodable advert {service_data.hex()}: {exc!r}") from exc
+        failure = exc
+    finally:
+        _HELD.records = outer
+    said = [record.getMessage() for record in held]
+    if failure is not None:
+        raise AdvertError(
+            f"BTHome: undecodable advert {service_data.hex()}: {failure!r}", said
+        ) from failure
     if parser.downgrade_detected:
         # bthome-ble refuses plaintext from a device we hold a key for: a spoofed
         # pendant must not be able to skip the encryption (bthome.io/encryption).
-        raise DecodeError(f"BTHome: plaintext advert from {address}, which has a bindkey")
-    if parser.encryption_scheme is EncryptionScheme.BTHOME_BINDKEY:
-        if bindkey is None:
-            raise DecodeError(f"BTHome: encrypted advert from {address}, no bindkey configured")
-        if parser.decryption_failed:
-            raise DecodeError(
-                f"BTHome: cannot decrypt advert from {address} (wrong bindkey, or cut short)"
-            )
+        raise AdvertError(f"BTHome: plaintext advert from {address}, which has a bindkey", said)
+    if parser.encryption_scheme is EncryptionScheme.BTHOME_BINDKEY and parser.decryption_failed:
+        raise AdvertError(
+            f"BTHome: cannot decrypt advert from {address} (wrong bindkey, or cut short)", said
+        )
     if not update.devices:
-        raise DecodeError(f"BTHome: not a BTHome v2 advert: {service_data.hex()}")
-    return _to_reading(update, address, rssi, ts, service_data)
+        raise AdvertError(f"BTHome: undecodable advert {service_data.hex()}", said)
+    try:
+        return _to_reading(update, address, rssi, ts, service_data), said
+    except AdvertError as exc:
+        exc.library_log = said
+        raise
+
+
+def _check_header(service_data: bytes, address: str, bindkey: bytes | None) -> None:
+    """Refuse what is not a BTHome v2 advert, and an encrypted one without a key, before
+    the library sees it. An advert is called encrypted only when it is a v2 advert with the
+    encryption bit set and long enough to carry a counter and a MIC: a garbage octet with
+    bit 0 set is not "encrypted", it is undecodable."""
+    if not service_data:
+        raise AdvertError("BTHome: empty service data")
+    info = service_data[0]
+    version = info >> 5
+    if version != _VERSION_2:
+        raise AdvertError(
+            f"BTHome: not a BTHome v2 advert (version bits say {version}): {service_data.hex()}"
+        )
+    if not info & _ENCRYPTED:
+        return
+    header = 1 + (6 if info & _MAC_INCLUDED else 0)
+    if len(service_data) < header + _MIN_ENCRYPTED_TAIL:
+        raise AdvertError(
+            f"BTHome: undecodable advert {service_data.hex()} (encryption bit set, but too "
+            "short to be encrypted)"
+        )
+    if bindkey is None:
+        raise AdvertError(f"BTHome: encrypted advert from {address}, no bindkey configured")
 
 
 def _split(key: str) -> tuple[str, str]:
@@ -305,7 +412,7 @@ def _to_reading(
 
     kind = _kind(kinds)
     if kind is None:
-        raise DecodeError(f"BTHome: no measurement in advert {service_data.hex()}")
+        raise AdvertError(f"BTHome: no measurement in advert {service_data.hex()}")
     return Reading(
         device=address,
         protocol=PROTOCOL,
@@ -314,7 +421,29 @@ def _to_reading(
         battery=battery,
         rssi=rssi,
         ts=ts,
+        state=_state(kind, update),
     )
+
+
+def _state(kind: str, update: SensorUpdate) -> State | None:
+    """The on/off fact of `kind` as the advert's own sensors say it (None: not said)."""
+    if kind == "button":
+        pressed = any(
+            _split(dkey.key)[0] == "button" and event.event_type in PRESS_EVENTS
+            for dkey, event in update.events.items()
+        )
+        return State.ALARM if pressed else None
+    binaries = [
+        (_split(dkey.key)[0], bool(binary.native_value))
+        for dkey, binary in update.binary_entity_values.items()
+    ]
+    # Tamper is not the on/off fact: a lid opened must not read as a detector's alarm.
+    said = [on for base, on in binaries if _BINARY_KIND.get(base) == kind != "tamper"]
+    if not said:  # a generic on/off (a contact with no declared use) says it for any kind
+        said = [on for base, on in binaries if base == "generic"]
+    if not said:
+        return None
+    return State.ALARM if any(said) else State.CLEAR
 
 
 def _kind(kinds: set[str]) -> str | None:

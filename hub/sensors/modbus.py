@@ -1,4 +1,4 @@
-"""Modbus RTU gas/smoke detectors (pure: no pymodbus, no serial, no asyncio).
+"""Modbus RTU gas, smoke, CO and water detectors (pure: no pymodbus, no serial, no asyncio).
 
 Three things live here, each plain data in and plain data out:
 
@@ -10,9 +10,11 @@ Three things live here, each plain data in and plain data out:
 - `Silence`: counts consecutive failed polls per detector and says, once per outage, when a
   detector has stopped answering.
 
-Every reading carries an explicit `alarm` boolean. The care checks' hazard rule treats a
-gas/smoke reading *without* one as an alarm (right for a 433 MHz detector that only speaks
-when it alarms, wrong for a polled one that answers "normal" every few seconds).
+Every reading says its state (`Reading.state`): ALARM for a status the map lists as alarm,
+CLEAR for a normal one (a polled detector answers "normal" every few seconds: each is an
+all-clear, never an alarm), and nothing (None) for fault or tamper: a detector that
+cannot sense neither raises nor ends a hazard; supervision reports the fault.
+`values` keeps `alarm`, `fault` and `tamper` as booleans for the event data.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.errors import ConfigError, DecodeError
-from hub.reading import Reading
+from hub.reading import Reading, State
 
 PROTOCOL = "modbus"
 # Which Modbus table the status is read from, by the name an installer finds in a
@@ -32,7 +34,7 @@ PROTOCOL = "modbus"
 # discrete inputs (FC 2).
 FUNCTIONS = ("holding", "input", "coil", "discrete")
 REGISTER_FUNCTIONS = ("holding", "input")
-DETECTOR_KINDS = ("gas", "smoke")
+DETECTOR_KINDS = ("gas", "smoke", "co", "water")
 # A status and its concentration register are read in one request; the Modbus limit is 125
 # registers per read, but a detector's map is small: a gap this wide is a typo.
 MAX_SPAN = 32
@@ -307,7 +309,10 @@ def decode(detector: Detector, port: str, values: Sequence[Any]) -> Reading:
         out["concentration"] = round(level, 3)
         if detector.concentration_unit:
             out["concentration_unit"] = detector.concentration_unit
-    return Reading(device=detector.key(port), protocol=PROTOCOL, kind=detector.kind, values=out)
+    state = State.ALARM if alarm else None if fault or tamper else State.CLEAR
+    return Reading(
+        device=detector.key(port), protocol=PROTOCOL, kind=detector.kind, values=out, state=state
+    )
 
 
 class Silence:

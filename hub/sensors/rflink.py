@@ -9,6 +9,15 @@ device *is* (a door contact and a panic pendant both send `CMD=ON`). Fields that
 unambiguous (`SMOKEALERT`, `PIR`) give `smoke`/`motion`; any other `CMD` line gives
 `switch`, and the registry supplies the real kind of a paired device
 (`door`, `gas`, `water`, `button`, ...), which overrides this guess.
+
+The on/off fact is `Reading.state`, from the line's own field: `SMOKEALERT=ON/OFF`,
+`PIR=ON/OFF`, or `CMD=ON|ALLON / OFF|ALLOFF` (the contact's closed/open, a detector's
+alarm/clear, a pendant's press). Any other line (a thermometer, `BAT=LOW` alone, a
+`CMD=UP`) says nothing: state None.
+
+The device key is `rflink:<protocol>:<id>[:<switch>]` in lower case, the spelling
+hub.sensors.keys makes of whatever case a person types (the gateway prints `Eurodomest`,
+the `rflink` parser lower-cases the id and switch).
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from typing import Any
 from rflink.parser import decode_packet, valid_packet
 
 from hub.errors import DecodeError
-from hub.reading import Reading
+from hub.reading import Reading, State
 
 PROTOCOL = "rflink"
 # Longest line the gateway sends is well under this (RFLink firmware buffers 128 bytes).
@@ -26,6 +35,9 @@ MAX_LINE = 256
 # Gateway-only replies (banner, PONG, OK, debug): no device behind them.
 _NOT_DEVICE = frozenset({"unknown", "debug"})
 _KIND_FIELDS = (("smokealert", "smoke"), ("pir", "motion"))
+# The field that carries the on/off fact, most specific first, and its words.
+_STATE_FIELDS = ("smokealert", "pir", "command")
+_STATE_WORDS = {"on": State.ALARM, "allon": State.ALARM, "off": State.CLEAR, "alloff": State.CLEAR}
 
 
 def decode(line: bytes | str) -> Reading:
@@ -62,5 +74,7 @@ def decode(line: bytes | str) -> Reading:
     kind = next(
         (k for f, k in _KIND_FIELDS if f in fields), "switch" if "command" in fields else "sensor"
     )
+    state_field = next((f for f in _STATE_FIELDS if f in fields), None)
+    state = None if state_field is None else _STATE_WORDS.get(str(fields[state_field]))
     key = f"{PROTOCOL}:{name}:{device_id}" + (f":{switch}" if switch is not None else "")
-    return Reading(device=key, protocol=PROTOCOL, kind=kind, values=values)
+    return Reading(device=key.lower(), protocol=PROTOCOL, kind=kind, values=values, state=state)

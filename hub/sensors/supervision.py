@@ -34,14 +34,14 @@ MARGIN = 1.5
 DEFAULT_FLOOR = 15 * 60.0
 EVENT_DRIVEN_FLOOR = 25 * 3600.0
 KIND_FLOORS: dict[str, float] = {
-    kind: EVENT_DRIVEN_FLOOR for kind in ("door", "motion", "button", "smoke", "gas", "water")
+    kind: EVENT_DRIVEN_FLOOR for kind in ("door", "motion", "button", "smoke", "gas", "co", "water")
 }
 # At most one battery_low per device per day (repeats would only nag the centre).
 BATTERY_REPEAT = 24 * 3600.0
 # Readings of one device within this window are coalesced into one summary with a count.
 COALESCE_WINDOW = 10.0
 # Life-safety kinds: never coalesced, never dropped.
-ALARM_KINDS = frozenset({"smoke", "gas", "water", "button", "sos", "panic"})
+ALARM_KINDS = frozenset({"smoke", "gas", "co", "water", "button", "sos", "panic"})
 
 
 class Health(Enum):
@@ -187,6 +187,14 @@ class Supervisor:
                 out.append(Notice("sensor_offline", key, {"silent_s": round(now - dev.last_heard)}))
         return out
 
+    def flush(self, now: float) -> list[Notice]:
+        """Close every coalescing window now (the hub is stopping): the summaries they held,
+        so the count and last state of a chattering contact are not lost with the process."""
+        out: list[Notice] = []
+        for key, dev in self._devices.items():
+            out.extend(self._close_window(key, dev, now, force=True))
+        return out
+
     def _coalesce(self, key: str, dev: _Device, reading: Reading, now: float) -> list[Notice]:
         if dev.kind in ALARM_KINDS:
             # Safety decision: alarms always go through, whatever the chatter around them.
@@ -200,8 +208,10 @@ class Supervisor:
             dev.last_values = dict(reading.values)
         return out
 
-    def _close_window(self, key: str, dev: _Device, now: float) -> list[Notice]:
-        if dev.window_start is None or now - dev.window_start < COALESCE_WINDOW:
+    def _close_window(
+        self, key: str, dev: _Device, now: float, *, force: bool = False
+    ) -> list[Notice]:
+        if dev.window_start is None or (not force and now - dev.window_start < COALESCE_WINDOW):
             return []
         dev.window_start = None
         count, dev.suppressed = dev.suppressed, 0

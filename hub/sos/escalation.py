@@ -53,6 +53,7 @@ KIND_TEXT = {
     "fall": "疑似跌倒",
     "smoke": "烟雾报警",
     "gas": "燃气泄漏报警",
+    "co": "一氧化碳报警",
     "water": "水浸报警",
     "survival_overdue": "未按时报平安",
     "inactivity": "长时间无活动",

@@ -8,7 +8,20 @@ on the event loop never waits on a write's fsync.
 
 `last_seen` and battery updates are kept in memory and written at most every
 `flush_every` seconds (SD cards wear out; one write per reading would be thousands a day).
-A power cut loses at most that much last_seen history, never a pairing.
+The last on/off state a device reported (a door open or closed, a detector in alarm or
+clear) is written within `STATE_FLUSH_S` of a change, and every pending update when the
+registry is closed. A power cut loses at most that much history, never a pairing.
+
+Keys are canonical (hub.sensors.keys): every method takes a key in any spelling a person
+may type (`a4:c1:38:…`, `rflink:Eurodomest:…`) and the registry returns only the spelling
+the sources report, and stores new pairings so. An entry written before keys were
+canonical keeps its spelling in the file (an older hub after a software rollback still
+matches it to what its own decoder prints) and is read in the canonical one.
+
+The file keeps the `devices` table as earlier versions wrote it; what later versions
+added (`body_worn`, the last state) lives in a second table, `device_extras`, one entry
+per paired device. An older hub (a software rollback) reads its own table and carries
+the other along untouched; this one ignores, with a warning, fields it does not know.
 """
 
 from __future__ import annotations
@@ -18,7 +31,7 @@ import logging
 import shutil
 import threading
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,15 +41,20 @@ from tinydb.storages import Storage
 from hub.clock import Clock
 from hub.errors import StoreError
 from hub.reading import Reading
+from hub.sensors.keys import canonical_key
 from hub.store.atomic import write_atomic
 
 _LOGGER = logging.getLogger(__name__)
 
 # At most one last_seen/battery write per this many seconds (SD card wear).
 DEFAULT_FLUSH_EVERY = 15 * 60.0
+# A changed on/off state is written at most this long after the change (a door contact
+# changes a few dozen times a day; a chattering one still costs one write a minute).
+STATE_FLUSH_S = 60.0
 # Devices heard but not paired that the inbox remembers (neighbours' 433 MHz gear is common).
 INBOX_SIZE = 32
 _TABLE = "devices"
+_EXTRAS_TABLE = "device_extras"
 
 
 class AtomicJSONStorage(Storage):
@@ -101,6 +119,26 @@ class Device:
     battery: int | None = None
     battery_low: bool = False
     supervision_s: float | None = None  # None: supervision learns the interval
+    # Worn on the body (a wearable always is): its vital signs enter the health archive.
+    body_worn: bool = False
+    # The last on/off state it reported (hub.reading.State value: "alarm" or "clear";
+    # for a door "alarm" is open) and when; None until it says one.
+    state: str | None = None
+    state_at: str | None = None
+
+
+# Device fields kept in the extras table, not in `devices` (see the module docstring).
+_EXTRAS = ("body_worn", "state", "state_at")
+_FIELDS = frozenset(f.name for f in fields(Device))
+
+
+def _base_doc(dev: Device, stored: str) -> dict[str, Any]:
+    """The `devices` entry: the older fields, the key spelled as the file has it."""
+    return {**{k: v for k, v in asdict(dev).items() if k not in _EXTRAS}, "key": stored}
+
+
+def _extras_doc(dev: Device) -> dict[str, Any]:
+    return {"key": dev.key, **{k: getattr(dev, k) for k in _EXTRAS}}
 
 
 @dataclass(frozen=True)
@@ -131,16 +169,44 @@ class Registry:
         self._write_lock = threading.Lock()
         self._db = TinyDB(str(path), storage=AtomicJSONStorage)
         self._table = self._db.table(_TABLE)
+        self._extras = self._db.table(_EXTRAS_TABLE)
         self._devices: dict[str, Device] = {}
+        extras = {
+            canonical_key(doc["key"]): {k: doc[k] for k in _EXTRAS if k in doc}
+            for doc in self._extras.all()
+            if isinstance(doc.get("key"), str)
+        }
+        # canonical key -> every spelling the file has it under (earlier versions wrote keys
+        # as typed); the first is the one written to.
+        self._spellings: dict[str, list[str]] = {}
         for doc in self._table.all():
+            unknown = set(doc) - _FIELDS
+            if unknown:  # written by a newer version: what it added is not ours to read
+                _LOGGER.warning("device registry: fields %s not known here, ignored", unknown)
             try:
-                dev = Device(**doc)
+                dev = Device(**{k: v for k, v in doc.items() if k in _FIELDS and k not in _EXTRAS})
             except TypeError as exc:
                 raise StoreError(f"device registry {path} has an unreadable entry: {exc}") from exc
-            self._devices[dev.key] = dev
+            key = canonical_key(dev.key)
+            spellings = self._spellings.setdefault(key, [])
+            old = self._devices.get(key)
+            if old is None or old.paired_at <= dev.paired_at:  # two spellings: the newer wins
+                self._devices[key] = replace(dev, key=key, **extras.get(key, {}))
+                spellings.insert(0, dev.key)
+            else:
+                spellings.append(dev.key)
+        missing = [dev for key, dev in self._devices.items() if key not in extras]
+        if missing:  # paired by an earlier version: every paired device gets its entry
+            self._extras.insert_multiple(_extras_doc(dev) for dev in missing)
         self._dirty: set[str] = set()
+        self._state_changed = False
         self._last_flush = clock.monotonic()
         self._inbox: OrderedDict[str, Heard] = OrderedDict()
+
+    def _stored(self, key: str) -> str:
+        """The spelling of `key` the file has (new pairings: the canonical one)."""
+        spellings = self._spellings.get(key)
+        return spellings[0] if spellings else key
 
     def close(self) -> None:
         """Flush pending last_seen updates and close the file."""
@@ -158,8 +224,10 @@ class Registry:
         name: str = "",
         room: str = "",
         supervision_s: float | None = None,
+        body_worn: bool = False,
     ) -> Device:
         """Pair (or re-pair) a device; it leaves the inbox. Writes the file."""
+        key = canonical_key(key)
         dev = Device(
             key=key,
             protocol=protocol,
@@ -169,6 +237,7 @@ class Registry:
             room=room,
             paired_at=self._clock.now().isoformat(),
             supervision_s=supervision_s,
+            body_worn=body_worn or kind == "wearable",
         )
         with self._write_lock:
             self._store(dev)
@@ -178,18 +247,22 @@ class Registry:
 
     def remove(self, key: str) -> bool:
         """Unpair a device; False when it was not paired. Writes the file."""
+        key = canonical_key(key)
         with self._write_lock:
             with self._lock:
                 if key not in self._devices:
                     return False
-            self._table.remove(Query().key == key)
+            self._table.remove(Query().key.one_of(self._spellings.get(key) or [key]))
+            self._extras.remove(Query().key == key)
             with self._lock:
                 del self._devices[key]
+                self._spellings.pop(key, None)
                 self._dirty.discard(key)
             return True
 
     def rename(self, key: str, *, name: str | None = None, room: str | None = None) -> Device:
         """Change a paired device's name and/or room. Writes the file; StoreError if unknown."""
+        key = canonical_key(key)
         with self._write_lock:
             with self._lock:
                 dev = self._require(key)
@@ -202,7 +275,8 @@ class Registry:
             return dev
 
     def get(self, key: str) -> Device | None:
-        """The paired device with this key, or None."""
+        """The paired device with this key (any spelling), or None."""
+        key = canonical_key(key)
         with self._lock:
             return self._devices.get(key)
 
@@ -217,47 +291,77 @@ class Registry:
             return list(self._inbox.values())
 
     def seen(self, reading: Reading) -> Device | None:
-        """Attribute a reading: the paired Device (last_seen/battery updated in memory), or
-        None when unpaired (the reading goes to the inbox and must not reach alarms)."""
+        """Attribute a reading: the paired Device (last_seen, battery and on/off state updated
+        in memory), or None when unpaired (the reading goes to the inbox and must not reach
+        alarms)."""
         now = self._clock.now().isoformat()
+        key = canonical_key(reading.device)
         with self._lock:
-            dev = self._devices.get(reading.device)
+            dev = self._devices.get(key)
             if dev is None:
-                self._hear_unpaired(reading, now)
+                self._hear_unpaired(key, reading, now)
                 return None
             low = reading.values.get("battery_low")
+            state = dev.state if reading.state is None else reading.state.value
+            if state != dev.state:
+                self._state_changed = True
             dev = replace(
                 dev,
                 last_seen=now,
                 battery=reading.battery if reading.battery is not None else dev.battery,
                 battery_low=low if isinstance(low, bool) else dev.battery_low,
+                state=state,
+                state_at=dev.state_at if reading.state is None else now,
             )
             self._devices[dev.key] = dev
             self._dirty.add(dev.key)
-            due = self._clock.monotonic() - self._last_flush >= self._flush_every
+            due = self._due()
         if due:
             self.flush()
         return dev
 
+    def _due(self) -> bool:
+        """Whether pending updates should be written now (caller holds _lock)."""
+        elapsed = self._clock.monotonic() - self._last_flush
+        return bool(self._dirty) and (
+            elapsed >= self._flush_every or (self._state_changed and elapsed >= STATE_FLUSH_S)
+        )
+
+    def flush_due(self) -> bool:
+        """Whether a changed on/off state (or old last_seen history) waits to be written;
+        the hub checks this every few seconds and then calls `flush` off the event loop."""
+        with self._lock:
+            return self._due()
+
     def flush(self) -> None:
-        """Write pending last_seen/battery updates (one file write for all of them)."""
+        """Write pending last_seen/battery updates (one file write for all of them) and
+        changed states (one more)."""
         with self._write_lock:
             with self._lock:
                 self._last_flush = self._clock.monotonic()
                 if not self._dirty:
                     return
-                pending = {key: asdict(self._devices[key]) for key in self._dirty}
+                devices = [self._devices[key] for key in self._dirty]
+                states = self._state_changed
                 self._dirty.clear()
-            # One file write for all devices (update_multiple rewrites the table once); never
-            # truncate-then-insert, which would leave an empty registry if power failed between.
+                self._state_changed = False
+            # One file write per table for all devices (update_multiple rewrites the table
+            # once); never truncate-then-insert, which would leave an empty registry if power
+            # failed between.
             device = Query()
             try:
+                stored = {d.key: self._stored(d.key) for d in devices}
                 self._table.update_multiple(
-                    [(doc, device.key == key) for key, doc in pending.items()]
+                    [(_base_doc(d, stored[d.key]), device.key == stored[d.key]) for d in devices]
                 )
+                if states:
+                    self._extras.update_multiple(
+                        [(_extras_doc(d), device.key == d.key) for d in devices]
+                    )
             except BaseException:
                 with self._lock:  # written next time
-                    self._dirty.update(k for k in pending if k in self._devices)
+                    self._dirty.update(d.key for d in devices if d.key in self._devices)
+                    self._state_changed = True
                 raise
 
     def _require(self, key: str) -> Device:
@@ -268,15 +372,17 @@ class Registry:
 
     def _store(self, dev: Device) -> None:
         """Write one device, then show it (caller holds _write_lock, not _lock)."""
-        self._table.upsert(asdict(dev), Query().key == dev.key)
+        stored = self._stored(dev.key)
+        self._table.upsert(_base_doc(dev, stored), Query().key == stored)
+        self._extras.upsert(_extras_doc(dev), Query().key == dev.key)
         with self._lock:
             self._devices[dev.key] = dev
             self._dirty.discard(dev.key)
 
-    def _hear_unpaired(self, reading: Reading, now: str) -> None:
-        old = self._inbox.pop(reading.device, None)
-        self._inbox[reading.device] = Heard(
-            key=reading.device,
+    def _hear_unpaired(self, key: str, reading: Reading, now: str) -> None:
+        old = self._inbox.pop(key, None)
+        self._inbox[key] = Heard(
+            key=key,
             protocol=reading.protocol,
             kind=reading.kind,
             first_heard=old.first_heard if old else now,

@@ -57,6 +57,11 @@ PROMPTS: dict[str, dict[str, str]] = {
         "yue": "偵測到煙霧，請即刻離開房間，唔好搭𨋢",
         "en": "Smoke detected. Leave the room now. Do not use the lift.",
     },
+    "co_guidance": {
+        "cmn": "检测到一氧化碳，请马上打开窗户，离开房间，到外面呼吸新鲜空气",
+        "yue": "偵測到一氧化碳，請即刻打開窗，離開房間，出去呼吸新鮮空氣",
+        "en": "Carbon monoxide detected. Open the windows, leave the room and get fresh air.",
+    },
     "water_guidance": {
         "cmn": "检测到漏水，请关上水龙头，小心地滑",
         "yue": "偵測到漏水，請閂水喉，小心地滑",
