@@ -74,7 +74,8 @@ from hub.voice.confirm import Answer as VoiceAnswer
 from hub.voice.confirm import ConfirmFlow
 from hub.voice.confirm import Outcome as VoiceOutcome
 from hub.voice.listen import VoiceListener
-from hub.voice.prompts import PromptRenderer, Speaker, Voice
+from hub.voice.prompts import Interrupted, PromptRenderer, Speaker, SpeechError, Voice
+from hub.voice.speech_queue import Kind, SpeechQueue, Utterance
 
 if TYPE_CHECKING:  # aiohttp is imported only when the pages are on
     from hub.web.server import WebServer
@@ -97,8 +98,6 @@ _CARE_SAVE_S = 300.0
 _MODEM_RETRY_MIN_S = 5.0
 _MODEM_RETRY_MAX_S = 300.0
 _MODEM_CHECK_S = 5.0
-# Prompts waiting to be spoken; beyond this they are dropped (and logged).
-_SPEECH_QUEUE = 16
 # What the elder hears as an alarm moves on.
 ALARM_PROMPTS = {
     AlarmState.SENT: "alarm_sent",
@@ -194,7 +193,10 @@ class Hub:
         self._player = player
         self._audio_source = audio_source
         self.listener: VoiceListener | None = None
-        self._speech: asyncio.Queue[tuple[str, str]] = asyncio.Queue(maxsize=_SPEECH_QUEUE)
+        # What waits to be spoken, elder-facing prompts first (hub/voice/speech_queue.py).
+        self._speech = SpeechQueue()
+        self._speech_waiting = asyncio.Event()
+        self._speaking: Utterance | None = None
         self._fleet_lock = asyncio.Lock()
         self.clock = clock or SystemClock()
         self.pin_factory = pin_factory
@@ -351,6 +353,8 @@ class Hub:
         self._stopped.set()
         notify("STOPPING=1")
         self.uplink.stopping = True
+        if self.speaker is not None:  # espeak-ng and aplay end with the hub, now
+            self.speaker.close()
         for task in list(self._tasks):
             task.cancel()
         pending = set(self._tasks)
@@ -734,10 +738,14 @@ class Hub:
             )
         elif name == "speak":
             text = args.get("text")
-            if isinstance(text, str):
-                self._queue_speech("centre", text)
-            else:
+            if not isinstance(text, str):
                 _LOGGER.warning("cmd/speak without a text ignored")
+            elif self.speaker is not None:
+                # Cleaned, cut and rate-limited before it is queued: a burst never fills
+                # the queue, and nothing raw reaches the log or the synthesiser.
+                admitted = self.speaker.admit_centre_text(text, self.clock.monotonic())
+                if admitted is not None:
+                    self._queue_speech(Kind.CENTRE, admitted)
         elif name == "locate":
             self._spawn(locate_later(self.ble, args), "cmd-locate")
         elif name == "callback":
@@ -926,21 +934,26 @@ class Hub:
 
     def say_text(self, text: str) -> None:
         """Queue a sentence of our own (e.g. the installer PIN) to be spoken to the room."""
-        self._queue_speech("text", text)
+        self._queue_speech(Kind.TEXT, text)
 
     def say(self, prompt_id: str) -> None:
-        """Queue a fixed prompt for the elder (never blocks; dropped if 16 are waiting)."""
-        self._queue_speech("prompt", prompt_id)
+        """Queue a fixed prompt for the elder (never blocks; goes before the centre's text)."""
+        self._queue_speech(Kind.PROMPT, prompt_id)
 
-    def _queue_speech(self, kind: str, what: str) -> None:
+    def _queue_speech(self, kind: Kind, what: str) -> None:
         if self.speaker is None:
             return
-        try:
-            self._speech.put_nowait((kind, what))
-        except asyncio.QueueFull:
-            # A "text" may be the installer PIN: never in the log.
-            shown = "(text)" if kind == "text" else what[:40]
-            _LOGGER.warning("speech queue full: %s %s dropped", kind, shown)
+        item = Utterance(kind, what)
+        queued = self._speech.put(item, self._speaking)
+        for dropped in queued.dropped:
+            _LOGGER.warning("speech queue full: %s dropped for %s", dropped.shown(), item.shown())
+        if not queued.accepted:
+            _LOGGER.warning("speech queue full: %s dropped", item.shown())
+            return
+        if queued.interrupt and self._speaking is not None:
+            _LOGGER.info("%s cut short for %s", self._speaking.shown(), item.shown())
+            self.speaker.interrupt()
+        self._speech_waiting.set()
 
     async def _speak_forever(self) -> None:
         """Play prompts one at a time (rendering and aplay run off the event loop)."""
@@ -948,18 +961,25 @@ class Hub:
         assert speaker is not None
         await asyncio.to_thread(speaker.prerender)
         while True:
-            kind, what = await self._speech.get()
+            item = self._speech.pop()
+            if item is None:
+                self._speech_waiting.clear()
+                await self._speech_waiting.wait()
+                continue
+            self._speaking = item
             try:
-                if kind == "centre":
-                    now = self.clock.monotonic()
-                    await asyncio.to_thread(speaker.speak_centre_text, what, now)
-                elif kind == "text":
-                    await asyncio.to_thread(speaker.speak_text, what)
+                if item.kind is Kind.CENTRE:
+                    await asyncio.to_thread(speaker.speak_admitted, item.what)
+                elif item.kind is Kind.TEXT:
+                    await asyncio.to_thread(speaker.speak_text, item.what)
                 else:
-                    await asyncio.to_thread(speaker.say, what)
-            except (OSError, subprocess.SubprocessError) as exc:
-                shown = "a sentence (not logged)" if kind == "text" else what[:40]
-                _LOGGER.error("could not speak %s: %s", shown, exc)
+                    await asyncio.to_thread(speaker.say, item.what)
+            except Interrupted:
+                _LOGGER.info("%s cut short", item.shown())
+            except (OSError, subprocess.SubprocessError, SpeechError) as exc:
+                _LOGGER.error("could not speak %s: %s", item.shown(), exc)
+            finally:
+                self._speaking = None
 
     async def _start_listener(self) -> None:
         """Listen for a help phrase (the engines are loaded only when this is on, in a

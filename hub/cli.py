@@ -17,6 +17,7 @@ from hub import __version__
 from hub.config import load_config, load_raw, parse_config
 from hub.control import call
 from hub.errors import ConfigError, HubError
+from hub.logs import guard_handlers
 
 DEFAULT_CONFIG = Path("/etc/pingan-hub/config.toml")
 
@@ -215,6 +216,7 @@ def _run(path: Path) -> int:
     logging.basicConfig(
         level=cfg.hub.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    guard_handlers()  # repeated failures rate-limited, control characters escaped
 
     async def serve() -> None:
         # systemd stops us with SIGTERM: stop cleanly (close the database, say STOPPING=1).
