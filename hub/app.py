@@ -28,7 +28,7 @@ from hub.care.engine import CareEngine
 from hub.clock import Clock, SystemClock
 from hub.config import Config
 from hub.control import ControlServer
-from hub.errors import ControlError, HubError, StoreError
+from hub.errors import ControlError, DecodeError, HubError, StoreError
 from hub.event import KIND_PRIORITY, Draft, Event, Priority, Source, valid_kind
 from hub.reading import Reading
 from hub.sensors.attribute import attribute
@@ -57,6 +57,7 @@ from hub.store.health import VitalBuckets
 from hub.store.held import HeldEvents, Landed
 from hub.store.outbox import AsyncOutbox, LoggedEvent
 from hub.store.registry import Device, Registry, registry_path
+from hub.sync.commands import CentreTest, CommandGate, Verdict, command_id, parse_test
 from hub.sync.config_push import confirm_push, receive_push
 from hub.sync.homeassistant import HaState, HomeAssistantBridge
 from hub.sync.messages import Ack
@@ -125,6 +126,13 @@ _FAULT_EVERY_S = 600.0
 # the last check-in is looked for among this many recent events at start.
 _HA_REFRESH_S = 5.0
 _HA_CHECKIN_LOOKBACK = 500
+# When the family was last texted and called for a centre's full escalation test (at most
+# once a day: hub/sync/commands.py), kept across restarts.
+_COMMANDS_FILE = "commands.json"
+# Test alarms the centre raises carry this as raised_by (at most one open at a time).
+_CENTRE_TEST = "cmd/test"
+# The commands the centre may send (docs/asyncapi.yaml).
+_COMMANDS = ("test", "speak", "locate", "callback")
 # Delay before a crashed part is restarted (it is logged each time).
 _RESTART_DELAY_S = 1.0
 # How long stopping waits for a cancelled part before cancelling it again.
@@ -234,6 +242,9 @@ class Hub:
         # devices' alarms as tests); they never drop one.
         self.alarm_marks: list[Callable[[Draft], Draft]] = []
         self.modem_rssi_dbm: int | None = None
+        # The centre's commands: ids seen, the last full escalation test (loaded at start).
+        self.commands = CommandGate()
+        self._centre_test_starting = False  # a cmd/test alarm being raised right now
 
     # -- start and stop -------------------------------------------------------------
 
@@ -256,6 +267,11 @@ class Hub:
                 "alarm %s restored after restart in state %s", alarm.id, alarm.state.value
             )
         self.registry = await asyncio.to_thread(Registry, registry_path(cfg.data_path), self.clock)
+        saved_commands = await asyncio.to_thread(read_json, cfg.data_path / _COMMANDS_FILE)
+        if isinstance(saved_commands, dict) and isinstance(
+            saved_commands.get("family_test_at"), (int, float)
+        ):
+            self.commands.last_family_test = float(saved_commands["family_test_at"])
         self.supervisor = Supervisor()
         self.vitals = VitalBuckets(cfg.health.bucket_s)
         for device in self.registry.devices():
@@ -729,13 +745,22 @@ class Hub:
         self._execute(actions)
 
     def _on_command(self, name: str, args: dict[str, Any]) -> None:
-        if name == "test":
-            self._spawn(
-                self.raise_alarm(
-                    "sos", test=True, source=Source("cloud", name="centre test", protocol="mqtt")
-                ),
-                "cmd-test",
-            )
+        """A command from the centre (never a retained one: the uplink drops those); one
+        with an id is obeyed once per id."""
+        if name not in _COMMANDS:
+            _LOGGER.warning("unknown command %r ignored", name[:100])
+            return
+        try:
+            test = parse_test(args) if name == "test" else None
+            ident = command_id(args)
+        except DecodeError as exc:
+            _LOGGER.warning("cmd/%s ignored: %s", name, exc)
+            return
+        if not self.commands.first_time(name, ident):
+            _LOGGER.info("cmd/%s %r already obeyed: the repeat is ignored", name[:40], ident)
+            return
+        if test is not None:
+            self._centre_test(test)
         elif name == "speak":
             text = args.get("text")
             if not isinstance(text, str):
@@ -751,8 +776,49 @@ class Hub:
         elif name == "callback":
             # This arrives with the modem issue.
             _LOGGER.info("command %r not supported yet; ignored", name)
-        else:
-            _LOGGER.warning("unknown command %r ignored", name[:100])
+
+    def _centre_test(self, command: CentreTest) -> None:
+        """Raise the centre's test alarm, unless one is still open; the family only for a
+        full escalation test, at most once a day."""
+        test_open = self._centre_test_starting or any(
+            a.is_open and a.raised_by == _CENTRE_TEST for a in self.book.alarms.values()
+        )
+        verdict = self.commands.judge_test(
+            command, test_open=test_open, now=self.clock.now().timestamp()
+        )
+        if verdict is Verdict.BUSY:
+            _LOGGER.warning("cmd/test %r ignored: the last test alarm is still open", command.id)
+            return
+        if verdict is Verdict.RAISE_WITHOUT_FAMILY:
+            _LOGGER.warning(
+                "cmd/test %r: the family was already part of a test in the last 24 h; "
+                "this test alarm does not text or call them",
+                command.id,
+            )
+        with_family = verdict is Verdict.RAISE_WITH_FAMILY
+        self._centre_test_starting = True
+        self._spawn(self._raise_centre_test(command.id, with_family), "cmd-test")
+
+    async def _raise_centre_test(self, command: str, with_family: bool) -> None:
+        try:
+            if with_family:  # remembered first: a restart must not allow a second one today
+                try:
+                    await asyncio.to_thread(
+                        write_json_atomic,
+                        self.cfg.data_path / _COMMANDS_FILE,
+                        {"family_test_at": self.commands.last_family_test},
+                    )
+                except OSError as exc:
+                    _LOGGER.error("full escalation test not remembered on disk: %s", exc)
+            await self.raise_alarm(
+                "sos",
+                test=True,
+                data={"command_id": command, "escalation_test": with_family},
+                source=Source("cloud", name="centre test", protocol="mqtt"),
+                raised_by=_CENTRE_TEST,
+            )
+        finally:
+            self._centre_test_starting = False
 
     async def _tick_forever(self) -> None:
         while True:

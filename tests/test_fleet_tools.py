@@ -331,6 +331,9 @@ def test_acks_and_commands_from_the_centre_match_the_contract(contract: dict[str
         conforms(contract, "Ack", {"id": "x", "state": "lost"})
     conforms(contract, "Command", {})
     conforms(contract, "Command", {"text": "今天有台风，请不要外出"})
+    conforms(contract, "Command", {"id": "T-20261201-1", "escalation": True})
+    with pytest.raises(jsonschema.ValidationError):
+        conforms(contract, "Command", {"id": "", "escalation": "yes"})
 
 
 def test_every_config_report_matches_the_contract(contract: dict[str, Any]) -> None:

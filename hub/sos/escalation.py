@@ -231,6 +231,9 @@ class AlarmFacts:
     local_time: str  # e.g. "11月23日 08:00", the hub's timezone
     room: str = ""
     test: bool = False
+    # A test alarm reaches the family only when it was raised as the full escalation
+    # test (hub/sync/commands.py): otherwise a centre's routine tests text and call them.
+    family_test: bool = False
 
     @classmethod
     def from_event(cls, event: Event, timezone: str) -> AlarmFacts:
@@ -242,6 +245,7 @@ class AlarmFacts:
             local_time=sms_time(event.ts, timezone),
             room=event.source.room if event.source else "",
             test=event.is_test,
+            family_test=event.is_test and event.data.get("escalation_test") is True,
         )
 
 
@@ -353,6 +357,11 @@ class Cascade:
             return []
         self.reason = reason
         actions: list[EscalationAction] = [Siren()]
+        if self.facts.test and not self.facts.family_test:
+            # A test alarm tests the hub and the centre; the family is texted and called
+            # only for a full escalation test the centre asked for.
+            self.state = CascadeState.EXHAUSTED
+            return actions
         if not self.cfg.contacts or not (self.cfg.sms or self.cfg.calls):
             self.state = CascadeState.EXHAUSTED
             return [
