@@ -149,6 +149,8 @@ def _target(name: str) -> Callable[[bytes], None]:
                         groups=["guangzhou-tianhe"],
                         current_version=4,
                         base=local,
+                        now=issued,
+                        clock_synced=True,
                     )
                 except ota.Rejected as exc:
                     if exc.reason not in ota.REASONS:
