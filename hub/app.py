@@ -311,15 +311,20 @@ class Hub:
         )
         if cfg.homeassistant.discovery:
             await self._start_homeassistant()
+        debug_ops: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {
+            "press": self._op_press,
+            "inject": self._op_inject,
+            "block-loop": self._op_block_loop,
+        }
+        if cfg.gpio.pin_factory != "mock":  # not a simulation: refused, with the reason
+            debug_ops = {op: self._simulation_only(op) for op in debug_ops}
         self._control = ControlServer(
             cfg.control_socket,
             {
                 "status": lambda _req: self.status(),
                 "events": self._op_events,
                 "test-alarm": self._op_test_alarm,
-                "press": self._op_press,
-                "inject": self._op_inject,
-                "block-loop": self._op_block_loop,
+                **debug_ops,
                 "devices": self._op_devices,
                 "health": self._op_health,
                 "pair": self._op_pair,
@@ -1576,8 +1581,19 @@ class Hub:
     def _require_simulation(self, op: str) -> None:
         from gpiozero.pins.mock import MockFactory
 
-        if not isinstance(self.pin_factory, MockFactory):
+        if self.cfg.gpio.pin_factory != "mock" or not isinstance(self.pin_factory, MockFactory):
             raise HubError(f'{op} works only in simulation (gpio.pin_factory = "mock")')
+
+    @staticmethod
+    def _simulation_only(op: str) -> Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]:
+        """A control op that exists only in simulation (demo, tests, the power-cut harness):
+        on a real hub it is refused before anything runs (freezing the loop, committing a
+        made-up alarm or pressing a pin is no operation for a hub in a home)."""
+
+        async def refuse(_request: dict[str, Any]) -> dict[str, Any]:
+            raise HubError(f'{op} works only in simulation (gpio.pin_factory = "mock")')
+
+        return refuse
 
     async def _op_inject(self, request: dict[str, Any]) -> dict[str, Any]:
         """Commit a simulated device event (simulation only: demo, tests, power-cut harness)."""
