@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -27,6 +28,7 @@ from hub.care.base import Output as CareOutput
 from hub.care.engine import CareEngine
 from hub.clock import Clock, SystemClock
 from hub.config import Config
+from hub.control import MAX_CLIENTS as CONTROL_CLIENTS
 from hub.control import ControlServer
 from hub.errors import ControlError, DecodeError, HubError, StoreError
 from hub.event import KIND_PRIORITY, Draft, Event, Priority, Source, valid_kind
@@ -77,6 +79,7 @@ from hub.voice.confirm import Outcome as VoiceOutcome
 from hub.voice.listen import VoiceListener
 from hub.voice.prompts import Interrupted, PromptRenderer, Speaker, SpeechError, Voice
 from hub.voice.speech_queue import Kind, SpeechQueue, Utterance
+from hub.web.limits import MAX_PER_ADDRESS, connection_cap, descriptor_limit
 
 if TYPE_CHECKING:  # aiohttp is imported only when the pages are on
     from hub.web.server import WebServer
@@ -133,6 +136,9 @@ _COMMANDS_FILE = "commands.json"
 _CENTRE_TEST = "cmd/test"
 # The commands the centre may send (docs/asyncapi.yaml).
 _COMMANDS = ("test", "speak", "locate", "callback")
+# Below this many descriptors left for the alarm path after the pages' and the control
+# socket's share, the start-up line is a warning (a LimitNOFILE set too low).
+_MIN_RESERVE_FDS = 256
 # Delay before a crashed part is restarted (it is logged each time).
 _RESTART_DELAY_S = 1.0
 # How long stopping waits for a cancelled part before cancelling it again.
@@ -150,6 +156,14 @@ _PATTERN = {
 
 EscalationHook = Callable[[Alarm, str], Awaitable[None]]
 _BLE_ADDRESS = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
+
+
+def _open_descriptors() -> int:
+    """File descriptors this process holds now (Linux /proc; 0 where there is none)."""
+    try:
+        return len(os.listdir("/proc/self/fd")) - 1  # less the one listing it
+    except OSError:
+        return 0
 
 
 def _protocol_of(key: str) -> str:
@@ -361,11 +375,28 @@ class Hub:
             self._start_power()
         if cfg.ble.enabled:
             self.ble = start_ble(self)
+        self._log_descriptor_budget()
         interval = watchdog_interval()
         if interval:
             self._supervise("watchdog", lambda: watchdog_loop(interval))
         notify("READY=1")
         _LOGGER.info("hub %s started (pingan-hub %s)", cfg.hub.id, __version__)
+
+    def _log_descriptor_budget(self) -> None:
+        """Say how the process's file descriptors are shared (README, "Resource limits")."""
+        nofile = descriptor_limit()
+        pages = connection_cap(nofile) if self.cfg.web.enabled else 0
+        reserve = nofile - pages - CONTROL_CLIENTS - 1 - _open_descriptors()
+        log = _LOGGER.info if reserve >= _MIN_RESERVE_FDS else _LOGGER.warning
+        log(
+            "file descriptors: %d; the pages may hold %d (%d per address), the control "
+            "socket %d; %d left for the alarm path",
+            nofile,
+            pages,
+            MAX_PER_ADDRESS,
+            CONTROL_CLIENTS,
+            reserve,
+        )
 
     async def stop(self) -> None:
         """Stop every part and close storage (committed events stay on disk); idempotent."""
@@ -1524,6 +1555,7 @@ class Hub:
             "version": __version__,
             "uptime_s": round(time.monotonic() - self.started_at),
             "clock_synced": self.clock.synced(),
+            "fds": {"open": _open_descriptors(), "limit": descriptor_limit()},
             "uplink": {
                 "connected": up.connected,
                 "protocol": up.protocol,

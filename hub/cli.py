@@ -162,9 +162,11 @@ def _socket(args: argparse.Namespace) -> Path:
 
 def _print_status(st: dict[str, Any]) -> None:
     up = st["uplink"]
+    fds = st.get("fds") or {}
     print(
         f"hub {st['hub']}  pingan-hub {st['version']}  up {st['uptime_s']} s"
         f"{'' if st['clock_synced'] else '  (clock not synced)'}"
+        + (f"  files {fds['open']}/{fds['limit']}" if fds else "")
     )
     link = (
         f"connected (MQTT {up['protocol']})"
