@@ -150,7 +150,7 @@ def clip_speak_text(text: str, max_chars: int = SPEAK_MAX_CHARS) -> str:
             kept.append(" ")
         elif not unicodedata.category(ch).startswith("C"):  # Cc, Cf (bidi), Cs, Co, Cn
             kept.append(ch)
-    return " ".join("".join(kept).split())[:max_chars]
+    return " ".join("".join(kept).split())[:max_chars].rstrip()
 
 
 def fix_wav_sizes(wav: bytes) -> bytes:
