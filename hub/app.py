@@ -756,6 +756,7 @@ class Hub:
                 self.cfg.hub.id,
                 sms_time(self.clock.now(), tz),
                 test=alarm.test,
+                family=not alarm.test,
             )
         )
         await self.escalator.escalate(facts, reason)

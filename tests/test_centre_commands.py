@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,9 @@ from gpiozero.pins.mock import MockFactory
 from hub.app import Hub
 from hub.config import parse_config
 from hub.errors import DecodeError
+from hub.event import Event, Priority, new_event_id
 from hub.sim.broker import Mosquitto
-from hub.sos.escalation import AlarmFacts, Cascade, CascadeState, Siren
+from hub.sos.escalation import AlarmFacts, Cascade, CascadeState, SendSms, Siren
 from hub.sync.commands import (
     ESCALATION_TEST_EVERY_S,
     SEEN_IDS,
@@ -29,6 +31,7 @@ from tests.helpers import Collector, eventually
 from tests.test_escalation import CFG
 
 ROOT = f"pingan/v1/{HUB_ID}"
+TS = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 DAY = ESCALATION_TEST_EVERY_S
 CONTACTS = [{"name": "王小红", "number": "+8613800138000", "relation": "女儿"}]
 
@@ -73,12 +76,21 @@ def test_the_family_is_part_of_a_test_at_most_once_a_day() -> None:
 
 
 def test_a_test_alarm_sounds_the_siren_but_texts_nobody_unless_it_tests_the_family() -> None:
-    plain = AlarmFacts("A-1", "sos", "GZ-1", "08:00", test=True)
+    def facts(**data: Any) -> AlarmFacts:
+        event = Event(new_event_id(), "GZ-1", 1, "sos", Priority.ALARM, TS, True, None, data)
+        return AlarmFacts.from_event(event, "Asia/Shanghai")
+
+    plain = facts(test=True, command_id="T-1", escalation_test=False)
     cascade = Cascade(plain, CFG)
     assert cascade.start("no_ack", 0.0) == [Siren()]
     assert cascade.state is CascadeState.EXHAUSTED
-    family = AlarmFacts("A-2", "sos", "GZ-1", "08:00", test=True, family_test=True)
-    assert any(type(a).__name__ == "SendSms" for a in Cascade(family, CFG).start("no_ack", 0.0))
+    for reaches in (
+        facts(),  # a real alarm
+        facts(test=True, command_id="F-1", escalation_test=True),  # the full test
+        facts(test=True, walk_test="W-1"),  # a device the installer set off
+    ):
+        actions = Cascade(reaches, CFG).start("no_ack", 0.0)
+        assert any(isinstance(a, SendSms) for a in actions)
 
 
 async def start_hub(tmp_path: Path, port: int) -> Hub:

@@ -231,9 +231,11 @@ class AlarmFacts:
     local_time: str  # e.g. "11月23日 08:00", the hub's timezone
     room: str = ""
     test: bool = False
-    # A test alarm reaches the family only when it was raised as the full escalation
-    # test (hub/sync/commands.py): otherwise a centre's routine tests text and call them.
-    family_test: bool = False
+    # Whether the cascade texts and calls the family. Not for a test alarm (the centre's
+    # routine tests once texted and called the family a hundred times), unless it is the
+    # centre's full escalation test (hub/sync/commands.py) or a device's real trigger
+    # the walk test flagged as a test (a person set it off: it still reaches them).
+    family: bool = True
 
     @classmethod
     def from_event(cls, event: Event, timezone: str) -> AlarmFacts:
@@ -245,7 +247,9 @@ class AlarmFacts:
             local_time=sms_time(event.ts, timezone),
             room=event.source.room if event.source else "",
             test=event.is_test,
-            family_test=event.is_test and event.data.get("escalation_test") is True,
+            family=not event.is_test
+            or event.data.get("escalation_test") is True
+            or "walk_test" in event.data,
         )
 
 
@@ -357,7 +361,7 @@ class Cascade:
             return []
         self.reason = reason
         actions: list[EscalationAction] = [Siren()]
-        if self.facts.test and not self.facts.family_test:
+        if not self.facts.family:
             # A test alarm tests the hub and the centre; the family is texted and called
             # only for a full escalation test the centre asked for.
             self.state = CascadeState.EXHAUSTED
