@@ -3,8 +3,10 @@ behind; the hub's speech helpers never outlive it."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -15,7 +17,11 @@ import wave
 from pathlib import Path
 
 import pytest
+from gpiozero.pins.mock import MockFactory
 
+from hub.app import Hub
+from hub.config import parse_config
+from hub.sim.broker import Mosquitto
 from hub.voice import prompts
 from hub.voice.prompts import (
     PROMPTS,
@@ -31,6 +37,8 @@ from hub.voice.prompts import (
     fix_wav_sizes,
     prompt_text,
 )
+from tests.conftest import HUB_ID, hub_raw
+from tests.helpers import Collector, eventually
 from tests.test_voice_prompts import Recorder, wav
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng missing")
@@ -236,3 +244,37 @@ def test_the_rate_limit_still_holds_for_admitted_text(tmp_path: Path) -> None:
     )
     assert speaker.admit_centre_text("第一条", now=0.0) == "第一条"
     assert speaker.admit_centre_text("第二条", now=1.0) is None
+
+
+@needs_espeak
+async def test_the_centre_cannot_fill_the_disk_or_forge_the_log_through_cmd_speak(
+    broker: Mosquitto, collector: Collector, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    out = tmp_path / "out"
+    out.mkdir()
+    player = KeepingPlayer(out)
+    raw = hub_raw(tmp_path / "data", broker.port, voice={"prompts": True, "rate": 300})
+    hub = Hub(parse_config(raw), pin_factory=MockFactory(), local_raw=raw, player=player)
+    await hub.start()
+    try:
+        await hub.uplink.connected.wait()
+        speaker = hub.speaker
+        assert speaker is not None
+        cache = speaker.renderer.cache_dir
+        topic = f"pingan/v1/{HUB_ID}/cmd/speak"
+        huge = json.dumps({"text": "-f /dev/urandom " + "x" * (4 * 1024 * 1024)})
+        await collector.publish(topic, huge)
+        forged = "寒潮\n2026-12-01 00:00:00 ERROR hub.app: alarm cancelled\x1b[2J"
+        await collector.publish(topic, json.dumps({"text": forged}, ensure_ascii=False))
+        await eventually(lambda: len(player.played) == 1)  # only the second is spoken
+        assert seconds_of(player.played[0]) < 20
+        assert re.search(r"cmd/speak.*ignored: payload of \d+ bytes exceeds 16384", caplog.text)
+        fixed = {speaker.renderer.path_for(prompt_text(p, "cmn"), speaker.voice) for p in PROMPTS}
+        await eventually(lambda: set(cache.iterdir()) == fixed)  # the one-off WAV is gone
+        assert all(ch == "\n" or ch.isprintable() for ch in caplog.text)
+        assert "\nERROR hub.app: alarm cancelled" not in "\n".join(
+            r.getMessage() for r in caplog.records
+        )
+    finally:
+        await hub.stop()
