@@ -17,6 +17,7 @@ setpriv's parent-death signal, when it dies.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -122,6 +123,8 @@ RENDER_TIMEOUT_S = 30.0
 PLAY_TIMEOUT_S = MAX_WAV_BYTES / _WAV_BYTES_PER_S + 10.0
 # What espeak-ng says on its standard error is kept this long for the log.
 _STDERR_KEEP = 300
+# A child that has closed its output is exiting; it gets this long before it is killed.
+_EXIT_GRACE_S = 5.0
 # Bytes read from a child's pipe at a time.
 _CHUNK = 65536
 
@@ -197,10 +200,15 @@ RenderRunner = Callable[[Sequence[str], bytes], bytes]
 Runner = Callable[[Sequence[str]], None]
 
 
+@functools.cache
+def _setpriv() -> str | None:
+    return shutil.which("setpriv")
+
+
 def _orphan_proof(argv: Sequence[str]) -> list[str]:
     """argv run so the kernel kills it if the hub dies (setpriv --pdeathsig, util-linux);
     argv unchanged where setpriv is missing (the hub still kills it when it stops)."""
-    setpriv = shutil.which("setpriv")
+    setpriv = _setpriv()
     if setpriv is None:
         return list(argv)
     return [setpriv, "--pdeathsig", "KILL", "--", *argv]
@@ -229,9 +237,13 @@ class _Children:
             self._running.add(child)
             return child
 
-    def _reap(self, child: subprocess.Popen[bytes]) -> bool:
-        """Kill (if still running) and wait for the child; True when it was stopped on
-        purpose (stop or close) rather than ending by itself."""
+    def _reap(self, child: subprocess.Popen[bytes], *, finished: bool = False) -> bool:
+        """Wait for the child, killing it if it still runs (after _EXIT_GRACE_S when it
+        has `finished` its output); True when it was stopped on purpose (stop or close)
+        rather than ending by itself."""
+        if finished:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(_EXIT_GRACE_S)
         if child.poll() is None:
             with contextlib.suppress(OSError):
                 child.kill()
@@ -315,10 +327,12 @@ class EspeakRunner(_Children):
             child = self._start(argv, pipes=True)
         except OSError as exc:
             raise SpeechError(f"cannot start {argv[0]}: {exc}") from exc
+        finished = False
         try:
             out, err = _read_bounded(child, text, RENDER_TIMEOUT_S, MAX_WAV_BYTES)
+            finished = True
         finally:
-            stopped = self._reap(child)
+            stopped = self._reap(child, finished=finished)
         if stopped:
             raise Interrupted("rendering cut short")
         if child.returncode != 0:

@@ -63,8 +63,8 @@ REQUEST_TIMEOUT_S = 30.0
 ACCEPT_RETRY_S = 1.0
 # Connections accepted per wake-up of the listening socket (others wait their turn).
 _ACCEPT_BATCH = 16
-# What marks the end of a request's head.
-_HEAD_END = b"\r\n\r\n"
+# What marks the end of a request's head (a bare-LF client's too: aiohttp accepts it).
+_HEAD_ENDS = (b"\r\n\r\n", b"\n\n")
 _OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
@@ -134,12 +134,12 @@ class _Guarded(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if not self._head_seen:
             seen = self._tail + data
-            if _HEAD_END in seen:
+            if any(end in seen for end in _HEAD_ENDS):
                 self._head_seen = True
                 self._tail = b""
                 self._rearm(self.listener.request_timeout_s, "request")
             else:
-                self._tail = seen[-(len(_HEAD_END) - 1) :]
+                self._tail = seen[-3:]
         self.inner.data_received(data)
 
     def eof_received(self) -> bool | None:
