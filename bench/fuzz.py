@@ -22,7 +22,7 @@ from bench.common import machine
 
 _TEST = re.compile(r"^(tests/\S+::\S+):\s*$")
 _PASSING = re.compile(r"- (\d+) passing, (\d+) failing, and (\d+) invalid")
-_PHASE = re.compile(r"- during generate phase \(([\d.]+) seconds\)")
+_ANY_PHASE = re.compile(r"- during \w+ phase \(([\d.]+) seconds\)")
 
 
 def main() -> None:
@@ -54,17 +54,23 @@ def main() -> None:
         check=False,
     )
     elapsed = time.monotonic() - started
-    rows: list[tuple[str, int, int, float]] = []
+    # Hypothesis reports each phase (reuse of the example database, generate, shrink) with
+    # its own counts: a test's figures are their sums.
+    totals: dict[str, list[float]] = {}
     current = ""
     seconds = 0.0
     for line in proc.stdout.splitlines():
         if m := _TEST.match(line.strip()):
             current = m.group(1)
-        elif m := _PHASE.search(line):
+            totals.setdefault(current, [0, 0, 0.0])
+        elif m := _ANY_PHASE.search(line):
             seconds = float(m.group(1))
         elif (m := _PASSING.search(line)) and current:
-            rows.append((current, int(m.group(1)), int(m.group(3)), seconds))
-            current = ""
+            row = totals[current]
+            row[0] += int(m.group(1))
+            row[1] += int(m.group(3))
+            row[2] += seconds
+    rows = [(name, int(r[0]), int(r[1]), r[2]) for name, r in totals.items()]
     width = max((len(r[0]) for r in rows), default=10)
     print(f"{'property test':{width}}  {'examples':>9}  {'invalid':>8}  {'seconds':>8}")
     for name, passing, invalid, secs in rows:

@@ -11,7 +11,12 @@ Targets: rflink (RFLink line framing + decoding, bytes split at fuzzer-chosen po
 UART delivers them), at (modem line framing + AT response parser), sms (SMS-SUBMIT PDU
 decoder), envelope (signed config envelope verifier: raw bytes), signed (the verifier
 past the signature: fuzzed JSON configs signed with the trusted key), inbound (ack and
-cmd payloads), gatt (the GATT health characteristic decoders).
+cmd payloads), gatt (the GATT health characteristic decoders), command (a burst of
+`cmd/{name}` messages through the hub's command path: parsing, de-duplication, the test
+gate, the cleaning and rate limit of `speak` text and the speech queue; a decision or a
+clean refusal, never two family tests a day, never a dropped prompt, never a control
+character in spoken text), control (the control socket's request handling: one line of
+bytes in, exactly one JSON answer out).
 
     .venv/bin/pip install -e '.[fuzz]'
     .venv/bin/python -m bench.fuzz_atheris [--runs 200000] [--only rflink,at]
@@ -34,7 +39,17 @@ from typing import Any
 
 from bench.common import machine
 
-TARGETS = ("rflink", "at", "sms", "envelope", "signed", "inbound", "gatt")
+TARGETS = (
+    "rflink",
+    "at",
+    "sms",
+    "envelope",
+    "signed",
+    "inbound",
+    "gatt",
+    "command",
+    "control",
+)
 
 # Seeds: the recorded vectors of tests/ (valid and broken), so the fuzzer starts deep.
 SEEDS: dict[str, list[bytes]] = {
@@ -70,6 +85,22 @@ SEEDS: dict[str, list[bytes]] = {
         b'{"text": "hello"}',
         b"[]",
         b'{"id": 1}',
+    ],
+    "command": [
+        b'\x00{"id": "T-1", "escalation": false}',
+        b'\x00{"id": "T-1", "escalation": true}\n\x00{"id": "T-1"}',
+        b'\x01{"text": "-5\xc2\xb0C \xe5\xaf\x92\xe6\xbd\xae\xe9\xa2\x84\xe8\xad\xa6"}',
+        b'\x01{"text": "a\\u001b[2Jb\\n\\u202e", "id": "S"}',
+        b'\x02{"hours": 24}',
+        b"\x03{}",
+        b"\x04\x00",
+    ],
+    "control": [
+        b'{"op": "status"}\n',
+        b'{"op": "events", "last": 5}\n',
+        b"[" * 64 + b"\n",
+        b'{"op": "status", "x": {"y": [1, {"z": "\\"]["}]}}\n',
+        b"\xff\xfe\n",
     ],
     "gatt": [
         bytes.fromhex("1048"),  # heart rate 72 bpm
@@ -149,6 +180,8 @@ def _target(name: str) -> Callable[[bytes], None]:
                         groups=["guangzhou-tianhe"],
                         current_version=4,
                         base=local,
+                        now=issued,
+                        clock_synced=True,
                     )
                 except ota.Rejected as exc:
                     if exc.reason not in ota.REASONS:
@@ -181,6 +214,10 @@ def _target(name: str) -> Callable[[bytes], None]:
                         parse(data)
 
             return inbound_input
+        if name == "command":
+            return _command_target()
+        if name == "control":
+            return _control_target()
         if name == "gatt":
             from hub.sensors import gatt
 
@@ -201,6 +238,90 @@ def _target(name: str) -> Callable[[bytes], None]:
 
             return gatt_input
     raise SystemExit(f"unknown target {name}")
+
+
+def _command_target() -> Callable[[bytes], None]:
+    """Messages separated by newlines, each a command (its first byte picks the name)
+    and its payload, through the hub's command path in order."""
+    import unicodedata
+
+    from hub.errors import DecodeError
+    from hub.sync.commands import CommandGate, Verdict, command_id, parse_test
+    from hub.sync.messages import parse_command
+    from hub.voice.prompts import SPEAK_MAX_CHARS, PromptRenderer, Speaker
+    from hub.voice.speech_queue import Kind, SpeechQueue, Utterance
+
+    names = ("test", "speak", "locate", "callback", "no_such")
+
+    def never_render(*_args: Any) -> bytes:
+        raise AssertionError("admitting text never renders it")
+
+    def never_play(*_args: Any) -> None:
+        raise AssertionError("admitting text never plays it")
+
+    def command_input(data: bytes) -> None:
+        gate = CommandGate()
+        speaker = Speaker(
+            PromptRenderer(Path("/nonexistent"), runner=never_render), player=never_play
+        )
+        queue = SpeechQueue()
+        open_test, family_tests, now = False, 0, 0.0
+        for i, message in enumerate(data.split(b"\n")[:64]):
+            now += 60.0
+            name = names[message[0] % len(names)] if message else "test"
+            if i % 7 == 3:  # the elder's prompts keep coming in between
+                assert queue.put(Utterance(Kind.PROMPT, "alarm_sent")).accepted
+            try:
+                args = parse_command(message[1:])
+                ident = command_id(args)
+                test = parse_test(args) if name == "test" else None
+            except DecodeError:
+                continue
+            if not gate.first_time(name, ident):
+                continue
+            if test is not None:
+                verdict = gate.judge_test(test, test_open=open_test, now=now)
+                open_test = verdict is not Verdict.BUSY or open_test
+                family_tests += verdict is Verdict.RAISE_WITH_FAMILY
+                assert family_tests <= 1  # all within one day
+            elif name == "speak" and isinstance(args.get("text"), str):
+                text = speaker.admit_centre_text(args["text"], now)
+                if text is not None:
+                    assert len(text) <= SPEAK_MAX_CHARS
+                    assert not any(unicodedata.category(c)[0] == "C" for c in text)
+                    queue.put(Utterance(Kind.CENTRE, text))
+        assert len(queue) <= queue.capacity
+
+    return command_input
+
+
+def _control_target() -> Callable[[bytes], None]:
+    """One request's bytes through the control socket's reader, limits and dispatcher."""
+    import asyncio
+
+    from hub.control import MAX_REQUEST, ControlServer
+    from hub.errors import HubError
+
+    async def status(request: dict[str, Any]) -> dict[str, Any]:
+        if request.get("fail"):
+            raise HubError("refused")
+        return {"hub": "GZ-000123"}
+
+    server = ControlServer(Path("/nonexistent"), {"status": status, "events": status})
+    loop = asyncio.new_event_loop()
+
+    async def answer(data: bytes) -> dict[str, Any]:
+        reader = asyncio.StreamReader(limit=MAX_REQUEST)
+        reader.feed_data(data)
+        reader.feed_eof()
+        return await server._answer(reader)
+
+    def control_input(data: bytes) -> None:
+        reply = loop.run_until_complete(answer(data))
+        json.dumps(reply)  # it can be sent
+        assert isinstance(reply.get("ok"), bool) and (reply["ok"] or "error" in reply)
+
+    return control_input
 
 
 def _seed_files(name: str, corpus: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -27,8 +28,9 @@ from hub.care.base import Output as CareOutput
 from hub.care.engine import CareEngine
 from hub.clock import Clock, SystemClock
 from hub.config import Config
+from hub.control import MAX_CLIENTS as CONTROL_CLIENTS
 from hub.control import ControlServer
-from hub.errors import ControlError, HubError, StoreError
+from hub.errors import ControlError, DecodeError, HubError, StoreError
 from hub.event import KIND_PRIORITY, Draft, Event, Priority, Source, valid_kind
 from hub.reading import Reading
 from hub.sensors.attribute import HAZARD_KINDS, attribute
@@ -58,6 +60,7 @@ from hub.store.health import VitalBuckets
 from hub.store.held import HeldEvents, Landed
 from hub.store.outbox import AsyncOutbox, LoggedEvent
 from hub.store.registry import Device, Registry, registry_path
+from hub.sync.commands import CentreTest, CommandGate, Verdict, command_id, parse_test
 from hub.sync.config_push import confirm_push, receive_push
 from hub.sync.homeassistant import HaState, HomeAssistantBridge
 from hub.sync.messages import Ack
@@ -75,7 +78,9 @@ from hub.voice.confirm import Answer as VoiceAnswer
 from hub.voice.confirm import ConfirmFlow
 from hub.voice.confirm import Outcome as VoiceOutcome
 from hub.voice.listen import VoiceListener
-from hub.voice.prompts import PromptRenderer, Speaker, Voice
+from hub.voice.prompts import Interrupted, PromptRenderer, Speaker, SpeechError, Voice
+from hub.voice.speech_queue import Kind, SpeechQueue, Utterance
+from hub.web.limits import MAX_PER_ADDRESS, connection_cap, descriptor_limit
 
 if TYPE_CHECKING:  # aiohttp is imported only when the pages are on
     from hub.web.server import WebServer
@@ -98,8 +103,6 @@ _CARE_SAVE_S = 300.0
 _MODEM_RETRY_MIN_S = 5.0
 _MODEM_RETRY_MAX_S = 300.0
 _MODEM_CHECK_S = 5.0
-# Prompts waiting to be spoken; beyond this they are dropped (and logged).
-_SPEECH_QUEUE = 16
 # What the elder hears as an alarm moves on.
 ALARM_PROMPTS = {
     AlarmState.SENT: "alarm_sent",
@@ -128,6 +131,16 @@ _FAULT_EVERY_S = 600.0
 # the last check-in is looked for among this many recent events at start.
 _HA_REFRESH_S = 5.0
 _HA_CHECKIN_LOOKBACK = 500
+# When the family was last texted and called for a centre's full escalation test (at most
+# once a day: hub/sync/commands.py), kept across restarts.
+_COMMANDS_FILE = "commands.json"
+# Test alarms the centre raises carry this as raised_by (at most one open at a time).
+_CENTRE_TEST = "cmd/test"
+# The commands the centre may send (docs/asyncapi.yaml).
+_COMMANDS = ("test", "speak", "locate", "callback")
+# Below this many descriptors left for the alarm path after the pages' and the control
+# socket's share, the start-up line is a warning (a LimitNOFILE set too low).
+_MIN_RESERVE_FDS = 256
 # Delay before a crashed part is restarted (it is logged each time).
 _RESTART_DELAY_S = 1.0
 # How long stopping waits for a cancelled part before cancelling it again.
@@ -145,6 +158,14 @@ _PATTERN = {
 
 EscalationHook = Callable[[Alarm, str], Awaitable[None]]
 _BLE_ADDRESS = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
+
+
+def _open_descriptors() -> int:
+    """File descriptors this process holds now (Linux /proc; 0 where there is none)."""
+    try:
+        return len(os.listdir("/proc/self/fd")) - 1  # less the one listing it
+    except OSError:
+        return 0
 
 
 def _protocol_of(key: str) -> str:
@@ -196,7 +217,10 @@ class Hub:
         self._player = player
         self._audio_source = audio_source
         self.listener: VoiceListener | None = None
-        self._speech: asyncio.Queue[tuple[str, str]] = asyncio.Queue(maxsize=_SPEECH_QUEUE)
+        # What waits to be spoken, elder-facing prompts first (hub/voice/speech_queue.py).
+        self._speech = SpeechQueue()
+        self._speech_waiting = asyncio.Event()
+        self._speaking: Utterance | None = None
         self._fleet_lock = asyncio.Lock()
         self.clock = clock or SystemClock()
         self.pin_factory = pin_factory
@@ -234,6 +258,9 @@ class Hub:
         # devices' alarms as tests); they never drop one.
         self.alarm_marks: list[Callable[[Draft], Draft]] = []
         self.modem_rssi_dbm: int | None = None
+        # The centre's commands: ids seen, the last full escalation test (loaded at start).
+        self.commands = CommandGate()
+        self._centre_test_starting = False  # a cmd/test alarm being raised right now
 
     # -- start and stop -------------------------------------------------------------
 
@@ -256,6 +283,11 @@ class Hub:
                 "alarm %s restored after restart in state %s", alarm.id, alarm.state.value
             )
         self.registry = await asyncio.to_thread(Registry, registry_path(cfg.data_path), self.clock)
+        saved_commands = await asyncio.to_thread(read_json, cfg.data_path / _COMMANDS_FILE)
+        if isinstance(saved_commands, dict) and isinstance(
+            saved_commands.get("family_test_at"), (int, float)
+        ):
+            self.commands.last_family_test = float(saved_commands["family_test_at"])
         self.supervisor = Supervisor()
         self.vitals = VitalBuckets(cfg.health.bucket_s)
         for device in self.registry.devices():
@@ -296,15 +328,20 @@ class Hub:
         )
         if cfg.homeassistant.discovery:
             await self._start_homeassistant()
+        debug_ops: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {
+            "press": self._op_press,
+            "inject": self._op_inject,
+            "block-loop": self._op_block_loop,
+        }
+        if cfg.gpio.pin_factory != "mock":  # not a simulation: refused, with the reason
+            debug_ops = {op: self._simulation_only(op) for op in debug_ops}
         self._control = ControlServer(
             cfg.control_socket,
             {
                 "status": lambda _req: self.status(),
                 "events": self._op_events,
                 "test-alarm": self._op_test_alarm,
-                "press": self._op_press,
-                "inject": self._op_inject,
-                "block-loop": self._op_block_loop,
+                **debug_ops,
                 "devices": self._op_devices,
                 "health": self._op_health,
                 "pair": self._op_pair,
@@ -341,11 +378,28 @@ class Hub:
             self._start_power()
         if cfg.ble.enabled:
             self.ble = start_ble(self)
+        self._log_descriptor_budget()
         interval = watchdog_interval()
         if interval:
             self._supervise("watchdog", lambda: watchdog_loop(interval))
         notify("READY=1")
         _LOGGER.info("hub %s started (pingan-hub %s)", cfg.hub.id, __version__)
+
+    def _log_descriptor_budget(self) -> None:
+        """Say how the process's file descriptors are shared (README, "Resource limits")."""
+        nofile = descriptor_limit()
+        pages = connection_cap(nofile) if self.cfg.web.enabled else 0
+        reserve = nofile - pages - CONTROL_CLIENTS - 1 - _open_descriptors()
+        log = _LOGGER.info if reserve >= _MIN_RESERVE_FDS else _LOGGER.warning
+        log(
+            "file descriptors: %d; the pages may hold %d (%d per address), the control "
+            "socket %d; %d left for the alarm path",
+            nofile,
+            pages,
+            MAX_PER_ADDRESS,
+            CONTROL_CLIENTS,
+            reserve,
+        )
 
     async def stop(self) -> None:
         """Stop every part and close storage (committed events stay on disk); idempotent."""
@@ -354,6 +408,8 @@ class Hub:
         self._stopped.set()
         notify("STOPPING=1")
         self.uplink.stopping = True
+        if self.speaker is not None:  # espeak-ng and aplay end with the hub, now
+            self.speaker.close()
         for task in list(self._tasks):
             task.cancel()
         pending = set(self._tasks)
@@ -706,6 +762,7 @@ class Hub:
                 self.cfg.hub.id,
                 sms_time(self.clock.now(), tz),
                 test=alarm.test,
+                family=not alarm.test,
             )
         )
         await self.escalator.escalate(facts, reason)
@@ -731,26 +788,80 @@ class Hub:
         self._execute(actions)
 
     def _on_command(self, name: str, args: dict[str, Any]) -> None:
-        if name == "test":
-            self._spawn(
-                self.raise_alarm(
-                    "sos", test=True, source=Source("cloud", name="centre test", protocol="mqtt")
-                ),
-                "cmd-test",
-            )
+        """A command from the centre (never a retained one: the uplink drops those); one
+        with an id is obeyed once per id."""
+        if name not in _COMMANDS:
+            _LOGGER.warning("unknown command %r ignored", name[:100])
+            return
+        try:
+            test = parse_test(args) if name == "test" else None
+            ident = command_id(args)
+        except DecodeError as exc:
+            _LOGGER.warning("cmd/%s ignored: %s", name, exc)
+            return
+        if not self.commands.first_time(name, ident):
+            _LOGGER.info("cmd/%s %r already obeyed: the repeat is ignored", name[:40], ident)
+            return
+        if test is not None:
+            self._centre_test(test)
         elif name == "speak":
             text = args.get("text")
-            if isinstance(text, str):
-                self._queue_speech("centre", text)
-            else:
+            if not isinstance(text, str):
                 _LOGGER.warning("cmd/speak without a text ignored")
+            elif self.speaker is not None:
+                # Cleaned, cut and rate-limited before it is queued: a burst never fills
+                # the queue, and nothing raw reaches the log or the synthesiser.
+                admitted = self.speaker.admit_centre_text(text, self.clock.monotonic())
+                if admitted is not None:
+                    self._queue_speech(Kind.CENTRE, admitted)
         elif name == "locate":
             self._spawn(locate_later(self.ble, args), "cmd-locate")
         elif name == "callback":
             # This arrives with the modem issue.
             _LOGGER.info("command %r not supported yet; ignored", name)
-        else:
-            _LOGGER.warning("unknown command %r ignored", name[:100])
+
+    def _centre_test(self, command: CentreTest) -> None:
+        """Raise the centre's test alarm, unless one is still open; the family only for a
+        full escalation test, at most once a day."""
+        test_open = self._centre_test_starting or any(
+            a.is_open and a.raised_by == _CENTRE_TEST for a in self.book.alarms.values()
+        )
+        verdict = self.commands.judge_test(
+            command, test_open=test_open, now=self.clock.now().timestamp()
+        )
+        if verdict is Verdict.BUSY:
+            _LOGGER.warning("cmd/test %r ignored: the last test alarm is still open", command.id)
+            return
+        if verdict is Verdict.RAISE_WITHOUT_FAMILY:
+            _LOGGER.warning(
+                "cmd/test %r: the family was already part of a test in the last 24 h; "
+                "this test alarm does not text or call them",
+                command.id,
+            )
+        with_family = verdict is Verdict.RAISE_WITH_FAMILY
+        self._centre_test_starting = True
+        self._spawn(self._raise_centre_test(command.id, with_family), "cmd-test")
+
+    async def _raise_centre_test(self, command: str, with_family: bool) -> None:
+        try:
+            if with_family:  # remembered first: a restart must not allow a second one today
+                try:
+                    await asyncio.to_thread(
+                        write_json_atomic,
+                        self.cfg.data_path / _COMMANDS_FILE,
+                        {"family_test_at": self.commands.last_family_test},
+                    )
+                except OSError as exc:
+                    _LOGGER.error("full escalation test not remembered on disk: %s", exc)
+            await self.raise_alarm(
+                "sos",
+                test=True,
+                data={"command_id": command, "escalation_test": with_family},
+                source=Source("cloud", name="centre test", protocol="mqtt"),
+                raised_by=_CENTRE_TEST,
+            )
+        finally:
+            self._centre_test_starting = False
 
     async def _tick_forever(self) -> None:
         while True:
@@ -932,21 +1043,26 @@ class Hub:
 
     def say_text(self, text: str) -> None:
         """Queue a sentence of our own (e.g. the installer PIN) to be spoken to the room."""
-        self._queue_speech("text", text)
+        self._queue_speech(Kind.TEXT, text)
 
     def say(self, prompt_id: str) -> None:
-        """Queue a fixed prompt for the elder (never blocks; dropped if 16 are waiting)."""
-        self._queue_speech("prompt", prompt_id)
+        """Queue a fixed prompt for the elder (never blocks; goes before the centre's text)."""
+        self._queue_speech(Kind.PROMPT, prompt_id)
 
-    def _queue_speech(self, kind: str, what: str) -> None:
+    def _queue_speech(self, kind: Kind, what: str) -> None:
         if self.speaker is None:
             return
-        try:
-            self._speech.put_nowait((kind, what))
-        except asyncio.QueueFull:
-            # A "text" may be the installer PIN: never in the log.
-            shown = "(text)" if kind == "text" else what[:40]
-            _LOGGER.warning("speech queue full: %s %s dropped", kind, shown)
+        item = Utterance(kind, what)
+        queued = self._speech.put(item, self._speaking)
+        for dropped in queued.dropped:
+            _LOGGER.warning("speech queue full: %s dropped for %s", dropped.shown(), item.shown())
+        if not queued.accepted:
+            _LOGGER.warning("speech queue full: %s dropped", item.shown())
+            return
+        if queued.interrupt and self._speaking is not None:
+            _LOGGER.info("%s cut short for %s", self._speaking.shown(), item.shown())
+            self.speaker.interrupt()
+        self._speech_waiting.set()
 
     async def _speak_forever(self) -> None:
         """Play prompts one at a time (rendering and aplay run off the event loop)."""
@@ -954,18 +1070,25 @@ class Hub:
         assert speaker is not None
         await asyncio.to_thread(speaker.prerender)
         while True:
-            kind, what = await self._speech.get()
+            item = self._speech.pop()
+            if item is None:
+                self._speech_waiting.clear()
+                await self._speech_waiting.wait()
+                continue
+            self._speaking = item
             try:
-                if kind == "centre":
-                    now = self.clock.monotonic()
-                    await asyncio.to_thread(speaker.speak_centre_text, what, now)
-                elif kind == "text":
-                    await asyncio.to_thread(speaker.speak_text, what)
+                if item.kind is Kind.CENTRE:
+                    await asyncio.to_thread(speaker.speak_admitted, item.what)
+                elif item.kind is Kind.TEXT:
+                    await asyncio.to_thread(speaker.speak_text, item.what)
                 else:
-                    await asyncio.to_thread(speaker.say, what)
-            except (OSError, subprocess.SubprocessError) as exc:
-                shown = "a sentence (not logged)" if kind == "text" else what[:40]
-                _LOGGER.error("could not speak %s: %s", shown, exc)
+                    await asyncio.to_thread(speaker.say, item.what)
+            except Interrupted:
+                _LOGGER.info("%s cut short", item.shown())
+            except (OSError, subprocess.SubprocessError, SpeechError) as exc:
+                _LOGGER.error("could not speak %s: %s", item.shown(), exc)
+            finally:
+                self._speaking = None
 
     async def _start_listener(self) -> None:
         """Listen for a help phrase (the engines are loaded only when this is on, in a
@@ -1485,6 +1608,7 @@ class Hub:
             "version": __version__,
             "uptime_s": round(time.monotonic() - self.started_at),
             "clock_synced": self.clock.synced(),
+            "fds": {"open": _open_descriptors(), "limit": descriptor_limit()},
             "uplink": {
                 "connected": up.connected,
                 "protocol": up.protocol,
@@ -1542,8 +1666,19 @@ class Hub:
     def _require_simulation(self, op: str) -> None:
         from gpiozero.pins.mock import MockFactory
 
-        if not isinstance(self.pin_factory, MockFactory):
+        if self.cfg.gpio.pin_factory != "mock" or not isinstance(self.pin_factory, MockFactory):
             raise HubError(f'{op} works only in simulation (gpio.pin_factory = "mock")')
+
+    @staticmethod
+    def _simulation_only(op: str) -> Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]:
+        """A control op that exists only in simulation (demo, tests, the power-cut harness):
+        on a real hub it is refused before anything runs (freezing the loop, committing a
+        made-up alarm or pressing a pin is no operation for a hub in a home)."""
+
+        async def refuse(_request: dict[str, Any]) -> dict[str, Any]:
+            raise HubError(f'{op} works only in simulation (gpio.pin_factory = "mock")')
+
+        return refuse
 
     async def _op_inject(self, request: dict[str, Any]) -> dict[str, Any]:
         """Commit a simulated device event (simulation only: demo, tests, power-cut harness)."""

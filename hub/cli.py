@@ -17,6 +17,7 @@ from hub import __version__
 from hub.config import load_config, load_raw, parse_config
 from hub.control import call
 from hub.errors import ConfigError, HubError
+from hub.logs import guard_handlers
 
 DEFAULT_CONFIG = Path("/etc/pingan-hub/config.toml")
 
@@ -172,9 +173,11 @@ def _socket(args: argparse.Namespace) -> Path:
 
 def _print_status(st: dict[str, Any]) -> None:
     up = st["uplink"]
+    fds = st.get("fds") or {}
     print(
         f"hub {st['hub']}  pingan-hub {st['version']}  up {st['uptime_s']} s"
         f"{'' if st['clock_synced'] else '  (clock not synced)'}"
+        + (f"  files {fds['open']}/{fds['limit']}" if fds else "")
     )
     link = (
         f"connected (MQTT {up['protocol']})"
@@ -226,6 +229,7 @@ def _run(path: Path) -> int:
     logging.basicConfig(
         level=cfg.hub.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    guard_handlers()  # repeated failures rate-limited, control characters escaped
 
     async def serve() -> None:
         # systemd stops us with SIGTERM: stop cleanly (close the database, say STOPPING=1).

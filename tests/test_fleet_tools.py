@@ -84,6 +84,8 @@ def test_admin_makes_a_key_signs_a_config_and_the_hub_accepts_it(
         groups=[],
         current_version=6,
         base=LOCAL,
+        now=datetime.now(UTC),  # sign-config signs with the current time
+        clock_synced=True,
     )
     assert accepted.version == 7
     assert accepted.config.sos.ack_timeout_s == 20.0
@@ -189,6 +191,8 @@ def test_admin_pushes_to_a_group_and_sees_each_hub_report(
         groups=["tianhe"],
         current_version=0,
         base={"hub": {"id": "GZ-0001"}},
+        now=datetime.now(UTC),
+        clock_synced=True,
     )
     applied = ota.reported_payload(accepted.version, ReportStatus.APPLIED, now)
     conforms(contract, "ConfigReported", applied)
@@ -331,6 +335,9 @@ def test_acks_and_commands_from_the_centre_match_the_contract(contract: dict[str
         conforms(contract, "Ack", {"id": "x", "state": "lost"})
     conforms(contract, "Command", {})
     conforms(contract, "Command", {"text": "今天有台风，请不要外出"})
+    conforms(contract, "Command", {"id": "T-20261201-1", "escalation": True})
+    with pytest.raises(jsonschema.ValidationError):
+        conforms(contract, "Command", {"id": "", "escalation": "yes"})
 
 
 def test_every_config_report_matches_the_contract(contract: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -69,14 +69,25 @@ def wire(env: dict[str, Any]) -> bytes:
     return json.dumps(env, ensure_ascii=False).encode()
 
 
-def judge(raw: bytes, *, current_version: int = 4, max_bytes: int = ota.DEFAULT_MAX_BYTES) -> Any:
+def judge(
+    raw: bytes,
+    *,
+    current_version: int = 4,
+    max_bytes: int = ota.DEFAULT_MAX_BYTES,
+    now: datetime = ISSUED + timedelta(minutes=1),
+    clock_synced: bool = True,
+    current_digest: str | None = None,
+) -> Any:
     return ota.verify_envelope(
         raw,
         public_keys=TRUSTED,
         hub_id=HUB,
         groups=["guangzhou-tianhe"],
         current_version=current_version,
+        current_digest=current_digest,
         base=LOCAL,
+        now=now,
+        clock_synced=clock_synced,
         max_bytes=max_bytes,
     )
 
@@ -169,6 +180,71 @@ def test_a_replayed_old_config_is_refused() -> None:
 def test_the_retained_copy_of_the_current_version_is_a_quiet_replay() -> None:
     error = refused(wire(envelope(version=4)), current_version=4)
     assert (error.reason, error.version, error.should_report) == ("replay", 4, False)
+    same = ota.envelope_digest(envelope(version=4))
+    error = refused(wire(envelope(version=4)), current_version=4, current_digest=same)
+    assert (error.reason, error.digest, error.should_report) == ("replay", same, False)
+
+
+def test_the_same_version_with_other_content_is_reported_as_a_conflict() -> None:
+    first = ota.envelope_digest(envelope(version=4))
+    other = wire(envelope({"sos": {"ack_timeout_s": 25.0}}, version=4))
+    error = refused(other, current_version=4, current_digest=first)
+    assert (error.reason, error.version, error.should_report) == ("version_conflict", 4, True)
+    assert not error.seen  # the version seen keeps the content it was first seen with
+
+
+# -- issued_at ---------------------------------------------------------------------------
+
+DAY = timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("issued", "verdict"),
+    [
+        (ISSUED, None),
+        (ISSUED - timedelta(days=30), None),  # a month waiting for a hub that was off
+        (ISSUED - timedelta(days=30, seconds=1), "stale"),
+        (datetime(1970, 1, 1, tzinfo=UTC), "stale"),
+        (ISSUED + timedelta(minutes=10), None),  # an admin clock a little fast
+        (ISSUED + timedelta(minutes=10, seconds=1), "from_future"),
+        (datetime(9999, 12, 31, tzinfo=UTC), "from_future"),
+    ],
+)
+def test_issued_at_must_be_within_a_month_behind_and_ten_minutes_ahead_of_a_synced_clock(
+    issued: datetime, verdict: str | None
+) -> None:
+    assert ota.check_issued_at(issued, ISSUED, clock_synced=True) == verdict
+
+
+@pytest.mark.parametrize(
+    ("issued", "verdict"),
+    [
+        (ISSUED + 300 * DAY, None),  # the clock may be far behind (no RTC, no NTP yet)
+        (datetime(2026, 1, 1, tzinfo=UTC), None),
+        (datetime(2025, 12, 31, 23, 59, tzinfo=UTC), "stale"),  # before this software
+        (datetime(1970, 1, 1, tzinfo=UTC), "stale"),
+        (datetime(2099, 12, 31, tzinfo=UTC), None),
+        (datetime(9999, 1, 1, tzinfo=UTC), "from_future"),
+    ],
+)
+def test_without_a_synced_clock_only_impossible_times_are_refused(
+    issued: datetime, verdict: str | None
+) -> None:
+    now = datetime(2026, 2, 1, tzinfo=UTC)  # a Pi on its last saved time
+    assert ota.check_issued_at(issued, now, clock_synced=False) == verdict
+
+
+def test_an_envelope_from_9999_or_1970_is_refused_and_not_remembered() -> None:
+    for year in (9999, 1970):
+        env = ota.sign_envelope(FLEET_KEY, 5, NEW_CARE, datetime(year, 1, 1, tzinfo=UTC), hub=HUB)
+        error = refused(wire(env))
+        assert error.reason in ("stale", "from_future") and error.version == 5
+        assert error.should_report and not error.seen  # judged again once the clock is right
+        assert "issued_at" in error.message and "hub's clock" in error.message
+    late = ota.sign_envelope(FLEET_KEY, 5, NEW_CARE, ISSUED + 2 * DAY, hub=HUB)
+    with pytest.raises(Rejected):
+        judge(wire(late))  # the hub's clock says two days earlier: not yet
+    assert judge(wire(late), now=ISSUED + 2 * DAY).version == 5  # once it is right
 
 
 def test_a_config_for_another_hub_is_refused() -> None:
@@ -386,6 +462,21 @@ def test_a_refused_authentic_version_is_remembered(tmp_path: Path) -> None:
     assert store.record_seen(8).seen_version == 8
     assert store.record_seen(3).seen_version == 8
     assert store.load().applied.version == 0
+
+
+def test_the_content_of_the_version_seen_is_remembered_across_a_restart(tmp_path: Path) -> None:
+    store = ConfigStore(tmp_path)
+    store.apply(5, NEW_CARE, "d5")
+    assert ConfigStore(tmp_path).load().seen_digest == "d5"
+    store.record_seen(6, "d6")
+    assert (store.load().seen_version, store.load().seen_digest) == (6, "d6")
+    store.apply(4, {}, "d4")  # an older version applied (a rollback path): 6 stays seen
+    assert (store.load().seen_version, store.load().seen_digest) == (6, "d6")
+    # A file from before digests were kept: the first copy seen again fills it in.
+    legacy = ConfigStore(tmp_path / "old")
+    legacy.record_seen(7)
+    assert legacy.load().seen_digest == ""
+    assert legacy.record_seen(7, "d7").seen_digest == "d7"
 
 
 def test_a_torn_or_foreign_file_is_a_store_error(tmp_path: Path) -> None:

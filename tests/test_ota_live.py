@@ -22,9 +22,13 @@ ROOT = f"pingan/v1/{HUB_ID}"
 
 
 def signed(
-    version: int, config: dict[str, Any], key: Ed25519PrivateKey = FLEET_KEY, hub: str = HUB_ID
+    version: int,
+    config: dict[str, Any],
+    key: Ed25519PrivateKey = FLEET_KEY,
+    hub: str = HUB_ID,
+    issued: datetime | None = None,
 ) -> bytes:
-    env = sign_envelope(key, version, config, datetime.now(UTC), hub=hub)
+    env = sign_envelope(key, version, config, issued or datetime.now(UTC), hub=hub)
     return json.dumps(env, ensure_ascii=False).encode()
 
 
@@ -106,6 +110,11 @@ async def test_a_signed_push_changes_a_threshold_and_a_contact_while_events_flow
         (signed(5, {"hub": {"id": "EVIL"}}), "invalid_config"),
         (signed(5, {"sos": {"note": "x" * 70_000}}), "oversized"),
         (b"\xff\x00 garbage {", "malformed"),
+        (
+            signed(5, {"sos": {"resend_s": 5.0}}, issued=datetime(9999, 1, 1, tzinfo=UTC)),
+            "from_future",
+        ),
+        (signed(5, {"sos": {"resend_s": 5.0}}, issued=datetime(1970, 1, 1, tzinfo=UTC)), "stale"),
     ],
 )
 async def test_a_bad_push_is_refused_reported_and_changes_nothing(
@@ -135,6 +144,28 @@ async def test_an_old_version_is_refused_as_a_downgrade(
     await eventually(lambda: len(reports(fleet_collector)) == 2)
     assert reports(fleet_collector)[-1]["error"]["reason"] == "downgrade"
     assert hub.cfg.sos.resend_s == 5.0
+
+
+async def test_the_same_version_with_other_content_is_reported_not_dropped(
+    broker: Mosquitto, fleet_collector: Collector, make_hub: HubFactory
+) -> None:
+    hub = await start(make_hub, broker.port)
+    first = signed(7, {"sos": {"resend_s": 5.0}})
+    await fleet_collector.publish(f"{ROOT}/config/desired", first, retain=True)
+    await eventually(lambda: len(reports(fleet_collector)) == 1)
+    await fleet_collector.publish(f"{ROOT}/config/desired", signed(7, {"sos": {"resend_s": 7.0}}))
+    await eventually(lambda: len(reports(fleet_collector)) == 2)
+    conflict = reports(fleet_collector)[-1]
+    assert conflict["version"] == 7 and conflict["status"] == "rejected"
+    assert conflict["error"]["reason"] == "version_conflict"
+    assert "sign the change as a new version" in conflict["error"]["message"]
+    assert hub.cfg.sos.resend_s == 5.0
+    # The identical copy (a reconnect re-delivers the retained one) stays quiet.
+    await fleet_collector.publish(f"{ROOT}/config/desired", first)
+    await fleet_collector.publish(f"{ROOT}/config/desired", signed(8, {"sos": {"resend_s": 6.0}}))
+    await eventually(lambda: len(reports(fleet_collector)) == 3)
+    assert reports(fleet_collector)[-1]["version"] == 8
+    assert reports(fleet_collector)[-1]["status"] == "applied"
 
 
 # The suite's 120 s, not less: 10 s of trial, a reconnect and a stop (aiomqtt may wait

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import struct
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,14 +22,32 @@ from hub.voice.prompts import (
 )
 
 
+def wav(samples: int = 100) -> bytes:
+    """A 16-bit mono 22,050 Hz WAV as espeak-ng writes it to a pipe (sizes left unknown)."""
+    fmt = struct.pack("<HHIIHH", 1, 1, 22050, 44100, 2, 16)
+    return (
+        b"RIFF"
+        + struct.pack("<I", 0x7FFFF024)
+        + b"WAVEfmt "
+        + struct.pack("<I", len(fmt))
+        + fmt
+        + b"data"
+        + struct.pack("<I", 0x7FFFF000)
+        + b"\x00\x00" * samples
+    )
+
+
 class Recorder:
+    """Stands in for espeak-ng (argv and stdin in, a WAV out) or for aplay (argv in)."""
+
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
+        self.stdin: list[bytes] = []
 
-    def __call__(self, argv: Sequence[str]) -> None:
+    def __call__(self, argv: Sequence[str], stdin: bytes = b"") -> bytes:
         self.calls.append(list(argv))
-        if argv[0] == "espeak-ng":
-            Path(argv[argv.index("-w") + 1]).write_bytes(b"RIFF")
+        self.stdin.append(stdin)
+        return wav()
 
 
 def test_every_prompt_exists_in_mandarin_cantonese_and_english() -> None:
@@ -68,7 +87,8 @@ def test_centre_text_is_clipped_and_a_flood_is_rate_limited(tmp_path: Path) -> N
     assert speaker.speak_centre_text("later", now=12.0)
     assert len(player.calls) == 3
     assert len(clip_speak_text("台风预警" * 100)) == 200
-    assert clip_speak_text("a\x00b\nc") == "abc"
+    # Control characters go; a line break is a space between words, not nothing.
+    assert clip_speak_text("a\x00b\nc") == "ab c"
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")

@@ -232,6 +232,11 @@ class AlarmFacts:
     local_time: str  # e.g. "11月23日 08:00", the hub's timezone
     room: str = ""
     test: bool = False
+    # Whether the cascade texts and calls the family. Not for a test alarm (the centre's
+    # routine tests once texted and called the family a hundred times), unless it is the
+    # centre's full escalation test (hub/sync/commands.py) or a device's real trigger
+    # the walk test flagged as a test (a person set it off: it still reaches them).
+    family: bool = True
 
     @classmethod
     def from_event(cls, event: Event, timezone: str) -> AlarmFacts:
@@ -243,6 +248,9 @@ class AlarmFacts:
             local_time=sms_time(event.ts, timezone),
             room=event.source.room if event.source else "",
             test=event.is_test,
+            family=not event.is_test
+            or event.data.get("escalation_test") is True
+            or "walk_test" in event.data,
         )
 
 
@@ -354,6 +362,11 @@ class Cascade:
             return []
         self.reason = reason
         actions: list[EscalationAction] = [Siren()]
+        if not self.facts.family:
+            # A test alarm tests the hub and the centre; the family is texted and called
+            # only for a full escalation test the centre asked for.
+            self.state = CascadeState.EXHAUSTED
+            return actions
         if not self.cfg.contacts or not (self.cfg.sms or self.cfg.calls):
             self.state = CascadeState.EXHAUSTED
             return [

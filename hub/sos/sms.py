@@ -15,6 +15,10 @@ every PDU we build decodes back to the text we meant to send.
 
 from __future__ import annotations
 
+# UCS2 text is encoded with Python's utf-16-be codec, which Python imports from disk on
+# first use. Imported here, with the hub: an escalation is the worst moment to need a
+# file (with every descriptor in use, that import once failed and the family got no SMS).
+import encodings.utf_16_be  # noqa: F401
 from dataclasses import dataclass
 from enum import Enum
 

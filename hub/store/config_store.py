@@ -8,6 +8,8 @@ for everything the fleet did not set.
 
     {"format": 1,
      "seen_version": 9,                       # highest authentic version: replays refused
+     "seen_digest": "3f2a...",                # its content (ota.envelope_digest): a
+                                              # different envelope of that version is reported
      "applied": {"version": 9, "overlay": {...}, "confirmed": false},
      "last_good": {"version": 8, "overlay": {...}}}
 
@@ -45,6 +47,7 @@ class FleetState:
 
     seen_version: int = 0
     applied: Applied = field(default_factory=Applied)
+    seen_digest: str = ""  # of the seen version's envelope; "" when not known (older files)
     last_good: Applied = field(default_factory=Applied)
 
     def to_json(self) -> bytes:
@@ -52,6 +55,7 @@ class FleetState:
         body = {
             "format": _FORMAT,
             "seen_version": self.seen_version,
+            "seen_digest": self.seen_digest,
             "applied": {
                 "version": self.applied.version,
                 "overlay": self.applied.overlay,
@@ -75,6 +79,7 @@ class FleetState:
                     int(applied["version"]), dict(applied["overlay"]), bool(applied["confirmed"])
                 ),
                 last_good=Applied(int(good["version"]), dict(good["overlay"]), True),
+                seen_digest=str(obj.get("seen_digest", "")),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise StoreError(f"fleet config file unreadable: {exc}") from exc
@@ -107,15 +112,18 @@ class ConfigStore:
         except OSError as exc:
             raise StoreError(f"cannot write {self.path}: {exc}") from exc
 
-    def record_seen(self, version: int) -> FleetState:
-        """Remember an authentic version that was refused (so its retained copy is a replay)."""
+    def record_seen(self, version: int, digest: str = "") -> FleetState:
+        """Remember an authentic version that was refused (so its retained copy is a
+        replay), with its envelope's digest when known."""
         state = self.load()
-        if version > state.seen_version:
-            state = replace(state, seen_version=version)
+        if version > state.seen_version or (
+            version == state.seen_version and digest and not state.seen_digest
+        ):
+            state = replace(state, seen_version=version, seen_digest=digest)
             self.save(state)
         return state
 
-    def apply(self, version: int, overlay: dict[str, Any]) -> FleetState:
+    def apply(self, version: int, overlay: dict[str, Any], digest: str = "") -> FleetState:
         """Make version the applied overlay, on trial; the current one becomes last good.
 
         If the current one was itself still on trial, it never proved itself: the last
@@ -127,10 +135,12 @@ class ConfigStore:
             if state.applied.confirmed
             else state.last_good
         )
+        newest = version >= state.seen_version
         state = FleetState(
             seen_version=max(state.seen_version, version),
             applied=Applied(version, dict(overlay), confirmed=False),
             last_good=good,
+            seen_digest=digest if newest else state.seen_digest,
         )
         self.save(state)
         return state

@@ -40,18 +40,21 @@ async def receive_push(
             hub_id=cfg.hub.id,
             groups=cfg.fleet.groups,
             current_version=state.seen_version,
+            current_digest=state.seen_digest or None,
             base=local_raw,
+            now=clock.now(),
+            clock_synced=clock.synced(),
         )
     except Rejected as rejected:
         _LOGGER.warning("config push refused: %s", rejected)
-        if rejected.version is not None:
-            await asyncio.to_thread(store.record_seen, rejected.version)
+        if rejected.version is not None and rejected.seen:
+            await asyncio.to_thread(store.record_seen, rejected.version, rejected.digest or "")
         if not rejected.should_report:
             return None, None
         return None, reported_payload(
             rejected.version, ReportStatus.REJECTED, clock.now(), error=rejected
         )
-    await asyncio.to_thread(store.apply, accepted.version, accepted.overlay)
+    await asyncio.to_thread(store.apply, accepted.version, accepted.overlay, accepted.digest)
     return accepted, None
 
 

@@ -18,6 +18,17 @@ UTF-8: keys sorted, no whitespace, non-ASCII characters as themselves. A signer 
 language must produce the same bytes (RFC 8785 JCS gives them for the integers, strings,
 booleans and short decimals a config holds).
 
+`issued_at` must be fresh. With the hub's clock synced it may be at most ISSUED_AHEAD_S
+ahead of the hub's clock and at most ISSUED_MAX_AGE_S old; without (a Pi has no RTC and
+runs on the last saved time until NTP answers) it must only lie between ISSUED_EARLIEST
+and ISSUED_LATEST. An envelope refused for its time is not remembered as seen: once the
+clock is right, its retained copy is judged again at the next connection.
+
+The same version again with other content (another config, target or time) is refused
+and reported (`version_conflict`): a version names one envelope, and a silent drop hid
+an admin's mistake. Only the identical retained copy of a version already judged is
+ignored silently (`replay`).
+
 `config` is a partial configuration: only the sections and options in PUSHABLE. It is
 merged over the hub's local TOML document (tables merged key by key, lists such as
 `escalation.contacts` replaced whole) and the result must pass the same validator as the
@@ -31,6 +42,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -52,6 +64,17 @@ DEFAULT_MAX_BYTES: Final = 64 * 1024
 MAX_DEPTH: Final = 8
 # Versions are compared as integers; stay within what every JSON parser holds exactly.
 MAX_VERSION: Final = 2**53 - 1
+# Freshness of issued_at against a synced clock. Ahead: the admin's machine and the hub
+# both keep NTP time, within seconds; ten minutes covers an admin laptop that has drifted.
+ISSUED_AHEAD_S: Final = 600.0
+# Age: a push waits, retained, on the broker for a hub that is switched off (in storage,
+# or the elder in hospital); 30 days covers that. An older envelope is refused (and
+# reported): the admin signs a new version.
+ISSUED_MAX_AGE_S: Final = 30 * 86400.0
+# Without a synced clock, only the impossible is refused: a time before this software
+# existed (the clock module's earliest plausible date) or past the end of the century.
+ISSUED_EARLIEST: Final = datetime(2026, 1, 1, tzinfo=UTC)
+ISSUED_LATEST: Final = datetime(2100, 1, 1, tzinfo=UTC)
 
 # Stable reason codes, reported on `config/reported` as error.reason.
 UNSIGNED: Final = "unsigned"
@@ -63,6 +86,9 @@ WRONG_TARGET: Final = "wrong_target"
 INVALID_CONFIG: Final = "invalid_config"
 OVERSIZED: Final = "oversized"
 MALFORMED: Final = "malformed"
+STALE: Final = "stale"
+FROM_FUTURE: Final = "from_future"
+VERSION_CONFLICT: Final = "version_conflict"
 REASONS: Final = (
     UNSIGNED,
     BAD_SIGNATURE,
@@ -73,6 +99,9 @@ REASONS: Final = (
     INVALID_CONFIG,
     OVERSIZED,
     MALFORMED,
+    STALE,
+    FROM_FUTURE,
+    VERSION_CONFLICT,
 )
 
 # What a fleet push may set. None means every option of the section. Left out on purpose:
@@ -94,15 +123,26 @@ _ED25519_SIG_BYTES: Final = 64
 class Rejected(HubError):
     """The envelope was refused; `reason` is one of REASONS, `message` says why."""
 
-    def __init__(self, reason: str, message: str, *, version: int | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        message: str,
+        *,
+        version: int | None = None,
+        digest: str | None = None,
+        seen: bool = True,
+    ) -> None:
         super().__init__(f"{reason}: {message}")
         self.reason = reason
         self.message = message
-        # Set only when the envelope was authentic and meant for this hub: the caller
-        # records it as seen, so the same retained envelope is not re-judged (and
-        # re-reported) on every reconnect. A forged envelope never advances it, so an
-        # attacker cannot block future configs with a huge version number.
+        # Set only when the envelope was authentic and meant for this hub: it is reported,
+        # and (when `seen`) the caller records it as seen with its `digest`, so the same
+        # retained envelope is not re-judged (and re-reported) on every reconnect. A
+        # forged envelope never advances it, so an attacker cannot block future configs
+        # with a huge version number.
         self.version = version
+        self.digest = digest
+        self.seen = seen
 
     @property
     def should_report(self) -> bool:
@@ -118,12 +158,36 @@ class Accepted:
     overlay: dict[str, Any]
     merged: dict[str, Any]
     config: Config
+    digest: str = ""  # of the envelope's signed content (envelope_digest)
 
 
 def canonical_bytes(envelope: Mapping[str, Any]) -> bytes:
     """The bytes that are signed: the envelope without `sig`, sorted keys, no whitespace."""
     unsigned = {k: v for k, v in envelope.items() if k != "sig"}
     return json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def envelope_digest(envelope: Mapping[str, Any]) -> str:
+    """What identifies an envelope's content: SHA-256 of its signed bytes, in hex."""
+    return hashlib.sha256(canonical_bytes(envelope)).hexdigest()
+
+
+def check_issued_at(issued: datetime, now: datetime, *, clock_synced: bool) -> str | None:
+    """Why `issued` is not a time to accept an envelope from (STALE or FROM_FUTURE), or
+    None when it is fresh: within ISSUED_AHEAD_S ahead and ISSUED_MAX_AGE_S behind a synced
+    clock; between ISSUED_EARLIEST and ISSUED_LATEST when the clock is not synced."""
+    if clock_synced:
+        ahead = (issued - now).total_seconds()
+        if ahead > ISSUED_AHEAD_S:
+            return FROM_FUTURE
+        if -ahead > ISSUED_MAX_AGE_S:
+            return STALE
+        return None
+    if issued < ISSUED_EARLIEST:
+        return STALE
+    if issued >= ISSUED_LATEST:
+        return FROM_FUTURE
+    return None
 
 
 def encode_public_key(raw: bytes) -> str:
@@ -307,12 +371,17 @@ def verify_envelope(
     groups: Collection[str],
     current_version: int,
     base: Mapping[str, Any],
+    now: datetime,
+    clock_synced: bool,
+    current_digest: str | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Accepted:
     """Judge one `config/desired` payload; Accepted, or Rejected with a reason code.
 
-    `current_version` is the highest authentic version this hub has seen (0 for none);
-    `base` is the local TOML document the overlay is merged over.
+    `current_version` is the highest authentic version this hub has seen (0 for none) and
+    `current_digest` the envelope_digest it had (None when not known); `base` is the
+    local TOML document the overlay is merged over; `now` and `clock_synced` are the
+    hub's clock, for the freshness of issued_at.
     """
     env = _parse(raw, max_bytes)
     if "sig" not in env or env.get("sig") in (None, ""):
@@ -324,22 +393,50 @@ def verify_envelope(
         raise Rejected(WRONG_TARGET, "addressed to another hub")
     if "group" in env and env["group"] not in groups:
         raise Rejected(WRONG_TARGET, "addressed to a group this hub is not in")
+    digest = envelope_digest(env)
     if version == current_version:
-        raise Rejected(REPLAY, f"version {version} was already received", version=version)
+        if current_digest is not None and digest != current_digest:
+            raise Rejected(
+                VERSION_CONFLICT,
+                f"version {version} was already received with other content; "
+                "sign the change as a new version",
+                version=version,
+                seen=False,
+            )
+        raise Rejected(
+            REPLAY, f"version {version} was already received", version=version, digest=digest
+        )
     if version < current_version:
         raise Rejected(
             DOWNGRADE, f"version {version} is older than {current_version}", version=None
         )
+    issued = datetime.fromisoformat(env["issued_at"].replace("Z", "+00:00"))
+    if issued.tzinfo is None:
+        issued = issued.replace(tzinfo=UTC)
+    stale = check_issued_at(issued, now, clock_synced=clock_synced)
+    if stale is not None:
+        window = (
+            f"at most {ISSUED_AHEAD_S:.0f} s ahead of and {ISSUED_MAX_AGE_S / 86400:.0f} days "
+            f"behind the hub's clock ({now.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ})"
+            if clock_synced
+            else f"from {ISSUED_EARLIEST:%Y-%m-%d} to {ISSUED_LATEST:%Y-%m-%d} "
+            "(the hub's clock is not synced)"
+        )
+        raise Rejected(
+            stale, f"issued_at {env['issued_at']} must be {window}", version=version, seen=False
+        )
     overlay: dict[str, Any] = env["config"]
     problems = check_overlay(overlay)
     if problems:
-        raise Rejected(INVALID_CONFIG, "; ".join(problems), version=version)
+        raise Rejected(INVALID_CONFIG, "; ".join(problems), version=version, digest=digest)
     merged = merge_config(base, overlay)
     try:
         config = parse_config(merged)
     except ConfigError as exc:
-        raise Rejected(INVALID_CONFIG, "; ".join(exc.problems), version=version) from exc
-    return Accepted(version, overlay, merged, config)
+        raise Rejected(
+            INVALID_CONFIG, "; ".join(exc.problems), version=version, digest=digest
+        ) from exc
+    return Accepted(version, overlay, merged, config, digest)
 
 
 def startup_config(

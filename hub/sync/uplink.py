@@ -466,11 +466,16 @@ class Uplink:
                 if topic == self.topics.ack:
                     self.on_ack(parse_ack(payload))
                 elif (name := self.topics.command_name(topic)) is not None:
+                    if message.retain:
+                        # Commands are instructions, not state: a retained one would be
+                        # obeyed again at every reconnect and restart.
+                        _LOGGER.warning("retained command %r ignored", name[:100])
+                        continue
                     self.on_command(name, parse_command(payload))
                 else:
                     _LOGGER.warning("message on unexpected topic %r ignored", topic[:200])
             except DecodeError as exc:
-                _LOGGER.warning("bad payload on %s ignored: %s", topic[:200], exc)
+                _LOGGER.warning("bad payload on %r ignored: %s", topic[:200], exc)
 
     async def round_trip(self) -> float | None:
         """Seconds for one QoS 1 publish to be PUBACKed (the retained status, republished);

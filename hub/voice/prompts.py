@@ -1,16 +1,40 @@
 """Elder-facing spoken prompts: texts in cmn/yue/en, espeak-ng rendering, a cache, a player.
 
 Only our own TTS output is ever written to disk (the prompt cache); microphone audio never is.
+
+Speech is data, never arguments: text reaches espeak-ng on its standard input (`--stdin`),
+so a text that starts with `-` ("-5°C 寒潮预警", "-f FILE") is spoken as words, never read
+as an option. Before rendering, text is cleaned (control and format characters dropped,
+line breaks made spaces) and cut to length; the render is bounded in time and in output
+bytes, written beside the cache and renamed into it, and the temporary is removed
+whatever fails. The cache holds the fixed prompts of the voice in use and nothing else: a
+one-off sentence (the centre's text, the spoken PIN) is deleted once played, and whatever
+else is in the directory at start-up (leftovers of a crash, other voices) is removed.
+espeak-ng and aplay run as children that are killed when the hub stops and, through
+setpriv's parent-death signal, when it dies.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import logging
+import os
+import selectors
+import shutil
+import signal
+import struct
 import subprocess
+import threading
+import time
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from hub.errors import HubError
+from hub.store.atomic import write_atomic
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -84,8 +108,38 @@ PROMPTS: dict[str, dict[str, str]] = {
     },
 }
 
-# The centre's cmd/speak: a prompt is a sentence or two, not a broadcast.
+# The centre's cmd/speak: a prompt is a sentence or two, not a broadcast. Longer text is
+# cut to this before it is rendered.
 SPEAK_MAX_CHARS = 200
+# Text longer than this as it arrives is refused whole, before it is even cleaned: no prompt
+# is anywhere near it (MQTT commands are at most 16 KiB anyway), so it is a bug or an attack.
+SPEAK_MAX_INPUT_CHARS = 4096
+# espeak-ng writes 16-bit mono at 22,050 Hz: 44,100 bytes a second of speech.
+_WAV_BYTES_PER_S = 44_100
+# The longest render measured for SPEAK_MAX_CHARS characters at the slowest rate (80 wpm)
+# was 8.5 MB (a cold-wave warning of Chinese and "-5°C" read by the English voice, bench
+# machine); a render that grows past twice that is stopped and nothing is kept.
+MAX_WAV_BYTES = 16 * 1024 * 1024
+# That render took 0.2 s on the bench machine; 30 s leaves room for a Pi Zero 2 W being
+# many times slower (not measured on one yet).
+RENDER_TIMEOUT_S = 30.0
+# The longest WAV allowed plays for MAX_WAV_BYTES / 44,100 B/s = 380 s; a player still
+# running 10 s after that is hung (a wedged sound device) and is stopped.
+PLAY_TIMEOUT_S = MAX_WAV_BYTES / _WAV_BYTES_PER_S + 10.0
+# What espeak-ng says on its standard error is kept this long for the log.
+_STDERR_KEEP = 300
+# A child that has closed its output is exiting; it gets this long before it is killed.
+_EXIT_GRACE_S = 5.0
+# Bytes read from a child's pipe at a time.
+_CHUNK = 65536
+
+
+class SpeechError(HubError):
+    """A prompt could not be rendered or played."""
+
+
+class Interrupted(SpeechError):
+    """Rendering or playing was cut short on purpose (an elder's prompt, or stopping)."""
 
 
 def prompt_text(prompt_id: str, language: str = "cmn") -> str:
@@ -95,9 +149,33 @@ def prompt_text(prompt_id: str, language: str = "cmn") -> str:
 
 
 def clip_speak_text(text: str, max_chars: int = SPEAK_MAX_CHARS) -> str:
-    """Strip control characters and cut the centre's text to a speakable length."""
-    cleaned = "".join(ch for ch in text if ch.isprintable()).strip()
-    return cleaned[:max_chars]
+    """Speakable text: control and format characters dropped (they would reach the log and
+    the synthesiser raw), any run of white space (line breaks included) one space, cut to
+    max_chars."""
+    kept = []
+    for ch in text[: max_chars * 4]:  # cleaning never grows text; only what can be kept
+        if ch.isspace():
+            kept.append(" ")
+        elif not unicodedata.category(ch).startswith("C"):  # Cc, Cf (bidi), Cs, Co, Cn
+            kept.append(ch)
+    return " ".join("".join(kept).split())[:max_chars].rstrip()
+
+
+def fix_wav_sizes(wav: bytes) -> bytes:
+    """A WAV written to a pipe (whose sizes espeak-ng cannot go back and fill in) with its
+    RIFF and data chunk sizes set from its real length; SpeechError when it is not a WAV."""
+    if len(wav) < 12 or wav[:4] != b"RIFF" or wav[8:12] != b"WAVE":
+        raise SpeechError("the synthesiser did not produce a WAV")
+    out = bytearray(wav)
+    struct.pack_into("<I", out, 4, len(out) - 8)
+    offset = 12
+    while offset + 8 <= len(out):
+        chunk, size = out[offset : offset + 4], struct.unpack_from("<I", out, offset + 4)[0]
+        if chunk == b"data":
+            struct.pack_into("<I", out, offset + 4, len(out) - offset - 8)
+            return bytes(out)
+        offset += 8 + size + (size & 1)
+    raise SpeechError("the synthesiser's WAV has no data chunk")
 
 
 @dataclass
@@ -121,11 +199,173 @@ class TokenBucket:
         return False
 
 
+# Renders: argv and the text's bytes (standard input) in, the WAV's bytes out.
+RenderRunner = Callable[[Sequence[str], bytes], bytes]
+# Plays a WAV file: argv in.
 Runner = Callable[[Sequence[str]], None]
 
 
-def _run(argv: Sequence[str]) -> None:
-    subprocess.run(list(argv), check=True, capture_output=True, timeout=30)
+@functools.cache
+def _setpriv() -> str | None:
+    return shutil.which("setpriv")
+
+
+def _orphan_proof(argv: Sequence[str]) -> list[str]:
+    """argv run so the kernel kills it if the hub dies (setpriv --pdeathsig, util-linux);
+    argv unchanged where setpriv is missing (the hub still kills it when it stops)."""
+    setpriv = _setpriv()
+    if setpriv is None:
+        return list(argv)
+    return [setpriv, "--pdeathsig", "KILL", "--", *argv]
+
+
+class _Children:
+    """Children of the hub, tracked so they can be stopped at once, and stopped on close."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen[bytes]] = set()
+        self._stopped: set[subprocess.Popen[bytes]] = set()  # stopped on purpose
+        self._closed = False
+
+    def _start(self, argv: Sequence[str], *, pipes: bool) -> subprocess.Popen[bytes]:
+        """Start argv (stdin and stdout piped when `pipes`, else closed); stderr piped."""
+        with self._lock:
+            if self._closed:
+                raise SpeechError("speech is stopped")
+            child = subprocess.Popen(
+                _orphan_proof(argv),
+                stdin=subprocess.PIPE if pipes else subprocess.DEVNULL,
+                stdout=subprocess.PIPE if pipes else subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            self._running.add(child)
+            return child
+
+    def _reap(self, child: subprocess.Popen[bytes], *, finished: bool = False) -> bool:
+        """Wait for the child, killing it if it still runs (after _EXIT_GRACE_S when it
+        has `finished` its output); True when it was stopped on purpose (stop or close)
+        rather than ending by itself."""
+        if finished:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(_EXIT_GRACE_S)
+        if child.poll() is None:
+            with contextlib.suppress(OSError):
+                child.kill()
+        child.wait()
+        for pipe in (child.stdin, child.stdout, child.stderr):
+            if pipe is not None:
+                pipe.close()
+        with self._lock:
+            self._running.discard(child)
+            stopped = child in self._stopped
+            self._stopped.discard(child)
+        return stopped
+
+    def stop(self) -> None:
+        """Kill the children running now (their callers see them as stopped, not failed)."""
+        with self._lock:
+            for child in self._running:
+                self._stopped.add(child)
+                with contextlib.suppress(OSError):
+                    child.send_signal(signal.SIGKILL)
+
+    def close(self) -> None:
+        """Kill the children running now and start no more."""
+        with self._lock:
+            self._closed = True
+        self.stop()
+
+
+def _read_bounded(
+    child: subprocess.Popen[bytes], data: bytes, timeout: float, max_output: int
+) -> tuple[bytes, bytes]:
+    """Feed `data` to the child's stdin and read its stdout and stderr until it closes
+    them; SpeechError when that takes past `timeout` or stdout passes `max_output` bytes."""
+    assert child.stdin is not None and child.stdout is not None and child.stderr is not None
+    deadline = time.monotonic() + timeout
+    out, err = bytearray(), bytearray()
+    pending = memoryview(data)
+    with selectors.DefaultSelector() as sel:  # epoll: any descriptor number works
+        sel.register(child.stdout, selectors.EVENT_READ)
+        sel.register(child.stderr, selectors.EVENT_READ)
+        if pending:
+            os.set_blocking(child.stdin.fileno(), False)
+            sel.register(child.stdin, selectors.EVENT_WRITE)
+        else:
+            child.stdin.close()
+        while sel.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise SpeechError(f"the synthesiser ran past {timeout:.0f} s")
+            for key, _ in sel.select(left):
+                if key.fileobj is child.stdin:
+                    try:
+                        pending = pending[os.write(key.fd, pending[:_CHUNK]) :]
+                    except BlockingIOError:
+                        continue
+                    except BrokenPipeError:
+                        pending = pending[:0]
+                    if not pending:
+                        sel.unregister(child.stdin)
+                        child.stdin.close()
+                    continue
+                chunk = os.read(key.fd, _CHUNK)
+                if not chunk:
+                    sel.unregister(key.fileobj)
+                elif key.fileobj is child.stdout:
+                    out += chunk
+                    if len(out) > max_output:
+                        raise SpeechError(f"the synthesiser wrote more than {max_output} bytes")
+                elif len(err) < _STDERR_KEEP:
+                    err += chunk
+    return bytes(out), bytes(err)
+
+
+class EspeakRunner(_Children):
+    """Runs espeak-ng with the text on stdin and the WAV on stdout, bounded in time
+    (RENDER_TIMEOUT_S) and output (MAX_WAV_BYTES)."""
+
+    def __call__(self, argv: Sequence[str], text: bytes) -> bytes:
+        """The WAV espeak-ng writes for `text`; SpeechError when it fails or is cut off."""
+        try:
+            child = self._start(argv, pipes=True)
+        except OSError as exc:
+            raise SpeechError(f"cannot start {argv[0]}: {exc}") from exc
+        finished = False
+        try:
+            out, err = _read_bounded(child, text, RENDER_TIMEOUT_S, MAX_WAV_BYTES)
+            finished = True
+        finally:
+            stopped = self._reap(child, finished=finished)
+        if stopped:
+            raise Interrupted("rendering cut short")
+        if child.returncode != 0:
+            shown = clip_speak_text(err.decode(errors="replace"), _STDERR_KEEP)
+            raise SpeechError(f"{argv[0]} failed ({child.returncode}): {shown}")
+        return out
+
+
+class AplayPlayer(_Children):
+    """Plays a WAV with aplay, for at most PLAY_TIMEOUT_S; `stop` cuts it short."""
+
+    def __call__(self, argv: Sequence[str]) -> None:
+        """Play to the end (or until stopped); SpeechError when the player fails."""
+        try:
+            child = self._start(argv, pipes=False)
+        except OSError as exc:
+            raise SpeechError(f"cannot start {argv[0]}: {exc}") from exc
+        err = b""
+        try:
+            assert child.stderr is not None
+            _, err = child.communicate(timeout=PLAY_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            err = f"still playing after {PLAY_TIMEOUT_S:.0f} s".encode()
+        finally:
+            stopped = self._reap(child)
+        if not stopped and child.returncode != 0:
+            shown = clip_speak_text(err.decode(errors="replace"), _STDERR_KEEP)
+            raise SpeechError(f"{argv[0]} failed ({child.returncode}): {shown}")
 
 
 @dataclass(frozen=True)
@@ -137,40 +377,79 @@ class Voice:
     volume: int = 100
 
 
+def espeak_argv(voice: Voice) -> list[str]:
+    """espeak-ng reading UTF-8 text from stdin and writing a WAV to stdout: no text, file
+    name or anything else from outside ever becomes an argument."""
+    return [
+        "espeak-ng",
+        "-v",
+        voice.language,
+        "-s",
+        str(voice.rate),
+        "-a",
+        str(voice.volume),
+        "-b",
+        "1",
+        "--stdin",
+        "--stdout",
+    ]
+
+
 class PromptRenderer:
     """Renders text with espeak-ng into a WAV cache keyed by (text, voice, rate, volume)."""
 
-    def __init__(self, cache_dir: Path, runner: Runner = _run) -> None:
+    def __init__(self, cache_dir: Path, runner: RenderRunner | None = None) -> None:
         self.cache_dir = cache_dir
-        self._runner = runner
+        self.runner: RenderRunner = runner if runner is not None else EspeakRunner()
 
     def path_for(self, text: str, voice: Voice) -> Path:
         """Where the rendering of this text with these settings lives in the cache."""
         key = f"{text}\0{voice.language}\0{voice.rate}\0{voice.volume}".encode()
         return self.cache_dir / f"{hashlib.sha256(key).hexdigest()[:32]}.wav"
 
+    def _wav(self, text: str, voice: Voice) -> bytes:
+        return fix_wav_sizes(self.runner(espeak_argv(voice), text.encode()))
+
     def render(self, text: str, voice: Voice) -> Path:
-        """Render once; later calls return the cached WAV."""
+        """Render once (written atomically); later calls return the cached WAV."""
         path = self.path_for(text, voice)
         if not path.exists():
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            self._runner(
-                [
-                    "espeak-ng",
-                    "-v",
-                    voice.language,
-                    "-s",
-                    str(voice.rate),
-                    "-a",
-                    str(voice.volume),
-                    "-w",
-                    str(tmp),
-                    text,
-                ]
-            )
-            tmp.replace(path)
+            # A temporary beside it, fsynced and renamed; removed if anything fails.
+            write_atomic(path, self._wav(text, voice), mode=0o600)
         return path
+
+    def render_once(self, text: str, voice: Voice) -> tuple[Path, bool]:
+        """A WAV of a one-off sentence and whether the caller must delete it after playing
+        (not when it is a cached prompt's own file)."""
+        path = self.path_for(text, voice)
+        if path.exists():
+            return path, False
+        wav = self._wav(text, voice)
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            path.write_bytes(wav)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return path, True
+
+    def tidy(self, keep: set[Path]) -> int:
+        """Remove everything in the cache but `keep` (temporaries and one-off sentences a
+        crash left, other voices' prompts); returns how many files went."""
+        removed = 0
+        with contextlib.suppress(FileNotFoundError):
+            for entry in self.cache_dir.iterdir():
+                if entry not in keep and entry.is_file():
+                    with contextlib.suppress(OSError):
+                        entry.unlink()
+                        removed += 1
+        return removed
+
+    def close(self) -> None:
+        """Stop a render in progress and start no more."""
+        close = getattr(self.runner, "close", None)
+        if callable(close):
+            close()
 
 
 class Speaker:
@@ -180,18 +459,23 @@ class Speaker:
         self,
         renderer: PromptRenderer,
         voice: Voice = Voice(),
-        player: Runner = _run,
+        player: Runner | None = None,
         bucket: TokenBucket | None = None,
     ) -> None:
         self.renderer = renderer
         self.voice = voice
-        self._player = player
+        self._player: Runner = player if player is not None else AplayPlayer()
         self._bucket = bucket if bucket is not None else TokenBucket()
 
     def prerender(self) -> None:
-        """Render every fixed prompt in the configured language (at start-up)."""
-        for prompt_id in PROMPTS:
-            self.renderer.render(prompt_text(prompt_id, self.voice.language), self.voice)
+        """Render every fixed prompt in the configured language (at start-up), after
+        removing anything else from the cache."""
+        texts = [prompt_text(prompt_id, self.voice.language) for prompt_id in PROMPTS]
+        removed = self.renderer.tidy({self.renderer.path_for(t, self.voice) for t in texts})
+        if removed:
+            _LOGGER.info("prompt cache: %d stale file(s) removed", removed)
+        for text in texts:
+            self.renderer.render(text, self.voice)
 
     def say(self, prompt_id: str) -> None:
         """Speak a fixed prompt."""
@@ -199,21 +483,64 @@ class Speaker:
         _LOGGER.info("speaking prompt %s", prompt_id)
         self._play(self.renderer.render(text, self.voice))
 
-    def speak_centre_text(self, text: str, now: float) -> bool:
-        """Speak the centre's cmd/speak text if the rate limit allows; logged either way."""
+    def admit_centre_text(self, text: str, now: float) -> str | None:
+        """The centre's cmd/speak text cleaned and cut, if it is not refused (too long to
+        be a prompt, nothing speakable, or over the rate limit: logged, never its text)."""
+        if len(text) > SPEAK_MAX_INPUT_CHARS:
+            _LOGGER.warning(
+                "cmd/speak refused: %d characters (a prompt is at most %d)",
+                len(text),
+                SPEAK_MAX_CHARS,
+            )
+            return None
         clipped = clip_speak_text(text)
         if not clipped:
-            return False
+            return None
         if not self._bucket.allow(now):
             _LOGGER.warning("cmd/speak dropped by rate limit (%d chars)", len(clipped))
+            return None
+        return clipped
+
+    def speak_centre_text(self, text: str, now: float) -> bool:
+        """Speak the centre's cmd/speak text if admitted (admit_centre_text); logged either way."""
+        admitted = self.admit_centre_text(text, now)
+        if admitted is None:
             return False
-        _LOGGER.info("cmd/speak: %s", clipped)
-        self._play(self.renderer.render(clipped, self.voice))
+        self.speak_admitted(admitted)
         return True
+
+    def speak_admitted(self, text: str) -> None:
+        """Speak centre text admit_centre_text let through."""
+        _LOGGER.info("cmd/speak: %s", text)
+        self._speak_once(text)
 
     def speak_text(self, text: str) -> None:
         """Speak a sentence of the hub's own (not rate limited, not from the centre)."""
-        self._play(self.renderer.render(clip_speak_text(text), self.voice))
+        self._speak_once(clip_speak_text(text))
+
+    def _speak_once(self, text: str) -> None:
+        if not text:
+            return
+        path, owned = self.renderer.render_once(text, self.voice)
+        try:
+            self._play(path)
+        finally:
+            if owned:
+                path.unlink(missing_ok=True)
 
     def _play(self, path: Path) -> None:
         self._player(["aplay", "-q", str(path)])
+
+    def interrupt(self) -> None:
+        """Cut short what is rendered or played now (through `stop`, where there is one)."""
+        for part in (self.renderer.runner, self._player):
+            stop = getattr(part, "stop", None)
+            if callable(stop):
+                stop()
+
+    def close(self) -> None:
+        """Stop rendering and playing now and start no more (the hub is stopping)."""
+        self.renderer.close()
+        close = getattr(self._player, "close", None)
+        if callable(close):
+            close()

@@ -38,6 +38,16 @@ from hub.store.atomic import read_json, write_json_atomic
 from hub.store.registry import Device
 from hub.web.access import Access, BothHeld, Role, Session, allowed_host
 from hub.web.join import CheckItem, PermitJoin, WalkTest
+from hub.web.limits import (
+    BODY_TIMEOUT_S,
+    HEAD_TIMEOUT_S,
+    MAX_PER_ADDRESS,
+    REQUEST_TIMEOUT_S,
+    ConnectionLimits,
+    GuardedListener,
+    connection_cap,
+    descriptor_limit,
+)
 from hub.web.text import LANGS, t
 
 if TYPE_CHECKING:
@@ -183,7 +193,8 @@ class WebServer:
         self._app: web.Application | None = None
         self._runner: web.AppRunner | None = None
         self._sock: socket.socket | None = None  # the listening socket of `address`
-        self._site: web.SockSite | None = None  # aiohttp serving it, once loaded
+        # Accepting its connections (within hub/web/limits.py) for aiohttp, once loaded.
+        self.listener: GuardedListener | None = None
         self._loading: asyncio.Task[None] | None = None
         self._binder: asyncio.Task[None] | None = None
         self._bind_problem = ""
@@ -299,7 +310,16 @@ class WebServer:
         try:
             await asyncio.to_thread(_import_pages)
             runner = web.AppRunner(
-                self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0
+                self.app,
+                access_log=None,
+                handle_signals=False,
+                shutdown_timeout=1.0,
+                # aiohttp's own guard against a connection that never sends a request:
+                # the same as ours (its default is an hour).
+                keepalive_timeout=HEAD_TIMEOUT_S,
+                # After answering a request whose body never came (a 408), aiohttp reads
+                # what is left of it for this long before closing (its default: 10 s).
+                lingering_time=1.0,
             )
             await runner.setup()
         except Exception:  # a broken install: the hub goes on, the log says why
@@ -327,11 +347,20 @@ class WebServer:
         self.address = None
 
     async def _serve(self, sock: socket.socket) -> None:
-        """Have aiohttp serve `sock` (then stop serving the previous address)."""
-        assert self._runner is not None
-        site = web.SockSite(self._runner, sock)
-        await site.start()
-        old, self._site = self._site, site
+        """Have aiohttp serve `sock`, within the connection limits (then stop serving the
+        previous address)."""
+        assert self._runner is not None and self._runner.server is not None
+        nofile = descriptor_limit()
+        limits = ConnectionLimits(connection_cap(nofile), MAX_PER_ADDRESS)
+        listener = GuardedListener(sock, self._runner.server, limits=limits)
+        listener.start()
+        _LOGGER.info(
+            "pages: at most %d connections (%d per address) of the hub's %d file descriptors",
+            limits.max_total,
+            limits.max_per_address,
+            nofile,
+        )
+        old, self.listener = self.listener, listener
         if old is not None:
             await old.stop()
 
@@ -350,10 +379,12 @@ class WebServer:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._binder = self._loading = None
+        if self.listener is not None:
+            await self.listener.stop()  # closes the socket and every connection
+            self.listener = None
         if self._runner is not None:
-            await self._runner.cleanup()  # closes the sockets it serves
+            await self._runner.cleanup()
             self._runner = None
-            self._site = None
         elif self._sock is not None:
             asyncio.get_running_loop().remove_reader(self._sock.fileno())
         if self._sock is not None:
@@ -551,8 +582,17 @@ class WebServer:
     async def _guard(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        """Bad input becomes a clear error page (and nothing was changed)."""
+        """Bad input becomes a clear error page (and nothing was changed); a body that
+        does not arrive within BODY_TIMEOUT_S is a 408."""
         try:
+            if request.can_read_body and (request.content_length or 0) <= MAX_BODY:
+                # Wait for the whole body (a form is at most 16 KiB) without reading it:
+                # the handler parses it. A larger one is refused (413) as it is read.
+                try:
+                    async with asyncio.timeout(BODY_TIMEOUT_S):
+                        await request.content.wait_eof()
+                except TimeoutError:
+                    return self._error(request, 408, "too_slow")
             response = await handler(request)
         except BadInput as exc:
             response = self._error(request, exc.status, str(exc))
@@ -564,9 +604,13 @@ class WebServer:
 
     @staticmethod
     async def _headers(_request: web.Request, response: web.StreamResponse) -> None:
-        """Security headers on every response, redirects and errors included."""
+        """Security headers on every response, redirects and errors included; one
+        request per connection, so hub/web/limits.py's deadlines cover its whole life."""
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        # aiohttp has written its Connection header by the time this hook runs: say it.
+        response.headers["Connection"] = "close"
+        response.force_close()
 
     async def _lang(self, request: web.Request) -> web.StreamResponse:
         lang = request.match_info["lang"]
@@ -1065,6 +1109,8 @@ class WebServer:
             )
             return self._error(request, 429, "too_many_live")
         self._live_open[session.token] = here + 1
+        if self.listener is not None:  # a stream: capped in number, not in time
+            self.listener.long_lived(request.transport)
         try:
             return await self._stream(request, session, render)
         finally:
@@ -1103,11 +1149,21 @@ class WebServer:
                 if fresh:
                     sent.update(fresh)
                     data = json.dumps(fresh, ensure_ascii=False)
-                    await response.write(f"event: fragments\ndata: {data}\n\n".encode())
-                    last_write = time.monotonic()
+                    chunk = f"event: fragments\ndata: {data}\n\n".encode()
                 elif time.monotonic() - last_write > _KEEPALIVE_S:
-                    await response.write(b": keepalive\n\n")
-                    last_write = time.monotonic()
+                    chunk = b": keepalive\n\n"
+                else:
+                    continue
+                # A phone that stops reading must not hold the stream (and its task)
+                # for ever: a write that cannot be sent in REQUEST_TIMEOUT_S ends it.
+                try:
+                    async with asyncio.timeout(REQUEST_TIMEOUT_S):
+                        await response.write(chunk)
+                except TimeoutError:
+                    if request.transport is not None:
+                        request.transport.abort()
+                    return response
+                last_write = time.monotonic()
             await response.write(b"event: reload\ndata: {}\n\n")  # logged out: show login
         except (ConnectionResetError, asyncio.CancelledError):
             pass

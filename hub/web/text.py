@@ -35,6 +35,10 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "提交的内容太大（没有做任何更改）。",
         "en": "What was sent is too large (nothing was changed).",
     },
+    "too_slow": {
+        "zh": "提交的内容没有及时收到（没有做任何更改），请再试一次。",
+        "en": "What was sent did not arrive in time (nothing was changed); try again.",
+    },
     "too_many_live": {
         "zh": "打开的页面太多了，请关闭其他页面后刷新。",
         "en": "Too many pages are open; close the others and reload this one.",
