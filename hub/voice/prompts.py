@@ -488,7 +488,8 @@ class PromptRenderer:
                 out[i] = Spoken(replace(voice, language="cmn"), text, reading)
         return [s for s in out if s is not None]
 
-    def _wav(self, spoken: Spoken) -> bytes:
+    def wav(self, spoken: Spoken) -> bytes:
+        """espeak-ng's WAV for what it is given (not cached)."""
         return fix_wav_sizes(self.runner(espeak_argv(spoken.voice), spoken.text.encode()))
 
     def render_many(self, texts: Sequence[str], voice: Voice) -> list[Path]:
@@ -501,7 +502,7 @@ class PromptRenderer:
                 paths[i] = self.path_for(texts[i], voice, said.reading)
                 if not paths[i].exists():
                     # A temporary beside it, fsynced and renamed; removed if anything fails.
-                    write_atomic(paths[i], self._wav(said), mode=0o600)
+                    write_atomic(paths[i], self.wav(said), mode=0o600)
         return paths
 
     def render(self, text: str, voice: Voice) -> Path:
@@ -515,7 +516,7 @@ class PromptRenderer:
         if path.exists():
             return path, False
         [said] = self.spoken([text], voice)
-        wav = self._wav(said)
+        wav = self.wav(said)
         path = self.path_for(text, voice, said.reading)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         try:

@@ -42,6 +42,11 @@ def has_han(text: str) -> bool:
     return _HAN.search(text) is not None
 
 
+def han_count(text: str) -> int:
+    """How many Chinese characters the text has (one syllable each)."""
+    return len(_HAN.findall(text))
+
+
 def spoken_language(text: str, language: str) -> str:
     """The language the text is read in: Chinese text for an English-speaking hub (the centre's
     text) is read as Mandarin rather than spelt out by the English voice."""
