@@ -114,7 +114,8 @@ def check_wav(prompt_id: str, path: Path, data: bytes) -> Recording:
         for frame in (pcm[i : i + step] for i in range(0, len(pcm) - step + 1, step))
     ]
     if not any(loud):
-        return found(f"silent (peak {peak_dbfs:.0f} dBFS): record it again, closer")
+        level = f"peak {peak_dbfs:.0f} dBFS" if peak else "all samples zero"
+        return found(f"silent ({level}): record it again, closer")
     share = sum(loud) / len(loud)
     if share < MIN_SPEECH_SHARE:
         return found(f"mostly silence (sound in {share:.0%} of it): record it again")
