@@ -24,6 +24,7 @@ import argparse
 import hashlib
 import io
 import re
+import resource
 import tempfile
 import time
 from dataclasses import dataclass
@@ -36,7 +37,9 @@ from hub.voice.prompt_check import check_render
 from hub.voice.prompts import (
     PROMPTS,
     EspeakRunner,
+    PinyinReader,
     PromptRenderer,
+    Speaker,
     Voice,
     espeak_argv,
     fix_wav_sizes,
@@ -179,6 +182,33 @@ def hear_prompts(model: Any, language: str, voice: Voice, *, old: bool = False) 
     return out
 
 
+def costs(rate: int, volume: int) -> None:
+    """What the pinyin child and a cold cache cost: wall time and the child's peak memory."""
+    reader = PinyinReader()
+    texts = [PROMPTS[p]["cmn"] for p in PROMPTS]
+    centre = ("明天有台风，请不要外出，关好门窗，注意安全。" * 10)[:200]
+    for name, batch in (
+        ("12 prompts, one child", texts),
+        ("200 characters of centre text", [centre]),
+    ):
+        walls = []
+        for _ in range(5):
+            t0 = time.monotonic()
+            reader(batch)
+            walls.append(time.monotonic() - t0)
+        print(f"pinyin child, {name}: {min(walls) * 1e3:.0f}-{max(walls) * 1e3:.0f} ms wall")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"pinyin child peak resident memory: {peak:.1f} MiB")
+    for language in ("cmn", "yue", "en"):
+        with tempfile.TemporaryDirectory() as cache:
+            speaker = Speaker(PromptRenderer(Path(cache)), Voice(language, rate, volume))
+            t0 = time.monotonic()
+            speaker.prerender()
+            took = time.monotonic() - t0
+            size = sum(f.stat().st_size for f in Path(cache).iterdir()) / 2**20
+        print(f"cold prompt cache, {language}: {took:.2f} s to render 12 prompts, {size:.1f} MiB")
+
+
 def main() -> None:
     """Print per-language figures and each prompt's transcript."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -186,6 +216,7 @@ def main() -> None:
     ap.add_argument("--volume", type=int, default=120, help="amplitude (hub default 120)")
     args = ap.parse_args()
     print(machine())
+    costs(args.rate, args.volume)
     t0 = time.monotonic()
     model = load_whisper()
     print(f"Whisper base loaded in {time.monotonic() - t0:.1f} s")
