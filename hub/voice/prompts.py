@@ -7,9 +7,10 @@ so a text that starts with `-` ("-5°C 寒潮预警", "-f FILE") is spoken as wo
 as an option. Before rendering, text is cleaned (control and format characters dropped,
 line breaks made spaces) and cut to length; the render is bounded in time and in output
 bytes, written beside the cache and renamed into it, and the temporary is removed
-whatever fails. The cache holds the fixed prompts of the voice in use and nothing else: a
-one-off sentence (the centre's text, the spoken PIN) is deleted once played, and whatever
-else is in the directory at start-up (leftovers of a crash, other voices) is removed.
+whatever fails. The cache holds the fixed prompts of the voice in use (rendered, or the
+checked copies of recorded ones) and nothing else: a one-off sentence (the centre's text,
+the spoken PIN) is deleted once played, and whatever else is in the directory at start-up
+(leftovers of a crash, other voices) is removed.
 espeak-ng and aplay run as children that are killed when the hub stops and, through
 setpriv's parent-death signal, when it dies.
 
