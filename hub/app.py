@@ -78,6 +78,7 @@ from hub.voice.confirm import Answer as VoiceAnswer
 from hub.voice.confirm import ConfirmFlow
 from hub.voice.confirm import Outcome as VoiceOutcome
 from hub.voice.listen import VoiceListener
+from hub.voice.prompt_pack import PromptPack
 from hub.voice.prompts import Interrupted, PromptRenderer, Speaker, SpeechError, Voice
 from hub.voice.speech_queue import Kind, SpeechQueue, Utterance
 from hub.web.limits import MAX_PER_ADDRESS, connection_cap, descriptor_limit
@@ -1034,11 +1035,12 @@ class Hub:
             return
         voice = Voice(self.cfg.hub.language, self.cfg.voice.rate, self.cfg.voice.volume)
         renderer = PromptRenderer(self.cfg.data_path / "prompts")
-        self.speaker = (
-            Speaker(renderer, voice, player=self._player)
-            if self._player is not None
-            else Speaker(renderer, voice)
+        pack = (
+            PromptPack(Path(self.cfg.voice.prompt_pack), voice.language)
+            if self.cfg.voice.prompt_pack
+            else None
         )
+        self.speaker = Speaker(renderer, voice, player=self._player, pack=pack)
         self._supervise("speech", self._speak_forever)
 
     def say_text(self, text: str) -> None:

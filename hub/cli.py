@@ -158,11 +158,70 @@ def build_parser() -> argparse.ArgumentParser:
         "(only sound features are kept, never the recording)",
     )
     enrol.add_argument("phrase", help="what the phrase is, for events, e.g. 救命啊 or 'help me'")
+    prompts = voice_sub.add_parser(
+        "prompts",
+        help="what each prompt will play in the configured language: the recorded file "
+        "([voice] prompt_pack) or espeak-ng and what it reads, and what is wrong",
+    )
+    prompts.add_argument(
+        "--check",
+        action="store_true",
+        help="also check what espeak-ng pronounces for each prompt it speaks; exit 1 when "
+        "anything is wrong",
+    )
+    prompts.add_argument(
+        "--language", choices=("cmn", "yue", "en"), help="another language than hub.language"
+    )
+    # Also after the action (`voice prompts --config FILE`); SUPPRESS keeps voice's own.
+    prompts.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="config file")
 
     from hub.fleet import add_fleet_commands
 
     add_fleet_commands(sub)
     return parser
+
+
+def _voice_prompts(args: argparse.Namespace) -> int:
+    """List what each prompt plays; with --check, 1 when anything is wrong."""
+    import shutil
+
+    from hub.voice.prompt_check import plan_prompts
+    from hub.voice.prompt_pack import PromptPack
+    from hub.voice.prompts import PROMPTS, PromptRenderer, Voice
+
+    cfg = load_config(args.config)
+    voice = Voice(args.language or cfg.hub.language, cfg.voice.rate, cfg.voice.volume)
+    pack = (
+        PromptPack(Path(cfg.voice.prompt_pack), voice.language) if cfg.voice.prompt_pack else None
+    )
+    print(
+        f"prompts in {voice.language}"
+        + (f", recordings from {pack.folder}" if pack else " (no prompt pack: all espeak-ng)")
+        + ("" if cfg.voice.prompts else "; [voice] prompts = false: the hub speaks none")
+    )
+    espeak = shutil.which("espeak-ng") is not None
+    # Nothing is written there: the plan renders into memory only.
+    renderer = PromptRenderer(cfg.data_path / "prompts")
+    problems = 0
+    for plan in plan_prompts(voice, pack, renderer, check=args.check and espeak):
+        if plan.recorded:
+            assert plan.recording is not None
+            print(f"  {plan.prompt_id:18} recorded  {plan.recording.path}")
+            print(f"  {'':18}           {plan.text}  ({plan.recording.shown()})")
+        else:
+            print(f"  {plan.prompt_id:18} espeak-ng {plan.text}")
+            print(f"  {'':18}           -v {plan.espeak_voice}: {plan.spoken}")
+        for problem in plan.problems:
+            print(f"  {'':18}           PROBLEM: {problem}")
+        problems += len(plan.problems)
+    for stray in pack.strays(list(PROMPTS)) if pack else []:
+        print(f"  PROBLEM: {stray} is no prompt's file (never played)")
+        problems += 1
+    if not espeak:
+        print("  PROBLEM: espeak-ng is not installed: a prompt with no recording is not heard")
+        problems += 1
+    print(f"{problems} problem(s)")
+    return 1 if args.check and problems else 0
 
 
 def _socket(args: argparse.Namespace) -> Path:
@@ -340,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
                 left = r["expires_in_s"] // 60
                 print(f"installer PIN: {r['pin']}  (one use; expires in {left} min)")
             return 0
+        if args.command == "voice" and args.voice_action == "prompts":
+            return _voice_prompts(args)
         if args.command == "voice" and args.voice_action == "enrol":
             print("the hub will prompt three times; say the phrase after each prompt")
             r = call(_socket(args), "voice-enrol", phrase=args.phrase, timeout=120)

@@ -192,6 +192,11 @@ class VoiceSection:
     prompts: bool = _opt(True, "speak prompts to the elder (espeak-ng; language from hub.language)")
     volume: int = _opt(120, "espeak-ng amplitude, 0 to 200", lo=0, hi=200)
     rate: int = _opt(140, "words per minute; slower is clearer for the elderly", lo=80, hi=300)
+    prompt_pack: str = _opt(
+        "",
+        "folder of prompts recorded by a real voice, <folder>/<language>/<prompt id>.wav, "
+        "played instead of espeak-ng where a file passes the start-up check; '' for none",
+    )
     listen: bool = _opt(False, "listen on the microphone (arecord) for a help phrase")
     confirm_s: float = _opt(
         10.0,

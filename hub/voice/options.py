@@ -34,4 +34,10 @@ def check_voice_config(voice: VoiceSection) -> list[str]:
         )
     if "vosk" in names and not [p for p in voice.vosk_phrases.split(",") if p.strip()]:
         problems.append("voice.vosk_phrases: give at least one phrase, e.g. 救命")
+    if voice.prompt_pack and not voice.prompt_pack.startswith("/"):
+        # The service's working directory is the data directory; a relative folder would
+        # quietly mean something else when the command line tools read the same config.
+        problems.append(
+            "voice.prompt_pack: give an absolute path, e.g. /var/lib/pingan-hub/prompt-pack"
+        )
     return problems

@@ -7,11 +7,17 @@ so a text that starts with `-` ("-5°C 寒潮预警", "-f FILE") is spoken as wo
 as an option. Before rendering, text is cleaned (control and format characters dropped,
 line breaks made spaces) and cut to length; the render is bounded in time and in output
 bytes, written beside the cache and renamed into it, and the temporary is removed
-whatever fails. The cache holds the fixed prompts of the voice in use and nothing else: a
-one-off sentence (the centre's text, the spoken PIN) is deleted once played, and whatever
-else is in the directory at start-up (leftovers of a crash, other voices) is removed.
+whatever fails. The cache holds the fixed prompts of the voice in use (rendered, or the
+checked copies of recorded ones) and nothing else: a one-off sentence (the centre's text,
+the spoken PIN) is deleted once played, and whatever else is in the directory at start-up
+(leftovers of a crash, other voices) is removed.
 espeak-ng and aplay run as children that are killed when the hub stops and, through
 setpriv's parent-death signal, when it dies.
+
+Mandarin reaches espeak-ng as tone-numbered pinyin for its `cmn-latn-pinyin` voice (see
+hub/voice/reading.py: Debian 12's `cmn` voice reads characters as English-spoken tone digits);
+the pinyin comes from a short-lived child with the same bounds as espeak-ng. A prompt the
+deployment recorded with a real voice (hub/voice/prompt_pack.py) is played instead of TTS.
 """
 
 from __future__ import annotations
@@ -26,15 +32,18 @@ import shutil
 import signal
 import struct
 import subprocess
+import sys
 import threading
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hub.errors import HubError
 from hub.store.atomic import write_atomic
+from hub.voice.prompt_pack import PromptPack
+from hub.voice.reading import ESPEAK_VOICES, has_han, normalise_chinese, spoken_language
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -126,6 +135,15 @@ RENDER_TIMEOUT_S = 30.0
 # The longest WAV allowed plays for MAX_WAV_BYTES / 44,100 B/s = 380 s; a player still
 # running 10 s after that is hung (a wedged sound device) and is stopped.
 PLAY_TIMEOUT_S = MAX_WAV_BYTES / _WAV_BYTES_PER_S + 10.0
+# The pinyin of SPEAK_MAX_CHARS characters is under 2 KB (at most 7 bytes a character), and of
+# all the fixed prompts together under 3 KB; a child that writes more is not writing pinyin.
+MAX_READING_BYTES = 64 * 1024
+# How text becomes what espeak-ng reads; part of the cache key, so a hub upgraded from one that
+# cached Mandarin read as English tone digits (espeak-ng's `cmn` voice) renders it again.
+READING = "pinyin-1"
+# The cache key of a Mandarin render made from espeak-ng's own reading of the characters,
+# used only when the pinyin child fails: still Mandarin, with fewer words read right.
+_FALLBACK_READING = "espeak-own-1"
 # What espeak-ng says on its standard error is kept this long for the log.
 _STDERR_KEEP = 300
 # A child that has closed its output is exiting; it gets this long before it is killed.
@@ -201,6 +219,8 @@ class TokenBucket:
 
 # Renders: argv and the text's bytes (standard input) in, the WAV's bytes out.
 RenderRunner = Callable[[Sequence[str], bytes], bytes]
+# Turns texts into what espeak-ng reads (Mandarin into pinyin): one result per text, in order.
+Reader = Callable[[Sequence[str]], list[str]]
 # Plays a WAV file: argv in.
 Runner = Callable[[Sequence[str]], None]
 
@@ -276,6 +296,26 @@ class _Children:
             self._closed = True
         self.stop()
 
+    def _run(self, argv: Sequence[str], data: bytes, max_output: int) -> bytes:
+        """What argv writes on stdout for `data` on stdin, bounded by RENDER_TIMEOUT_S and
+        max_output; Interrupted when stopped on purpose, SpeechError when it fails."""
+        try:
+            child = self._start(argv, pipes=True)
+        except OSError as exc:
+            raise SpeechError(f"cannot start {argv[0]}: {exc}") from exc
+        finished = False
+        try:
+            out, err = _read_bounded(child, data, RENDER_TIMEOUT_S, max_output)
+            finished = True
+        finally:
+            stopped = self._reap(child, finished=finished)
+        if stopped:
+            raise Interrupted("rendering cut short")
+        if child.returncode != 0:
+            shown = clip_speak_text(err.decode(errors="replace"), _STDERR_KEEP)
+            raise SpeechError(f"{argv[0]} failed ({child.returncode}): {shown}")
+        return out
+
 
 def _read_bounded(
     child: subprocess.Popen[bytes], data: bytes, timeout: float, max_output: int
@@ -328,22 +368,30 @@ class EspeakRunner(_Children):
 
     def __call__(self, argv: Sequence[str], text: bytes) -> bytes:
         """The WAV espeak-ng writes for `text`; SpeechError when it fails or is cut off."""
+        return self._run(argv, text, MAX_WAV_BYTES)
+
+
+def reading_argv() -> list[str]:
+    """The pinyin child: the hub's own Python, isolated (-I), so neither the working directory
+    nor PYTHON* variables change what it imports."""
+    return [sys.executable, "-I", "-m", "hub.voice.reading"]
+
+
+class PinyinReader(_Children):
+    """Mandarin texts into tone-numbered pinyin in a short-lived child (hub/voice/reading.py),
+    texts on its stdin, bounded like espeak-ng: the hub itself never loads pypinyin."""
+
+    def __call__(self, texts: Sequence[str]) -> list[str]:
+        """The pinyin of each text, in order; SpeechError when the child fails."""
+        lines = [t.replace("\n", " ") for t in texts]
+        out = self._run(reading_argv(), "\n".join(lines).encode(), MAX_READING_BYTES)
         try:
-            child = self._start(argv, pipes=True)
-        except OSError as exc:
-            raise SpeechError(f"cannot start {argv[0]}: {exc}") from exc
-        finished = False
-        try:
-            out, err = _read_bounded(child, text, RENDER_TIMEOUT_S, MAX_WAV_BYTES)
-            finished = True
-        finally:
-            stopped = self._reap(child, finished=finished)
-        if stopped:
-            raise Interrupted("rendering cut short")
-        if child.returncode != 0:
-            shown = clip_speak_text(err.decode(errors="replace"), _STDERR_KEEP)
-            raise SpeechError(f"{argv[0]} failed ({child.returncode}): {shown}")
-        return out
+            readings = out.decode().split("\n")
+        except UnicodeDecodeError as exc:
+            raise SpeechError("the pinyin child wrote something that is not UTF-8") from exc
+        if len(readings) != len(lines):
+            raise SpeechError(f"the pinyin child gave {len(readings)} lines for {len(lines)}")
+        return readings
 
 
 class AplayPlayer(_Children):
@@ -370,11 +418,16 @@ class AplayPlayer(_Children):
 
 @dataclass(frozen=True)
 class Voice:
-    """espeak-ng settings: voice (cmn, yue, en), rate (words/min), amplitude 0..200."""
+    """Speech settings: language (cmn, yue, en), rate (words/min), amplitude 0..200."""
 
     language: str = "cmn"
     rate: int = 150
     volume: int = 100
+
+    @property
+    def espeak_voice(self) -> str:
+        """The espeak-ng voice for the language (Mandarin: the one that reads pinyin)."""
+        return ESPEAK_VOICES[spoken_language("", self.language)]
 
 
 def espeak_argv(voice: Voice) -> list[str]:
@@ -383,7 +436,7 @@ def espeak_argv(voice: Voice) -> list[str]:
     return [
         "espeak-ng",
         "-v",
-        voice.language,
+        voice.espeak_voice,
         "-s",
         str(voice.rate),
         "-a",
@@ -395,28 +448,86 @@ def espeak_argv(voice: Voice) -> list[str]:
     ]
 
 
-class PromptRenderer:
-    """Renders text with espeak-ng into a WAV cache keyed by (text, voice, rate, volume)."""
+@dataclass(frozen=True)
+class Spoken:
+    """What espeak-ng is given for a text: the voice, the text it reads (pinyin for Mandarin),
+    and how that was made (READING, or espeak-ng's own reading when the pinyin child failed)."""
 
-    def __init__(self, cache_dir: Path, runner: RenderRunner | None = None) -> None:
+    voice: Voice
+    text: str
+    reading: str = READING
+
+
+class PromptRenderer:
+    """Renders text with espeak-ng into a WAV cache keyed by (reading, text, voice, rate,
+    volume); Mandarin is turned into pinyin first (`reader`, a child process by default)."""
+
+    def __init__(
+        self, cache_dir: Path, runner: RenderRunner | None = None, reader: Reader | None = None
+    ) -> None:
         self.cache_dir = cache_dir
         self.runner: RenderRunner = runner if runner is not None else EspeakRunner()
+        self.reader: Reader = reader if reader is not None else PinyinReader()
 
-    def path_for(self, text: str, voice: Voice) -> Path:
+    def path_for(self, text: str, voice: Voice, reading: str = READING) -> Path:
         """Where the rendering of this text with these settings lives in the cache."""
-        key = f"{text}\0{voice.language}\0{voice.rate}\0{voice.volume}".encode()
-        return self.cache_dir / f"{hashlib.sha256(key).hexdigest()[:32]}.wav"
+        spoken = replace(voice, language=spoken_language(text, voice.language))
+        key = f"{reading}\0{text}\0{spoken.espeak_voice}\0{voice.rate}\0{voice.volume}"
+        return self.cache_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.wav"
 
-    def _wav(self, text: str, voice: Voice) -> bytes:
-        return fix_wav_sizes(self.runner(espeak_argv(voice), text.encode()))
+    def spoken(self, texts: Sequence[str], voice: Voice) -> list[Spoken]:
+        """What espeak-ng reads for each text, with which voice: Chinese characters to be read
+        in Mandarin become pinyin (one child for all of them); when that fails, espeak-ng
+        reads the characters itself (logged), which is still Mandarin."""
+        out: list[Spoken | None] = []
+        mandarin: list[int] = []
+        for i, text in enumerate(texts):
+            language = spoken_language(text, voice.language)
+            if language == "en":
+                out.append(Spoken(voice, text))
+                continue
+            if language == "cmn" and has_han(text):
+                mandarin.append(i)
+            out.append(Spoken(replace(voice, language=language), normalise_chinese(text)))
+        if mandarin:
+            reading = READING
+            try:
+                pinyin = self.reader([texts[i] for i in mandarin])
+            except Interrupted:
+                raise
+            except SpeechError as exc:
+                _LOGGER.warning(
+                    "no pinyin for %d Mandarin text(s) (%s): espeak-ng reads the characters "
+                    "itself, with fewer words read right",
+                    len(mandarin),
+                    exc,
+                )
+                pinyin = [normalise_chinese(texts[i]) for i in mandarin]
+                reading = _FALLBACK_READING
+            for i, text in zip(mandarin, pinyin, strict=True):
+                out[i] = Spoken(replace(voice, language="cmn"), text, reading)
+        return [s for s in out if s is not None]
+
+    def wav(self, spoken: Spoken) -> bytes:
+        """espeak-ng's WAV for what it is given (not cached)."""
+        return fix_wav_sizes(self.runner(espeak_argv(spoken.voice), spoken.text.encode()))
+
+    def render_many(self, texts: Sequence[str], voice: Voice) -> list[Path]:
+        """Render each text not yet in the cache (written atomically); their WAVs, in order."""
+        paths = [self.path_for(text, voice) for text in texts]
+        todo = [i for i, path in enumerate(paths) if not path.exists()]
+        if todo:
+            spoken = self.spoken([texts[i] for i in todo], voice)
+            for i, said in zip(todo, spoken, strict=True):
+                paths[i] = self.path_for(texts[i], voice, said.reading)
+                if not paths[i].exists():
+                    # A temporary beside it, fsynced and renamed; removed if anything fails.
+                    write_atomic(paths[i], self.wav(said), mode=0o600)
+        return paths
 
     def render(self, text: str, voice: Voice) -> Path:
         """Render once (written atomically); later calls return the cached WAV."""
-        path = self.path_for(text, voice)
-        if not path.exists():
-            # A temporary beside it, fsynced and renamed; removed if anything fails.
-            write_atomic(path, self._wav(text, voice), mode=0o600)
-        return path
+        return self.render_many([text], voice)[0]
 
     def render_once(self, text: str, voice: Voice) -> tuple[Path, bool]:
         """A WAV of a one-off sentence and whether the caller must delete it after playing
@@ -424,7 +535,9 @@ class PromptRenderer:
         path = self.path_for(text, voice)
         if path.exists():
             return path, False
-        wav = self._wav(text, voice)
+        [said] = self.spoken([text], voice)
+        wav = self.wav(said)
+        path = self.path_for(text, voice, said.reading)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         try:
             path.write_bytes(wav)
@@ -447,9 +560,10 @@ class PromptRenderer:
 
     def close(self) -> None:
         """Stop a render in progress and start no more."""
-        close = getattr(self.runner, "close", None)
-        if callable(close):
-            close()
+        for part in (self.runner, self.reader):
+            close = getattr(part, "close", None)
+            if callable(close):
+                close()
 
 
 class Speaker:
@@ -461,27 +575,67 @@ class Speaker:
         voice: Voice = Voice(),
         player: Runner | None = None,
         bucket: TokenBucket | None = None,
+        pack: PromptPack | None = None,
     ) -> None:
         self.renderer = renderer
         self.voice = voice
+        self.pack = pack
         self._player: Runner = player if player is not None else AplayPlayer()
         self._bucket = bucket if bucket is not None else TokenBucket()
+        # Prompt id -> the checked copy of its recording in the cache (prerender fills it).
+        self.recorded: dict[str, Path] = {}
+
+    def _install_recordings(self) -> dict[str, Path]:
+        """Check the prompt pack and copy each recording that passes into the cache (what
+        plays is what was checked); every one that fails is logged with the reason."""
+        if self.pack is None:
+            return {}
+        recorded: dict[str, Path] = {}
+        for prompt_id in PROMPTS:
+            found, data = self.pack.load(prompt_id)
+            if data is None:
+                _LOGGER.warning(
+                    "prompt pack: %s (%s) not used, espeak-ng speaks it: %s: %s",
+                    prompt_id,
+                    self.pack.language,
+                    found.path,
+                    found.problem,
+                )
+                continue
+            path = self.renderer.cache_dir / f"recorded-{hashlib.sha256(data).hexdigest()[:32]}.wav"
+            if not path.exists():
+                write_atomic(path, data, mode=0o600)
+            recorded[prompt_id] = path
+        for stray in self.pack.strays(list(PROMPTS)):
+            _LOGGER.warning("prompt pack: %s is no prompt's file and is never played", stray)
+        _LOGGER.info(
+            "prompt pack %s: %d of %d prompts recorded, %d spoken by espeak-ng",
+            self.pack.folder,
+            len(recorded),
+            len(PROMPTS),
+            len(PROMPTS) - len(recorded),
+        )
+        return recorded
 
     def prerender(self) -> None:
-        """Render every fixed prompt in the configured language (at start-up), after
-        removing anything else from the cache."""
-        texts = [prompt_text(prompt_id, self.voice.language) for prompt_id in PROMPTS]
-        removed = self.renderer.tidy({self.renderer.path_for(t, self.voice) for t in texts})
+        """At start-up: check the recorded prompts, render every other fixed prompt in the
+        configured language, and remove anything else from the cache."""
+        self.recorded = self._install_recordings()
+        ids = [prompt_id for prompt_id in PROMPTS if prompt_id not in self.recorded]
+        texts = [prompt_text(prompt_id, self.voice.language) for prompt_id in ids]
+        keep = set(self.renderer.render_many(texts, self.voice)) | set(self.recorded.values())
+        removed = self.renderer.tidy(keep)
         if removed:
             _LOGGER.info("prompt cache: %d stale file(s) removed", removed)
-        for text in texts:
-            self.renderer.render(text, self.voice)
 
     def say(self, prompt_id: str) -> None:
-        """Speak a fixed prompt."""
-        text = prompt_text(prompt_id, self.voice.language)
+        """Speak a fixed prompt: its recording when the pack has a good one, else espeak-ng."""
         _LOGGER.info("speaking prompt %s", prompt_id)
-        self._play(self.renderer.render(text, self.voice))
+        recorded = self.recorded.get(prompt_id)
+        if recorded is not None:
+            self._play(recorded)
+            return
+        self._play(self.renderer.render(prompt_text(prompt_id, self.voice.language), self.voice))
 
     def admit_centre_text(self, text: str, now: float) -> str | None:
         """The centre's cmd/speak text cleaned and cut, if it is not refused (too long to
@@ -533,7 +687,7 @@ class Speaker:
 
     def interrupt(self) -> None:
         """Cut short what is rendered or played now (through `stop`, where there is one)."""
-        for part in (self.renderer.runner, self._player):
+        for part in (self.renderer.runner, self.renderer.reader, self._player):
             stop = getattr(part, "stop", None)
             if callable(stop):
                 stop()
