@@ -62,6 +62,8 @@ PINYIN = {
     "contacting_family": "zheng4 zai4 lian2 xi4 nin2 de5 jia1 ren2",
     "smoke_guidance": "jian3 ce4 dao4 yan1 wu4 , qing3 ma3 shang4 li2 kai1 fang2 jian1 , "
     "bu2 yao4 cheng2 dian4 ti1",
+    "co_guidance": "jian3 ce4 dao4 yi4 yang3 hua4 tan4 , qing3 ma3 shang4 da3 kai1 chuang1 hu4 , "
+    "li2 kai1 fang2 jian1 , dao4 wai4 mian4 hu1 xi1 xin1 xian1 kong1 qi4",
     "water_guidance": "jian3 ce4 dao4 lou4 shui3 , qing3 guan1 shang4 shui3 long2 tou2 , "
     "xiao3 xin1 di4 hua2",
     "checkin_thanks": "xie4 xie4 , yi3 jing1 bao4 ping2 an1",
@@ -83,6 +85,8 @@ JYUTPING = {
     "contacting_family": "ji4 gaa1 lyun4 lok3 gan2 nei5 ge3 gaa1 jan4",
     "smoke_guidance": "zing1 caak1 dou3 jin1 mou6 cing2 zik1 hak1 lei4 hoi1 fong4 gaan1 "
     "ng4 hou2 daap3 lip1",
+    "co_guidance": "zing1 caak1 dou3 jat1 joeng5 faa3 taan3 cing2 zik1 hak1 daa2 hoi1 coeng1 "
+    "lei4 hoi1 fong4 gaan1 ceot1 heoi3 fu1 kap1 san1 sin1 hung1 hei3",
     "water_guidance": "zing1 caak1 dou3 lau6 seoi2 cing2 saan1 seoi2 hau4 siu2 sam1 dei6 waat6",
     "checkin_thanks": "do1 ze6 ji5 ging1 bou3 zo2 ping4 ngon1",
     "confirm_help": "seoi1 jiu3 bong1 sau2 maa1",
