@@ -62,3 +62,16 @@ def parse_hhmm(text: str) -> time:
     """'07:30' -> time(7, 30); ValueError when it is not HH:MM."""
     hh, mm = text.split(":")
     return time(int(hh), int(mm))
+
+
+def parse_clock(text: str) -> time:
+    """'07:30' or '07:30:15' -> a local time of day; ValueError otherwise."""
+    parts = text.split(":")
+    if len(parts) == 3:
+        return time(int(parts[0]), int(parts[1]), int(parts[2]))
+    return parse_hhmm(text)
+
+
+def clock_text(t: datetime) -> str:
+    """A local time as the timelines show it: 'HH:MM', with ':SS' only when not zero."""
+    return f"{t:%H:%M:%S}" if t.second else f"{t:%H:%M}"

@@ -10,6 +10,7 @@ it at boot; see hub/care/anchor.py for how wall and monotonic time are reconcile
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -21,6 +22,7 @@ from hub.care.config import CareConfig
 from hub.care.hazards import HazardCheck
 from hub.care.inactivity import InactivityCheck
 from hub.care.night_exit import NightExitCheck, NightState
+from hub.care.rooms import Paired
 from hub.care.routine import RoutineCheck
 from hub.care.signs import (
     VITAL_KINDS,
@@ -68,9 +70,22 @@ class CareEngine:
         self.occupancy = Occupancy.HOME
         self.wearable_gone = False
         self.door_used = False
+        self.devices: dict[str, Paired] = {}
+        self.offline: dict[str, str] = {}  # device -> wall time it was reported silent
         self._seen_wall = clock.now()
         self._seen_mono = clock.monotonic()
         self._was_synced = clock.synced()
+
+    def know(self, devices: Mapping[str, Paired]) -> None:
+        """The paired devices from the registry (kind and room), given at start."""
+        self.devices = dict(devices)
+
+    def device_health(self, device: str, *, online: bool) -> None:
+        """Supervision says a paired device went silent (or was heard again)."""
+        if online:
+            self.offline.pop(device, None)
+        else:
+            self.offline.setdefault(device, self.clock.now().isoformat())
 
     def _local(self) -> datetime | None:
         """Local wall time, or None while it cannot be trusted (unsynced or just jumped)."""
@@ -89,8 +104,9 @@ class CareEngine:
                 check.skip_today(local)
         return local
 
-    def feed(self, reading: Reading) -> Output:
-        """Take one attributed reading; returns drafts to store and actions to run."""
+    def feed(self, reading: Reading, where: Paired | None = None) -> Output:
+        """Take one attributed reading (`where`: its paired kind and room, None for the
+        hub's own buttons); returns drafts to store and actions to run."""
         clock = self.clock
         local = self._local()
         out = Output()
