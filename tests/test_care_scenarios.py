@@ -197,3 +197,24 @@ def test_a_scenario_line_the_runner_cannot_run_is_named_before_anything_runs() -
         "scenario:2: cannot read 'day 1 09:00 battery pir:x'",
         "scenario:3: cannot read 'day 1 25:00 motion p'",
     ]
+
+
+def test_every_repeats_a_line_through_a_span_of_the_day() -> None:
+    text = """\
+config  checkin_enabled = false
+every   20min 09:00-10:00 press red
+day 2   every 30s 09:00-09:01 press red
+"""
+    assert [(e.day, e.time) for e in simulate_text(text, 2)] == [
+        (1, "09:00"),
+        (1, "09:20"),
+        (1, "09:40"),
+        (1, "10:00"),
+        (2, "09:00"),
+        (2, "09:00"),  # the daily line and the day-2 line at the same time
+        (2, "09:00:30"),
+        (2, "09:01"),
+        (2, "09:20"),
+        (2, "09:40"),
+        (2, "10:00"),
+    ]

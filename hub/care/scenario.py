@@ -10,6 +10,8 @@ Scenario file format (plain text, one line per thing, `#` starts a comment):
     device  pir:bath motion 卫生间               # a paired device: key, kind, room (registry)
     device  band:wrist wearable                # the elder's wristband (vitals, movement)
     daily   07:10 motion pir:kitchen           # happens every day at that local time
+    every   10min 07:00-22:00 heart_rate band:wrist bpm=72   # daily, every 10 min (or 30s)
+    day 2   every 5min 09:00-09:30 motion pir:living motion=false   # on day 2 only
     day 2   07:12 button gpio:ok               # happens once, on day 2
     day 3   02:10:30 door door:front open=true # <kind> <device> [field=value ...]; seconds
     day 3   09:00 press red                    # the hub's red SOS button (raises `sos`)
@@ -79,8 +81,9 @@ _SPECIAL = {"press": 1, "hold": 1, "offline": 1, "online": 1, "battery": 2}
 class TimelineEntry:
     """One thing that happened: an event raised, or (when asked) a local action.
 
-    `why` (not compared) is what the rule that decided says about it: its explanation
-    and the readings it rested on, for `simulate --explain`."""
+    `why` and `data` (not compared) are what the rule that decided says about it (its
+    explanation and the readings it rested on, for `simulate --explain`) and the event's
+    data as the centre would receive it."""
 
     day: int
     time: str  # local HH:MM, or HH:MM:SS when not on the minute
@@ -88,6 +91,7 @@ class TimelineEntry:
     priority: int | None  # event priority; None for an action
     detail: str = ""
     why: tuple[str, ...] = field(default=(), compare=False)
+    data: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,21 @@ def _check_what(what: tuple[str, ...]) -> None:
         int(what[2])
 
 
+def _every(interval: str, span: str) -> list[str]:
+    """'10min', '07:00-08:00' -> ['07:00:00', '07:10:00', ...] (both ends included)."""
+    if interval.endswith("min"):
+        step = int(interval.removesuffix("min")) * 60
+    else:
+        step = int(interval.removesuffix("s"))
+    first, _, last = span.partition("-")
+    t0, t1 = parse_clock(first), parse_clock(last)
+    lo = t0.hour * 3600 + t0.minute * 60 + t0.second
+    hi = t1.hour * 3600 + t1.minute * 60 + t1.second
+    if step <= 0 or hi < lo:
+        raise ValueError("every: a positive interval and a span that does not cross midnight")
+    return [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(lo, hi + 1, step)]
+
+
 def parse_scenario(text: str, name: str = "scenario", days: int | None = None) -> Scenario:
     """Parse scenario text (`days` overrides its own); ConfigError names every bad line."""
     problems: list[str] = []
@@ -163,6 +182,13 @@ def parse_scenario(text: str, name: str = "scenario", days: int | None = None) -
                 parse_clock(words[1])
                 _check_what(tuple(words[2:]))
                 timed.append((None, words[1], tuple(words[2:]), no))
+            elif head == "every":
+                timed += [(None, t, tuple(words[3:]), no) for t in _every(words[1], words[2])]
+                _check_what(tuple(words[3:]))
+            elif head == "day" and words[2] == "every":
+                on = int(words[1])
+                timed += [(on, t, tuple(words[5:]), no) for t in _every(words[3], words[4])]
+                _check_what(tuple(words[5:]))
             elif head == "day":
                 parse_clock(words[2])
                 _check_what(tuple(words[3:]))
@@ -262,7 +288,8 @@ class _Runner:
         for d in out.drafts:
             detail = str(d.data.get("explain", d.data.get("measure", "")))
             why = tuple(str(w) for w in d.data.get("why", ()))
-            self.timeline.append(TimelineEntry(day, hhmm, d.kind, int(d.priority), detail, why))
+            entry = TimelineEntry(day, hhmm, d.kind, int(d.priority), detail, why, dict(d.data))
+            self.timeline.append(entry)
         if self.include_actions:
             for a in out.actions:
                 self.timeline.append(TimelineEntry(day, hhmm, _action(a), None, _detail(a)))
