@@ -38,8 +38,10 @@ def ordinary_day(
     if day % 3 == 0 and t < 9 * 60:  # market every third morning, pendant on
         lines += [
             f"day {day} 09:00 door door:front open=true",
-            f"day {day} 09:01 presence tag:pendant present=false",
+            f"day {day} 09:01 door door:front open=false",  # closing is a door transition
+            f"day {day} 09:02 presence tag:pendant present=false",
             f"day {day} 10:30 door door:front open=true",
+            f"day {day} 10:31 door door:front open=false",
             f"day {day} 10:31 presence tag:pendant present=true",
             f"day {day} 10:32 motion pir:hall",
         ]
@@ -78,8 +80,13 @@ def emergency_day(day: int, rng: random.Random) -> tuple[list[str], Emergency]:
         lines = [ln for ln in ordinary_day(day, rng) if "gpio:ok" not in ln]
         reminded = 10 * 60 + 31 if day % 3 == 0 else 10 * 60
         return lines, Emergency("checkin_missed", 600, reminded + 120)
-    if n == 5:  # wanders out at 02:00 and does not come back for the night
-        lines = [*ordinary_day(day, rng), f"day {day} 02:00 door door:front open=true"]
+    if n == 5:  # wanders out at 02:00 with his pendant and does not come back for the night
+        # (with the pendant left home it would be a night_door note: someone else left)
+        wander = [
+            f"day {day} 02:00 door door:front open=true",
+            f"day {day} 02:03 presence tag:pendant present=false",
+        ]
+        lines = [*ordinary_day(day, rng), *wander]
         lines = [ln for ln in lines if not (" 0" in ln and "bathroom" in ln)]
         return lines, Emergency("night_exit", 120, 120 + 15)
     if n == 6:  # SpO2 falls to 86 % from 16:00 for ten minutes: sustained 5 min

@@ -93,10 +93,10 @@ def test_night_exit_with_return_is_quiet_without_return_or_with_the_pendant_gone
     ]
 
 
-def test_sustained_low_spo2_alerts_after_5_minutes_but_one_noisy_reading_does_not() -> None:
+def test_sustained_low_spo2_alarms_after_5_minutes_but_one_noisy_reading_does_not() -> None:
     timeline = simulate(SCENARIOS / "vitals_spo2.txt")
-    assert timeline == [
-        TimelineEntry(1, "14:05", "vital_abnormal", 1, "spo2_pct 87 abnormal for 5 min")
+    assert timeline == [  # 87 % is below the critical 88 %: an alarm, not a warning
+        TimelineEntry(1, "14:05", "vital_abnormal", 0, "spo2_pct 87 abnormal for 5 min")
     ]
 
 

@@ -11,7 +11,7 @@ from gpiozero.pins.mock import MockFactory
 
 from hub.app import Hub
 from hub.config import parse_config
-from hub.reading import Reading
+from hub.reading import Reading, State
 from hub.sim.broker import Mosquitto
 from hub.voice.prompts import prompt_text
 from tests.conftest import HUB_ID, hub_raw
@@ -51,7 +51,13 @@ async def test_prompts_follow_the_alarm_and_the_centre_can_speak(
         await eventually(lambda: heard("centre_received"))
 
         await hub.feed_care(
-            Reading(device="rf:gas", protocol="rflink", kind="gas", values={"alarm": True})
+            Reading(
+                device="rf:gas",
+                protocol="rflink",
+                kind="gas",
+                values={"alarm": True},
+                state=State.ALARM,  # as attribution states it (hub.reading.State)
+            )
         )
         await eventually(lambda: heard("gas_guidance"))
 

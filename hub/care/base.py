@@ -33,6 +33,15 @@ class Siren:
 Action = Speak | Led | Siren
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """What an alarm rested on, for the centre and `simulate --explain`: lines a care
+    manager reads, and the readings themselves (hub.care.signs.Seen.to_dict())."""
+
+    lines: tuple[str, ...] = ()
+    readings: tuple[dict[str, str], ...] = ()
+
+
 @dataclass
 class Output:
     """What one step of the checks produced: events to store and local actions to run."""
