@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from hub.care.scenario import TimelineEntry, simulate
+from hub.care.scenario import TimelineEntry, explain_at, simulate, simulate_text
+from hub.cli import main
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 BEFORE_THE_FIX = pytest.mark.xfail(strict=True, reason="issue 15: not built yet")
@@ -154,4 +155,105 @@ def test_spo2_a_little_low_is_a_warning_and_below_88_percent_an_alarm() -> None:
     assert events("vitals_spo2_severity.txt") == [
         (1, "10:05", "vital_abnormal", 1),
         (1, "15:05", "vital_abnormal", 0),
+    ]
+
+
+# -- what a care manager reads -------------------------------------------------------------
+
+
+def test_explain_at_a_moment_says_why_there_is_no_alarm_yet_and_on_which_readings() -> None:
+    state = explain_at(SCENARIOS / "fall_band_worn.txt", "1 11:00").state
+    assert state == [
+        "where: home",
+        "last action: motion pir:kitchen at 10:00",
+        "since then, not actions: 6 heart_rate (worn)",  # the pulse is seen, and not counted
+        "wearable: worn (heart_rate 78 band:wrist at 11:00)",
+        "survival-24h: 1.0 h of 24 h without action",
+        "idle-90min-08:00-21:00: in its window: 60 min of 90 without action",
+        "night_visit-30min: 22:00-06:00: no visit under way",
+        "night_exit: off (auto: no door contact paired)",
+        "check-in: off",
+        "vitals: every measure normal (or not measured)",
+        "incidents: none open",
+    ]
+
+
+def test_explain_at_names_the_rule_about_to_fire_and_the_room_it_watches() -> None:
+    explained = explain_at(SCENARIOS / "night_bathroom.txt", "day 3 02:27")
+    assert explained.timeline == []
+    assert (
+        "night_visit-30min: prealarm: night visit to 卫生间 at 01:52; no action anywhere "
+        in "\n".join(explained.state)
+    )
+    after = explain_at(SCENARIOS / "night_bathroom.txt", "3 02:31")
+    [alarm] = after.timeline
+    assert alarm.why == (
+        "rule night_visit-30min: night visit to 卫生间 at 01:52; no action anywhere since "
+        "01:55 (35 min) and no return to a bedroom; the pre-alarm was not answered",
+        "motion pir:bath (卫生间) at 01:52",
+        "motion pir:bath (卫生间) at 01:55",
+    )
+    assert f"incidents: elder: {alarm.data['incident']} (fall_suspected at " in "\n".join(
+        after.state
+    )
+
+
+def test_simulate_explain_prints_each_alarm_with_its_rule_and_readings(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert (
+        main(["simulate", "--scenario", str(SCENARIOS / "night_exit_default.txt"), "--explain"])
+        == 0
+    )
+    out = capsys.readouterr().out.splitlines()
+    assert out[1:5] == [
+        "day  1 02:25  p0  night_exit  door opened at 02:10 at night; no return within 15 min "
+        "(no wearable to tell who left)",
+        "             rule night_exit: door opened at 02:10 at night; no return within 15 min "
+        "(no wearable to tell who left)",
+        "             door opened door:front (大门) at 02:10",
+        "             door closed door:front (大门) at 02:10:30",
+    ]
+    assert (
+        main(
+            ["simulate", "--scenario", str(SCENARIOS / "night_exit_default.txt"), "--at", "1 02:20"]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out.splitlines()
+    assert out[1:3] == ["no events", "at day 1 02:20:"]
+    assert (
+        "  night_exit: on, 22:00-06:00: door opened door:front (大门) at 02:10, 10 of 15 min "
+        "without a return (no wearable near)"
+    ) in out
+    assert (
+        main(["simulate", "--scenario", str(SCENARIOS / "night_exit_default.txt"), "--at", "2:20"])
+        == 2
+    )
+
+
+# -- the family's switches -----------------------------------------------------------------
+
+
+def test_the_family_can_say_she_is_out_with_them_and_set_a_holiday() -> None:
+    text = """\
+config  checkin_enabled = false
+config  inactivity = [{mode = "continuous", hours = 12}]
+config  survival_repeat_h = 0
+device  door:front door 大门
+day 1   08:00 motion pir:kitchen
+day 1   09:00 family out                  # she left with her son; no wearable, no door seen
+day 1   20:00 door door:front open=true   # back
+day 1   20:00:20 door door:front open=false
+day 1   20:01 motion pir:hall
+day 2   07:00 motion pir:kitchen
+day 2   08:00 family holiday 2026-11-05   # a trip: starts when she goes out of the door
+day 2   08:30 motion pir:kitchen          # still packing: not on holiday yet
+day 2   09:00 door door:front open=true
+day 2   09:00:20 door door:front open=false
+"""
+    # the holiday ends at the end of the 5th (day 4): the checks count from then
+    assert [(e.day, e.time, e.kind) for e in simulate_text(text, 6)] == [
+        (5, "12:05", "inactivity"),  # the 12 h rule, after its pre-alarm
+        (6, "00:00", "survival_overdue"),
     ]

@@ -21,6 +21,9 @@ Scenario file format (plain text, one line per thing, `#` starts a comment):
     day 3   11:30 online pir:bath              # ... and heard again
     day 3   12:00 battery pir:bath 15          # a report with only the battery percentage
     day 3   12:05 activity band:wrist steps=840 # the wearable's movement (or moving=true)
+    day 3   13:00 family out                   # the family page: "she is out with us"
+    day 3   18:00 family home                  # ... "she is home"
+    day 5   08:00 family holiday 2026-11-20    # ... a holiday through that day (or add HH:MM)
     day 4   12:00 reboot                       # the hub restarts (monotonic clock resets)
     day 4   12:00 clock_wrong 2026-01-01 00:00 # wall clock wrong and unsynced (no RTC)
     day 4   12:02 clock_sync                   # NTP steps the wall clock to the true time
@@ -74,7 +77,7 @@ _STATEFUL_KINDS = ("door", "motion", "smoke", "gas", "water", "button")
 # the "I'm OK" button.
 HUB_BUTTONS = {"red": "gpio:sos", "green": "gpio:ok"}
 # Lines that are not a reading: what they need after the word.
-_SPECIAL = {"press": 1, "hold": 1, "offline": 1, "online": 1, "battery": 2}
+_SPECIAL = {"press": 1, "hold": 1, "offline": 1, "online": 1, "battery": 2, "family": 1}
 
 
 @dataclass(frozen=True)
@@ -132,12 +135,27 @@ def _check_what(what: tuple[str, ...]) -> None:
         raise ValueError("nothing happens on this line")
     head = what[0]
     need = _SPECIAL.get(head)
-    if need is not None and len(what) != need + 1:
+    if head == "family":
+        _family(what)
+    elif need is not None and len(what) != need + 1:
         raise ValueError(f"{head} takes {need} word(s)")
     if head in ("press", "hold") and what[1] not in HUB_BUTTONS:
         raise ValueError(f"{head} red|green")
     if head == "battery":
         int(what[2])
+
+
+def _family(what: tuple[str, ...]) -> datetime | None:
+    """`family out|home` -> None; `family holiday DATE [HH:MM]` -> its local end."""
+    if what[1:] in (("out",), ("home",)):
+        return None
+    if len(what) in (3, 4) and what[1] == "holiday":
+        end = datetime.fromisoformat(what[2])
+        if len(what) == 3:
+            return end + timedelta(days=1)  # through that day, as care.holiday_until
+        t = parse_clock(what[3])
+        return end.replace(hour=t.hour, minute=t.minute, second=t.second)
+    raise ValueError("family out | family home | family holiday YYYY-MM-DD [HH:MM]")
 
 
 def _every(interval: str, span: str) -> list[str]:
@@ -352,6 +370,14 @@ class _Runner:
             self._health(words[1], online=head == "online")
         elif head == "battery":
             self._battery(words[1], int(words[2]))
+        elif head == "family":
+            until = _family(words)
+            if until is not None:
+                self.engine.set_holiday(until, "family")
+            elif words[1] == "out":
+                self.engine.go_out("family")
+            else:
+                self.engine.come_home("family")
         else:
             self._feed(_reading(words, self.sc.devices.get(words[1] if len(words) > 1 else "")))
 
@@ -361,8 +387,11 @@ class _Runner:
             self.true_now = at
             self.clock.advance(delta)
 
-    def run(self, days: int) -> list[TimelineEntry]:
+    def run(self, days: int, stop: datetime | None = None) -> list[TimelineEntry]:
+        """Run `days` days, or up to and including the instant `stop` (UTC)."""
         end = self.true_now + timedelta(days=days)
+        if stop is not None:
+            end = min(end, stop + timedelta(microseconds=1))
         steps = [s for s in self.sc.steps if s.at < end]
         tick_at = self.true_now
         i = 0
@@ -374,6 +403,12 @@ class _Runner:
             self._advance_to(tick_at)
             self._record(self.engine.tick())
             tick_at += timedelta(seconds=TICK_S)
+        while i < len(steps):  # lines between the last tick and `stop`
+            self._advance_to(steps[i].at)
+            self._step(steps[i].words)
+            i += 1
+        if stop is not None:
+            self._advance_to(stop)
         return self.timeline
 
 
@@ -414,13 +449,70 @@ def simulate(
     return _Runner(sc, include_actions).run(sc.days)
 
 
-def format_timeline(entries: list[TimelineEntry], title: str = "") -> str:
-    """Human-readable timeline, one line per entry; says so when nothing happened."""
+@dataclass(frozen=True)
+class Explained:
+    """A scenario run up to an instant: what was raised by then, and every check's state."""
+
+    at: str  # as asked, e.g. "day 3 02:20"
+    timeline: list[TimelineEntry]
+    state: list[str]
+
+
+def _parse_at(text: str) -> tuple[int, str]:
+    """'3 02:20', 'day 3 02:20:30' -> (3, '02:20:30'); ValueError otherwise."""
+    words = text.split()
+    if words and words[0] == "day":
+        words = words[1:]
+    if len(words) != 2:
+        raise ValueError(text)
+    day = int(words[0])
+    parse_clock(words[1])
+    if day < 1:
+        raise ValueError(text)
+    return day, words[1]
+
+
+def explain_at(scenario_path: str | Path, at: str, *, include_actions: bool = False) -> Explained:
+    """Replay a scenario file up to `at` ("DAY HH:MM[:SS]") and say, for every check, what
+    it is waiting for and on which readings: why there is an alarm then, or why not."""
+    path = Path(scenario_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        day, hhmm = _parse_at(at)
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc}"]) from exc
+    except ValueError as exc:
+        raise ConfigError([f'--at {at!r}: give a day and a local time, e.g. "3 02:20"']) from exc
+    sc = parse_scenario(text, path.name, max(day, 1))
+    local = datetime.combine(
+        sc.start + timedelta(days=day - 1), parse_clock(hhmm), tzinfo=sc.cfg.tz
+    )
+    runner = _Runner(sc, include_actions)
+    timeline = runner.run(day, stop=local.astimezone(UTC))
+    return Explained(f"day {day} {hhmm}", timeline, runner.engine.explain())
+
+
+def format_timeline(entries: list[TimelineEntry], title: str = "", *, why: bool = False) -> str:
+    """Human-readable timeline, one line per entry; says so when nothing happened. With
+    `why`, each event is followed by the rule that decided it and the readings it used."""
     lines = [title] if title else []
     for e in entries:
         prio = f"p{e.priority}" if e.priority is not None else "  "
         extra = f"  {e.detail}" if e.detail else ""
         lines.append(f"day {e.day:>2} {e.time}  {prio}  {e.kind}{extra}")
+        if why:
+            lines += [f"             {w}" for w in e.why]
+            if "incident" in e.data:
+                lines.append(
+                    f"             incident {e.data['incident']} update {e.data['update']}"
+                )
     if not entries:
         lines.append("no events")
+    return "\n".join(lines)
+
+
+def format_explained(explained: Explained, title: str = "") -> str:
+    """The timeline up to the instant, then every check's state at it."""
+    lines = [format_timeline(explained.timeline, title, why=True), f"at {explained.at}:"]
+    lines += [f"  {line}" for line in explained.state]
     return "\n".join(lines)
