@@ -1,10 +1,16 @@
-"""Thirty days of Mrs Chen's life: no false alarm, and every injected emergency is caught."""
+"""Thirty days of an elder's life: no false alarm, and every injected emergency is caught.
+
+Two generators: the first one written for issue 3 (below, a pendant, eight kinds of
+emergency), and bench/care_month.py (issue 15: rooms, a wristband with its pulse and
+steps, the sensors' own reports, and the emergencies a pulse or a report used to hide).
+"""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
 
+from bench.care_month import DAY, judge, plan
 from hub.care.scenario import TimelineEntry, simulate_text
 
 HEADER = """\
@@ -127,3 +133,18 @@ def test_thirty_days_with_one_emergency_a_day_detects_every_one_in_its_configure
         assert hits, (
             f"day {day}: {em.kind} injected at {hhmm(em.at)} not raised by {hhmm(em.deadline)}"
         )
+
+
+def test_a_generated_month_raises_no_alarm_and_catches_every_injected_emergency_in_time() -> None:
+    # bench/care_month.py's generator, on the seed the tests keep (figures on other seeds
+    # are in bench/README.md): the rooms, the wristband, the sensors' own reports.
+    result = judge(1)
+    assert result.normal_alarms == []
+    assert [em.kind for em, _ in result.caught] == [kind for _, kind in plan(30)]
+    assert len(result.caught) >= 15
+    late = [(em.kind, em.at // DAY + 1) for em, delay in result.caught if delay is None]
+    assert late == []
+    # The one other alarm that month: the night her band's battery was flat (day 17), her
+    # son let himself out at 22:26; with no wearable to tell who left, it is an alarm.
+    assert [(e.day, e.time, e.kind) for e in result.stray_alarms] == [(17, "22:41", "night_exit")]
+    assert result.warnings["night_door"] == 3  # his other late visits: notes, not alarms

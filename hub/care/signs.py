@@ -10,8 +10,9 @@ A sign of life is something a person did. What counts, per check:
     a door state repeated (a status report, a supervision beacon) no
     a button press (state ALARM) or hold (`action=hold`)          yes
     a help phrase heard (kind voice)                              yes
-    the wearable's movement: kind activity, `moving=true`,
-      or a `steps` count that went up                             yes
+    the wearable's movement: `moving=true`, a `steps` count
+      that went up, or kind activity saying neither               yes
+    a wearable's `moving=false`, or a `steps` count unchanged     no
     heart rate, SpO2, blood pressure with a value above 0
       (and, from a GATT heart-rate strap, with skin contact)      no       yes
     a pulse of 0, or no skin contact (the band off the wrist)     no       no
@@ -172,10 +173,13 @@ class SignReader:
         if kind == "button":
             pressed = reading.alarm or reading.values.get("action") in _PRESSES
             return "button" if pressed else None
-        if kind in ("voice", "activity"):
+        if kind == "voice":
             return kind
-        if wearable and self._moved(reading):
-            return "activity"
+        if kind == "activity" or wearable:
+            values = reading.values
+            if "steps" in values or "moving" in values:  # movement only if it says so
+                return "activity" if self._moved(reading) else None
+            return "activity" if kind == "activity" else None
         return None
 
     def _door_changed(self, reading: Reading) -> bool:
