@@ -238,17 +238,19 @@ def ordinary_day(life: Life, d: int) -> None:
         life.door(arrive)
         life.motion(arrive + MIN, "hall")
     bed = base + rng.randint(21 * 60, 22 * 60 + 30) * MIN
-    if rng.random() < 0.5:  # a shower before bed
-        shower = bed - rng.randint(40, 80) * MIN
-        t = life.moving(t, shower, ("living",), (15, 45))
-        t = life.bathroom(shower, rng.randint(20, 45), (3, 8))
-    t = life.moving(t, bed, ("living",), (15, 45))
+    leave = None
     if visitor:
         leave = base + rng.randint(21 * 60, 22 * 60 + 45) * MIN
         if rng.random() < 0.3:  # she is already in bed when he lets himself out
             bed = min(bed, leave - rng.randint(5, 20) * MIN)
         else:
             bed = max(bed, leave + rng.randint(5, 20) * MIN)
+    if rng.random() < 0.5:  # a shower before bed (over at least 5 min before it)
+        shower = bed - rng.randint(40, 80) * MIN
+        t = life.moving(t, shower, ("living",), (15, 45))
+        t = life.bathroom(shower, rng.randint(20, 35), (3, 8))
+    t = life.moving(t, bed, ("living",), (15, 45))
+    if leave is not None:
         life.door(leave)
     life.motion(bed, "bed")
     life.band_off.append((base + 20 * HOUR, base + 21 * HOUR))  # charging

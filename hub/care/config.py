@@ -99,7 +99,6 @@ class CareConfig:
     night_return_min: float = 15.0
     night_visit_min: float = 30.0  # 0 = off
     night_visit_rooms: tuple[str, ...] = ("bathroom",)
-    night_return_rooms: tuple[str, ...] = ("bedroom",)
     room_kinds: tuple[tuple[str, str], ...] = ()  # installer's room name -> room kind
     holiday_until: datetime | None = None  # local, naive; set by installer or fleet push
     vitals: VitalThresholds = field(default_factory=VitalThresholds)
@@ -261,7 +260,6 @@ _KNOWN = {
     "night_return_min",
     "night_visit_min",
     "night_visit_rooms",
-    "night_return_rooms",
     "room_kinds",
     "holiday_until",
     "vitals",
@@ -333,7 +331,6 @@ def parse_care_config(raw: dict[str, Any]) -> CareConfig:
         night_return_min=_num(raw, "night_return_min", 15.0, 1.0, 240.0, p=p),
         night_visit_min=_num(raw, "night_visit_min", 30.0, 0.0, 240.0, p=p),
         night_visit_rooms=_room_kinds(raw, "night_visit_rooms", ("bathroom",), p),
-        night_return_rooms=_room_kinds(raw, "night_return_rooms", ("bedroom",), p),
         room_kinds=_room_table(raw, p),
         holiday_until=_holiday(raw, p),
         vitals=vitals,

@@ -328,11 +328,8 @@ class CareEngine:
         lines.append(f"{rule}: {self.survival.explain(clock, anchor, paused)}")
         for check in self.inactivity:
             lines.append(f"{check.rule.name}: {check.explain(clock, anchor, local, away)}")
-        watched = set(self.cfg.night_visit_rooms) | set(self.cfg.night_return_rooms)
         blind = [
-            key
-            for key in sorted(self.offline)
-            if room_kind(self.devices.get(key, Paired("")).room, self.cfg.room_table) in watched
+            k for k in sorted(self.offline) if self.devices.get(k, Paired("")).kind == "motion"
         ]
         lines.append(f"{self.visit.name}: {self.visit.explain(clock, blind)}")
         on, why = self.night_exit_on()

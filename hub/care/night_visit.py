@@ -2,10 +2,16 @@
 
 Rooms come from the registry (hub/care/rooms.py gives each its kind); the rule is per
 room kind: a visit starts with motion in a room of a kind in `care.night_visit_rooms`
-(bathroom) between night_start and night_end, and ends with motion in a room of a kind
-in `care.night_return_rooms` (bedroom), a press of the green button, or, once the
-night is over, motion anywhere else (she is up for the day). While it lasts, every
-action of hers (motion anywhere, a door, a press, her voice) restarts the wait; the
+(bathroom) between night_start and night_end, and ends with motion in a room of any
+other kind that is not a passage (PASSAGE_KINDS: a hall, a room the rules cannot place):
+back in the bedroom, or up in the living room or the kitchen; or a press of the green
+button, or,
+once the night is over, motion anywhere but the bathroom (she is up for the day). So a
+fall in the bathroom or on the way back to bed through the hall is watched; once she is
+seen sitting in the living room or in the kitchen, the bathroom visit is over (a late
+shower and then television is not a fall; a fall there is the inactivity rules'). While
+it lasts, every action of hers (motion anywhere, a door, a press, her voice) restarts
+the wait; the
 wearable's own movement does not, since it says neither where she is nor that she got
 up (a fallen elder may still move her arm). No action for `night_visit_min` (default
 30) -> the spoken pre-alarm ("press the green button if you are all right", the same
@@ -25,6 +31,9 @@ from hub.care.inactivity import PREALARM_PROMPT
 from hub.care.signs import Seen
 from hub.clock import Clock
 from hub.event import Draft, Priority, Source
+
+# Rooms she passes through on the way back to bed: motion there does not end a visit.
+PASSAGE_KINDS = ("entrance", "other")
 
 
 class VisitState(Enum):
@@ -77,9 +86,10 @@ class NightVisitCheck:
                 self.started = self.last = seen
                 self.last_mono = clock.monotonic()
             return Output()
-        back = kind == "motion" and room_kind in self.cfg.night_return_rooms
-        day = not self._at_night(local) and room_kind not in self.cfg.night_visit_rooms
-        if checkin or back or (day and kind != "activity"):
+        visit_room = room_kind in self.cfg.night_visit_rooms
+        elsewhere = kind == "motion" and not visit_room and room_kind not in PASSAGE_KINDS
+        day = not self._at_night(local) and not visit_room
+        if checkin or elsewhere or (day and kind != "activity"):
             return self._end()
         if kind == "activity":
             return Output()  # the band moving: not where she is, nor that she got up
@@ -124,11 +134,11 @@ class NightVisitCheck:
             return "no night visit"
         quiet = (clock.monotonic() - self.last_mono) / 60
         room = self.started.room or self.started.device
+        last = self.last.room or self.last.device
         return (
             f"night visit to {room} at {clock_text(self.started.wall.astimezone(self.tz))}; "
             f"no action anywhere since {clock_text(self.last.wall.astimezone(self.tz))} "
-            f"({quiet:.0f} min) and no return to a "
-            f"{' or '.join(self.cfg.night_return_rooms)}"
+            f"({quiet:.0f} min), last seen in {last}"
         )
 
     def _raise(self, clock: Clock) -> Output:
