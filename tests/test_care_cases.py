@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.care.scenario import TimelineEntry, explain_at, simulate, simulate_text
+from hub.care.scenario import TimelineEntry, explain_at, simulate
 from hub.cli import main
 
 SCENARIOS = Path(__file__).parent / "scenarios"
@@ -242,24 +242,8 @@ def test_simulate_explain_prints_each_alarm_with_its_rule_and_readings(
 
 
 def test_the_family_can_say_she_is_out_with_them_and_set_a_holiday() -> None:
-    text = """\
-config  checkin_enabled = false
-config  inactivity = [{mode = "continuous", hours = 12}]
-config  survival_repeat_h = 0
-device  door:front door 大门
-day 1   08:00 motion pir:kitchen
-day 1   09:00 family out                  # she left with her son; no wearable, no door seen
-day 1   20:00 door door:front open=true   # back
-day 1   20:00:20 door door:front open=false
-day 1   20:01 motion pir:hall
-day 2   07:00 motion pir:kitchen
-day 2   08:00 family holiday 2026-11-05   # a trip: starts when she goes out of the door
-day 2   08:30 motion pir:kitchen          # still packing: not on holiday yet
-day 2   09:00 door door:front open=true
-day 2   09:00:20 door door:front open=false
-"""
     # the holiday ends at the end of the 5th (day 4): the checks count from then
-    assert [(e.day, e.time, e.kind) for e in simulate_text(text, 6)] == [
-        (5, "12:05", "inactivity"),  # the 12 h rule, after its pre-alarm
-        (6, "00:00", "survival_overdue"),
+    assert events("family_switches.txt") == [
+        (5, "12:05", "inactivity", 0),  # the 12 h rule, after its pre-alarm
+        (6, "00:00", "survival_overdue", 0),
     ]
