@@ -220,3 +220,12 @@ def test_a_checkin_pressed_before_the_clock_is_synced_still_counts_for_the_day()
     assert [d.kind for d in press.drafts] == ["checkin"]
     clock.wall, clock.is_synced = datetime(2026, 11, 2, 0, 30, tzinfo=UTC), True  # 08:30 Shanghai
     assert run_hours(engine, clock, 6) == []  # no reminder at 10:00, no checkin_missed
+
+
+def test_a_fleet_push_may_set_a_holiday_and_no_other_care_option() -> None:
+    from hub.sync.ota import check_overlay
+
+    assert check_overlay({"care": {"holiday_until": "2026-12-20"}}) == []
+    assert check_overlay({"care": {"survival_window_h": 72}}) == [
+        "care.survival_window_h: may not be set by a fleet push"
+    ]
