@@ -26,6 +26,7 @@ from hub.ble_link import BleLink, locate_later, start_ble
 from hub.care.base import Led, Siren, Speak
 from hub.care.base import Output as CareOutput
 from hub.care.engine import CareEngine
+from hub.care.rooms import Paired
 from hub.clock import Clock, SystemClock
 from hub.config import Config
 from hub.control import MAX_CLIENTS as CONTROL_CLIENTS
@@ -302,6 +303,7 @@ class Hub:
             else CareEngine(cfg.care, self.clock)
         )
         self._reconcile_hazards()
+        self.care.know(self._care_devices())
         if self.pin_factory is None:
             self.pin_factory = make_pin_factory(cfg.gpio.pin_factory)
         self.buttons = HubButtons(cfg.gpio, cfg.sos, self.pin_factory, self.clock)
@@ -918,6 +920,7 @@ class Hub:
             self.outbox.sync.max_bytes = cfg.outbox.max_bytes
             self.escalator.cfg = cfg.escalation
             self.care = CareEngine.from_dict(cfg.care, self.clock, self.care.to_dict())
+            self.care.know(self._care_devices())
             self.uplink.reconfigure(cfg)
 
     def _on_config(self, raw: bytes) -> None:
@@ -1144,6 +1147,10 @@ class Hub:
             "confidence": round(outcome.confidence, 3),
             "reason": outcome.reason,
         }
+        if outcome.reason in (VoiceAnswer.YES.value, VoiceAnswer.NO.value):
+            # A spoken answer to the hub's question is a person acting (a phrase alone
+            # may be the television; a button answer reached the checks as a press).
+            await self.feed_care(Reading("voice", "voice", "voice", {"answer": outcome.reason}))
         if outcome.action is VoiceAction.ASK:
             self.say("confirm_help")
         elif outcome.action is VoiceAction.RAISE_SOS:
@@ -1207,11 +1214,16 @@ class Hub:
         except OSError as exc:  # a failing card: saved at the next change or in 5 min
             _LOGGER.error("care state not saved to %s: %s", self._care_state_path, exc)
 
-    async def feed_care(self, reading: Reading) -> list[Event | Draft]:
-        """Give a reading to the care checks and act on what they decide: the events
-        stored, or the drafts held to store when the disk answers again."""
+    def _care_devices(self) -> dict[str, Paired]:
+        """The registry's devices as the care checks know them: kind and room."""
+        return {d.key: Paired(d.kind, d.room) for d in self.registry.devices()}
+
+    async def feed_care(self, reading: Reading, where: Paired | None = None) -> list[Event | Draft]:
+        """Give a reading (with its paired kind and room) to the care checks and act on
+        what they decide: the events stored, or the drafts held to store when the disk
+        answers again."""
         episodes = set(self.care.hazards.active)
-        output = self.care.feed(reading)
+        output = self.care.feed(reading, where)
         events = await self._apply_care(output, save=True)
         if self.care.hazards.active != episodes and not (output.drafts or output.actions):
             # An all-clear decides nothing to do, yet it must reach the disk at once: a
@@ -1352,7 +1364,7 @@ class Hub:
             await self.raise_alarm("sos", source=source)
         notices = self.supervisor.observe(reading, self.clock.monotonic(), kind=device.kind)
         await self._commit_notices(notices)
-        await self.feed_care(reading)
+        await self.feed_care(reading, Paired(device.kind, device.room))
 
     def _tell_reading_listeners(self, reading: Reading, device: Device | None) -> None:
         for listener in self.reading_listeners:
@@ -1363,6 +1375,9 @@ class Hub:
 
     async def _commit_notices(self, notices: list[Notice]) -> None:
         for notice in notices:
+            if notice.kind in ("sensor_offline", "sensor_restored"):
+                # The care checks say which of their rules went blind (simulate --explain).
+                self.care.device_health(notice.device, online=notice.kind == "sensor_restored")
             if notice.kind in (*HAZARD_KINDS, "button"):
                 continue  # alarms: raised by the care checks / the SOS path, not twice
             if notice.kind == "wearable":

@@ -99,6 +99,18 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument(
         "--actions", action="store_true", help="also list spoken prompts, LED and siren"
     )
+    simulate.add_argument(
+        "--explain",
+        action="store_true",
+        help="after each event, the rule that decided it and the readings it rested on",
+    )
+    simulate.add_argument(
+        "--at",
+        metavar="DAY HH:MM",
+        default=None,
+        help='stop at that moment (e.g. "3 02:20") and say what every check is waiting '
+        "for and on which readings: why there is an alarm then, or none",
+    )
 
     press = sub.add_parser("press", help="press a simulated button (mock pins only)")
     _add_config(press)
@@ -371,10 +383,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{args.file}: OK")
             return 0
         if args.command == "simulate":
-            from hub.care.scenario import format_timeline, simulate
+            from hub.care.scenario import explain_at, format_explained, format_timeline, simulate
 
+            title = f"scenario {args.scenario}"
+            if args.at is not None:
+                explained = explain_at(args.scenario, args.at, include_actions=args.actions)
+                print(format_explained(explained, title=title))
+                return 0
             entries = simulate(args.scenario, args.days, include_actions=args.actions)
-            print(format_timeline(entries, title=f"scenario {args.scenario}"))
+            print(format_timeline(entries, title=title, why=args.explain))
             return 0
         if args.command == "health":
             rows = call(_socket(args), "health", days=args.days)["vitals"]

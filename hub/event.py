@@ -38,6 +38,8 @@ KIND_PRIORITY: dict[str, Priority] = {
     "survival_overdue": Priority.ALARM,
     "inactivity": Priority.ALARM,
     "night_exit": Priority.ALARM,
+    "fall_suspected": Priority.ALARM,  # a night visit to the bathroom that did not end
+    "night_door": Priority.WARNING,  # the door at night with her wearable still home
     "vital_abnormal": Priority.WARNING,
     "sos_cancelled": Priority.WARNING,
     "voice_declined": Priority.WARNING,

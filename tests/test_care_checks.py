@@ -9,7 +9,8 @@ import pytest
 
 from hub.care.base import Siren, Speak
 from hub.care.config import CareConfig, InactivityMode, InactivityRule, parse_care_config
-from hub.care.engine import CareEngine, Occupancy
+from hub.care.engine import CareEngine, Where
+from hub.care.rooms import Paired
 from hub.care.routine import ROUTINE_DAYS
 from hub.care.scenario import simulate_text
 from hub.clock import FakeClock
@@ -95,19 +96,36 @@ def test_a_pendant_in_range_or_an_excluded_bedroom_pir_is_not_a_sign_of_life() -
     assert kinds == ["survival_overdue"]
 
 
-def test_out_with_the_pendant_suspends_checks_and_coming_home_resumes_them() -> None:
+def test_out_with_the_pendant_pauses_inactivity_but_not_the_24_h_check_until_she_is_back() -> None:
     clock = FakeClock()
-    cfg = CareConfig(wearable_devices=("tag:pendant",), checkin_enabled=False)
+    rules = (InactivityRule(InactivityMode.CONTINUOUS, hours=12),)
+    cfg = CareConfig(wearable_devices=("tag:pendant",), checkin_enabled=False, inactivity=rules)
     engine = CareEngine(cfg, clock)
     engine.feed(Reading("door:front", "rf", "door", {"open": True}, state=State.ALARM))
+    clock.advance(60)
     engine.feed(Reading("tag:pendant", "ble", "presence", {"present": False}))
-    assert engine.occupancy is Occupancy.AWAY
-    assert run_hours(engine, clock, 30) == []  # visiting her daughter overnight
-    engine.feed(Reading("tag:pendant", "ble", "presence", {"present": True}))
-    assert engine.occupancy is Occupancy.HOME
-    # walking back in is a sign of life: the 24 h window starts again from her return
+    assert engine.occupancy.state is Where.AWAY
+    # visiting her daughter: no 12 h inactivity alarm, but the 24 h check still runs
     assert run_hours(engine, clock, 23.9) == []
     assert run_hours(engine, clock, 0.2) == ["survival_overdue"]
+    engine.feed(Reading("tag:pendant", "ble", "presence", {"present": True}))
+    assert engine.occupancy.state is Where.HOME
+    # walking back in is a sign of life: the windows start again from her return
+    assert run_hours(engine, clock, 12.0) == []  # at 12 h the spoken pre-alarm starts
+    assert run_hours(engine, clock, 0.1) == ["inactivity"]
+
+
+def test_a_holiday_set_by_the_family_pauses_the_24_h_check_until_its_end() -> None:
+    clock = FakeClock(wall=datetime(2026, 11, 2, 0, 0, tzinfo=UTC))  # 08:00 in Shanghai
+    engine = CareEngine(CareConfig(checkin_enabled=False), clock)
+    engine.know({"door:front": Paired("door", "大门")})
+    engine.set_holiday(datetime(2026, 11, 5, 20, 0))  # local time, 3.5 days on
+    assert engine.occupancy.state is Where.LEAVING  # until she goes out through the door
+    clock.advance(60)
+    engine.feed(Reading("door:front", "rf", "door", {"open": True}, state=State.ALARM))
+    assert engine.occupancy.state is Where.HOLIDAY
+    assert run_hours(engine, clock, 3.5 * 24 + 23.9) == []
+    assert run_hours(engine, clock, 0.2) == ["survival_overdue"]  # 24 h after its end
 
 
 def test_a_reboot_with_an_unsynced_clock_restarts_the_window_at_boot_then_catches_up() -> None:
@@ -202,3 +220,12 @@ def test_a_checkin_pressed_before_the_clock_is_synced_still_counts_for_the_day()
     assert [d.kind for d in press.drafts] == ["checkin"]
     clock.wall, clock.is_synced = datetime(2026, 11, 2, 0, 30, tzinfo=UTC), True  # 08:30 Shanghai
     assert run_hours(engine, clock, 6) == []  # no reminder at 10:00, no checkin_missed
+
+
+def test_a_fleet_push_may_set_a_holiday_and_no_other_care_option() -> None:
+    from hub.sync.ota import check_overlay
+
+    assert check_overlay({"care": {"holiday_until": "2026-12-20"}}) == []
+    assert check_overlay({"care": {"survival_window_h": 72}}) == [
+        "care.survival_window_h: may not be set by a fleet push"
+    ]

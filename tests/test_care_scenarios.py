@@ -93,10 +93,10 @@ def test_night_exit_with_return_is_quiet_without_return_or_with_the_pendant_gone
     ]
 
 
-def test_sustained_low_spo2_alerts_after_5_minutes_but_one_noisy_reading_does_not() -> None:
+def test_sustained_low_spo2_alarms_after_5_minutes_but_one_noisy_reading_does_not() -> None:
     timeline = simulate(SCENARIOS / "vitals_spo2.txt")
-    assert timeline == [
-        TimelineEntry(1, "14:05", "vital_abnormal", 1, "spo2_pct 87 abnormal for 5 min")
+    assert timeline == [  # 87 % is below the critical 88 %: an alarm, not a warning
+        TimelineEntry(1, "14:05", "vital_abnormal", 0, "spo2_pct 87 abnormal for 5 min")
     ]
 
 
@@ -164,3 +164,57 @@ def test_a_scenario_with_mistakes_names_each_bad_line() -> None:
     ]
     with pytest.raises(ConfigError, match=r"care.survival_window_h: 0 is out of range"):
         simulate_text("config survival_window_h = 0\n")
+
+
+def test_a_scenario_speaks_in_seconds_and_shows_what_the_hub_adds_around_the_checks() -> None:
+    text = """\
+config  checkin_enabled = false
+device  pir:bath motion 卫生间
+device  pendant:1 button
+day 1   09:00:30 press red
+day 1   09:01 press green
+day 1   09:20:05 button pendant:1
+day 1   10:00 offline pir:bath
+day 1   10:05:07 motion pir:bath
+day 1   11:00 battery pir:bath 15
+day 1   11:30 battery pir:bath 10
+"""
+    assert [(e.day, e.time, e.kind, e.priority) for e in simulate_text(text, 1)] == [
+        (1, "09:00:30", "sos", 0),  # the SOS path raises it, not the care checks
+        (1, "09:01", "checkin", 1),
+        (1, "09:20:05", "sos", 0),  # a paired pendant's press
+        (1, "10:00", "sensor_offline", 1),
+        (1, "10:05:07", "sensor_restored", 1),  # heard again
+        (1, "11:00", "battery_low", 1),  # and not again the same day
+    ]
+
+
+def test_a_scenario_line_the_runner_cannot_run_is_named_before_anything_runs() -> None:
+    with pytest.raises(ConfigError) as err:
+        simulate_text("day 1 09:00 press blue\nday 1 09:00 battery pir:x\nday 1 25:00 motion p\n")
+    assert err.value.problems == [
+        "scenario:1: cannot read 'day 1 09:00 press blue'",
+        "scenario:2: cannot read 'day 1 09:00 battery pir:x'",
+        "scenario:3: cannot read 'day 1 25:00 motion p'",
+    ]
+
+
+def test_every_repeats_a_line_through_a_span_of_the_day() -> None:
+    text = """\
+config  checkin_enabled = false
+every   20min 09:00-10:00 press red
+day 2   every 30s 09:00-09:01 press red
+"""
+    assert [(e.day, e.time) for e in simulate_text(text, 2)] == [
+        (1, "09:00"),
+        (1, "09:20"),
+        (1, "09:40"),
+        (1, "10:00"),
+        (2, "09:00"),
+        (2, "09:00"),  # the daily line and the day-2 line at the same time
+        (2, "09:00:30"),
+        (2, "09:01"),
+        (2, "09:20"),
+        (2, "09:40"),
+        (2, "10:00"),
+    ]

@@ -126,3 +126,52 @@ async def test_an_inactivity_alarm_due_with_a_missed_checkin_is_raised_when_the_
         await asyncio.to_thread(db.execute, "PRAGMA query_only=OFF")
     finally:
         await hub.stop()
+
+
+async def test_a_night_fall_in_the_bathroom_reaches_the_centre_with_its_room_and_incident(
+    broker: Mosquitto, collector: Collector, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from gpiozero.pins.mock import MockFactory
+
+    from hub.app import Hub
+    from hub.clock import FakeClock
+    from hub.config import parse_config
+    from tests.conftest import hub_raw
+
+    clock = FakeClock(wall=datetime(2026, 11, 22, 17, 50, tzinfo=UTC))  # 01:50 in Shanghai
+    raw = hub_raw(tmp_path / "data", broker.port, care={"checkin_enabled": False})
+    hub = Hub(parse_config(raw), pin_factory=MockFactory(), local_raw=raw, clock=clock)
+    await hub.start()
+    try:
+        await hub._op_pair(
+            {"key": "rflink:pir:bath", "kind": "motion", "name": "浴室感应", "room": "卫生间"}
+        )
+        # the 433 MHz PIR says "command on" (ALARM, as the RFLink decoder states it); the
+        # registry makes it motion in the bathroom
+        await hub.handle_reading(
+            Reading("rflink:pir:bath", "rflink", "switch", {"command": "on"}, state=State.ALARM)
+        )
+        for _ in range(36):  # she does not come back: 30 min, then the 5 min pre-alarm
+            clock.advance(60)
+            await hub._apply_care(hub.care.tick())
+        [fall] = await collector.wait_event("fall_suspected")
+        assert fall["priority"] == 0
+        assert (fall["source"]["device"], fall["source"]["room"]) == ("rflink:pir:bath", "卫生间")
+        assert fall["data"]["incident"] == fall["id"]  # a new case at the centre
+        assert fall["data"]["update"] == 0
+        assert fall["data"]["rule"] == "night_visit-30min"
+    finally:
+        await hub.stop()
+
+
+async def test_a_hub_with_a_paired_door_contact_watches_the_door_at_night_from_its_start(
+    broker: Mosquitto, make_hub: HubFactory
+) -> None:
+    hub = await make_hub(broker.port)
+    assert hub.care.night_exit_on() == (False, "auto: no door contact paired")
+    await hub._op_pair({"key": "rflink:door:1", "kind": "door", "room": "大门"})
+    await hub.stop()
+    again = await make_hub(broker.port)  # restarted: the registry says a door is paired
+    assert again.care.night_exit_on() == (True, "auto: a door contact is paired")

@@ -56,7 +56,7 @@ async def test_prompts_follow_the_alarm_and_the_centre_can_speak(
                 protocol="rflink",
                 kind="gas",
                 values={"alarm": True},
-                state=State.ALARM,
+                state=State.ALARM,  # as attribution states it (hub.reading.State)
             )
         )
         await eventually(lambda: heard("gas_guidance"))

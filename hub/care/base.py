@@ -33,6 +33,15 @@ class Siren:
 Action = Speak | Led | Siren
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """What an alarm rested on, for the centre and `simulate --explain`: lines a care
+    manager reads, and the readings themselves (hub.care.signs.Seen.to_dict())."""
+
+    lines: tuple[str, ...] = ()
+    readings: tuple[dict[str, str], ...] = ()
+
+
 @dataclass
 class Output:
     """What one step of the checks produced: events to store and local actions to run."""
@@ -62,3 +71,16 @@ def parse_hhmm(text: str) -> time:
     """'07:30' -> time(7, 30); ValueError when it is not HH:MM."""
     hh, mm = text.split(":")
     return time(int(hh), int(mm))
+
+
+def parse_clock(text: str) -> time:
+    """'07:30' or '07:30:15' -> a local time of day; ValueError otherwise."""
+    parts = text.split(":")
+    if len(parts) == 3:
+        return time(int(parts[0]), int(parts[1]), int(parts[2]))
+    return parse_hhmm(text)
+
+
+def clock_text(t: datetime) -> str:
+    """A local time as the timelines show it: 'HH:MM', with ':SS' only when not zero."""
+    return f"{t:%H:%M:%S}" if t.second else f"{t:%H:%M}"

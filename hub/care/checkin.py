@@ -79,6 +79,13 @@ class CheckinCheck:
             return Output(drafts=[draft])
         return Output()
 
+    def explain(self) -> str:
+        """One line for `simulate --explain`."""
+        if not self.cfg.checkin_enabled or self.cfg.checkin_reminder is None:
+            return "off"
+        day = self.day.isoformat() if self.day else "today"
+        return f"{self.state.value} ({day}; reminder at {self.cfg.checkin_reminder:%H:%M})"
+
     def skip_today(self, local: datetime) -> None:
         """After a wall-clock jump: a reminder time already past today fires nothing."""
         self._roll(local)

@@ -3,31 +3,34 @@
 Errors are keyed `care.<option>: ...` like hub/config.py. Defaults and their sources:
 - survival_window_h 24: 生存状态确认, Fujian 2024 guidance (service-docs/): "no sign within 24 h".
 - prealarm_min 5: Tunstall Vi+ inactivity pre-alarm (5 minutes, spoken, cancellable).
+- night_start/night_end 22:00-06:00: the hours in which most elderly falls at home happen
+  on the way to or from the toilet (nocturia); a hub choice, set per elder.
+- night_visit_min 30: a night toilet visit with no movement anywhere for 30 minutes and no
+  return to bed is taken for a fall; a hub choice (an ordinary visit is 2-15 minutes, and
+  a long one still shows movement every few minutes), followed by the spoken pre-alarm.
 - vitals: see hub/care/vitals.py for each threshold's source.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import datetime, time, timedelta
 from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hub.care.base import parse_hhmm
+from hub.care.rooms import ROOM_KINDS
 from hub.errors import ConfigError
 
-# Presence (a BLE tag merely being in range) says nothing about the elder being well.
-DEFAULT_SIGN_KINDS = (
-    "motion",
-    "door",
-    "button",
-    "voice",
-    "activity",
-    "spo2",
-    "heart_rate",
-    "blood_pressure",
-)
+# What can count as the elder acting (hub/care/signs.py says which readings are which):
+# motion seen by a PIR, a door transition (opened or closed, not a status report), a
+# button press or hold, a help phrase heard, the wearable's own movement (steps, moving).
+ACTION_KINDS = ("motion", "door", "button", "voice", "activity")
+DEFAULT_SIGN_KINDS = ACTION_KINDS
+# Passive readings: they show the wearable is worn, never that she acted. A presence tag
+# merely being in range says even less.
+PASSIVE_KINDS = ("spo2", "heart_rate", "blood_pressure", "presence")
 
 
 class InactivityMode(Enum):
@@ -64,6 +67,7 @@ class VitalThresholds:
     """Per-elder limits; a reading outside them must persist `sustained_min` to alert."""
 
     spo2_low_pct: float = 90.0
+    spo2_critical_pct: float = 88.0
     hr_low_bpm: float = 40.0
     hr_high_bpm: float = 130.0
     systolic_high_mmhg: float = 180.0
@@ -89,15 +93,25 @@ class CareConfig:
     prealarm_repeat_s: float = 60.0
     inactivity: tuple[InactivityRule, ...] = ()
     wearable_devices: tuple[str, ...] = ()
-    night_start: time | None = None
+    night_exit: bool | None = None  # None: on when a door contact is paired
+    night_start: time = time(22, 0)
     night_end: time = time(6, 0)
     night_return_min: float = 15.0
+    night_visit_min: float = 30.0  # 0 = off
+    night_visit_rooms: tuple[str, ...] = ("bathroom",)
+    room_kinds: tuple[tuple[str, str], ...] = ()  # installer's room name -> room kind
+    holiday_until: datetime | None = None  # local, naive; set by installer or fleet push
     vitals: VitalThresholds = field(default_factory=VitalThresholds)
 
     @property
     def tz(self) -> ZoneInfo:
         """The elder's timezone."""
         return ZoneInfo(self.timezone)
+
+    @property
+    def room_table(self) -> dict[str, str]:
+        """The installer's room name -> room kind table."""
+        return dict(self.room_kinds)
 
 
 def _num(
@@ -132,6 +146,72 @@ def _strs(raw: dict[str, Any], key: str, default: tuple[str, ...], p: list[str])
         p.append(f"care.{key}: must be a list of strings")
         return default
     return tuple(value)
+
+
+def _kinds(raw: dict[str, Any], p: list[str]) -> tuple[str, ...]:
+    kinds = _strs(raw, "sign_of_life_kinds", DEFAULT_SIGN_KINDS, p)
+    for kind in kinds:
+        if kind == "presence":
+            p.append("care.sign_of_life_kinds: presence alone is not a sign of life; remove it")
+        elif kind in PASSIVE_KINDS:
+            p.append(
+                f"care.sign_of_life_kinds: {kind} is a passive vital sign: it shows the "
+                "wearable is worn, never that she acted; remove it"
+            )
+        elif kind not in ACTION_KINDS:
+            p.append(f"care.sign_of_life_kinds: {kind!r} is not one of {', '.join(ACTION_KINDS)}")
+    return kinds
+
+
+def _room_kinds(
+    raw: dict[str, Any], key: str, default: tuple[str, ...], p: list[str]
+) -> tuple[str, ...]:
+    kinds = _strs(raw, key, default, p)
+    bad = [k for k in kinds if k not in ROOM_KINDS]
+    if bad:
+        p.append(f"care.{key}: {bad[0]!r} is not a room kind ({', '.join(ROOM_KINDS)})")
+        return default
+    return kinds
+
+
+def _room_table(raw: dict[str, Any], p: list[str]) -> tuple[tuple[str, str], ...]:
+    table = raw.get("room_kinds", {})
+    if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+        p.append('care.room_kinds: must be a table of room name = kind, e.g. {"小房" = "bedroom"}')
+        return ()
+    bad = [v for v in table.values() if v not in ROOM_KINDS]
+    if bad:
+        p.append(f"care.room_kinds: {bad[0]!r} is not a room kind ({', '.join(ROOM_KINDS)})")
+        return ()
+    return tuple(sorted((str(k).strip(), str(v)) for k, v in table.items()))
+
+
+def _night_exit(raw: dict[str, Any], p: list[str]) -> bool | None:
+    value = raw.get("night_exit", "auto")
+    if value == "auto":
+        return None
+    if isinstance(value, bool):
+        return value
+    p.append(f'care.night_exit: must be true, false or "auto" (on with a door), got {value!r}')
+    return None
+
+
+def _holiday(raw: dict[str, Any], p: list[str]) -> datetime | None:
+    """A local end: "2026-12-20" means through that day, "2026-12-20 18:00" until then."""
+    value = raw.get("holiday_until", "")
+    if value == "":
+        return None
+    text = str(value).strip()
+    try:
+        if len(text) == 10:
+            return datetime.fromisoformat(text) + timedelta(days=1)
+        return datetime.fromisoformat(text.replace(" ", "T")).replace(tzinfo=None)
+    except ValueError:
+        p.append(
+            f'care.holiday_until: {value!r} is not a local date like "2026-12-20" '
+            '(through that day) or "2026-12-20 18:00"'
+        )
+        return None
 
 
 def _rules(raw: Any, p: list[str]) -> tuple[InactivityRule, ...]:
@@ -174,9 +254,14 @@ _KNOWN = {
     "prealarm_repeat_s",
     "inactivity",
     "wearable_devices",
+    "night_exit",
     "night_start",
     "night_end",
     "night_return_min",
+    "night_visit_min",
+    "night_visit_rooms",
+    "room_kinds",
+    "holiday_until",
     "vitals",
 }
 
@@ -192,9 +277,7 @@ def parse_care_config(raw: dict[str, Any]) -> CareConfig:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         p.append(f"care.timezone: {tz!r} is not an IANA timezone such as Asia/Shanghai")
-    kinds = _strs(raw, "sign_of_life_kinds", DEFAULT_SIGN_KINDS, p)
-    if "presence" in kinds:
-        p.append("care.sign_of_life_kinds: presence alone is not a sign of life; remove it")
+    kinds = _kinds(raw, p)
     vit_raw = raw.get("vitals", {})
     if not isinstance(vit_raw, dict):
         p.append("care.vitals: must be a table")
@@ -203,6 +286,7 @@ def parse_care_config(raw: dict[str, Any]) -> CareConfig:
     d = VitalThresholds()
     vitals = VitalThresholds(
         spo2_low_pct=_num(vit_raw, "spo2_low_pct", d.spo2_low_pct, 50, 100, p=vsub),
+        spo2_critical_pct=_num(vit_raw, "spo2_critical_pct", d.spo2_critical_pct, 50, 100, p=vsub),
         hr_low_bpm=_num(vit_raw, "hr_low_bpm", d.hr_low_bpm, 20, 100, p=vsub),
         hr_high_bpm=_num(vit_raw, "hr_high_bpm", d.hr_high_bpm, 60, 250, p=vsub),
         systolic_high_mmhg=_num(
@@ -214,7 +298,19 @@ def parse_care_config(raw: dict[str, Any]) -> CareConfig:
         ),
         sustained_min=_num(vit_raw, "sustained_min", d.sustained_min, 0, 120, p=vsub),
     )
+    if vitals.spo2_critical_pct > vitals.spo2_low_pct:
+        vsub.append(
+            f"care.spo2_critical_pct: {vitals.spo2_critical_pct:g} is above spo2_low_pct "
+            f"({vitals.spo2_low_pct:g}); the critical level must be the lower one"
+        )
     p += [s.replace("care.", "care.vitals.", 1) for s in vsub]
+    night_start = _hhmm(raw, "night_start", time(22, 0), p)
+    if night_start is None:
+        p.append(
+            'care.night_start: give a local time like "22:00"; to turn the night-exit '
+            "watch off set night_exit = false, the night visit rule night_visit_min = 0"
+        )
+        night_start = time(22, 0)
     cfg = CareConfig(
         timezone=tz,
         sign_of_life_kinds=kinds,
@@ -229,9 +325,14 @@ def parse_care_config(raw: dict[str, Any]) -> CareConfig:
         prealarm_repeat_s=_num(raw, "prealarm_repeat_s", 60.0, 10.0, 600.0, p=p),
         inactivity=_rules(raw.get("inactivity", []), p),
         wearable_devices=_strs(raw, "wearable_devices", (), p),
-        night_start=_hhmm(raw, "night_start", None, p),
+        night_exit=_night_exit(raw, p),
+        night_start=night_start,
         night_end=_hhmm(raw, "night_end", time(6, 0), p) or time(6, 0),
         night_return_min=_num(raw, "night_return_min", 15.0, 1.0, 240.0, p=p),
+        night_visit_min=_num(raw, "night_visit_min", 30.0, 0.0, 240.0, p=p),
+        night_visit_rooms=_room_kinds(raw, "night_visit_rooms", ("bathroom",), p),
+        room_kinds=_room_table(raw, p),
+        holiday_until=_holiday(raw, p),
         vitals=vitals,
     )
     if p:

@@ -13,7 +13,7 @@ from enum import Enum
 from typing import Any
 
 from hub.care.anchor import Anchor
-from hub.care.base import Led, Output, Speak, in_window
+from hub.care.base import Evidence, Led, Output, Speak, in_window
 from hub.care.config import CareConfig, InactivityMode, InactivityRule
 from hub.clock import Clock
 from hub.event import Draft, Priority
@@ -49,6 +49,7 @@ class InactivityCheck:
         self.pre_start = 0.0
         self.last_prompt = 0.0
         self.reason = ""
+        self.evidence = Evidence()
 
     # transitions -----------------------------------------------------------------
     def on_sign(self, clock: Clock) -> Output:
@@ -80,13 +81,32 @@ class InactivityCheck:
             "inactivity",
             clock,
             priority=Priority.ALARM,
-            data={"mode": self.rule.mode.value, "rule": self.rule.name, "explain": self.reason},
+            data={
+                "mode": self.rule.mode.value,
+                "rule": self.rule.name,
+                "explain": self.reason,
+                "readings": list(self.evidence.readings),
+                "why": [
+                    f"rule {self.rule.name}: {self.reason}; the pre-alarm was not answered",
+                    *self.evidence.lines,
+                ],
+            },
         )
         return Output(drafts=[draft], actions=[Led("alarm")])
 
-    def tick(self, clock: Clock, last_sign: Anchor, local: datetime | None, away: bool) -> Output:
-        """Advance the rule; `local` is None while the wall clock is not trusted."""
+    def tick(
+        self,
+        clock: Clock,
+        last_sign: Anchor,
+        local: datetime | None,
+        away: bool,
+        evidence: Evidence | None = None,
+    ) -> Output:
+        """Advance the rule; `local` is None while the wall clock is not trusted;
+        `evidence`: what an alarm raised now would cite (her last action, ...)."""
         mono = clock.monotonic()
+        if evidence is not None:
+            self.evidence = evidence
         if self.state is RuleState.PREALARM:
             if mono - self.pre_start >= self.cfg.prealarm_min * 60:
                 return self._raise(clock)
@@ -129,6 +149,28 @@ class InactivityCheck:
                 f"{rule.start:%H:%M} and {rule.end:%H:%M}",
             )
         return Output()
+
+    def explain(self, clock: Clock, last_sign: Anchor, local: datetime | None, away: bool) -> str:
+        """One line for `simulate --explain`."""
+        rule = self.rule
+        quiet = last_sign.elapsed(clock) / 60
+        if self.state is RuleState.PREALARM:
+            return f"pre-alarm: {self.reason}"
+        if self.state is RuleState.RAISED:
+            return f"raised: {self.reason}; waits for an action"
+        if away:
+            return f"paused (away); {quiet:.0f} min without action"
+        if rule.mode is InactivityMode.CONTINUOUS:
+            return f"{quiet:.0f} min of {rule.hours * 60:.0f} without action"
+        if local is None:
+            return "waits for a trusted wall clock"
+        if not in_window(local.time(), rule.start, rule.end):
+            settled = self.done_key == window_key(local, rule)
+            return "outside its window" + (" (today's settled)" if settled else "")
+        if rule.mode is InactivityMode.WINDOW:
+            seen = "action seen" if self.active_in_window else "no action yet"
+            return f"in its window: {seen}"
+        return f"in its window: {quiet:.0f} min of {rule.minutes:g} without action"
 
     def skip_today(self, local: datetime) -> None:
         """After a wall-clock jump: settle the current window without firing."""

@@ -1,15 +1,25 @@
-"""Survival check (生存状态确认): no sign of life for the window -> survival_overdue."""
+"""Survival check (生存状态确认): no action of hers for the window -> survival_overdue.
+
+A pulse from a worn band never resets the window (a fallen elder has a pulse); it only
+changes what the alarm says: "alive, but not moving" instead of "no sign of life".
+"""
 
 from __future__ import annotations
 
 from enum import Enum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hub.care.anchor import Anchor
-from hub.care.base import Led, Output
+from hub.care.base import Led, Output, clock_text
 from hub.care.config import CareConfig
+from hub.care.signs import Seen
 from hub.clock import Clock
 from hub.event import Draft, Priority
+
+# A vital reading this recent says the band is on her wrist now (bands report every
+# 1-10 minutes while worn; half an hour leaves room for a few lost ones).
+WORN_RECENT_S = 30 * 60.0
 
 
 class SurvivalState(Enum):
@@ -33,8 +43,17 @@ class SurvivalCheck:
         self.state = SurvivalState.OK
         self.alerts = 0
 
-    def tick(self, clock: Clock, last_sign: Anchor) -> Output:
-        """Raise or repeat when the time since the last sign of life is long enough."""
+    def tick(
+        self,
+        clock: Clock,
+        last_sign: Anchor,
+        *,
+        last_action: Seen | None,
+        worn: Seen | None,
+        tz: ZoneInfo,
+    ) -> Output:
+        """Raise or repeat when the time since her last action is long enough; `worn` is
+        the last vital reading, if it is recent (WORN_RECENT_S)."""
         out = Output()
         window_s = self.cfg.survival_window_h * 3600
         idle = last_sign.elapsed(clock)
@@ -44,26 +63,56 @@ class SurvivalCheck:
         due = window_s if self.alerts == 0 else self.last_alert_idle + repeat_s
         if self.alerts > 0 and repeat_s == 0:
             return out
-        if idle >= due:
-            self.state = SurvivalState.OVERDUE
-            self.alerts += 1
-            self.last_alert_idle = idle
-            hours = idle / 3600
-            out.drafts.append(
-                Draft.create(
-                    "survival_overdue",
-                    clock,
-                    priority=Priority.ALARM,
-                    data={
-                        "hours_without_sign": round(hours, 2),
-                        "last_sign": last_sign.wall.isoformat(),
-                        "repeat": self.alerts - 1,
-                        "explain": f"no sign of life for {hours:.1f} h",
-                    },
-                )
+        if idle < due:
+            return out
+        self.state = SurvivalState.OVERDUE
+        self.alerts += 1
+        self.last_alert_idle = idle
+        hours = idle / 3600
+        if worn is not None:
+            at = clock_text(worn.wall.astimezone(tz))
+            explain = (
+                f"no action for {hours:.1f} h; her wearable still reads her vital signs "
+                f"({worn.what} at {at}): alive, but not moving"
             )
-            out.actions.append(Led("alarm"))
+        else:
+            explain = f"no sign of life for {hours:.1f} h"
+        readings = [s for s in (last_action, worn) if s is not None]
+        rule = f"survival-{self.cfg.survival_window_h:g}h"
+        last = last_action.text(tz) if last_action else "none since the hub started"
+        out.drafts.append(
+            Draft.create(
+                "survival_overdue",
+                clock,
+                priority=Priority.ALARM,
+                data={
+                    "hours_without_sign": round(hours, 2),
+                    "last_sign": last_sign.wall.isoformat(),
+                    "repeat": self.alerts - 1,
+                    "worn": worn is not None,
+                    "explain": explain,
+                    "rule": rule,
+                    "readings": [s.to_dict() for s in readings],
+                    "why": [
+                        f"rule {rule}: {explain}",
+                        f"last action: {last}",
+                        *([f"last vital: {worn.text(tz)}"] if worn else []),
+                    ],
+                },
+            )
+        )
+        out.actions.append(Led("alarm"))
         return out
+
+    def explain(self, clock: Clock, last_sign: Anchor, paused: str) -> str:
+        """One line for `simulate --explain`."""
+        hours = last_sign.elapsed(clock) / 3600
+        window = self.cfg.survival_window_h
+        if paused:
+            return f"paused ({paused}); {hours:.1f} h without action"
+        if self.state is SurvivalState.OVERDUE:
+            return f"overdue: {hours:.1f} h without action, raised {self.alerts} time(s)"
+        return f"{hours:.1f} h of {window:g} h without action"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able state."""

@@ -58,6 +58,8 @@ KIND_TEXT = {
     "survival_overdue": "未按时报平安",
     "inactivity": "长时间无活动",
     "night_exit": "夜间离家未归",
+    "fall_suspected": "疑似夜间跌倒",
+    "vital_abnormal": "生命体征危急",
 }
 
 

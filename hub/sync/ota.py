@@ -113,6 +113,9 @@ PUSHABLE: Final[Mapping[str, frozenset[str] | None]] = {
     "outbox": None,
     "sos": None,
     "escalation": None,
+    # A holiday (issue 15) is set per elder by the service: the only care option a push
+    # may change; the checks themselves stay the installer's.
+    "care": frozenset({"holiday_until"}),
 }
 
 _ENVELOPE_KEYS: Final = frozenset({"version", "issued_at", "hub", "group", "key", "config", "sig"})
