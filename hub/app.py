@@ -1453,6 +1453,7 @@ class Hub:
         # Paired again (perhaps as another kind): its next alarm is a new one.
         await self._forget_hazards(device.key)
         self.supervisor.expect(device.key, device.kind, self.clock.monotonic())
+        self.care.know(self._care_devices())  # a door paired now is watched tonight
         return {"device": asdict(device)}
 
     async def _op_remove(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -1462,6 +1463,7 @@ class Hub:
         key = canonical_key(key)
         self.supervisor.forget(key)
         await self._forget_hazards(key)
+        self.care.know(self._care_devices())
         return {"removed": key}
 
     async def _forget_hazards(self, key: str) -> None:
@@ -1480,6 +1482,7 @@ class Hub:
         if not all(v is None or isinstance(v, str) for v in (name, room)):
             raise HubError("name and room must be text")
         device = await asyncio.to_thread(lambda: self.registry.rename(key, name=name, room=room))
+        self.care.know(self._care_devices())  # a moved PIR counts for its new room
         return {"device": asdict(device)}
 
     # -- readings -----------------------------------------------------------------

@@ -175,3 +175,14 @@ async def test_a_hub_with_a_paired_door_contact_watches_the_door_at_night_from_i
     await hub.stop()
     again = await make_hub(broker.port)  # restarted: the registry says a door is paired
     assert again.care.night_exit_on() == (True, "auto: a door contact is paired")
+
+
+async def test_a_door_contact_paired_on_a_running_hub_is_watched_that_night_without_a_restart(
+    broker: Mosquitto, make_hub: HubFactory
+) -> None:
+    # The installer pairs the door and leaves; nobody restarts the hub.
+    hub = await make_hub(broker.port)
+    await hub._op_pair({"key": "rflink:door:1", "kind": "door", "room": "大门"})
+    assert hub.care.night_exit_on() == (True, "auto: a door contact is paired")
+    await hub._op_remove({"key": "rflink:door:1"})
+    assert hub.care.night_exit_on() == (False, "auto: no door contact paired")

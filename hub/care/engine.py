@@ -104,10 +104,10 @@ class CareEngine:
 
     # -- what the hub tells the checks besides readings ---------------------------------
     def know(self, devices: Mapping[str, Paired]) -> None:
-        """The paired devices from the registry (kind and room), given at start."""
-        self.devices.update(devices)
-        if any(d.kind == "door" for d in devices.values()):
-            self.door_known = True
+        """The paired devices from the registry (kind and room): given at start and again
+        whenever the installer pairs, removes or moves one."""
+        self.devices = dict(devices)
+        self.door_known = any(d.kind == "door" for d in devices.values())
 
     def device_health(self, device: str, *, online: bool) -> None:
         """Supervision says a paired device went silent (or was heard again)."""
