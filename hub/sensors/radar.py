@@ -29,11 +29,12 @@ have no camera and compute no picture, and the hub keeps no frame beyond the las
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import difflib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.errors import DecodeError
+from hub.errors import ConfigError, DecodeError
 from hub.reading import Reading, State
 from hub.sensors import ld2410, mr60fda1
 
@@ -51,6 +52,89 @@ KEEPALIVE_S = 60.0
 # moving and still several times a second while someone washes); only stillness that
 # lasts this long is reported as such.
 STILL_AFTER_S = 3.0
+
+
+# At most this many radars: two to four rooms of a flat, each with its own UART adapter.
+MAX_RADARS = 8
+
+
+@dataclass(frozen=True)
+class RadarDevice:
+    """One radar module on its own serial port ([[radar.devices]])."""
+
+    port: str
+    model: str = ld2410.MODEL
+    baudrate: int = 0  # 0: the model's own default (LD2410 256000, MR60FDA1 115200)
+    silent_s: float = SILENT_S
+
+    @property
+    def key(self) -> str:
+        """The device key the registry pairs: `radar:<port>`."""
+        return radar_key(self.port)
+
+
+@dataclass(frozen=True)
+class RadarConfig:
+    """[radar]: the radar modules the hub reads."""
+
+    devices: tuple[RadarDevice, ...] = ()
+
+
+_DEVICE_KEYS = ("port", "model", "baudrate", "silent_s")
+
+
+def parse_radar(raw: Mapping[str, Any]) -> RadarConfig:
+    """Validate the [radar] table; ConfigError names each bad option."""
+    problems: list[str] = []
+    for key in raw:
+        if key != "devices":
+            problems.append(f"radar.{key}: unknown option; radars are listed as [[radar.devices]]")
+    items = raw.get("devices", [])
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise ConfigError(
+            [*problems, "radar.devices: must be a list of tables ([[radar.devices]])"]
+        )
+    if len(items) > MAX_RADARS:
+        problems.append(f"radar.devices: at most {MAX_RADARS} radars")
+    devices: list[RadarDevice] = []
+    ports: dict[str, int] = {}
+    for i, item in enumerate(items):
+        name = f"radar.devices[{i}]"
+        for key in item:
+            if key not in _DEVICE_KEYS:
+                close = difflib.get_close_matches(key, _DEVICE_KEYS, n=1)
+                hint = f"; did you mean {name}.{close[0]}?" if close else ""
+                problems.append(f"{name}.{key}: unknown option{hint}")
+        port, model = item.get("port"), item.get("model", ld2410.MODEL)
+        baud, silent = item.get("baudrate", 0), item.get("silent_s", SILENT_S)
+        if not isinstance(port, str) or not port.strip():
+            problems.append(f'{name}.port: required, e.g. "/dev/serial/by-id/usb-…-if00"')
+            continue
+        if model not in MODELS:
+            problems.append(f"{name}.model: {model!r} is not one of {', '.join(MODELS)}")
+            continue
+        if (
+            isinstance(baud, bool)
+            or not isinstance(baud, int)
+            or not (baud == 0 or 1200 <= baud <= 4_000_000)
+        ):
+            problems.append(f"{name}.baudrate: give 1200-4000000, or 0 for the model's default")
+            continue
+        if (
+            isinstance(silent, bool)
+            or not isinstance(silent, int | float)
+            or not 2 <= silent <= 600
+        ):
+            problems.append(f"{name}.silent_s: give 2-600 seconds")
+            continue
+        if port in ports:
+            problems.append(f"{name}.port: {port} is already radar.devices[{ports[port]}]")
+            continue
+        ports[port] = i
+        devices.append(RadarDevice(port, str(model), int(baud), float(silent)))
+    if problems:
+        raise ConfigError(problems)
+    return RadarConfig(tuple(devices))
 
 
 def radar_key(port: str) -> str:
