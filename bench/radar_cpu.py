@@ -143,8 +143,10 @@ def main() -> None:
     rows = {}
     for mode in ("baseline", "radars"):
         out = subprocess.run(
-            [sys.executable, "-m", "bench.radar_cpu", "--child", mode]
-            + ["--seconds", str(args.seconds), "--warmup", str(args.warmup)],
+            [
+                *(sys.executable, "-m", "bench.radar_cpu", "--child", mode),
+                *("--seconds", str(args.seconds), "--warmup", str(args.warmup)),
+            ],
             capture_output=True,
             text=True,
             check=True,
