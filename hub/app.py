@@ -33,10 +33,12 @@ from hub.control import MAX_CLIENTS as CONTROL_CLIENTS
 from hub.control import ControlServer
 from hub.errors import ControlError, DecodeError, HubError, StoreError
 from hub.event import KIND_PRIORITY, Draft, Event, Priority, Source, valid_kind
+from hub.radar_link import start_radars
 from hub.reading import Reading
 from hub.sensors.attribute import HAZARD_KINDS, attribute
 from hub.sensors.gpio import OK_BUTTON, SOS_BUTTON, HubButtons, Indicators, make_pin_factory
 from hub.sensors.keys import canonical_key, pairable
+from hub.sensors.radar_source import RadarSource
 from hub.sensors.serial_source import SerialSource
 from hub.sensors.signal import read_link
 from hub.sensors.supervision import Health, Notice, Supervisor
@@ -126,7 +128,18 @@ _ARCHIVE_CHECK_S = 30.0
 # Device supervision (offline detection, storm summaries) is evaluated this often.
 _SUPERVISION_TICK_S = 5.0
 # What a paired device can be.
-DEVICE_KINDS = ("door", "motion", "smoke", "gas", "co", "water", "button", "wearable", "sensor")
+DEVICE_KINDS = (
+    "door",
+    "motion",
+    "smoke",
+    "gas",
+    "co",
+    "water",
+    "button",
+    "wearable",
+    "sensor",
+    "radar",
+)
 # A storage fault (events shed) is reported at most this often; counts accumulate between.
 _FAULT_EVERY_S = 600.0
 # Home Assistant's state document is re-evaluated this often (published only on change);
@@ -248,6 +261,7 @@ class Hub:
         self._shed_since_fault: dict[int, int] = {}
         self.ups: Any = None  # hub.sensors.ups.UpsMonitor when [power] watches a UPS HAT
         self.ble: BleLink | None = None
+        self.radars: dict[str, RadarSource] = {}  # by device key; the pages show them live
         self._queued_storage_fault: str | None = None  # its id until the broker has it
         self.homeassistant: HomeAssistantBridge | None = None
         self.last_checkin: str | None = None  # ts of the last check-in event (for HA)
@@ -377,6 +391,8 @@ class Hub:
             self._supervise("rflink", lambda: self._consume(rf.readings()))
         if cfg.modbus.port:
             self._start_modbus()
+        if cfg.radar.devices:
+            self.radars = start_radars(self)
         if cfg.power.source != "none":
             self._start_power()
         if cfg.ble.enabled:
@@ -1380,9 +1396,11 @@ class Hub:
                 self.care.device_health(notice.device, online=notice.kind == "sensor_restored")
             if notice.kind in (*HAZARD_KINDS, "button"):
                 continue  # alarms: raised by the care checks / the SOS path, not twice
-            if notice.kind == "wearable":
+            if notice.kind in ("wearable", "radar"):
                 # Its vital signs reach the centre as 5-minute health-archive buckets
                 # (`vital`); one event per pulse reading would be 1,440 a day over cellular.
+                # A radar reports all day: what it means reaches the centre as the care
+                # checks' alarms (fall, fall_suspected) and as offline/restored.
                 continue
             device = self.registry.get(notice.device)
             data = notice.data
@@ -1434,7 +1452,7 @@ class Hub:
             raise HubError(f"kind must be one of {', '.join(DEVICE_KINDS)}")
         modbus = [det.key(self.cfg.modbus.port) for det in self.cfg.modbus.detectors]
         try:
-            key = pairable(str(key), modbus)
+            key = pairable(str(key), modbus, [d.key for d in self.cfg.radar.devices])
         except ValueError as exc:  # a key no reading will ever carry: say so now
             raise HubError(f"not paired: {exc}") from exc
         heard = {h.key: h for h in await asyncio.to_thread(self.registry.inbox)}.get(key)
