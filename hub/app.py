@@ -68,6 +68,7 @@ from hub.sync.ota import (
 )
 from hub.sync.uplink import Uplink
 from hub.systemd import notify, watchdog_interval, watchdog_loop
+from hub.update.agent import UpdateAgent
 from hub.voice.capture import ArecordSource, AudioSource
 from hub.voice.confirm import Action as VoiceAction
 from hub.voice.confirm import Answer as VoiceAnswer
@@ -291,6 +292,7 @@ class Hub:
             monotonic=self.clock.monotonic,
             status_payload=self.heartbeat,
         )
+        self.updates = UpdateAgent(cfg, publish=self.uplink.publish_retained, now=self.clock.now)
         if cfg.homeassistant.discovery:
             await self._start_homeassistant()
         self._control = ControlServer(
@@ -318,6 +320,7 @@ class Hub:
             self.web = WebServer(self)
             await self.web.start()
         self._supervise("uplink", self.uplink.run)
+        self._supervise("updates", self.updates.run)
         self._supervise("held-events", self.held.run)
         self._supervise("buttons", self._consume_buttons)
         self._supervise("timers", self._tick_forever)
@@ -740,6 +743,8 @@ class Hub:
                 _LOGGER.warning("cmd/speak without a text ignored")
         elif name == "locate":
             self._spawn(locate_later(self.ble, args), "cmd-locate")
+        elif name == "update":
+            self.updates.on_command(args)
         elif name == "callback":
             # This arrives with the modem issue.
             _LOGGER.info("command %r not supported yet; ignored", name)
@@ -835,6 +840,7 @@ class Hub:
             self._on_uplink_connected()
 
     def _on_uplink_connected(self) -> None:
+        self.updates.on_connected()
         if self.homeassistant is not None:
             self.homeassistant.on_connected(self._ha_state())
         version = self.guard.on_connected(self.clock.monotonic())

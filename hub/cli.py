@@ -148,8 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     enrol.add_argument("phrase", help="what the phrase is, for events, e.g. 救命啊 or 'help me'")
 
     from hub.fleet import add_fleet_commands
+    from hub.update.admin import add_hub_commands
 
     add_fleet_commands(sub)
+    add_hub_commands(sub)
     return parser
 
 
@@ -268,6 +270,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args.config)
+        if args.command == "update":
+            from hub.update.admin import run_hub_update
+
+            return run_hub_update(args)
         if args.command == "demo":
             from hub.demo import run_demo
 
