@@ -138,7 +138,9 @@ def _quiet(socket: Path) -> bool:
     except ControlError:
         return True  # nothing is running that a reboot could interrupt
     waiting = status.get("outbox", {}).get("depth", {}).get("0", 0)
-    open_alarms = [a for a in status.get("alarms", ()) if a.get("state") != "closed"]
+    open_alarms = [
+        a for a in status.get("alarms", ()) if a.get("state") not in ("closed", "cancelled")
+    ]
     return not open_alarms and not waiting
 
 
