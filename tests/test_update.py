@@ -316,3 +316,27 @@ def test_the_old_slot_after_a_rollback_is_marked_good_once_its_hub_is_up(tmp_pat
     assert ["rauc", "status", "mark-bad", "other"] in fake.calls
     assert ["systemctl", "reboot"] not in fake.calls
     assert files.read_state(tmp_path).phase is Phase.ROLLED_BACK
+
+
+# -- the contract ---------------------------------------------------------------------------
+
+
+def test_every_report_and_the_command_match_the_asyncapi_contract() -> None:
+    import jsonschema
+    import yaml
+
+    contract = yaml.safe_load((Path(__file__).parents[1] / "docs" / "asyncapi.yaml").read_text())
+    schemas = contract["components"]["schemas"]
+    resolver = {"components": {"schemas": schemas}}
+
+    def check(schema_name: str, obj: Any) -> None:
+        jsonschema.validate(obj, {**schemas[schema_name], **resolver})
+
+    check("UpdateCommand", signed())
+    for state in (
+        installed(Phase.TRIAL).moved(Phase.COMMITTED, LATER),
+        UpdateState().moved(Phase.REJECTED, LATER, error={"reason": "unknown_key", "message": "x"}),
+        installed(Phase.DOWNLOADING).moved(Phase.DOWNLOADING, LATER, progress=40),
+    ):
+        report = report_payload(state, running_version="0.1.0", running_slot="A", at=LATER)
+        check("UpdateReported", json.loads(report))
