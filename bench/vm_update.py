@@ -147,6 +147,7 @@ class BundleServer:
     def close(self) -> None:
         """Stop serving."""
         self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
