@@ -27,7 +27,7 @@ from hub.errors import ControlError
 from hub.update import command as cmd
 from hub.update import files
 from hub.update.health import TRIAL_DEADLINE_S, Observation, Verdict, decide, failure_message
-from hub.update.state import Phase, boot_outcome, error
+from hub.update.state import BootOutcome, Phase, boot_outcome, error
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -182,6 +182,25 @@ def health_check(
         if outcome.state.phase is Phase.ROLLED_BACK:
             _LOGGER.error("update %d rolled back: %s", outcome.state.number, outcome.state.error)
             system.run(["rauc", "status", "mark-bad", "other"])
+    try:
+        return _watch(data_dir, system, socket, deadline_s=deadline_s, outcome=outcome, slot=slot)
+    except Exception:
+        # A bug here must not reboot a committed slot (pingan-health.service reboots on
+        # failure): only a trial, which has not proved itself anyway, fails the unit.
+        _LOGGER.exception("the health check failed")
+        return 1 if outcome.trial else 0
+
+
+def _watch(
+    data_dir: Path,
+    system: System,
+    socket: Path,
+    *,
+    deadline_s: float,
+    outcome: BootOutcome,
+    slot: str,
+) -> int:
+    """Look until the verdict is GOOD or BAD (or, on a committed slot, the deadline)."""
     started = time.monotonic()
     while True:
         elapsed = time.monotonic() - started
@@ -191,7 +210,7 @@ def health_check(
             marked = system.run(["rauc", "status", "mark-good"])
             if marked.returncode != 0:
                 _LOGGER.error("rauc status mark-good failed: %s", marked.stderr.strip())
-                return 1
+                return 1 if outcome.trial else 0
             if outcome.trial:
                 committed = outcome.state.moved(Phase.COMMITTED, _now())
                 files.write_state(data_dir, committed)
