@@ -127,10 +127,21 @@ else
   rm -rf "$root"
   security=$(echo "$mirror" | sed -E 's#/debian/?$#/debian-security#')
   # Kernel hooks write the Pi's firmware files into /boot/firmware: it must exist first.
+  # The initramfs is made once at the end instead of after every package that triggers it
+  # (each run takes minutes under qemu-user). No manual pages, translations or docs
+  # except the copyright files.
   mmdebstrap --mode=root --variant=minbase --arch=arm64 \
     --components=main,non-free-firmware \
     --include="$(IFS=,; echo "${packages[*]}")" \
-    --setup-hook='mkdir -p "$1/boot/firmware"' \
+    --dpkgopt='path-exclude=/usr/share/man/*' \
+    --dpkgopt='path-exclude=/usr/share/locale/*' \
+    --dpkgopt='path-exclude=/usr/share/doc/*' \
+    --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+    --dpkgopt=force-confdef --dpkgopt=force-confold \
+    --setup-hook='mkdir -p "$1/boot/firmware" "$1/etc/initramfs-tools"' \
+    --setup-hook='printf "update_initramfs=no\n" > "$1/etc/initramfs-tools/update-initramfs.conf"' \
+    --customize-hook='sed -i "s/^update_initramfs=no/update_initramfs=yes/" "$1/etc/initramfs-tools/update-initramfs.conf"' \
+    --customize-hook='chroot "$1" update-initramfs -u -k all' \
     --customize-hook='chroot "$1" apt-get clean' \
     --customize-hook='rm -rf "$1"/var/lib/apt/lists/*' \
     bookworm "$root" \
@@ -138,8 +149,6 @@ else
     "deb $mirror bookworm-updates main non-free-firmware" \
     "deb $security bookworm-security main non-free-firmware" \
     >"$out/mmdebstrap.log" 2>&1 || { tail -30 "$out/mmdebstrap.log"; exit 1; }
-  # The venv: pip from python3-venv, so its version is Debian's.
-  chroot "$root" python3 -m venv /opt/pingan-hub
   step "Debian root ready ($(du -sh "$root" | cut -f1))"
 fi
 
@@ -166,6 +175,8 @@ trap cleanup_mounts EXIT
 # --no-compile: bytecode is compiled below by this machine's python 3.11 (same bytecode
 # as the root's 3.11, without emulation), unchecked-hash so the read-only root never needs
 # a rewrite.
+# The venv: pip from python3-venv, so its version is Debian's.
+[ -x "$root/opt/pingan-hub/bin/pip" ] || chroot "$root" python3 -m venv /opt/pingan-hub
 chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
   PIP_CERT=/tmp/build-ca.crt /opt/pingan-hub/bin/pip install -q --no-compile \
   --disable-pip-version-check --no-cache-dir --prefer-binary --upgrade \
