@@ -182,6 +182,12 @@ chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
   --disable-pip-version-check --no-cache-dir --prefer-binary --upgrade \
   "/tmp/$(basename "$wheel")[pi,voice]" >"$out/pip.log" 2>&1 \
   || { tail -30 "$out/pip.log"; exit 1; }
+# The project itself always from this build's wheel, even when a wheel of the same
+# version is installed already (a reused root).
+chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
+  /opt/pingan-hub/bin/pip install -q --no-compile --disable-pip-version-check --no-cache-dir \
+  --force-reinstall --no-deps "/tmp/$(basename "$wheel")" >>"$out/pip.log" 2>&1 \
+  || { tail -30 "$out/pip.log"; exit 1; }
 chroot "$root" /opt/pingan-hub/bin/pip freeze --all >"$out/wheels.txt"
 cleanup_mounts
 trap - EXIT
