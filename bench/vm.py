@@ -58,7 +58,7 @@ def prepare_disk(image: Path, disk: Path, *, console: bool = True) -> None:
     if console:
         offset = layout()["FIRMWARE_START"] * 1024 * 1024
         cfg = disk.parent / "cmdline.cfg"
-        cfg.write_text('extra_cmdline="pingan.console=hvc0"\n')
+        cfg.write_text('extra_cmdline="console=ttyAMA0,115200 pingan.console=hvc0"\n')
         subprocess.run(
             ["mcopy", "-o", "-i", f"{disk}@@{offset}", str(cfg), "::/EFI/pingan/cmdline.cfg"],
             check=True,

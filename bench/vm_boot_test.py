@@ -99,8 +99,6 @@ def boot_test(image: Path, workdir: Path, say: Any = print) -> dict[str, Any]:
                 "pingan-hub status --json | grep -q '\"connected\": true'", 300
             )
             say(f"[vm] hub connected to the host's broker after {figures['connected_s']:.1f} s")
-            _, analyze = vm.sh("systemd-analyze time", timeout=60)
-            figures["systemd_analyze"] = analyze.splitlines()[0] if analyze else ""
             _, show = vm.sh(
                 "systemctl show -p ExecMainStartTimestampMonotonic "
                 "-p ActiveEnterTimestampMonotonic -p NRestarts -p WatchdogUSec pingan-hub.service"
@@ -163,14 +161,23 @@ def boot_test(image: Path, workdir: Path, say: Any = print) -> dict[str, Any]:
                     f"[vm] SOS {figures['sos_state_in_vm']} by {figures['sos_operator']}, "
                     f"{figures['press_to_ack_in_vm_s']:.1f} s after pressing"
                 )
-            health = vm.wait_for(
-                "systemctl show -p Result --value pingan-health.service | grep -qx success"
-                " && ! systemctl is-active -q pingan-health.service",
-                600,
+            # The health check runs once per boot after the hub; it has finished when its
+            # main process has exited.
+            vm.wait_for(
+                "systemctl show -p ExecMainExitTimestampMonotonic --value pingan-health.service"
+                " | grep -qv '^0$'",
+                900,
             )
-            checks["health check marked the slot good"] = bool(health)
+            _, status = vm.sh("systemctl show -p ExecMainStatus --value pingan-health.service")
             _, env = vm.sh("grub-editenv /boot/firmware/EFI/pingan/grubenv list")
             figures["grubenv"] = " ".join(env.split())
+            _, log = vm.sh("journalctl -b -o cat -u pingan-health.service | tail -5")
+            figures["health_log"] = log.splitlines()
+            checks["health check marked the slot good (3 boot tries again)"] = (
+                status.strip() == "0" and "A_LEFT=3" in figures["grubenv"]
+            )
+            _, analyze = vm.sh("systemd-analyze time", timeout=60)
+            figures["systemd_analyze"] = " ".join(analyze.split())
             figures["checks"] = checks
         finally:
             vm.poweroff()

@@ -43,8 +43,10 @@ REL
 # -- read-only root ------------------------------------------------------------------------
 cat >"$root/etc/fstab" <<'FSTAB'
 # / is mounted read-only by the kernel (root=PARTUUID=... ro, from GRUB): slot A or B.
-LABEL=RASPIFIRM  /boot/firmware       vfat  ro,noatime,umask=0077,flush              0 2
-LABEL=PINGANDATA /var/lib/pingan-hub  ext4  rw,noatime,nodev,nosuid,noexec,data=ordered 0 2
+# A slow card (or an emulator) may take long to show its partitions: wait 5 minutes, not
+# systemd's 90 s, before giving up on them.
+LABEL=RASPIFIRM  /boot/firmware       vfat  ro,noatime,umask=0077,flush,x-systemd.device-timeout=5min 0 2
+LABEL=PINGANDATA /var/lib/pingan-hub  ext4  rw,noatime,nodev,nosuid,noexec,data=ordered,x-systemd.device-timeout=5min 0 2
 tmpfs            /tmp                 tmpfs nosuid,nodev,size=32M               0 0
 tmpfs            /var/tmp             tmpfs nosuid,nodev,size=16M               0 0
 tmpfs            /var/log             tmpfs nosuid,nodev,size=16M               0 0
@@ -65,6 +67,16 @@ install -D -m 0644 /dev/stdin "$root/etc/systemd/system.conf.d/pingan-watchdog.c
 RuntimeWatchdogSec=30
 RebootWatchdogSec=2min
 CONF
+# Emergency mode (a partition that cannot be mounted or checked) waits for a root login
+# that a hub in a flat never gets, while the watchdog keeps being fed: reboot instead,
+# after 2 minutes. Three such boots of a new slot and GRUB goes back to the old one.
+for unit in emergency rescue; do
+  install -D -m 0644 /dev/stdin "$root/etc/systemd/system/$unit.service.d/pingan-reboot.conf" <<'CONF'
+[Service]
+ExecStart=
+ExecStart=/bin/sh -c 'echo "pingan-hub: emergency mode; rebooting in 120 s" >/dev/console; sleep 120; systemctl --force reboot'
+CONF
+done
 install -D -m 0644 /dev/stdin "$root/etc/systemd/network/50-dhcp.network" <<'CONF'
 [Match]
 Name=eth0 wlan0 en*
