@@ -117,7 +117,7 @@ packages=(
   linux-image-arm64 initramfs-tools raspi-firmware u-boot-rpi grub-efi-arm64-bin
   firmware-brcm80211 bluez bluez-firmware wpasupplicant iw
   systemd-timesyncd systemd-resolved cloud-guest-utils fdisk e2fsprogs dosfstools
-  python3 python3-venv espeak-ng alsa-utils rauc
+  python3 python3-venv espeak-ng alsa-utils rauc rauc-service
 )
 
 if [ "$reuse_root" = yes ] && [ -x "$root/usr/bin/python3" ]; then
@@ -175,6 +175,20 @@ trap cleanup_mounts EXIT
 # --no-compile: bytecode is compiled below by this machine's python 3.11 (same bytecode
 # as the root's 3.11, without emulation), unchecked-hash so the read-only root never needs
 # a rewrite.
+# A reused root gets the packages added to the list since it was made.
+missing=()
+for pkg in "${packages[@]}"; do
+  chroot "$root" dpkg-query -W -f '${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' \
+    || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  step "adding ${missing[*]} to the reused root"
+  chroot "$root" apt-get update -qq >"$out/apt.log" 2>&1
+  chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" \
+    >>"$out/apt.log" 2>&1 || { tail -20 "$out/apt.log"; exit 1; }
+  chroot "$root" apt-get clean
+  rm -rf "$root"/var/lib/apt/lists/*
+fi
 # The venv: pip from python3-venv, so its version is Debian's.
 [ -x "$root/opt/pingan-hub/bin/pip" ] || chroot "$root" python3 -m venv /opt/pingan-hub
 chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
