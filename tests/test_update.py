@@ -340,3 +340,15 @@ def test_every_report_and_the_command_match_the_asyncapi_contract() -> None:
     ):
         report = report_payload(state, running_version="0.1.0", running_slot="A", at=LATER)
         check("UpdateReported", json.loads(report))
+
+
+def test_the_health_check_finds_the_data_directory_of_a_slot_whose_config_is_broken(
+    tmp_path: Path,
+) -> None:
+    from hub.update.admin import _paths
+
+    broken = tmp_path / "config.toml"
+    broken.write_text("[hub]\nid = 'VM-0001'\ndata_dir = '/srv/hub'\nno_such = 1\n")
+    assert _paths(broken) == (Path("/srv/hub"), Path("/srv/hub/control.sock"))
+    broken.write_text("not toml at all [[[")
+    assert _paths(broken) == (Path("/var/lib/pingan-hub"), Path("/var/lib/pingan-hub/control.sock"))

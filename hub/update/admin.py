@@ -15,6 +15,7 @@ import json
 import logging
 import ssl
 import sys
+import tomllib
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -146,18 +147,41 @@ def run_fleet_update(args: argparse.Namespace, broker: Any) -> int:
     return 0 if not missing and all(s == "committed" for s in final.values()) else 1
 
 
+def _paths(config: Path) -> tuple[Path, Path]:
+    """The data directory and control socket, even from a config the hub itself refuses.
+
+    The health check must judge a new slot whose config is broken (its hub exits at
+    start): it needs only these two paths, so it reads them without validating the rest.
+    """
+    from hub.config import load_config
+    from hub.errors import ConfigError
+
+    try:
+        cfg = load_config(config)
+    except ConfigError:
+        try:
+            raw = tomllib.loads(config.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raw = {}
+        hub: dict[str, Any] = raw["hub"] if isinstance(raw.get("hub"), dict) else {}
+        control: dict[str, Any] = raw["control"] if isinstance(raw.get("control"), dict) else {}
+        data_dir = Path(str(hub.get("data_dir") or "/var/lib/pingan-hub"))
+        socket = str(control.get("socket") or "")
+        return data_dir, Path(socket) if socket else data_dir / "control.sock"
+    return cfg.data_path, cfg.control_socket
+
+
 def run_hub_update(args: argparse.Namespace) -> int:
     """`update apply|health-check|status` on the hub."""
-    from hub.config import load_config
     from hub.update import apply, files
 
-    cfg = load_config(args.config)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    data_dir, socket = _paths(args.config)
     if args.update_action == "apply":
-        return apply.apply(cfg.data_path, apply.System.real(), cfg.control_socket)
+        return apply.apply(data_dir, apply.System.real(), socket)
     if args.update_action == "health-check":
-        return apply.health_check(cfg.data_path, apply.System.real(), cfg.control_socket)
-    state = files.read_state(cfg.data_path)
+        return apply.health_check(data_dir, apply.System.real(), socket)
+    state = files.read_state(data_dir)
     print(
         json.dumps(
             {
