@@ -299,6 +299,8 @@ def test_a_new_slot_whose_hub_exits_at_start_is_marked_bad_and_the_box_reboots(
     )
     assert code == 0
     assert fake.calls[-2:] == [["rauc", "status", "mark-bad"], ["systemctl", "reboot"]]
+    # The hub's sandbox cannot read /proc/cmdline: the check tells it the slot.
+    assert files.booted_path(tmp_path).read_text() == "B"
     state = files.read_state(tmp_path)
     assert state.phase is Phase.ROLLED_BACK
     assert state.error is not None and state.error["reason"] == "health_check"

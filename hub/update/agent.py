@@ -85,6 +85,8 @@ class UpdateAgent:
             await asyncio.sleep(WATCH_S)
 
     async def _publish_state(self) -> None:
+        if not self.slot:  # written by the root health check each boot, after the hub starts
+            self.slot = await asyncio.to_thread(_read_slot, files.booted_path(self.data_dir))
         state = await asyncio.to_thread(files.read_state, self.data_dir)
         if state.phase is None:
             return
@@ -183,6 +185,14 @@ class UpdateAgent:
         _LOGGER.warning("update %d failed: %s: %s", state.number, reason, message)
         failed = state.moved(Phase.FAILED, self.now(), error=error(reason, message))
         await asyncio.to_thread(files.write_state, self.data_dir, failed)
+
+
+def _read_slot(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return text if text in ("A", "B") else ""
 
 
 def _remove(path: Path) -> None:

@@ -24,6 +24,7 @@ from typing import Any, Final
 
 from hub.control import call
 from hub.errors import ControlError
+from hub.store.atomic import write_atomic
 from hub.update import command as cmd
 from hub.update import files
 from hub.update.health import TRIAL_DEADLINE_S, Observation, Verdict, decide, failure_message
@@ -176,6 +177,8 @@ def health_check(
     `booted` is (slot, image version), read from the running system when not given.
     """
     slot, version = booted or (files.booted_slot(), files.running_version())
+    if slot:
+        write_atomic(files.booted_path(data_dir), slot.encode(), mode=0o644)
     outcome = boot_outcome(files.read_state(data_dir), slot, version, _now())
     if outcome.state != files.read_state(data_dir):
         files.write_state(data_dir, outcome.state)

@@ -79,6 +79,14 @@ def running_version(release: Path = RELEASE_FILE) -> str:
     return ""
 
 
+def booted_path(data_dir: Path) -> Path:
+    """The slot of this boot, written by the root health check for the hub to read.
+
+    The hub's sandbox (ProcSubset=pid) hides /proc/cmdline from it.
+    """
+    return update_dir(data_dir) / "booted-slot"
+
+
 def booted_slot(cmdline: Path = CMDLINE_FILE) -> str:
     """The root slot the boot loader started ("A" or "B"; "" off an image)."""
     try:
