@@ -75,6 +75,7 @@ from hub.sync.ota import (
 )
 from hub.sync.uplink import Uplink
 from hub.systemd import notify, watchdog_interval, watchdog_loop
+from hub.update.agent import UpdateAgent
 from hub.voice.capture import ArecordSource, AudioSource
 from hub.voice.confirm import Action as VoiceAction
 from hub.voice.confirm import Answer as VoiceAnswer
@@ -152,7 +153,7 @@ _COMMANDS_FILE = "commands.json"
 # Test alarms the centre raises carry this as raised_by (at most one open at a time).
 _CENTRE_TEST = "cmd/test"
 # The commands the centre may send (docs/asyncapi.yaml).
-_COMMANDS = ("test", "speak", "locate", "callback")
+_COMMANDS = ("test", "speak", "locate", "callback", "update")
 # Below this many descriptors left for the alarm path after the pages' and the control
 # socket's share, the start-up line is a warning (a LimitNOFILE set too low).
 _MIN_RESERVE_FDS = 256
@@ -343,6 +344,7 @@ class Hub:
             monotonic=self.clock.monotonic,
             status_payload=self.heartbeat,
         )
+        self.updates = UpdateAgent(cfg, publish=self.uplink.publish_retained, now=self.clock.now)
         if cfg.homeassistant.discovery:
             await self._start_homeassistant()
         debug_ops: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {
@@ -375,6 +377,7 @@ class Hub:
             self.web = WebServer(self)
             await self.web.start()
         self._supervise("uplink", self.uplink.run)
+        self._supervise("updates", self.updates.run)
         self._supervise("held-events", self.held.run)
         self._supervise("buttons", self._consume_buttons)
         self._supervise("timers", self._tick_forever)
@@ -835,6 +838,8 @@ class Hub:
                     self._queue_speech(Kind.CENTRE, admitted)
         elif name == "locate":
             self._spawn(locate_later(self.ble, args), "cmd-locate")
+        elif name == "update":
+            self.updates.on_command(args)
         elif name == "callback":
             # This arrives with the modem issue.
             _LOGGER.info("command %r not supported yet; ignored", name)
@@ -972,6 +977,7 @@ class Hub:
             self._on_uplink_connected()
 
     def _on_uplink_connected(self) -> None:
+        self.updates.on_connected()
         if self.homeassistant is not None:
             self.homeassistant.on_connected(self._ha_state())
         version = self.guard.on_connected(self.clock.monotonic())
