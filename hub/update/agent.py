@@ -60,6 +60,7 @@ class UpdateAgent:
         self.slot = files.booted_slot(cmdline)
         self._published: bytes | None = None
         self._last_state: bytes | None = None
+        self._state_stamp: tuple[int, int, int] | None = None  # of state.json when last read
         self._busy = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -77,6 +78,7 @@ class UpdateAgent:
     def on_connected(self) -> None:
         """Publish the current state again on the next look (the broker may have lost it)."""
         self._published = None
+        self._state_stamp = None
 
     async def run(self) -> None:
         """Publish every change of the state file, for as long as the hub runs."""
@@ -85,21 +87,34 @@ class UpdateAgent:
             await asyncio.sleep(WATCH_S)
 
     async def _publish_state(self) -> None:
-        if not self.slot:  # written by the root health check each boot, after the hub starts
+        # Each look costs a stat, not a read: the files are opened only when they changed
+        # (a read every 2 s would be SD traffic, also during an alarm's escalation).
+        booted, stamp = await asyncio.to_thread(
+            lambda: (
+                _stamp(files.booted_path(self.data_dir)),
+                _stamp(files.state_path(self.data_dir)),
+            )
+        )
+        if not self.slot and booted is not None:  # written by the root health check each boot
             self.slot = await asyncio.to_thread(_read_slot, files.booted_path(self.data_dir))
+        if stamp is None or stamp == self._state_stamp:
+            return  # no update ever, or nothing new since the last look
+        self._state_stamp = stamp
         state = await asyncio.to_thread(files.read_state, self.data_dir)
         if state.phase is None:
             return
         raw = state.to_json()
         if raw == self._last_state and self._published is not None:
             return
-        self._last_state = raw
         payload = report_payload(
             state, running_version=self.version, running_slot=self.slot, at=self.now()
         )
-        if self.publish(self.topic, payload):
-            self._published = payload
-            _LOGGER.info("update %d (%s): %s", state.number, state.version, state.phase)
+        if not self.publish(self.topic, payload):
+            self._state_stamp = None  # offline: look again next time
+            return
+        self._published = payload
+        self._last_state = raw
+        _LOGGER.info("update %d (%s): %s", state.number, state.version, state.phase)
 
     def _refuse(self, refused: cmd.Refused) -> None:
         _LOGGER.warning("update command refused: %s", refused)
@@ -185,6 +200,15 @@ class UpdateAgent:
         _LOGGER.warning("update %d failed: %s: %s", state.number, reason, message)
         failed = state.moved(Phase.FAILED, self.now(), error=error(reason, message))
         await asyncio.to_thread(files.write_state, self.data_dir, failed)
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """What tells a rewrite of the file (an atomic rewrite is a new inode); None if absent."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def _read_slot(path: Path) -> str:
