@@ -161,6 +161,7 @@ _MIN_RESERVE_FDS = 256
 _RESTART_DELAY_S = 1.0
 # How long stopping waits for a cancelled part before cancelling it again.
 _STOP_GRACE_S = 2.0
+_STOP_TRIES = 5  # then the stop goes on without the part that will not end
 
 _PATTERN = {
     AlarmState.RAISED: "raised",
@@ -435,13 +436,28 @@ class Hub:
         for task in list(self._tasks):
             task.cancel()
         pending = set(self._tasks)
-        while pending:
+        for _ in range(_STOP_TRIES):
             # A part that missed its cancellation (Python 3.11's wait_for can swallow one)
             # is cancelled again, not waited on forever.
             _, pending = await asyncio.wait(pending, timeout=_STOP_GRACE_S)
+            if not pending:
+                break
             for task in pending:
-                _LOGGER.warning("%s did not stop; cancelling it again", task.get_name())
+                where = "; ".join(
+                    f"{f.f_code.co_filename.rsplit('/', 1)[-1]}:{f.f_lineno} {f.f_code.co_name}"
+                    for f in task.get_stack(limit=4)
+                )
+                _LOGGER.warning(
+                    "%s did not stop (at %s); cancelling it again", task.get_name(), where
+                )
                 task.cancel()
+        else:
+            # The rest of the stop (storage closed, last records written) matters more
+            # than a part that will not end: systemd would kill the whole hub instead.
+            for task in pending:
+                _LOGGER.error(
+                    "%s did not stop after %d cancellations; left", task.get_name(), _STOP_TRIES
+                )
         # Readings held in a coalescing window (a chattering door's count and last state)
         # are stored now, not lost with the process.
         await self._commit_notices(self.supervisor.flush(self.clock.monotonic()))
@@ -478,13 +494,20 @@ class Hub:
 
     def _supervise(self, name: str, part: Callable[[], Coroutine[Any, Any, None]]) -> None:
         async def keep_running() -> None:
+            task = asyncio.current_task()
             while True:
                 try:
                     await part()
+                    if self._stopped.is_set() or (task is not None and task.cancelling()):
+                        return  # asked to stop: a part that turned that into a return
                     _LOGGER.error("%s ended unexpectedly; restarting", name)
                 except asyncio.CancelledError:
                     raise
                 except Exception:
+                    # A library may turn a cancellation into its own error (aiomqtt's
+                    # MqttError); restarting the part then would undo the stop, forever.
+                    if self._stopped.is_set() or (task is not None and task.cancelling()):
+                        return
                     _LOGGER.exception("%s failed; restarting in %.0f s", name, _RESTART_DELAY_S)
                 await asyncio.sleep(_RESTART_DELAY_S)
 
