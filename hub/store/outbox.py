@@ -99,6 +99,11 @@ class Outbox:
             path.parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: we issue BEGIN/COMMIT ourselves.
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            # The hub is the database's only user: with an exclusive lock SQLite keeps
+            # the WAL index in its own memory instead of the mmap'd hub.db-shm in the data
+            # directory, whose pages the kernel kept writing back to the SD card. (Another
+            # process can open hub.db only once the hub has stopped.)
+            self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
