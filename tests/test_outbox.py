@@ -152,3 +152,18 @@ def test_an_alarm_event_round_trips_through_json_whole(tmp_path: Path) -> None:
     assert box.get(stored.id) == stored
     assert stored.priority is Priority.ALARM
     assert stored.is_test
+
+
+def test_puback_marks_are_not_forced_but_every_event_commit_still_is(tmp_path: Path) -> None:
+    box = open_outbox(tmp_path)
+    first = box.commit(draft("sos")).event
+    synced: list[str] = []
+    box._db.set_trace_callback(synced.append)
+    assert box.mark_sent([first.id]) == 1
+    assert "PRAGMA synchronous=NORMAL" in synced  # the mark alone waits for the next sync
+    assert box._db.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL again
+    with pytest.raises(StoreError):
+        box.mark_sent([first.id, object()])  # type: ignore[list-item]  # a bad id fails it
+    assert box._db.execute("PRAGMA synchronous").fetchone() == (2,)
+    second = box.commit(draft("sos")).event
+    assert [e.id for e in box.pending()] == [second.id]
