@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shlex
+import sys
 import zipfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -28,6 +30,8 @@ ENROL_TAKES = 3
 # Seconds the elder has to start and finish each take after the prompt.
 TAKE_TIMEOUT_S = 15.0
 MAX_PHRASE_LABEL = 40
+# Where the whisper engine joins Whisper base's two packages into one model file (145 MB).
+WHISPER_CACHE = "whisper-base"
 
 
 def templates_path(data_path: Path) -> Path:
@@ -58,6 +62,8 @@ def build_spotters(
                 vs = VoskSpotter(Path(voice.vosk_model), phrases)
                 engines.append(vs)
                 answers.append(vs)
+            elif name in ("whisper", "stage"):
+                engines.append(utterance_stage(name, voice, data_path))
             elif name == "enrolled":
                 enrolled = load_enrolled(data_path, voice.enrolled_threshold)
                 if enrolled is not None:
@@ -67,6 +73,20 @@ def build_spotters(
     if not engines and "enrolled" not in engine_names(voice):
         raise VoiceError(f"none of the voice engines {voice.engines!r} could start")
     return MultiSpotter(engines), answers
+
+
+def utterance_stage(name: str, voice: VoiceSection, data_path: Path) -> Spotter:
+    """The Mandarin stage in its own process: built-in Whisper, or the image's own command."""
+    from hub.voice.stage import UtteranceStage
+
+    phrases = [p.strip() for p in voice.zh_phrases.split(",") if p.strip()]
+    if name == "stage":
+        return UtteranceStage(shlex.split(voice.stage_command), phrases, name="stage")
+    argv = [sys.executable, "-m", "hub.voice.stage_whisper", "--cache"]
+    argv += [str(data_path / WHISPER_CACHE), "--threads", str(voice.zh_threads)]
+    if not voice.zh_fuzzy:
+        argv.append("--exact")
+    return UtteranceStage(argv, phrases, name="whisper")
 
 
 def load_enrolled(data_path: Path, threshold: float) -> EnrolledSpotter | None:
