@@ -141,7 +141,11 @@ def render_all(jobs: list[tuple[Speaker, Take, str]]) -> None:
                 job |= {"pitch": take.pitch, "out": str(wav)}
                 worker.stdin.write(json.dumps(job, ensure_ascii=False) + "\n")
                 worker.stdin.flush()
-                worker.stdout.readline()
+                if not worker.stdout.readline():
+                    raise RuntimeError(
+                        f"the {speaker.engine} voice did not render (see above); set "
+                        "PINGAN_TTS_PYTHON to a python with it (bench/tts_worker.py)"
+                    )
             else:
                 _render_local(speaker, take, text, wav)
             to_raw(wav, raw, effects)
@@ -175,18 +179,22 @@ def build_clips(
     speakers: tuple[Speaker, ...],
     texts: dict[str, tuple[str, ...]],
     help_kinds: frozenset[str],
+    *,
     conditions: tuple[str, ...] = rooms.CONDITIONS,
     takes: tuple[Take, ...] = TAKES,
+    tv_texts: tuple[str, ...] = (),
 ) -> list[Clip]:
     """Every text of every kind by every speaker and take, under every condition. The
-    television is the other speakers' ordinary talk (a speaker's own voice when alone)."""
+    television says `tv_texts` (default: the texts not of a help kind) in the other
+    speakers' voices (a speaker's own voice when alone)."""
+    tv_said = tv_texts or tuple(x for k, xs in texts.items() if k not in help_kinds for x in xs)
     jobs = [(s, t, x) for s in speakers for t in takes for xs in texts.values() for x in xs]
+    jobs += [(s, Take(), x) for s in speakers for x in tv_said]
     render_all(jobs)
-    talk_kinds = [k for k in texts if k not in help_kinds]
     out: list[Clip] = []
     for speaker in speakers:
         others = [s for s in speakers if s != speaker] or [speaker]
-        tv = [clean(s, Take(), x) for s in others for k in talk_kinds for x in texts[k]]
+        tv = [clean(s, Take(), x) for s in others for x in tv_said]
         for take in takes:
             for kind, items in texts.items():
                 for text in items:
