@@ -122,6 +122,18 @@ def test_a_short_call_is_judged_in_the_engines_own_process_without_holding_up_th
         stage.close()
 
 
+@pytest.mark.skipif(not Path("/proc/self/oom_score_adj").exists(), reason="Linux /proc only")
+def test_when_memory_runs_out_the_recogniser_is_killed_before_the_hub() -> None:
+    stage = UtteranceStage(FAKE, ["救命"], name="stage")
+    try:
+        assert stage._proc is not None
+        child = int(Path(f"/proc/{stage._proc.pid}/oom_score_adj").read_text())
+        hub = int(Path("/proc/self/oom_score_adj").read_text())
+        assert child == 1000 and child > hub
+    finally:
+        stage.close()
+
+
 def test_long_talk_clicks_and_quiet_speech_raise_nothing() -> None:
     stage = UtteranceStage(FAKE, ["救命"], name="stage")
     try:

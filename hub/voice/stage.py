@@ -36,6 +36,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import IO, Any
 
 from hub.voice.spotter import MIN_UTTERANCE_S, SAMPLE_RATE, Detection, VoiceError
@@ -54,6 +55,8 @@ READY_TIMEOUT_S = 120.0
 # command that always fails costs one try a minute, not one per utterance.
 RESTART_BACKOFF_S = 60.0
 _LENGTH = struct.Struct("<I")
+# The kernel's out-of-memory killer takes the process with the highest score: the most.
+OOM_SCORE_ADJ = 1000
 
 
 class StageError(VoiceError):
@@ -277,6 +280,7 @@ def serve(
 ) -> int:
     """Run the command side of the protocol: say ready, then judge each utterance until stdin
     closes. `judge` returns (phrase or None, confidence)."""
+    killed_first()
     src = stdin if stdin is not None else sys.stdin.buffer
     out = stdout if stdout is not None else sys.stdout
     out.write(json.dumps({"ready": True, "name": name}) + "\n")
@@ -294,6 +298,19 @@ def serve(
             json.dumps({"phrase": phrase, "confidence": confidence}, ensure_ascii=False) + "\n"
         )
         out.flush()
+
+
+def killed_first() -> None:
+    """Ask the kernel to kill this process before any other when memory runs out.
+
+    The stage runs in the hub's service (one cgroup, one MemoryMax): if the two together
+    outgrow it, the recogniser must be what goes, never the hub that raises alarms. It is
+    started again on the next utterance, at most once a minute.
+    """
+    try:
+        Path("/proc/self/oom_score_adj").write_text(f"{OOM_SCORE_ADJ}\n")
+    except OSError as exc:  # not Linux, or /proc hidden: the hub is then not protected
+        _LOGGER.warning("could not mark the stage to be killed first: %s", exc)
 
 
 def refuse(error: str, stdout: IO[str] | None = None) -> int:
