@@ -105,11 +105,11 @@ class VoiceListener:
         """A verdict an engine reached in its own process after the utterance ended (the
         Mandarin stage takes seconds on a Pi): picked up on every frame, silence too."""
         poll = getattr(self.spotter, "poll", None)
-        if poll is None or self._takes is not None:
+        if poll is None:
             return
         detection = poll()
-        if detection is None:
-            return
+        if detection is None or self._takes is not None:
+            return  # while enrolling, the installer's takes raise nothing
         if self.flow.state is ConfirmState.ASKING:
             # Said before the question was heard out, and judged since: another call for
             # help, which answers yes.
