@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from hub.errors import ControlError
 from hub.voice.engines import EnrolledSpotter, MultiSpotter
-from hub.voice.enrolled import TEMPLATES_FILE, EnrolledPhrase
+from hub.voice.enrolled import TEMPLATES_FILE, THRESHOLDS, EnrolledPhrase
 from hub.voice.options import engine_names
 from hub.voice.spotter import AnswerSpotter, Spotter, VoiceError
 
@@ -100,8 +100,17 @@ def load_enrolled(data_path: Path, threshold: float) -> EnrolledSpotter | None:
     # A damaged file (SD card): numpy raises EOFError when empty, BadZipFile when cut short.
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise VoiceError(f"enrolled phrase in {path} is unreadable ({exc}); enrol again") from exc
-    phrase.threshold = threshold
+    phrase.threshold = threshold if threshold > 0 else THRESHOLDS[phrase.kind]
     return EnrolledSpotter(phrase)
+
+
+def _templates(label: str, recordings: list[bytes], threshold: float) -> EnrolledPhrase:
+    """Speech-embedding templates; MFCC ones where onnxruntime or openwakeword is missing."""
+    try:
+        return EnrolledPhrase(label, recordings, threshold)
+    except VoiceError as exc:
+        _LOGGER.warning("enrolling with MFCC features: %s", exc)
+        return EnrolledPhrase(label, recordings, threshold, kind="mfcc")
 
 
 def check_label(label: object) -> str:
@@ -124,7 +133,7 @@ async def enrol(
     take_timeout_s: float = TAKE_TIMEOUT_S,
 ) -> EnrolledPhrase:
     """Record the elder saying their phrase `takes` times (a prompt before each), keep
-    only MFCC templates (saved atomically in the data dir) and start matching them."""
+    only feature templates (saved atomically in the data dir) and start matching them."""
     recordings: list[bytes] = []
     for n in range(takes):
         await prompt()
@@ -136,7 +145,7 @@ async def enrol(
                 "check the microphone and voice.gate_rms, then enrol again"
             ) from exc
         _LOGGER.info("enrolment take %d of %d recorded", n + 1, takes)
-    phrase = await asyncio.to_thread(EnrolledPhrase, label, recordings, threshold)
+    phrase = await asyncio.to_thread(_templates, label, recordings, threshold)
     recordings.clear()  # the audio goes no further than this function
     await asyncio.to_thread(phrase.save, templates_path(data_path))
     await listener.replace_engine("enrolled", EnrolledSpotter(phrase))
