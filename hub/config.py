@@ -211,7 +211,9 @@ class VoiceSection:
     engines: str = _opt(
         "pocketsphinx",
         "engines that listen, comma-separated: pocketsphinx (English, built in), "
-        "vosk (Mandarin/Cantonese, needs vosk_model), enrolled (after `pingan-hub voice enrol`)",
+        "whisper (Mandarin zh_phrases; Whisper base in its own process, the prompt-check "
+        "extra, a Pi 4 or 5 with 2 GB), stage (stage_command), vosk (needs vosk_model), "
+        "enrolled (after `pingan-hub voice enrol`)",
     )
     second_pass: str = _opt(
         "neural",
@@ -227,7 +229,26 @@ class VoiceSection:
         "救命,救命啊,帮帮我,来人啊", "comma-separated help phrases vosk listens for"
     )
     enrolled_threshold: float = _opt(
-        5.0, "how far (DTW distance) speech may be from the enrolled phrase", lo=1, hi=20
+        0.0,
+        "how far speech may be from the enrolled phrase (DTW distance); 0 for the measured "
+        "default of the stored templates (speech embedding 0.2, old MFCC templates 5.0)",
+        lo=0,
+        hi=20,
+    )
+    zh_phrases: str = _opt(
+        "救命,救命啊,帮帮我,来人啊,快来人,我摔倒了",
+        "Mandarin help phrases for the whisper engine (and a stage_command), comma-separated; "
+        "matched by sound (pinyin), so characters that sound the same match",
+    )
+    zh_fuzzy: bool = _opt(
+        True,
+        "whisper engine: zh/z, ch/c, sh/s, n/l and -ng/-n count as one sound (southern accents)",
+    )
+    zh_threads: int = _opt(2, "whisper engine: CPU threads Whisper may use", lo=1, hi=4)
+    stage_command: str = _opt(
+        "",
+        "engine 'stage': a keyword engine installed in the image, run as its own process "
+        "(protocol in hub/voice/stage.py), e.g. '/usr/lib/kws-zh/run --model /usr/share/kws-zh'",
     )
 
 

@@ -67,10 +67,11 @@ async def test_an_enrolled_phrase_is_heard_and_other_talk_is_not(
             mic.say(SILENCE + render("help me", "slt", speed, tmp_path) + SILENCE)
         reply = await asyncio.wait_for(enrolling, 60)
         assert reply["takes"] == 3
-        # Only features are stored: three MFCC arrays, no audio.
+        # Only features are stored: three arrays of speech embeddings, no audio.
         with np.load(data / TEMPLATES_FILE, allow_pickle=False) as stored:
-            assert sorted(stored.files) == ["phrase", "t0", "t1", "t2", "threshold"]
-            assert all(stored[k].ndim == 2 and stored[k].shape[1] == 12 for k in ("t0", "t1"))
+            assert sorted(stored.files) == ["kind", "phrase", "t0", "t1", "t2", "threshold"]
+            assert str(stored["kind"]) == "embedding"
+            assert all(stored[k].ndim == 2 and stored[k].shape[1] == 96 for k in ("t0", "t1"))
 
         for phrase in ("good morning", "what time is it", "hello"):
             mic.say(SILENCE + render(phrase, "slt", 1.0, tmp_path) + SILENCE)

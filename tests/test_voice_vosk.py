@@ -19,8 +19,8 @@ MODEL = os.environ.get("PINGAN_VOSK_MODEL", "")
 def test_the_vosk_engine_needs_a_model_directory_from_config() -> None:
     with pytest.raises(ConfigError, match=r"voice\.vosk_model: required"):
         parse_config({"hub": {"id": "h1"}, "voice": {"engines": "pocketsphinx,vosk"}})
-    with pytest.raises(ConfigError, match=r"voice\.engines: 'whisper' unknown"):
-        parse_config({"hub": {"id": "h1"}, "voice": {"engines": "whisper"}})
+    with pytest.raises(ConfigError, match=r"voice\.engines: 'kaldi' unknown"):
+        parse_config({"hub": {"id": "h1"}, "voice": {"engines": "kaldi"}})
 
 
 def test_a_directory_that_is_not_a_vosk_model_is_refused_clearly(tmp_path: Path) -> None:

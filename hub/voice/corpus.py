@@ -170,3 +170,171 @@ def build_set(conditions: tuple[Condition, ...], workdir: Path) -> list[Utteranc
             pcm = render(phrase, cond.voice, cond.speed, workdir, condition=cond)
             out.append(Utterance(phrase, cond.voice, cond.speed, phrase in helps, pcm, cond.label))
     return out
+
+
+# Issue 19: an elder who has fallen says so rather than "help".
+FALL_PHRASES = (
+    "i've fallen",
+    "i fell",
+    "i have fallen",
+    "i fell down",
+    "help i've fallen",
+    "i've fallen and i can't get up",
+)
+# Every English call for help the bench reports, one row each.
+EN_HELP_PHRASES = (*HELP_PHRASES, *MORE_HELP_PHRASES, *FALL_PHRASES)
+# Near-misses: words that sound like "help" or "fell", and sentences that use them without
+# calling for help. An outside evaluator found most false alarms here.
+EN_NEAR_MISSES = (
+    "help yourself",
+    "help yourself to tea",
+    "helpful",
+    "a helpful neighbour",
+    "held",
+    "health",
+    "healthy food",
+    "helmet",
+    "hello",
+    "yellow",
+    "shelf",
+    "well done",
+    "can i help you",
+    "let me help you with that",
+    "she helps me cook",
+    "help desk",
+    "i fell asleep",
+    "the leaves have fallen",
+    "prices have fallen",
+    "he fell in love",
+    "i feel fine",
+    "fill the kettle",
+)
+# Ordinary talk, used in training and in the bench.
+EN_TALK = (
+    "what time is it",
+    "turn on the light",
+    "good morning",
+    "tell me a story",
+    "where is my phone",
+    "i am fine thank you",
+    "the kettle is boiling",
+    "hold the door",
+    "i am going to bed",
+    "where are my glasses",
+    "the phone is ringing",
+    "what is for dinner",
+    "hello mother",
+    "thank you",
+    "open the window",
+    "the weather is nice",
+    "my son is coming",
+    "turn off the television",
+    "i took my medicine",
+    "see you tomorrow",
+    "the tea is hot",
+    "i will call you back",
+    "good night",
+    "welcome home",
+)
+# Ordinary talk never used in training: the bench's false alarms on talk it never heard.
+EN_UNSEEN_TALK = (
+    "could you pass the salt",
+    "the bus was late again",
+    "i watered the plants this morning",
+    "my daughter called yesterday",
+    "let's have soup for lunch",
+    "the doctor said i am doing well",
+    "have you seen the cat",
+    "it is raining outside",
+    "i need to buy some bread",
+    "the news is on at six",
+    "put the kettle on please",
+    "my knees hurt when it is cold",
+    "we played cards all afternoon",
+    "the postman has been",
+    "i can't find the remote",
+    "that film was very long",
+)
+
+# Mandarin (issue 19). The keyword list is configuration ([voice] zh_phrases); this is its
+# default and what the bench reports, one row each, with three longer calls.
+ZH_HELP_PHRASES = ("救命", "救命啊", "帮帮我", "来人啊", "快来人", "我摔倒了")
+ZH_HELP_TEST = (*ZH_HELP_PHRASES, "快来人啊", "救命啊，快来人", "谁来帮帮我")
+# Near-misses: the same syllables or most of them, not a call for help. The last three
+# contain a keyword in other words (a drama, an idiom, a third person): a keyword detector
+# calls on them, and the bench reports them apart.
+ZH_NEAR_MISSES = (
+    "帮我拿一下杯子",
+    "帮忙看一下",
+    "他在帮邻居搬家",
+    "救护车已经到了",
+    "生命在于运动",
+    "这是命令",
+    "明天见",
+    "来人了吗",
+    "快来吃饭",
+    "快来看电视",
+    "我摔了一个碗",
+    "杯子倒了",
+    "我倒了一杯水",
+    "帮帮忙吧",
+    "旧的毛衣",
+    "最后一根救命稻草",
+    "他摔倒了吗",
+    "谁来了",
+)
+ZH_KEYWORD_NEAR_MISSES = ("最后一根救命稻草", "他摔倒了吗")
+# Television-like Mandarin speech (news, weather, adverts, drama, daily talk): the stream
+# false alarms per hour are counted on.
+ZH_TALK = (
+    "今天的天气真不错，我们出去走走吧",
+    "各位观众晚上好，欢迎收看新闻联播",
+    "明天白天多云转晴，最高气温二十八度",
+    "本台记者报道，今年粮食产量再创新高",
+    "这款洗衣粉去污能力特别强",
+    "现在购买还送精美礼品一份",
+    "你吃饭了吗",
+    "我下午要去医院拿药",
+    "孙子下个星期回来看我",
+    "这个菜有点咸了",
+    "电视声音太大了，关小一点",
+    "你把遥控器放哪里了",
+    "楼下的超市今天打折",
+    "我每天早上都去公园散步",
+    "他说明天要下雨",
+    "这件衣服多少钱",
+    "你慢慢说，我听着呢",
+    "医生说我的血压正常",
+    "别忘了带钥匙",
+    "广州今天有雷阵雨，出门请带伞",
+    "福建沿海地区将有大风",
+    "接下来请看体育新闻",
+    "这场比赛非常精彩",
+    "他们两个人终于结婚了",
+    "妈妈，我今天不回家吃饭了",
+    "你怎么现在才回来",
+    "我们明天一起去买菜吧",
+    "这首歌我年轻的时候经常听",
+    "请大家注意防范电信诈骗",
+    "社区医生下午来量血压",
+    "老张家的狗又跑出来了",
+    "今年的春节联欢晚会很好看",
+    "高速公路上车很多",
+    "这个节目每天晚上七点播出",
+    "你要喝茶还是喝水",
+    "水烧开了",
+    "我的眼镜找不到了",
+    "今天是星期几",
+    "明天早上八点开会",
+    "他已经退休好几年了",
+    "这里的房价又涨了",
+    "小心地滑",
+    "请把门关好",
+    "我想睡一会儿",
+    "外面在下雨",
+    "饭做好了，快来吃吧",
+    "这个药一天吃三次",
+    "你看这个电视剧吗",
+    "主人公最后回到了家乡",
+    "感谢您的收看，我们明天再见",
+)

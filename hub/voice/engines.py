@@ -170,8 +170,28 @@ class MultiSpotter:
         for engine in self.engines:
             engine.reset()
 
+    def poll(self) -> Detection | None:
+        """A detection an engine made in the background (an utterance stage), if any."""
+        for engine in self.engines:
+            poll = getattr(engine, "poll", None)
+            hit = poll() if poll is not None else None
+            if isinstance(hit, Detection):
+                return hit
+        return None
+
+    def close(self) -> None:
+        """Stop engines that run their own process."""
+        for engine in self.engines:
+            close = getattr(engine, "close", None)
+            if close is not None:
+                close()
+
     def replace(self, name: str, engine: Spotter | None) -> None:
         """Swap (or add, or with None remove) the engine of this name, e.g. after enrolment."""
+        for old in self.engines:
+            close = getattr(old, "close", None)
+            if old.name == name and close is not None:
+                close()
         self.engines = [e for e in self.engines if e.name != name]
         if engine is not None:
             self.engines.append(engine)

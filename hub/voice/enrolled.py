@@ -1,12 +1,28 @@
-"""Enrolled phrase: MFCC (numpy only) + DTW against the elder's own three recordings."""
+"""The elder's own phrase (any dialect): DTW against features of their three recordings.
+
+Two kinds of feature, chosen at enrolment and stored with the templates:
+- "embedding" (default): openWakeWord's speech embedding (hub/voice/neural.py), one 96-number
+  vector per 80 ms, compared by cosine distance. Learned from thousands of real speakers, it
+  describes what was said more than how loud, how far or through which microphone: on
+  held-out voices it matches the elder's phrase in rooms and on a cheap microphone where
+  MFCCs did not (bench/README.md).
+- "mfcc" (numpy only): cepstra every 10 ms, Euclidean distance. Templates enrolled before
+  embeddings existed are of this kind and keep working with their own threshold.
+
+Only features are stored, never audio.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from hub.voice.neural import EmbeddingModel
 
 Features = npt.NDArray[np.float64]
 SAMPLE_RATE = 16000
@@ -49,44 +65,93 @@ def mfcc(pcm: bytes) -> Features:
     return normalised
 
 
-def dtw_distance(a: Features, b: Features) -> float:
-    """Length-normalised DTW distance between two feature sequences."""
-    cost = np.linalg.norm(a[:, None, :] - b[None, :, :], axis=2)
-    acc = np.full((a.shape[0] + 1, b.shape[0] + 1), np.inf)
+def dtw_distance(a: Features, b: Features, *, cosine: bool = False) -> float:
+    """Length-normalised DTW distance between two feature sequences (Euclidean per frame,
+    or cosine distance for embeddings)."""
+    if cosine:
+        an = a / (np.linalg.norm(a, axis=1, keepdims=True) + 1e-9)
+        bn = b / (np.linalg.norm(b, axis=1, keepdims=True) + 1e-9)
+        cost = 1.0 - an @ bn.T
+    else:
+        cost = np.linalg.norm(a[:, None, :] - b[None, :, :], axis=2)
+    n, m = cost.shape
+    acc = np.full((n + 1, m + 1), np.inf)
     acc[0, 0] = 0.0
-    for i in range(1, a.shape[0] + 1):
-        for j in range(1, b.shape[0] + 1):
-            acc[i, j] = cost[i - 1, j - 1] + min(acc[i - 1, j], acc[i, j - 1], acc[i - 1, j - 1])
-    return float(acc[-1, -1] / (a.shape[0] + b.shape[0]))
+    # One anti-diagonal at a time: each cell needs only the two diagonals before it, so a
+    # diagonal is one numpy step (a 2 s utterance of MFCCs is 200 x 200 cells).
+    for k in range(2, n + m + 1):
+        i = np.arange(max(1, k - m), min(n, k - 1) + 1)
+        j = k - i
+        best = np.minimum(np.minimum(acc[i - 1, j], acc[i, j - 1]), acc[i - 1, j - 1])
+        acc[i, j] = cost[i - 1, j - 1] + best
+    return float(acc[-1, -1] / (n + m))
 
 
-# Measured on flite renderings (tests/test_voice_enrolled.py): the same phrase at another
-# pace ~4.1, other phrases 5.7-8.1.
-DEFAULT_THRESHOLD = 5.0
+Kind = Literal["embedding", "mfcc"]
+# MFCC: measured on flite renderings (tests/test_voice_enrolled.py): the same phrase at
+# another pace ~4.1, other phrases 5.7-8.1.
+MFCC_THRESHOLD = 5.0
+# Embedding (cosine DTW): chosen on the tuning voices only (flite and espeak-ng, English,
+# bench `python -m bench.voice_enrolled --tune`): the largest distance of the grid that kept
+# false alarms at 1 % or less of the same voice's other utterances (0.1: 73/120 caught,
+# 53/6960 false; 0.12: 82/120, 120/6960). Held-out figures in bench/README.md.
+EMBEDDING_THRESHOLD = 0.1
+DEFAULT_THRESHOLD = MFCC_THRESHOLD  # kept for old callers; new enrolments use their kind's
+THRESHOLDS: dict[str, float] = {"embedding": EMBEDDING_THRESHOLD, "mfcc": MFCC_THRESHOLD}
+DIMENSIONS = {"embedding": 96, "mfcc": N_MFCC - 1}
 TEMPLATES_FILE = "enrolled_phrase.npz"
+
+
+def embedding_features(pcm: bytes, model: EmbeddingModel | None = None) -> Features:
+    """Speech embeddings of the voiced part of the audio, one row per 80 ms."""
+    from hub.voice.neural import shared_model, voiced_span
+
+    if len(pcm) < 2 * 160:
+        return np.zeros((0, DIMENSIONS["embedding"]))
+    embedded = (model or shared_model()).embed(voiced_span(pcm))
+    return np.asarray(embedded, dtype=np.float64)
 
 
 class EnrolledPhrase:
     """Matches an utterance against templates from the elder's enrolment recordings."""
 
     def __init__(
-        self, phrase: str, recordings: list[bytes], threshold: float = DEFAULT_THRESHOLD
+        self,
+        phrase: str,
+        recordings: list[bytes],
+        threshold: float | None = None,
+        *,
+        kind: Kind = "embedding",
+        model: EmbeddingModel | None = None,
     ) -> None:
         self.phrase = phrase
-        self.templates = [mfcc(r) for r in recordings]
-        self.threshold = threshold
+        self.kind: Kind = kind
+        self.model = model
+        self.templates = [self.features(r) for r in recordings]
+        self.threshold = THRESHOLDS[kind] if threshold is None or threshold <= 0 else threshold
+
+    def features(self, pcm: bytes) -> Features:
+        """This phrase's kind of features for some audio."""
+        if self.kind == "mfcc":
+            return mfcc(pcm)
+        return embedding_features(pcm, self.model)
 
     @classmethod
     def from_templates(
-        cls, phrase: str, templates: list[Features], threshold: float = DEFAULT_THRESHOLD
+        cls,
+        phrase: str,
+        templates: list[Features],
+        threshold: float | None = None,
+        *,
+        kind: Kind = "mfcc",
     ) -> EnrolledPhrase:
         """An enrolled phrase from stored feature templates (no audio involved)."""
-        made = cls(phrase, [], threshold)
+        made = cls(phrase, [], threshold, kind=kind)
         made.templates = list(templates)
         return made
 
     def save(self, path: Path) -> None:
-        """Store the MFCC templates only (never audio), atomically: temp file, fsync, rename."""
+        """Store the templates only (never audio), atomically: temp file, fsync, rename."""
         tmp = path.with_suffix(".tmp")
         arrays = {f"t{i}": t for i, t in enumerate(self.templates)}
         with tmp.open("wb") as f:
@@ -94,6 +159,7 @@ class EnrolledPhrase:
                 f,
                 phrase=np.array(self.phrase),
                 threshold=np.array(self.threshold),
+                kind=np.array(self.kind),
                 **arrays,  # type: ignore[arg-type]
             )
             f.flush()
@@ -102,21 +168,33 @@ class EnrolledPhrase:
 
     @classmethod
     def load(cls, path: Path) -> EnrolledPhrase:
-        """Read templates written by `save` (no pickles are loaded)."""
+        """Read templates written by `save` (no pickles are loaded). Files from before
+        embeddings hold no kind: they are MFCC templates."""
         # Our own handle: numpy leaves its own open when the file is not a valid zip.
         with path.open("rb") as f, np.load(f, allow_pickle=False) as data:
+            kind = str(data["kind"]) if "kind" in data.files else "mfcc"
+            if kind not in DIMENSIONS:
+                raise ValueError(f"{path} holds templates of an unknown kind {kind!r}")
             keys = sorted((k for k in data.files if k[1:].isdigit()), key=lambda k: int(k[1:]))
             templates = [np.asarray(data[k], dtype=np.float64) for k in keys]
-            if not templates or any(t.ndim != 2 or t.shape[1] != N_MFCC - 1 for t in templates):
+            if not templates or any(
+                t.ndim != 2 or t.shape[1] != DIMENSIONS[kind] or t.shape[0] == 0 for t in templates
+            ):
                 raise ValueError(f"{path} holds no usable templates")
-            return cls.from_templates(str(data["phrase"]), templates, float(data["threshold"]))
+            return cls.from_templates(
+                str(data["phrase"]),
+                templates,
+                float(data["threshold"]),
+                kind="embedding" if kind == "embedding" else "mfcc",
+            )
 
     def distance(self, pcm: bytes) -> float:
         """Smallest DTW distance to any template."""
-        feats = mfcc(pcm)
+        feats = self.features(pcm)
         if feats.shape[0] == 0:
             return float("inf")
-        return min(dtw_distance(feats, t) for t in self.templates)
+        cosine = self.kind == "embedding"
+        return min(dtw_distance(feats, t, cosine=cosine) for t in self.templates)
 
     def matches(self, pcm: bytes) -> bool:
         """Whether a whole utterance is the enrolled phrase."""

@@ -75,6 +75,7 @@ class VoiceListener:
             elif was_open:  # the utterance ended: decide, and the next one starts clean
                 was_open = False
                 await self._utterance_ended(loop)
+            await self._background_detection()
             await self.tick()
 
     async def _heard(self, loop: asyncio.AbstractEventLoop, frame: bytes) -> None:
@@ -99,6 +100,23 @@ class VoiceListener:
                 await self._answered(answer)
         else:
             await self._detected(await loop.run_in_executor(self._pool, self.spotter.finish))
+
+    async def _background_detection(self) -> None:
+        """A verdict an engine reached in its own process after the utterance ended (the
+        Mandarin stage takes seconds on a Pi): picked up on every frame, silence too."""
+        poll = getattr(self.spotter, "poll", None)
+        if poll is None:
+            return
+        detection = poll()
+        if detection is None or self._takes is not None:
+            return  # while enrolling, the installer's takes raise nothing
+        if self.flow.state is ConfirmState.ASKING:
+            # Said before the question was heard out, and judged since: another call for
+            # help, which answers yes.
+            _LOGGER.warning("another call for help while asking (%s)", detection.engine)
+            await self.answer(Answer.YES)
+        else:
+            await self._detected(detection)
 
     async def _answered(self, yes: bool) -> None:
         _LOGGER.warning("spoken answer: %s", "yes" if yes else "no")
@@ -175,5 +193,8 @@ class VoiceListener:
             await self.on_outcome(outcome)
 
     def close(self) -> None:
-        """Stop the spotter's thread."""
+        """Stop the spotter's thread, and engines that run their own process."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+        close = getattr(self.spotter, "close", None)
+        if close is not None:
+            close()

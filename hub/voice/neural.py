@@ -17,6 +17,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import importlib.util
+import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,6 +202,19 @@ class EmbeddingModel:
         return np.asarray(out, dtype=np.float32).reshape(-1, EMBEDDING_SIZE)
 
 
+_SHARED: list[EmbeddingModel] = []
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_model() -> EmbeddingModel:
+    """The process's one EmbeddingModel (the help classifier and the enrolled phrase share
+    it: onnxruntime's sessions are ~14 MiB and safe to call from several threads)."""
+    with _SHARED_LOCK:
+        if not _SHARED:
+            _SHARED.append(EmbeddingModel())
+        return _SHARED[0]
+
+
 class HelpClassifier:
     """The second pass: embeddings of the candidate utterance, scored by the trained head."""
 
@@ -213,7 +227,7 @@ class HelpClassifier:
                 f"help classifier weights {head_file} unreadable ({exc}); reinstall pingan-hub "
                 'or set voice.second_pass = "words"'
             ) from exc
-        self.model = model or EmbeddingModel()
+        self.model = model or shared_model()
 
     def score(self, pcm: bytes) -> float:
         """Score in 0..1 that this audio (its voiced part) is a call for help."""

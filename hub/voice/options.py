@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from hub.config import VoiceSection
 
-ENGINES = ("pocketsphinx", "vosk", "enrolled")
+ENGINES = ("pocketsphinx", "whisper", "stage", "vosk", "enrolled")
 
 
 def engine_names(voice: VoiceSection) -> list[str]:
@@ -34,6 +34,15 @@ def check_voice_config(voice: VoiceSection) -> list[str]:
         )
     if "vosk" in names and not [p for p in voice.vosk_phrases.split(",") if p.strip()]:
         problems.append("voice.vosk_phrases: give at least one phrase, e.g. 救命")
+    if "stage" in names and not voice.stage_command.strip():
+        problems.append(
+            "voice.stage_command: required with the stage engine; give the command of the "
+            "keyword engine installed in the image"
+        )
+    if ("whisper" in names or "stage" in names) and not [
+        p for p in voice.zh_phrases.split(",") if p.strip()
+    ]:
+        problems.append("voice.zh_phrases: give at least one phrase, e.g. 救命")
     if voice.prompt_pack and not voice.prompt_pack.startswith("/"):
         # The service's working directory is the data directory; a relative folder would
         # quietly mean something else when the command line tools read the same config.

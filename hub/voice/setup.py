@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shlex
+import sys
 import zipfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -14,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from hub.errors import ControlError
 from hub.voice.engines import EnrolledSpotter, MultiSpotter
-from hub.voice.enrolled import TEMPLATES_FILE, EnrolledPhrase
+from hub.voice.enrolled import TEMPLATES_FILE, THRESHOLDS, EnrolledPhrase
 from hub.voice.options import engine_names
 from hub.voice.spotter import AnswerSpotter, Spotter, VoiceError
 
@@ -28,6 +30,8 @@ ENROL_TAKES = 3
 # Seconds the elder has to start and finish each take after the prompt.
 TAKE_TIMEOUT_S = 15.0
 MAX_PHRASE_LABEL = 40
+# Where the whisper engine joins Whisper base's two packages into one model file (145 MB).
+WHISPER_CACHE = "whisper-base"
 
 
 def templates_path(data_path: Path) -> Path:
@@ -58,6 +62,8 @@ def build_spotters(
                 vs = VoskSpotter(Path(voice.vosk_model), phrases)
                 engines.append(vs)
                 answers.append(vs)
+            elif name in ("whisper", "stage"):
+                engines.append(utterance_stage(name, voice, data_path))
             elif name == "enrolled":
                 enrolled = load_enrolled(data_path, voice.enrolled_threshold)
                 if enrolled is not None:
@@ -67,6 +73,20 @@ def build_spotters(
     if not engines and "enrolled" not in engine_names(voice):
         raise VoiceError(f"none of the voice engines {voice.engines!r} could start")
     return MultiSpotter(engines), answers
+
+
+def utterance_stage(name: str, voice: VoiceSection, data_path: Path) -> Spotter:
+    """The Mandarin stage in its own process: built-in Whisper, or the image's own command."""
+    from hub.voice.stage import UtteranceStage
+
+    phrases = [p.strip() for p in voice.zh_phrases.split(",") if p.strip()]
+    if name == "stage":
+        return UtteranceStage(shlex.split(voice.stage_command), phrases, name="stage")
+    argv = [sys.executable, "-m", "hub.voice.stage_whisper", "--cache"]
+    argv += [str(data_path / WHISPER_CACHE), "--threads", str(voice.zh_threads)]
+    if not voice.zh_fuzzy:
+        argv.append("--exact")
+    return UtteranceStage(argv, phrases, name="whisper")
 
 
 def load_enrolled(data_path: Path, threshold: float) -> EnrolledSpotter | None:
@@ -80,8 +100,17 @@ def load_enrolled(data_path: Path, threshold: float) -> EnrolledSpotter | None:
     # A damaged file (SD card): numpy raises EOFError when empty, BadZipFile when cut short.
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise VoiceError(f"enrolled phrase in {path} is unreadable ({exc}); enrol again") from exc
-    phrase.threshold = threshold
+    phrase.threshold = threshold if threshold > 0 else THRESHOLDS[phrase.kind]
     return EnrolledSpotter(phrase)
+
+
+def _templates(label: str, recordings: list[bytes], threshold: float) -> EnrolledPhrase:
+    """Speech-embedding templates; MFCC ones where onnxruntime or openwakeword is missing."""
+    try:
+        return EnrolledPhrase(label, recordings, threshold)
+    except VoiceError as exc:
+        _LOGGER.warning("enrolling with MFCC features: %s", exc)
+        return EnrolledPhrase(label, recordings, threshold, kind="mfcc")
 
 
 def check_label(label: object) -> str:
@@ -104,7 +133,7 @@ async def enrol(
     take_timeout_s: float = TAKE_TIMEOUT_S,
 ) -> EnrolledPhrase:
     """Record the elder saying their phrase `takes` times (a prompt before each), keep
-    only MFCC templates (saved atomically in the data dir) and start matching them."""
+    only feature templates (saved atomically in the data dir) and start matching them."""
     recordings: list[bytes] = []
     for n in range(takes):
         await prompt()
@@ -116,7 +145,7 @@ async def enrol(
                 "check the microphone and voice.gate_rms, then enrol again"
             ) from exc
         _LOGGER.info("enrolment take %d of %d recorded", n + 1, takes)
-    phrase = await asyncio.to_thread(EnrolledPhrase, label, recordings, threshold)
+    phrase = await asyncio.to_thread(_templates, label, recordings, threshold)
     recordings.clear()  # the audio goes no further than this function
     await asyncio.to_thread(phrase.save, templates_path(data_path))
     await listener.replace_engine("enrolled", EnrolledSpotter(phrase))

@@ -2,14 +2,19 @@
 
 Run: .venv/bin/python -m hub.voice.train [--workdir DIR] [--out FILE]
 
-Needs flite, sox, espeak-ng and festival with festvox-kdlpc16k and festvox-us-slt-hts
-(Debian packages). The hub never runs this; it only loads the weights it writes.
+Needs flite, sox and espeak-ng (Debian packages). The hub never runs this; it only loads the
+weights it writes.
 
-Speakers: flite slt/awb/rms, festival ked (diphone) and slt (HTS), and six espeak-ng
-voices, each at three paces and three pitches, some with room echo, all with white or pink
-noise. The flite voice kal (and kal16) is never used here: it is the unseen speaker of the
-issue's set and of HELD_OUT in bench/voice.py. Festival's ked is first held out as a
-validation speaker (its figures are printed), then the head is trained on everyone.
+Speakers (issue 19: split by speaker AND engine from everything the bench reports):
+flite slt/awb/rms and espeak-ng's English voices and variants (older voices, Klatt), each
+at several paces and pitches. Festival and piper are never used here (they are the bench's
+held-out engines, bench/voice_speech.py), nor flite's kal (festival's kal is the same
+speaker). Each rendering is heard twice: in a quiet room and under one other condition of
+hub/voice/rooms.py (room reverb, a cheap microphone, a television at 10 or 0 dB made of
+training speakers' talk, distance), chosen at random per rendering.
+
+Validation: VALIDATION_SPEAKERS are left out of a first fit; the thresholds are chosen on
+their scores (printed), then the head is trained on everyone.
 
 openWakeWord trains its wake-word heads the same way (synthetic speech on a frozen speech
 embedding); the figures on real elderly speech are unknown until recordings exist.
@@ -30,16 +35,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from hub.voice.corpus import (
-    HELP_PHRASES,
-    MORE_HELP_PHRASES,
-    MORE_OTHER_PHRASES,
-    OTHER_PHRASES,
-    TRAINING,
-    add_noise,
-    build_set,
-    to_raw,
-)
+from hub.voice import rooms
+from hub.voice.corpus import EN_HELP_PHRASES, EN_NEAR_MISSES, EN_TALK, add_noise, to_raw
 from hub.voice.neural import (
     HEAD_FILE,
     EmbeddingModel,
@@ -48,58 +45,57 @@ from hub.voice.neural import (
     utterance_features,
     voiced_span,
 )
+from hub.voice.rooms import CONDITIONS
 from hub.voice.sounds import babble, numpy_sounds
 
 TRAIN_HELPS = (
-    *HELP_PHRASES,
-    *MORE_HELP_PHRASES,
-    *("please help", "help i fell", "can somebody help me", "help me please", "i need help now"),
+    *EN_HELP_PHRASES,
+    *("please help", "help i fell", "can somebody help me", "help me please"),
+    *("i need help now", "i've had a fall", "i've fallen over", "help me i've fallen"),
 )
-# Ordinary talk, with near-misses: words that sound like "help" and sentences that use
-# "help" without calling for it.
+# Ordinary talk, with near-misses: words that sound like "help" or "fell" and sentences that
+# use them without calling for help. (EN_UNSEEN_TALK is never trained on: the bench's.)
 TRAIN_OTHERS = (
-    *OTHER_PHRASES,
-    *MORE_OTHER_PHRASES,
-    *("let me help you with that", "she helps me cook", "a helpful neighbour"),
-    *("i am going to bed", "where are my glasses", "the phone is ringing"),
-    *("what is for dinner", "hello mother", "yes", "no", "thank you", "open the window"),
-    *("i feel fine today", "hell", "held", "yelp", "self", "the weather is nice"),
-    *("my son is coming", "turn off the television", "i took my medicine"),
-    *("see you tomorrow", "the tea is hot", "hello is anybody there", "i will call you back"),
-    *("good night", "well well", "help desk", "healthy food", "hold on", "i fell asleep"),
-    *("welcome home", "tell me", "sell it", "the bell rang"),
+    *EN_NEAR_MISSES,
+    *EN_TALK,
+    *("hell", "yelp", "self", "well well", "hold on", "tell me", "sell it", "the bell rang"),
+    *("helping hand", "self help book", "feel better", "i fed the cat", "he fell asleep"),
+    *("falling leaves", "the vase fell over", "no", "yes", "i am fine"),
+)
+ESPEAK_VOICES = (
+    "en-us+m3",
+    "en-gb+f3",
+    "en-gb-scotland+m1",
+    "en-029+f2",
+    "en-gb-x-rp+m5",
+    "en-us+f4",
+    "en-us+grandpa",  # espeak-ng's older-voice variants
+    "en-gb+grandma",
+    "en-us+klatt2",
+    "en-gb+klatt3",
+    "en-us+m6",
+    "en-gb-x-gbclan+f1",
+    "en-gb+m2",
+    "en-us+f5",
+    "en-gb-x-gbcwmd+Andy",
+    "en-us-nyc+Annie",
+    "en-gb+Auntie",
+    "en-us+Gene",
+    "en-gb-scotland+grandpa",
+    "en-us+michel",
 )
 SPEAKERS = (
     *(("flite", v) for v in ("slt", "awb", "rms")),
-    ("festival", "ked_diphone"),
-    ("festival", "cmu_us_slt_arctic_hts"),
-    *(
-        ("espeak", v)
-        for v in (
-            "en-us+m3",
-            "en-gb+f3",
-            "en-gb-scotland+m1",
-            "en-029+f2",
-            "en-gb-x-rp+m5",
-            "en-us+f4",
-            # espeak-ng's older-voice and Klatt variants: more vocal tracts, still synthetic
-            "en-us+grandpa",
-            "en-gb+grandma",
-            "en-us+klatt2",
-            "en-gb+klatt3",
-            "en-us+m6",
-            "en-gb-x-gbclan+f1",
-            "en-gb+m2",
-            "en-us+f5",
-        )
-    ),
+    *(("espeak", v) for v in ESPEAK_VOICES),
 )
-VALIDATION_SPEAKER = "ked_diphone"
+VALIDATION_SPEAKERS = frozenset({"rms", "en-gb-scotland+m1", "en-gb+grandma", "en-us+Gene"})
 # Household sounds and television babble (hub/voice/sounds.py), all negatives: without
 # them the classifier scored clicks, claps and even silence as calls for help.
 NON_SPEECH = 1200
 BABBLE = 300
 NON_SPEECH_SPEAKER = "non-speech"
+# Conditions other than quiet, one per rendering at random (hub/voice/rooms.py).
+OTHER_CONDITIONS = tuple(c for c in CONDITIONS if c != "quiet")
 
 
 @dataclass(frozen=True)
@@ -113,18 +109,10 @@ class Take:
     snr_db: float
 
 
-# Three paces x three pitches; echo on the shifted middle pace; pink noise under the lower
-# voices, white elsewhere, 15 dB SNR when shifted, else 20 dB.
+# Three paces x two pitches: lower voices slower (older), higher faster.
 TAKES = tuple(
-    Take(
-        speed,
-        pitch,
-        reverb=speed == 1.1 and pitch != 0,
-        noise="pink" if pitch < 0 else "white",
-        snr_db=20 if pitch == 0 else 15,
-    )
-    for speed in (0.9, 1.1, 1.3)
-    for pitch in (0, -150, 150)
+    Take(speed, pitch, reverb=False, noise="white", snr_db=30)
+    for speed, pitch in ((0.9, 0), (1.1, 150), (1.3, -250), (1.0, -150), (1.2, 0), (0.85, 100))
 )
 
 STEPS = 6  # points the embedding sequence is resampled to
@@ -132,8 +120,7 @@ HIDDEN = 32
 L2 = 10.0
 ITERATIONS = 1500
 LEARNING_RATE = 0.2
-# Chosen on the validation speaker (ked): 0.2 keeps most of its calls for help; the
-# pocketsphinx first pass in front removes most ordinary talk before this is asked.
+# Chosen on the validation speakers (printed by main): the keyword candidate's threshold.
 THRESHOLD = 0.2
 
 
@@ -141,11 +128,6 @@ def _synthesise(kind: str, voice: str, speed: float, text: str, wav: Path) -> No
     if kind == "flite":
         cmd = ["flite", "-voice", voice, "--setf", f"duration_stretch={speed}", "-t", text]
         cmd += ["-o", str(wav)]
-    elif kind == "festival":
-        txt = wav.with_suffix(".txt")
-        txt.write_text(text)
-        cmd = ["text2wave", str(txt), "-eval", f"(voice_{voice})"]
-        cmd += ["-eval", f"(Parameter.set 'Duration_Stretch {speed})", "-o", str(wav)]
     else:
         cmd = ["espeak-ng", "-v", voice, "-s", str(int(165 / speed)), "-w", str(wav), text]
     subprocess.run(cmd, check=True, capture_output=True, timeout=60)
@@ -180,7 +162,7 @@ class Example:
 
 
 def training_examples(workdir: Path, model: EmbeddingModel) -> list[Example]:
-    """Render (cached) and embed every training utterance."""
+    """Render (cached), put through the rooms and embed every training utterance."""
     workdir.mkdir(parents=True, exist_ok=True)
     jobs = list(itertools.product(SPEAKERS, TAKES, TRAIN_HELPS + TRAIN_OTHERS))
 
@@ -189,8 +171,19 @@ def training_examples(workdir: Path, model: EmbeddingModel) -> list[Example]:
         return render_take(kind, voice, take, text, workdir), text in TRAIN_HELPS, voice
 
     with ThreadPoolExecutor(3) as pool:
-        rendered = list(pool.map(one, jobs))
-    rendered += [(u.pcm, u.is_help, u.voice) for u in build_set(TRAINING, workdir / "flite")]
+        clean = list(pool.map(one, jobs))
+    talk: dict[str, list[bytes]] = {}
+    for pcm, is_help, voice in clean:
+        if not is_help:
+            talk.setdefault(voice, []).append(pcm)
+    rendered: list[tuple[bytes, bool, str]] = []
+    for n, (pcm, is_help, voice) in enumerate(clean):
+        rng = np.random.default_rng(n)
+        condition = OTHER_CONDITIONS[int(rng.integers(len(OTHER_CONDITIONS)))]
+        others = [v for v in talk if v != voice]
+        tv = talk[others[int(rng.integers(len(others)))]]
+        rendered.append((rooms.apply("quiet", pcm, rng), is_help, voice))
+        rendered.append((rooms.apply(condition, pcm, rng, tv), is_help, voice))
     ordinary = [pcm for pcm, is_help, _ in rendered if not is_help]
     sounds = numpy_sounds(NON_SPEECH, seed=1) + babble(ordinary, BABBLE, seed=2)
     rendered += [(pcm, False, NON_SPEECH_SPEAKER) for pcm in sounds]
@@ -250,34 +243,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HEAD_FILE)
     parser.add_argument("--threshold", type=float, default=THRESHOLD)
     args = parser.parse_args(argv)
-    missing = [t for t in ("flite", "sox", "espeak-ng", "text2wave") if shutil.which(t) is None]
-    voices = Path("/usr/share/festival/voices")
-    if (
-        not (voices / "english" / "ked_diphone").is_dir()
-        or not (voices / "us" / "cmu_us_slt_arctic_hts").is_dir()
-    ):
-        missing.append("festival voices")
+    missing = [t for t in ("flite", "sox", "espeak-ng") if shutil.which(t) is None]
     if missing:
-        parser.error(
-            f"{', '.join(missing)} missing: apt-get install flite sox espeak-ng festival "
-            "festvox-kdlpc16k festvox-us-slt-hts"
-        )
+        parser.error(f"{', '.join(missing)} missing: apt-get install flite sox espeak-ng")
     t0 = time.monotonic()
     examples = training_examples(args.workdir, EmbeddingModel())
     helps = sum(e.is_help for e in examples)
     print(f"{len(examples)} utterances ({helps} help) in {time.monotonic() - t0:.0f} s")
-    rest = [e for e in examples if e.speaker != VALIDATION_SPEAKER]
-    held = [e for e in examples if e.speaker == VALIDATION_SPEAKER]
+    rest = [e for e in examples if e.speaker not in VALIDATION_SPEAKERS]
+    held = [e for e in examples if e.speaker in VALIDATION_SPEAKERS]
     head = fit(rest, threshold=args.threshold)
     scores = np.array([head.score(e.embeddings) for e in held])
     is_help = np.array([e.is_help for e in held])
-    for t in (0.1, 0.2, 0.3, 0.5, 0.7):
+    print(f"validation speakers {', '.join(sorted(VALIDATION_SPEAKERS))} (the head alone):")
+    for t in (0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98):
         caught = int(((scores >= t) & is_help).sum())
         false = int(((scores >= t) & ~is_help).sum())
         print(
-            f"validation speaker {VALIDATION_SPEAKER}, threshold {t}: "
-            f"{caught}/{int(is_help.sum())} caught, {false}/{int((~is_help).sum())} false"
+            f"  threshold {t}: {caught}/{int(is_help.sum())} caught, "
+            f"{false}/{int((~is_help).sum())} false"
         )
+    np.savez_compressed(
+        args.workdir / "validation_scores.npz",
+        scores=scores,
+        is_help=is_help,
+        speakers=np.array([e.speaker for e in held]),
+    )
     fit(examples, threshold=args.threshold).save(args.out)
     print(f"wrote {args.out} in {time.monotonic() - t0:.0f} s")
     return 0

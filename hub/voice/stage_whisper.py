@@ -1,0 +1,110 @@
+"""The built-in Mandarin stage: Whisper base transcribes a short utterance, and the help
+phrases are looked for in it by sound (hub/voice/zh_match.py).
+
+The hub runs this as its own process when `[voice] engines` names "whisper" (see
+hub/voice/stage.py for the protocol); it needs the `prompt-check` extra (faster-whisper and
+the pinned Whisper base packages). Nothing is downloaded: the model's two halves are joined
+into the cache directory once and checked by hash at every start.
+
+    python -m hub.voice.stage_whisper --cache /var/lib/pingan-hub/whisper-base [--threads 2]
+
+What the elder said is never written anywhere: only the verdict goes back to the hub.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hub.voice.stage import PHRASES_ENV, refuse, serve
+from hub.voice.zh_match import Phrase, find_phrase
+
+DEFAULT_PHRASES = "救命,救命啊,帮帮我,来人啊,快来人,我摔倒了"
+# Whisper hears the start of an utterance better after a little silence.
+PAD_S = 0.5
+# Beam search at temperature 0: repeatable, and the beam hears short phrases better than
+# greedy decoding (on espeak-ng's Mandarin voices, the tuning voices; bench/README.md).
+BEAM = 5
+
+
+def syllables(text: str) -> list[str]:
+    """Toneless pinyin of the Chinese characters in `text` (anything else is dropped)."""
+    from pypinyin import Style, lazy_pinyin
+
+    return [s for s in lazy_pinyin(text, style=Style.NORMAL, errors="ignore") if s.isalpha()]
+
+
+def phrases_from(configured: str) -> list[Phrase]:
+    """The configured phrases (comma-separated) with their syllables."""
+    out = []
+    for text in (p.strip() for p in configured.split(",")):
+        if text:
+            out.append(Phrase(text, tuple(syllables(text))))
+    return out
+
+
+class WhisperJudge:
+    """Transcribe with Whisper (told it is Chinese), then match the phrases by pinyin."""
+
+    def __init__(self, model: Any, phrases: list[Phrase], *, fuzzy: bool = True) -> None:
+        self.model = model
+        self.phrases = phrases
+        self.fuzzy = fuzzy
+        self.last_text = ""  # for the bench; never leaves this process otherwise
+
+    def __call__(self, pcm: bytes) -> tuple[str | None, float]:
+        """(the phrase heard or None, Whisper's mean token probability)."""
+        audio = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2").astype(np.float32)
+        pad = np.zeros(int(16000 * PAD_S), dtype=np.float32)
+        segments, _ = self.model.transcribe(
+            np.concatenate([pad, audio / 32768.0, pad]),
+            language="zh",
+            beam_size=BEAM,
+            temperature=0.0,
+            condition_on_previous_text=False,
+            without_timestamps=True,
+            vad_filter=False,
+        )
+        said = list(segments)
+        self.last_text = "".join(s.text for s in said).strip()
+        logprob = sum(s.avg_logprob for s in said) / len(said) if said else -10.0
+        found = find_phrase(syllables(self.last_text), self.phrases, fuzzy=self.fuzzy)
+        return (found.text if found else None), round(math.exp(logprob), 3)
+
+
+def load_model(cache: Path, threads: int) -> Any:
+    """Whisper base (int8) from the pinned packages, joined into `cache`."""
+    from faster_whisper import WhisperModel
+
+    from hub.voice.whisper_model import model_dir
+
+    return WhisperModel(
+        str(model_dir(cache)), device="cpu", compute_type="int8", cpu_threads=threads
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Load the model, then judge utterances from stdin until it closes."""
+    parser = argparse.ArgumentParser(prog="python -m hub.voice.stage_whisper")
+    parser.add_argument("--cache", type=Path, required=True, help="where model.bin is joined")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--exact", action="store_true", help="no southern-accent merges")
+    args = parser.parse_args(argv)
+    phrases = phrases_from(os.environ.get(PHRASES_ENV, DEFAULT_PHRASES))
+    try:
+        model = load_model(args.cache, args.threads)
+    except Exception as exc:  # ImportError, a hash mismatch, CTranslate2's own errors
+        return refuse(f"Whisper base could not load: {exc}")
+    if not phrases:
+        return refuse(f"no help phrases in {PHRASES_ENV}")
+    return serve(WhisperJudge(model, phrases, fuzzy=not args.exact), "whisper-base zh")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
