@@ -1098,9 +1098,9 @@ class Hub:
     async def _start_listener(self) -> None:
         """Listen for a help phrase (the engines are loaded only when this is on, in a
         thread: loading takes seconds on a Pi Zero, and the buttons already run)."""
+        from hub.errors import VoiceError
         from hub.voice.gate import EnergyGate
         from hub.voice.setup import build_spotters
-        from hub.voice.spotter import VoiceError
 
         try:
             spotter, answers = await asyncio.to_thread(

@@ -22,6 +22,7 @@ from hub.sensors.ble_options import ble_problems
 from hub.sensors.keys import canonical_key
 from hub.sensors.modbus import ModbusConfig, parse_modbus
 from hub.sos.escalation import EscalationConfig, parse_escalation
+from hub.voice.options import check_voice_config
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9_/-]{1,100}$")
@@ -484,8 +485,6 @@ def _cross_checks(cfg: Config, problems: list[str]) -> None:
             f"web.listen: {cfg.web.listen!r} would serve the pages on every network the hub "
             "is on (cellular, VPN); give the LAN address, or leave it empty to use web.interface"
         )
-    from hub.voice.options import check_voice_config
-
     problems.extend(check_voice_config(cfg.voice))
     for name in filter(None, (n.strip() for n in cfg.web.host_names.split(","))):
         if not _HOST_NAME.match(name):
