@@ -41,7 +41,9 @@ from hub.sensors.serial_source import SerialSource
 from hub.sensors.signal import read_link
 from hub.sensors.supervision import Health, Notice, Supervisor
 from hub.sim.modem import SimulatedModem
+from hub.sos.at import SignalQuality
 from hub.sos.escalation import AlarmFacts, sms_time
+from hub.sos.escalator import Escalator
 from hub.sos.lifecycle import (
     UNANSWERED,
     Action,
@@ -54,7 +56,7 @@ from hub.sos.lifecycle import (
     Resend,
     Timing,
 )
-from hub.sos.modem import Escalator, Modem, ModemError, SignalQuality
+from hub.sos.modem import Modem, ModemError
 from hub.store.atomic import read_json, write_json_atomic
 from hub.store.config_store import ConfigStore
 from hub.store.health import VitalBuckets

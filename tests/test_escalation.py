@@ -34,8 +34,9 @@ from hub.sos.escalation import (
     parse_escalation,
     sms_text,
 )
+from hub.sos.escalator import Escalator
 from hub.sos.lifecycle import UNANSWERED, Alarm
-from hub.sos.modem import Escalator, Modem
+from hub.sos.modem import Modem
 from hub.sos.sms import Encoding, decode_submit
 from tests.conftest import HUB_ID, HubFactory
 from tests.helpers import Collector, eventually
