@@ -15,7 +15,7 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,6 +75,7 @@ from hub.sync.ota import (
 )
 from hub.sync.uplink import Uplink
 from hub.systemd import notify, watchdog_interval, watchdog_loop
+from hub.tasks import Tasks
 from hub.voice.capture import ArecordSource, AudioSource
 from hub.voice.confirm import Action as VoiceAction
 from hub.voice.confirm import Answer as VoiceAnswer
@@ -145,10 +146,6 @@ _COMMANDS = ("test", "speak", "locate", "callback")
 # Below this many descriptors left for the alarm path after the pages' and the control
 # socket's share, the start-up line is a warning (a LimitNOFILE set too low).
 _MIN_RESERVE_FDS = 256
-# Delay before a crashed part is restarted (it is logged each time).
-_RESTART_DELAY_S = 1.0
-# How long stopping waits for a cancelled part before cancelling it again.
-_STOP_GRACE_S = 2.0
 
 _PATTERN = {
     AlarmState.RAISED: "raised",
@@ -242,7 +239,7 @@ class Hub:
         self.modem: Modem | None = None
         self.sim_modem: SimulatedModem | None = None
         self.escalator: Escalator
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.tasks = Tasks()  # every running part, supervised
         self._stopped = asyncio.Event()
         self._last_storage_fault: float | None = None
         self._dirty_alarms: set[str] = set()
@@ -362,21 +359,21 @@ class Hub:
 
             self.web = WebServer(self)
             await self.web.start()
-        self._supervise("uplink", self.uplink.run)
-        self._supervise("held-events", self.held.run)
-        self._supervise("buttons", self._consume_buttons)
-        self._supervise("timers", self._tick_forever)
-        self._supervise("alarm-records", self._persist_forever)
-        self._supervise("care", self._care_forever)
+        self.tasks.supervise("uplink", self.uplink.run)
+        self.tasks.supervise("held-events", self.held.run)
+        self.tasks.supervise("buttons", self._consume_buttons)
+        self.tasks.supervise("timers", self._tick_forever)
+        self.tasks.supervise("alarm-records", self._persist_forever)
+        self.tasks.supervise("care", self._care_forever)
         if cfg.voice.prompts:
             self._start_speaker()
         if cfg.voice.listen:
             await self._start_listener()
-        self._supervise("supervision", self._supervise_devices_forever)
-        self._supervise("health-archive", self._archive_forever)
+        self.tasks.supervise("supervision", self._supervise_devices_forever)
+        self.tasks.supervise("health-archive", self._archive_forever)
         if cfg.rflink.port:
             rf = SerialSource(cfg.rflink.port, baudrate=cfg.rflink.baudrate)
-            self._supervise("rflink", lambda: self._consume(rf.readings()))
+            self.tasks.supervise("rflink", lambda: self._consume(rf.readings()))
         if cfg.modbus.port:
             self._start_modbus()
         if cfg.power.source != "none":
@@ -386,7 +383,7 @@ class Hub:
         self._log_descriptor_budget()
         interval = watchdog_interval()
         if interval:
-            self._supervise("watchdog", lambda: watchdog_loop(interval))
+            self.tasks.supervise("watchdog", lambda: watchdog_loop(interval))
         notify("READY=1")
         _LOGGER.info("hub %s started (pingan-hub %s)", cfg.hub.id, __version__)
 
@@ -415,16 +412,7 @@ class Hub:
         self.uplink.stopping = True
         if self.speaker is not None:  # espeak-ng and aplay end with the hub, now
             self.speaker.close()
-        for task in list(self._tasks):
-            task.cancel()
-        pending = set(self._tasks)
-        while pending:
-            # A part that missed its cancellation (Python 3.11's wait_for can swallow one)
-            # is cancelled again, not waited on forever.
-            _, pending = await asyncio.wait(pending, timeout=_STOP_GRACE_S)
-            for task in pending:
-                _LOGGER.warning("%s did not stop; cancelling it again", task.get_name())
-                task.cancel()
+        await self.tasks.cancel_all()
         # Readings held in a coalescing window (a chattering door's count and last state)
         # are stored now, not lost with the process.
         await self._commit_notices(self.supervisor.flush(self.clock.monotonic()))
@@ -458,30 +446,6 @@ class Hub:
             await asyncio.Event().wait()
         finally:
             await self.stop()
-
-    def _supervise(self, name: str, part: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        async def keep_running() -> None:
-            while True:
-                try:
-                    await part()
-                    _LOGGER.error("%s ended unexpectedly; restarting", name)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    _LOGGER.exception("%s failed; restarting in %.0f s", name, _RESTART_DELAY_S)
-                await asyncio.sleep(_RESTART_DELAY_S)
-
-        self._spawn(keep_running(), name)
-
-    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str = "") -> None:
-        task = asyncio.create_task(coro, name=name or None)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            _LOGGER.error("background task %s failed", task.get_name(), exc_info=task.exception())
 
     # -- events and alarms ----------------------------------------------------------
 
@@ -535,7 +499,7 @@ class Hub:
         if self._queued_storage_fault is not None and shed.get(int(Priority.WARNING)):
             # The queued fault is a warning too: it may have been shed, and never be sent.
             queued = self._queued_storage_fault
-            self._spawn(self._requeue_shed_fault(queued, disk_full), "storage-fault")
+            self.tasks.spawn(self._requeue_shed_fault(queued, disk_full), "storage-fault")
         now = self.clock.monotonic()
         if self._last_storage_fault is not None and now - self._last_storage_fault < _FAULT_EVERY_S:
             return
@@ -554,7 +518,7 @@ class Hub:
         self._shed_since_fault = {}
         draft = Draft.create("fault", self.clock, data=data)
         self._queued_storage_fault = draft.id
-        self._spawn(self.commit(draft), "storage-fault")
+        self.tasks.spawn(self.commit(draft), "storage-fault")
 
     async def _requeue_shed_fault(self, fault_id: str, disk_full: bool) -> None:
         """A queued storage fault that was itself shed: queue a new one (it was never sent,
@@ -625,9 +589,9 @@ class Hub:
                 self._dirty_alarms.add(alarm.id)
                 self._persist_wanted.set()
             elif isinstance(action, Resend):
-                self._spawn(self._resend(alarm.id), "resend")
+                self.tasks.spawn(self._resend(alarm.id), "resend")
             elif isinstance(action, Escalate):
-                self._spawn(self._escalate(alarm, action.reason), "escalate")
+                self.tasks.spawn(self._escalate(alarm, action.reason), "escalate")
 
     async def _persist_forever(self) -> None:
         """Write changed alarm records in batches, a moment after they change.
@@ -696,7 +660,7 @@ class Hub:
             baudrate=self.cfg.escalation.modem_baudrate,
         )
         await self._open_modem(report=True)
-        self._supervise("modem", self._modem_forever)
+        self.tasks.supervise("modem", self._modem_forever)
 
     async def _open_modem(self, *, report: bool) -> bool:
         """Open and initialise the modem; a failure is a fault event (when `report`)."""
@@ -820,7 +784,7 @@ class Hub:
                 if admitted is not None:
                     self._queue_speech(Kind.CENTRE, admitted)
         elif name == "locate":
-            self._spawn(locate_later(self.ble, args), "cmd-locate")
+            self.tasks.spawn(locate_later(self.ble, args), "cmd-locate")
         elif name == "callback":
             # This arrives with the modem issue.
             _LOGGER.info("command %r not supported yet; ignored", name)
@@ -845,7 +809,7 @@ class Hub:
             )
         with_family = verdict is Verdict.RAISE_WITH_FAMILY
         self._centre_test_starting = True
-        self._spawn(self._raise_centre_test(command.id, with_family), "cmd-test")
+        self.tasks.spawn(self._raise_centre_test(command.id, with_family), "cmd-test")
 
     async def _raise_centre_test(self, command: str, with_family: bool) -> None:
         try:
@@ -926,7 +890,7 @@ class Hub:
             self.uplink.reconfigure(cfg)
 
     def _on_config(self, raw: bytes) -> None:
-        self._spawn(self._apply_config(raw), "fleet-config")
+        self.tasks.spawn(self._apply_config(raw), "fleet-config")
 
     async def _apply_config(self, raw: bytes) -> None:
         """Judge a signed push; apply it atomically and report, or report why not."""
@@ -962,7 +926,7 @@ class Hub:
             self.homeassistant.on_connected(self._ha_state())
         version = self.guard.on_connected(self.clock.monotonic())
         if version is not None:
-            self._spawn(self._confirm_config(version), "fleet-confirm")
+            self.tasks.spawn(self._confirm_config(version), "fleet-confirm")
 
     async def _confirm_config(self, version: int) -> None:
         async with self._fleet_lock:
@@ -1002,7 +966,7 @@ class Hub:
             self.uplink.publish_retained,
         )
         self.alarm_listeners.append(lambda _alarm: self._ha_refresh())
-        self._supervise("homeassistant", self._homeassistant_forever)
+        self.tasks.supervise("homeassistant", self._homeassistant_forever)
 
     def _ha_state(self) -> HaState:
         open_alarms = sorted(
@@ -1046,7 +1010,7 @@ class Hub:
             else None
         )
         self.speaker = Speaker(renderer, voice, player=self._player, pack=pack)
-        self._supervise("speech", self._speak_forever)
+        self.tasks.supervise("speech", self._speak_forever)
 
     def say_text(self, text: str) -> None:
         """Queue a sentence of our own (e.g. the installer PIN) to be spoken to the room."""
@@ -1122,7 +1086,7 @@ class Hub:
             gate=EnergyGate(threshold_rms=self.cfg.voice.gate_rms),
             answer_spotters=answers,
         )
-        self._supervise("microphone", self.listener.run)
+        self.tasks.supervise("microphone", self.listener.run)
 
     async def _op_voice_enrol(self, req: dict[str, Any]) -> dict[str, Any]:
         """Record the elder's own help phrase three times; only its features are kept."""
@@ -1301,7 +1265,7 @@ class Hub:
                     then=remember,
                 )
 
-        self._supervise("power", report)
+        self.tasks.supervise("power", report)
 
     def _start_modbus(self) -> None:
         """Poll the RS-485 detectors ([modbus]); pymodbus is imported only when one is set."""
@@ -1319,7 +1283,7 @@ class Hub:
                     det.key(bus.cfg.port),
                     det.kind,
                 )
-        self._supervise("modbus", lambda: self._consume(bus.readings()))
+        self.tasks.supervise("modbus", lambda: self._consume(bus.readings()))
 
     async def _polled_device_silent(self, _detector: Any, key: str, reason: str) -> None:
         """A polled detector stopped answering: sensor_offline now (once), if it is paired."""
@@ -1560,7 +1524,7 @@ class Hub:
         # so the heartbeat adds no await point to the uplink's connect path.
         link = read_link(Path(self.cfg.web.wireless_path))
         if self.modem is not None and self.modem.is_open:
-            self._spawn(self.modem_signal(), "modem-signal")  # fresh for the next heartbeat
+            self.tasks.spawn(self.modem_signal(), "modem-signal")  # fresh for the next heartbeat
         return {
             "uplink": link.uplink,
             "wifi_rssi_dbm": link.wifi.level_dbm if link.wifi else None,

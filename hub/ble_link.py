@@ -78,9 +78,11 @@ class BleLink:
 
     def start(self) -> None:
         """Start the scanner and a connection keeper per GATT wearable (supervised by the hub)."""
-        self.hub._supervise("ble", self._scan_forever)
+        self.hub.tasks.supervise("ble", self._scan_forever)
         for address in self.gatt_devices:
-            self.hub._supervise(f"gatt-{address}", functools.partial(self._gatt_forever, address))
+            self.hub.tasks.supervise(
+                f"gatt-{address}", functools.partial(self._gatt_forever, address)
+            )
 
     async def _scan_forever(self) -> None:
         async for reading in self.source.readings():
@@ -180,7 +182,7 @@ def start_ble(hub: Hub) -> BleLink | None:
     except ImportError:
         detail = "ble.enabled is on but bleak is not installed: pip install 'pingan-hub[ble]'"
         _LOGGER.error("%s", detail)
-        hub._spawn(
+        hub.tasks.spawn(
             hub.commit(
                 Draft.create("fault", hub.clock, data={"component": "ble", "detail": detail})
             ),

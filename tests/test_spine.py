@@ -270,7 +270,7 @@ async def test_the_hub_stops_even_when_a_part_missed_the_stop_request(
             swallowed.set()  # as wait_for does in the race: the cancellation is lost
         await asyncio.Event().wait()
 
-    hub._supervise("deaf", deaf_part)
+    hub.tasks.supervise("deaf", deaf_part)
     await asyncio.sleep(0)
     await asyncio.wait_for(hub.stop(), 30)
     assert swallowed.is_set()
