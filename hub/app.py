@@ -28,7 +28,7 @@ from hub.care.base import Output as CareOutput
 from hub.care.engine import CareEngine
 from hub.care.rooms import Paired
 from hub.clock import Clock, SystemClock
-from hub.config import Config
+from hub.config import Config, RunningConfig
 from hub.control import MAX_CLIENTS as CONTROL_CLIENTS
 from hub.control import ControlServer
 from hub.errors import ControlError, DecodeError, HubError, StoreError
@@ -208,12 +208,11 @@ class Hub:
         player: Callable[[Sequence[str]], None] | None = None,
         audio_source: AudioSource | None = None,
     ) -> None:
-        self.cfg = cfg
+        self.running = RunningConfig(cfg)
         # The installer's TOML document: fleet pushes are merged over it.
         self.local_raw: dict[str, Any] = local_raw if local_raw is not None else {}
         self.fleet_store = ConfigStore(cfg.data_path)
         self.guard = ApplyGuard(cfg.fleet.rollback_after_s)
-        self.config_version = 0
         self.speaker: Speaker | None = None
         self._player = player
         self._audio_source = audio_source
@@ -262,6 +261,11 @@ class Hub:
         # The centre's commands: ids seen, the last full escalation test (loaded at start).
         self.commands = CommandGate()
         self._centre_test_starting = False  # a cmd/test alarm being raised right now
+
+    @property
+    def cfg(self) -> Config:
+        """The configuration in force (a fleet push changes it while the hub runs)."""
+        return self.running.cfg
 
     # -- start and stop -------------------------------------------------------------
 
@@ -878,8 +882,8 @@ class Hub:
         """Make `cfg` the running config, without dropping or delaying anything in flight."""
         if self.ble is not None and cfg.ble != self.cfg.ble:
             _LOGGER.warning("[ble] changed: the scanner keeps its settings until the hub restarts")
-        self.cfg = cfg
-        self.config_version = version
+        self.running.cfg = cfg
+        self.running.version = version
         self.book.timing = _timing(cfg)
         self.guard.rollback_after_s = cfg.fleet.rollback_after_s
         if hasattr(self, "outbox"):  # running: hot-apply to the live parts
@@ -1510,7 +1514,7 @@ class Hub:
         return {
             "ts": self.clock.now().isoformat().replace("+00:00", "Z"),
             "version": __version__,
-            "config_version": self.config_version,
+            "config_version": self.running.version,
             "uptime_s": round(time.monotonic() - self.started_at),
             "outbox": {str(k): v for k, v in depth.items()},
             "open_alarms": sum(1 for a in self.book.alarms.values() if a.is_open),

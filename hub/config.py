@@ -391,6 +391,19 @@ class Config:
         return f"{self.mqtt.prefix}/{self.hub.id}"
 
 
+class RunningConfig:
+    """The configuration in force: the installer's file, or a fleet push merged over it.
+
+    Every part of a running hub reads its options from `cfg` here when it needs them, so
+    a push applied (or rolled back) is seen by all of them at once; `version` is the fleet
+    config version in force (0: the installer's file alone).
+    """
+
+    def __init__(self, cfg: Config, version: int = 0) -> None:
+        self.cfg = cfg
+        self.version = version
+
+
 _TYPES: dict[str, type] = {"int": int, "float": float, "str": str, "bool": bool}
 _TYPE_NAMES = {int: "a whole number", float: "a number", str: "text", bool: "true or false"}
 

@@ -135,7 +135,7 @@ async def test_a_scanner_that_goes_deaf_is_restarted_and_a_fault_is_sent_once(
     monkeypatch.setattr(ble_module, "CHECK_S", 0.1)
     hub = await make_hub(broker.port)
     # stall_s is at least 30 s in a config file; a test cannot wait that long.
-    hub.cfg = replace(hub.cfg, ble=replace(hub.cfg.ble, enabled=True, stall_s=0.6))
+    hub.running.cfg = replace(hub.cfg, ble=replace(hub.cfg.ble, enabled=True, stall_s=0.6))
     hub.ble = BleLink(hub)
     hub.ble.start()
     await eventually(lambda: hub.ble.source.scanning)
