@@ -40,6 +40,7 @@ from hub.sensors.keys import canonical_key, pairable
 from hub.sensors.serial_source import SerialSource
 from hub.sensors.signal import read_link
 from hub.sensors.supervision import Health, Notice, Supervisor
+from hub.services.committer import EventCommitter
 from hub.sim.modem import SimulatedModem
 from hub.sos.at import SignalQuality
 from hub.sos.escalation import AlarmFacts, sms_time
@@ -60,7 +61,6 @@ from hub.sos.modem import Modem, ModemError
 from hub.store.atomic import read_json, write_json_atomic
 from hub.store.config_store import ConfigStore
 from hub.store.health import VitalBuckets
-from hub.store.held import HeldEvents, Landed
 from hub.store.outbox import AsyncOutbox, LoggedEvent
 from hub.store.registry import Device, Registry, registry_path
 from hub.sync.commands import CentreTest, CommandGate, Verdict, command_id, parse_test
@@ -130,8 +130,6 @@ _ARCHIVE_CHECK_S = 30.0
 _SUPERVISION_TICK_S = 5.0
 # What a paired device can be.
 DEVICE_KINDS = ("door", "motion", "smoke", "gas", "co", "water", "button", "wearable", "sensor")
-# A storage fault (events shed) is reported at most this often; counts accumulate between.
-_FAULT_EVERY_S = 600.0
 # Home Assistant's state document is re-evaluated this often (published only on change);
 # the last check-in is looked for among this many recent events at start.
 _HA_REFRESH_S = 5.0
@@ -226,8 +224,6 @@ class Hub:
         self.pin_factory = pin_factory
         self.escalation = escalation or self._family_escalation
         self.book = AlarmBook(_timing(cfg))
-        # What the outbox refused (a failing SD card), stored again before anything else.
-        self.held = HeldEvents(self._store, monotonic=self.clock.monotonic)
         self.alarm_listeners: list[AlarmListener] = []
         self.started_at = time.monotonic()
         self.outbox: AsyncOutbox
@@ -240,13 +236,10 @@ class Hub:
         self.escalator: Escalator
         self.tasks = Tasks()  # every running part, supervised
         self._stopped = asyncio.Event()
-        self._last_storage_fault: float | None = None
         self._dirty_alarms: set[str] = set()
         self._persist_wanted = asyncio.Event()
-        self._shed_since_fault: dict[int, int] = {}
         self.ups: Any = None  # hub.sensors.ups.UpsMonitor when [power] watches a UPS HAT
         self.ble: BleLink | None = None
-        self._queued_storage_fault: str | None = None  # its id until the broker has it
         self.homeassistant: HomeAssistantBridge | None = None
         self.last_checkin: str | None = None  # ts of the last check-in event (for HA)
         # The installer and family pages (hub/web), when [web] enabled; they follow every
@@ -276,6 +269,8 @@ class Hub:
         self.outbox = await AsyncOutbox.open(
             cfg.data_path / "hub.db", cfg.hub.id, cfg.outbox.max_bytes, cfg.outbox.log_keep
         )
+        self.events = EventCommitter(self.outbox, self.clock, self.tasks)
+        self.events.when_committed.append(self._committed)
         now = self.clock.monotonic()
         for record in await self.outbox.load_alarms():
             try:
@@ -364,7 +359,7 @@ class Hub:
             self.web = WebServer(self)
             await self.web.start()
         self.tasks.supervise("uplink", self.uplink.run)
-        self.tasks.supervise("held-events", self.held.run)
+        self.tasks.supervise("held-events", self.events.held.run)
         self.tasks.supervise("buttons", self._consume_buttons)
         self.tasks.supervise("timers", self._tick_forever)
         self.tasks.supervise("alarm-records", self._persist_forever)
@@ -420,8 +415,7 @@ class Hub:
         # Readings held in a coalescing window (a chattering door's count and last state)
         # are stored now, not lost with the process.
         await self._commit_notices(self.supervisor.flush(self.clock.monotonic()))
-        await self.held.flush()  # the disk may answer again: a last try
-        self.held.close()
+        await self.events.close()  # the disk may answer again: a last try
         await self._persist_now()  # what changed in the last moment before stopping
         await self._archive_now(everything=True)
         await self._save_care()
@@ -453,87 +447,12 @@ class Hub:
 
     # -- events and alarms ----------------------------------------------------------
 
-    async def commit(self, draft: Draft) -> Event:
-        """Commit a non-alarm event to the outbox (it is sent from there); StoreError when
-        the outbox refuses it. Events refused earlier and held are stored first."""
-        if self.held:
-            await self.held.flush()
-        return await self._store(draft)
-
-    async def commit_or_hold(self, draft: Draft, then: Landed | None = None) -> Event | None:
-        """Commit; a draft the outbox refuses is held and stored later (None now), and
-        `then(event)` runs once it is stored, now or then."""
-        try:
-            event = await self.commit(draft)
-        except StoreError as exc:
-            self.held.hold(draft, exc, then)
-            return None
-        if then is not None:
-            await then(event)
-        return event
-
-    async def _store(self, draft: Draft) -> Event:
-        result = await self.outbox.commit(draft)
-        if result.shed or result.disk_full:
-            self._storage_fault(result.shed, result.disk_full)
-        _LOGGER.info(
-            "committed %s seq=%d id=%s", result.event.kind, result.event.seq, result.event.id
-        )
-        if result.event.kind == "checkin":
-            self.last_checkin = _iso(result.event.ts)
+    def _committed(self, event: Event) -> None:
+        if event.kind == "checkin":
+            self.last_checkin = _iso(event.ts)
             self._ha_refresh()
-        event = result.event
         if event.priority is Priority.ALARM:  # at once, before the uplink can have sent it
             self._execute(self.book.committed(event.id, event.seq, self.clock.monotonic()))
-        return event
-
-    async def _commit_unless_full(self, draft: Draft) -> None:
-        """Commit a report nobody waits on; an outbox full of alarms refusing it is logged,
-        not raised: the reading behind it must still reach the care checks."""
-        try:
-            await self.commit(draft)
-        except StoreError as exc:
-            _LOGGER.warning("%s not stored: %s", draft.kind, exc)
-
-    def _storage_fault(self, shed: dict[int, int], disk_full: bool) -> None:
-        """Say (at most every _FAULT_EVERY_S) that events were shed to keep room for alarms."""
-        why = "disk full" if disk_full else "outbox full"
-        for priority, n in shed.items():
-            self._shed_since_fault[priority] = self._shed_since_fault.get(priority, 0) + n
-        if self._queued_storage_fault is not None and shed.get(int(Priority.WARNING)):
-            # The queued fault is a warning too: it may have been shed, and never be sent.
-            queued = self._queued_storage_fault
-            self.tasks.spawn(self._requeue_shed_fault(queued, disk_full), "storage-fault")
-        now = self.clock.monotonic()
-        if self._last_storage_fault is not None and now - self._last_storage_fault < _FAULT_EVERY_S:
-            return
-        if self._queued_storage_fault is not None:
-            # The last one is still waiting for the uplink: queuing one every 10 min of a
-            # long outage would fill the outbox with faults. The counts keep adding up.
-            return
-        self._last_storage_fault = now
-        _LOGGER.warning("%s: shed unsent events %s (priority: count)", why, self._shed_since_fault)
-        data = {
-            "component": "storage",
-            "detail": f"{why}: older telemetry/warnings dropped so alarms keep their place",
-            "shed": {str(p): n for p, n in self._shed_since_fault.items()},
-            "disk_full": disk_full,
-        }
-        self._shed_since_fault = {}
-        draft = Draft.create("fault", self.clock, data=data)
-        self._queued_storage_fault = draft.id
-        self.tasks.spawn(self.commit(draft), "storage-fault")
-
-    async def _requeue_shed_fault(self, fault_id: str, disk_full: bool) -> None:
-        """A queued storage fault that was itself shed: queue a new one (it was never sent,
-        so the rate limit does not hold it back)."""
-        if self._queued_storage_fault != fault_id or await self.outbox.get(fault_id) is not None:
-            return
-        if self._queued_storage_fault == fault_id:  # still, after the lookup
-            _LOGGER.warning("the storage fault report was shed itself; queuing a new one")
-            self._queued_storage_fault = None
-            self._last_storage_fault = None
-            self._storage_fault({}, disk_full)
 
     async def raise_alarm(
         self,
@@ -563,7 +482,7 @@ class Hub:
                 draft.id, draft.kind, self.clock.monotonic(), test=test, raised_by=raised_by
             )
         )
-        event = await self.commit_or_hold(draft)  # committed: _store moved it on
+        event = await self.events.commit_or_hold(draft)  # committed: _store moved it on
         if event is None:
             # The disk failed us. The alarm stays open in memory so the lifecycle
             # escalates it locally (siren) when no centre ack comes; it is held and
@@ -636,7 +555,7 @@ class Hub:
 
     async def _escalate(self, alarm: Alarm, reason: str) -> None:
         _LOGGER.warning("alarm %s escalated: %s", alarm.id, reason)
-        await self.commit_or_hold(  # a refusing disk must not stop the family being called
+        await self.events.commit_or_hold(  # a refusing disk must not stop the family being called
             Draft.create(
                 "escalate",
                 self.clock,
@@ -676,7 +595,7 @@ class Hub:
         except ModemError as exc:
             _LOGGER.error("cellular modem not usable: %s", exc)
             if report:
-                await self.commit_or_hold(
+                await self.events.commit_or_hold(
                     Draft.create(
                         "fault", self.clock, data={"component": "modem", "detail": str(exc)}
                     )
@@ -704,7 +623,7 @@ class Hub:
                 call = await asyncio.wait_for(self.modem.next_call(), _MODEM_CHECK_S)
             except TimeoutError:
                 continue
-            await self.commit_or_hold(  # a refusing disk must not restart the modem part
+            await self.events.commit_or_hold(  # a refusing disk must not restart the modem part
                 Draft.create(
                     "incoming_call",
                     self.clock,
@@ -717,12 +636,12 @@ class Hub:
             )
 
     async def _record(self, kind: str, data: dict[str, Any]) -> None:
-        await self.commit_or_hold(Draft.create(kind, self.clock, data=data))
+        await self.events.commit_or_hold(Draft.create(kind, self.clock, data=data))
 
     async def _family_escalation(self, alarm: Alarm, reason: str) -> None:
         """The centre did not answer: siren, then SMS and calls to the family (modem)."""
         event = await self.outbox.get(alarm.id)
-        held = self.held.get(alarm.id)
+        held = self.events.held.get(alarm.id)
         if event is None and held is not None:  # refused by the disk: its facts are here
             event = Event.from_draft(held, self.cfg.hub.id, seq=0)
         tz = self.cfg.hub.timezone
@@ -745,10 +664,7 @@ class Hub:
             self.escalator.acked(alarm.id)
 
     def _on_sent(self, event: Event) -> None:
-        if event.id == self._queued_storage_fault:
-            self._queued_storage_fault = None
-            if self._shed_since_fault:  # what was shed while it waited (rate limit kept)
-                self._storage_fault({}, disk_full=False)
+        self.events.sent(event)
         self._execute(self.book.sent(event.id, self.clock.monotonic()))
 
     def _on_ack(self, ack: Ack) -> None:
@@ -915,7 +831,7 @@ class Hub:
         )
         self._use_config(accepted.config, accepted.version)
         _LOGGER.info("fleet config version %d applied", accepted.version)
-        await self.commit(
+        await self.events.commit(
             Draft.create("config_applied", self.clock, data={"version": accepted.version})
         )
         self.guard.on_applied(accepted.version, self.clock.monotonic())
@@ -1129,7 +1045,7 @@ class Hub:
                     "sos", data=data, source=Source("voice", name="呼救语音", protocol="voice")
                 )
         else:  # a refusing disk holds it: the microphone part must not restart over it
-            await self.commit_or_hold(Draft.create("voice_declined", self.clock, data=data))
+            await self.events.commit_or_hold(Draft.create("voice_declined", self.clock, data=data))
 
     # -- health archive -----------------------------------------------------------
 
@@ -1149,7 +1065,7 @@ class Hub:
         if everything:
             return  # stopping: the archive has them; no telemetry from a dying hub
         for bucket in buckets:
-            await self._commit_unless_full(
+            await self.events.commit_unless_full(
                 Draft.create(
                     "vital", self.clock, data=bucket.summary(), source=Source(bucket.device)
                 )
@@ -1210,7 +1126,7 @@ class Hub:
             if draft.priority is Priority.ALARM:
                 event = await self.raise_alarm_draft(draft)
             else:  # refused: held; the alarms, siren and speech after it still count
-                event = await self.commit_or_hold(draft)
+                event = await self.events.commit_or_hold(draft)
             events.append(draft if event is None else event)
         for action in output.actions:
             if isinstance(action, Siren):
@@ -1264,7 +1180,7 @@ class Hub:
 
                 # A refused report is held and stored later (then remembered): the state
                 # machine has already moved on, so it must not be lost here.
-                await self.commit_or_hold(
+                await self.events.commit_or_hold(
                     Draft.create(notice.kind, self.clock, data=notice.data, source=src),
                     then=remember,
                 )
@@ -1366,7 +1282,7 @@ class Hub:
                 room=device.room if device else "",
                 protocol=device.protocol if device else "",
             )
-            await self._commit_unless_full(
+            await self.events.commit_unless_full(
                 Draft.create(notice.kind, self.clock, data=data, source=source)
             )
 
@@ -1493,7 +1409,7 @@ class Hub:
             alarm = self.book.open_alarm_for_cancel(self.clock.monotonic(), press)
             if alarm is not None:
                 self._execute(self.book.cancelled(alarm.id, self.clock.monotonic()))
-                await self.commit_or_hold(
+                await self.events.commit_or_hold(
                     Draft.create(
                         "sos_cancelled", self.clock, source=source, data={"alarm_id": alarm.id}
                     )
@@ -1504,7 +1420,7 @@ class Hub:
             and action == "press"
             and not any(e.kind == "checkin" for e in events)  # stored or held, not twice
         ):
-            await self.commit_or_hold(Draft.create("checkin", self.clock, source=source))
+            await self.events.commit_or_hold(Draft.create("checkin", self.clock, source=source))
 
     # -- what the CLI and the heartbeat see ---------------------------------------
 
@@ -1615,7 +1531,7 @@ class Hub:
                 "depth": {str(k): v for k, v in depth.items()},
                 "pending_bytes": self.outbox.sync.pending_bytes,
                 "last_seq": await self.outbox.last_seq(),
-                "held": self.held.kinds(),  # refused by the disk, waiting in memory
+                "held": self.events.held.kinds(),  # refused by the disk, waiting in memory
             },
             "alarms": [
                 {
@@ -1682,7 +1598,9 @@ class Hub:
             if event is None:
                 raise HubError("the alarm could not be stored")
         else:
-            event = await self.commit(Draft.create(kind, self.clock, data=data, source=source))
+            event = await self.events.commit(
+                Draft.create(kind, self.clock, data=data, source=source)
+            )
         return {"id": event.id, "seq": event.seq}
 
     async def _op_block_loop(self, request: dict[str, Any]) -> dict[str, Any]:

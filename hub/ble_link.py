@@ -108,7 +108,7 @@ class BleLink:
         elif reading.kind == "presence":
             await self._presence(reading)
         elif reading.kind == "fault":
-            await self.hub.commit(
+            await self.hub.events.commit(
                 Draft.create(
                     "fault",
                     self.hub.clock,
@@ -164,7 +164,7 @@ class BleLink:
         keep_s = self.hub.cfg.ble.presence_keep_days * 86400
         since = int(self.hub.clock.now().timestamp() - min(float(hours) * 3600, keep_s))
         history = await self.hub.outbox.presence_since(since, LOCATE_MAX_TRANSITIONS)
-        await self.hub.commit(
+        await self.hub.events.commit(
             Draft.create(
                 "presence",
                 self.hub.clock,
@@ -183,7 +183,7 @@ def start_ble(hub: Hub) -> BleLink | None:
         detail = "ble.enabled is on but bleak is not installed: pip install 'pingan-hub[ble]'"
         _LOGGER.error("%s", detail)
         hub.tasks.spawn(
-            hub.commit(
+            hub.events.commit(
                 Draft.create("fault", hub.clock, data={"component": "ble", "detail": detail})
             ),
             "ble-fault",

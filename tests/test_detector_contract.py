@@ -398,7 +398,7 @@ async def tell_the_story(source: Source, kind: str, centre: Centre) -> None:
     # At the centre: exactly the alarms the story calls for, of the paired kind.
     if expected:
         await collector.wait_event(event or "", count=expected)
-    await hub.commit_or_hold(_marker(hub))
+    await hub.events.commit_or_hold(_marker(hub))
     await collector.wait_event("walk_test")  # telemetry after them: every alarm has arrived
     assert len(story.alarms()) == expected
     kinds = {e["kind"] for e in collector.events() if e["priority"] == 0}

@@ -72,7 +72,7 @@ async def test_outage_overflowing_the_outbox_sheds_telemetry_and_reports_a_fault
 ) -> None:
     hub = await make_hub(stopped_broker.port, outbox={"max_bytes": 64 * 1024})
     for n in range(300):  # about 150 KB of motion while the broker is unreachable
-        await hub.commit(Draft.create("motion", hub.clock, data={"pad": PAD, "n": n}))
+        await hub.events.commit(Draft.create("motion", hub.clock, data={"pad": PAD, "n": n}))
     alarm = await hub.raise_alarm("sos")
     assert alarm is not None
     stopped_broker.start()
@@ -119,11 +119,11 @@ async def test_a_long_outage_still_tells_the_centre_what_was_dropped_when_its_fi
     # that events were dropped once the broker is back.
     hub = await make_hub(stopped_broker.port, outbox={"max_bytes": 64 * 1024})
     for n in range(300):  # motion overflowing the outbox: a fault is queued
-        await hub.commit(Draft.create("motion", hub.clock, data={"pad": PAD, "n": n}))
-    first = await eventually(lambda: hub._queued_storage_fault)
+        await hub.events.commit(Draft.create("motion", hub.clock, data={"pad": PAD, "n": n}))
+    first = await eventually(lambda: hub.events._queued_storage_fault)
     await eventually(lambda: hub.outbox.sync.depth().get(Priority.WARNING) == 1)
     for n in range(300):  # then warnings overflowing it: the oldest warning goes first
-        await hub.commit(Draft.create("checkin", hub.clock, data={"pad": PAD, "n": n}))
+        await hub.events.commit(Draft.create("checkin", hub.clock, data={"pad": PAD, "n": n}))
     assert await hub.outbox.get(first) is None  # the first report was pushed out
     stopped_broker.start()
     collector = Collector(stopped_broker.port)

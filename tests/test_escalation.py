@@ -486,7 +486,7 @@ def wire(hub: HubApp, modem: Modem, cfg: EscalationConfig) -> Escalator:
     alarm listeners."""
 
     async def record(kind: str, data: dict[str, Any]) -> None:
-        await hub.commit(Draft.create(kind, hub.clock, data=data))
+        await hub.events.commit(Draft.create(kind, hub.clock, data=data))
 
     escalator = Escalator(
         modem,

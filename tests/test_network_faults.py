@@ -34,7 +34,7 @@ async def inject(hub: Hub, kind: str, n: int) -> str:
         event = await hub.raise_alarm(kind, data={"n": n})
         assert event is not None
         return event.id
-    return (await hub.commit(Draft.create(kind, hub.clock, data={"n": n}))).id
+    return (await hub.events.commit(Draft.create(kind, hub.clock, data={"n": n}))).id
 
 
 def delivered_ids(collector: Collector) -> set[str]:

@@ -62,7 +62,8 @@ async def test_a_signed_push_changes_a_threshold_and_a_contact_while_events_flow
 ) -> None:
     hub = await start(make_hub, broker.port)
     sent = [
-        (await hub.commit(Draft.create("motion", hub.clock, data={"n": n}))).id for n in range(100)
+        (await hub.events.commit(Draft.create("motion", hub.clock, data={"n": n}))).id
+        for n in range(100)
     ]
     await fleet_collector.publish(
         f"{ROOT}/config/desired",
@@ -79,7 +80,7 @@ async def test_a_signed_push_changes_a_threshold_and_a_contact_while_events_flow
     )
     alarm = await hub.raise_alarm("sos")
     sent += [
-        (await hub.commit(Draft.create("motion", hub.clock, data={"n": n}))).id
+        (await hub.events.commit(Draft.create("motion", hub.clock, data={"n": n}))).id
         for n in range(100, 200)
     ]
     [report] = await eventually(lambda: reports(fleet_collector))
@@ -203,7 +204,7 @@ async def test_everything_the_hub_publishes_conforms_to_the_asyncapi_contract(
     try:
         hub = await start(make_hub, broker.port, mqtt={"heartbeat_s": 1.0})
         await hub.raise_alarm("sos")
-        await hub.commit(Draft.create("motion", hub.clock, data={"room": "厨房"}))
+        await hub.events.commit(Draft.create("motion", hub.clock, data={"room": "厨房"}))
         await everything.publish(f"{ROOT}/config/desired", signed(1, {"sos": {"resend_s": 5.0}}))
         await everything.publish(f"{ROOT}/config/desired", b"garbage")
         await eventually(

@@ -265,7 +265,7 @@ async def test_a_day_offline_with_a_small_outbox_sheds_only_old_telemetry(
     # by the second fault itself, wait in memory for the next report; an event being
     # published as it is shed is counted and still arrives).
     delivered = {e["id"] for e in collector.events()}
-    reported = sum(f.data["shed"]["2"] for f in faults) + h._shed_since_fault.get(2, 0)
+    reported = sum(f.data["shed"]["2"] for f in faults) + h.events._shed_since_fault.get(2, 0)
     assert sum(e.id not in delivered for e in telemetry) <= reported
     seqs = [e["seq"] for e in got]
     assert len(seqs) == len(set(seqs))

@@ -163,7 +163,7 @@ async def test_a_refused_sos_still_texts_the_family_and_the_centre_later_gets_it
     assert decode_submit(hub.sim_modem.sms[0].pdu).number == "+8613800138000"
     hub.sim_modem.incoming_call("+862012345678", 145)  # the centre calls back: answered
     await eventually(lambda: "ATA" in hub.sim_modem.commands)
-    await eventually(lambda: "incoming_call" in hub.held.kinds())
+    await eventually(lambda: "incoming_call" in hub.events.held.kinds())
     assert collector.events() == []
     await refuse_writes(hub, False)
 
@@ -270,7 +270,7 @@ async def test_a_false_alarm_cancelled_while_the_disk_refused_reaches_the_centre
     alarm = await eventually(hub.book.open_sos)
     await press(hub, hold=0.9)  # the elder holds the red button: a false alarm
     await eventually(lambda: alarm.state is AlarmState.CANCELLED)
-    await eventually(lambda: hub.held.kinds() == ["sos", "sos_cancelled"])
+    await eventually(lambda: hub.events.held.kinds() == ["sos", "sos_cancelled"])
     await refuse_writes(hub, False)
 
     [sos] = await collector.wait_event("sos")

@@ -142,7 +142,7 @@ async def test_a_spoken_no_the_disk_refused_is_logged_later_and_the_hub_keeps_li
         await eventually(lambda: len(played) > 0)
         await refuse_writes(hub, True)  # the SD card fails while the elder answers
         mic.say(render("no", "rms", 1.0, tmp_path))
-        await eventually(lambda: len(hub.held) == 1, timeout=10)
+        await eventually(lambda: len(hub.events.held) == 1, timeout=10)
         await refuse_writes(hub, False)
         [declined] = await collector.wait_event("voice_declined", timeout=40)
         assert declined["data"]["reason"] == "no"

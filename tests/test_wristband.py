@@ -45,7 +45,7 @@ async def test_a_wristbands_pulse_is_archived_not_sent_reading_by_reading(
     assert counts == {(PENDANT, "bpm"): 4}
     # ... and only there: the centre is sent no event per pulse reading. A later telemetry
     # event is the marker: telemetry leaves oldest first, so anything before it has arrived.
-    await hub.commit(Draft.create("motion", hub.clock, data={"marker": True}))
+    await hub.events.commit(Draft.create("motion", hub.clock, data={"marker": True}))
     await collector.wait_event("motion")
     assert collector.events("wearable") == []
     assert collector.events("heart_rate") == []

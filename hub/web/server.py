@@ -953,7 +953,7 @@ class WebServer:
             walk.alarm_state = alarm.state.value
         report = walk.report(self._wall(), ended)
         self.last_report = report
-        event = await self.hub.commit(Draft.create("walk_test", self.hub.clock, data=report))
+        event = await self.hub.events.commit(Draft.create("walk_test", self.hub.clock, data=report))
         self.notify()
         return event, report
 
