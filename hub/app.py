@@ -12,8 +12,6 @@ import asyncio
 import logging
 import os
 import re
-import shutil
-import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import asdict, replace
@@ -41,6 +39,7 @@ from hub.sensors.serial_source import SerialSource
 from hub.sensors.signal import read_link
 from hub.sensors.supervision import Health, Notice, Supervisor
 from hub.services.committer import EventCommitter
+from hub.services.speech import SpeechService
 from hub.sim.modem import SimulatedModem
 from hub.sos.at import SignalQuality
 from hub.sos.escalation import AlarmFacts, sms_time
@@ -82,9 +81,6 @@ from hub.voice.confirm import Answer as VoiceAnswer
 from hub.voice.confirm import ConfirmFlow
 from hub.voice.confirm import Outcome as VoiceOutcome
 from hub.voice.listen import VoiceListener
-from hub.voice.prompt_pack import PromptPack
-from hub.voice.prompts import Interrupted, PromptRenderer, Speaker, SpeechError, Voice
-from hub.voice.speech_queue import Kind, SpeechQueue, Utterance
 from hub.web.limits import MAX_PER_ADDRESS, connection_cap, descriptor_limit
 
 if TYPE_CHECKING:  # aiohttp is imported only when the pages are on
@@ -211,14 +207,9 @@ class Hub:
         self.local_raw: dict[str, Any] = local_raw if local_raw is not None else {}
         self.fleet_store = ConfigStore(cfg.data_path)
         self.guard = ApplyGuard(cfg.fleet.rollback_after_s)
-        self.speaker: Speaker | None = None
         self._player = player
         self._audio_source = audio_source
         self.listener: VoiceListener | None = None
-        # What waits to be spoken, elder-facing prompts first (hub/voice/speech_queue.py).
-        self._speech = SpeechQueue()
-        self._speech_waiting = asyncio.Event()
-        self._speaking: Utterance | None = None
         self._fleet_lock = asyncio.Lock()
         self.clock = clock or SystemClock()
         self.pin_factory = pin_factory
@@ -270,6 +261,9 @@ class Hub:
             cfg.data_path / "hub.db", cfg.hub.id, cfg.outbox.max_bytes, cfg.outbox.log_keep
         )
         self.events = EventCommitter(self.outbox, self.clock, self.tasks)
+        self.speech = SpeechService(
+            self.running, self.tasks, monotonic=self.clock.monotonic, player=self._player
+        )
         self.events.when_committed.append(self._committed)
         now = self.clock.monotonic()
         for record in await self.outbox.load_alarms():
@@ -312,7 +306,7 @@ class Hub:
             cfg.escalation,
             record=self._record,
             siren=lambda: self.indicators.show("siren"),
-            speak=lambda _text: self.say("contacting_family"),
+            speak=lambda _text: self.speech.say("contacting_family"),
             monotonic=self.clock.monotonic,
         )
         self.alarm_listeners.append(self._stop_cascade_when_answered)
@@ -365,7 +359,7 @@ class Hub:
         self.tasks.supervise("alarm-records", self._persist_forever)
         self.tasks.supervise("care", self._care_forever)
         if cfg.voice.prompts:
-            self._start_speaker()
+            self.speech.start()
         if cfg.voice.listen:
             await self._start_listener()
         self.tasks.supervise("supervision", self._supervise_devices_forever)
@@ -409,8 +403,7 @@ class Hub:
         self._stopped.set()
         notify("STOPPING=1")
         self.uplink.stopping = True
-        if self.speaker is not None:  # espeak-ng and aplay end with the hub, now
-            self.speaker.close()
+        self.speech.close()  # espeak-ng and aplay end with the hub, now
         await self.tasks.cancel_all()
         # Readings held in a coalescing window (a chattering door's count and last state)
         # are stored now, not lost with the process.
@@ -502,7 +495,7 @@ class Hub:
             if isinstance(action, Feedback):
                 _LOGGER.info("alarm %s %s", alarm.id, action.state.value)
                 if action.state in ALARM_PROMPTS:
-                    self.say(ALARM_PROMPTS[action.state])
+                    self.speech.say(ALARM_PROMPTS[action.state])
                 for listener in self.alarm_listeners:
                     listener(alarm)
                 # gpiozero starts and joins pattern threads: do it on the next loop turn,
@@ -697,12 +690,8 @@ class Hub:
             text = args.get("text")
             if not isinstance(text, str):
                 _LOGGER.warning("cmd/speak without a text ignored")
-            elif self.speaker is not None:
-                # Cleaned, cut and rate-limited before it is queued: a burst never fills
-                # the queue, and nothing raw reaches the log or the synthesiser.
-                admitted = self.speaker.admit_centre_text(text, self.clock.monotonic())
-                if admitted is not None:
-                    self._queue_speech(Kind.CENTRE, admitted)
+            else:
+                self.speech.say_centre(text)
         elif name == "locate":
             self.tasks.spawn(locate_later(self.ble, args), "cmd-locate")
         elif name == "callback":
@@ -913,74 +902,6 @@ class Hub:
             await asyncio.sleep(_HA_REFRESH_S)
             self._ha_refresh()
 
-    # -- spoken prompts -----------------------------------------------------------
-
-    def _start_speaker(self) -> None:
-        if shutil.which("espeak-ng") is None:
-            _LOGGER.error(
-                "voice.prompts is on but espeak-ng is not installed: the elder "
-                "hears nothing (apt-get install espeak-ng, or set prompts = false)"
-            )
-            return
-        voice = Voice(self.cfg.hub.language, self.cfg.voice.rate, self.cfg.voice.volume)
-        renderer = PromptRenderer(self.cfg.data_path / "prompts")
-        pack = (
-            PromptPack(Path(self.cfg.voice.prompt_pack), voice.language)
-            if self.cfg.voice.prompt_pack
-            else None
-        )
-        self.speaker = Speaker(renderer, voice, player=self._player, pack=pack)
-        self.tasks.supervise("speech", self._speak_forever)
-
-    def say_text(self, text: str) -> None:
-        """Queue a sentence of our own (e.g. the installer PIN) to be spoken to the room."""
-        self._queue_speech(Kind.TEXT, text)
-
-    def say(self, prompt_id: str) -> None:
-        """Queue a fixed prompt for the elder (never blocks; goes before the centre's text)."""
-        self._queue_speech(Kind.PROMPT, prompt_id)
-
-    def _queue_speech(self, kind: Kind, what: str) -> None:
-        if self.speaker is None:
-            return
-        item = Utterance(kind, what)
-        queued = self._speech.put(item, self._speaking)
-        for dropped in queued.dropped:
-            _LOGGER.warning("speech queue full: %s dropped for %s", dropped.shown(), item.shown())
-        if not queued.accepted:
-            _LOGGER.warning("speech queue full: %s dropped", item.shown())
-            return
-        if queued.interrupt and self._speaking is not None:
-            _LOGGER.info("%s cut short for %s", self._speaking.shown(), item.shown())
-            self.speaker.interrupt()
-        self._speech_waiting.set()
-
-    async def _speak_forever(self) -> None:
-        """Play prompts one at a time (rendering and aplay run off the event loop)."""
-        speaker = self.speaker
-        assert speaker is not None
-        await asyncio.to_thread(speaker.prerender)
-        while True:
-            item = self._speech.pop()
-            if item is None:
-                self._speech_waiting.clear()
-                await self._speech_waiting.wait()
-                continue
-            self._speaking = item
-            try:
-                if item.kind is Kind.CENTRE:
-                    await asyncio.to_thread(speaker.speak_admitted, item.what)
-                elif item.kind is Kind.TEXT:
-                    await asyncio.to_thread(speaker.speak_text, item.what)
-                else:
-                    await asyncio.to_thread(speaker.say, item.what)
-            except Interrupted:
-                _LOGGER.info("%s cut short", item.shown())
-            except (OSError, subprocess.SubprocessError, SpeechError) as exc:
-                _LOGGER.error("could not speak %s: %s", item.shown(), exc)
-            finally:
-                self._speaking = None
-
     async def _start_listener(self) -> None:
         """Listen for a help phrase (the engines are loaded only when this is on, in a
         thread: loading takes seconds on a Pi Zero, and the buttons already run)."""
@@ -1015,7 +936,7 @@ class Hub:
         if self.listener is None:
             raise ControlError("the hub is not listening: set [voice] listen = true first")
         label = check_label(req.get("phrase"))
-        speaker = self.speaker
+        speaker = self.speech.speaker
 
         async def prompt() -> None:  # played to the end before the take is recorded
             if speaker is not None:
@@ -1038,7 +959,7 @@ class Hub:
             # may be the television; a button answer reached the checks as a press).
             await self.feed_care(Reading("voice", "voice", "voice", {"answer": outcome.reason}))
         if outcome.action is VoiceAction.ASK:
-            self.say("confirm_help")
+            self.speech.say("confirm_help")
         elif outcome.action is VoiceAction.RAISE_SOS:
             if self.book.open_sos() is None:
                 await self.raise_alarm(
@@ -1134,7 +1055,7 @@ class Hub:
                     self.indicators.show("siren")
             elif isinstance(action, Speak):
                 if action.prompt_id in _CARE_PROMPTS:
-                    self.say(_CARE_PROMPTS[action.prompt_id])
+                    self.speech.say(_CARE_PROMPTS[action.prompt_id])
                 else:
                     _LOGGER.info("care prompt %s has no spoken text", action.prompt_id)
             elif isinstance(action, Led) and not any(a.is_open for a in self.book.alarms.values()):

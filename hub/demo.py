@@ -71,7 +71,7 @@ async def _demo(data_dir: Path, port: int, forever: bool, ack_delay: float) -> i
                 seq=alarm.seq, operator=alarm.operator or "an operator", note=alarm.note
             )
         )
-        if alarm.state in ALARM_PROMPTS and hub.speaker is not None:
+        if alarm.state in ALARM_PROMPTS and hub.speech.speaker is not None:
             words = prompt_text(ALARM_PROMPTS[alarm.state], cfg.hub.language)
             print(f'[elder hears] "{words}"')
         if alarm.state in (AlarmState.DISPATCHED, AlarmState.CLOSED):

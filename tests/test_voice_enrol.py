@@ -53,8 +53,8 @@ async def test_an_enrolled_phrase_is_heard_and_other_talk_is_not(
     )
     await hub.start()
     try:
-        assert hub.listener is not None and hub.speaker is not None
-        listener, speaker = hub.listener, hub.speaker
+        assert hub.listener is not None and hub.speech.speaker is not None
+        listener, speaker = hub.listener, hub.speech.speaker
         take_prompt = str(speaker.renderer.path_for(prompt_text("enrol_take"), speaker.voice))
         enrolling = asyncio.create_task(
             asyncio.to_thread(

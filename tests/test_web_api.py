@@ -524,7 +524,7 @@ async def test_pin_command_and_both_buttons_give_the_installer_pin(
         # hold both buttons: the PIN is spoken (the red press also raises an SOS: never muted)
         factory.pin(hub.cfg.gpio.sos_pin).drive_low()
         factory.pin(hub.cfg.gpio.ok_pin).drive_low()
-        speaker = hub.speaker
+        speaker = hub.speech.speaker
         assert speaker is not None
         from hub.web.server import spoken_pin
 
@@ -572,7 +572,7 @@ async def test_the_installer_pin_never_lands_in_the_log_when_the_speaker_fails(
         pin = (await hub.web.pin_op(family=False, new=False))["pin"]
         factory.pin(hub.cfg.gpio.sos_pin).drive_low()
         factory.pin(hub.cfg.gpio.ok_pin).drive_low()
-        speaker = hub.speaker
+        speaker = hub.speech.speaker
         assert speaker is not None
         from hub.web.server import spoken_pin
 

@@ -509,7 +509,7 @@ class WebServer:
             if self._both.update(both, self.monotonic()):
                 pin, _ = self.access.installer_pin(self.monotonic())
                 _LOGGER.info("both buttons held: installer PIN spoken")
-                self.hub.say_text(spoken_pin(pin, self.hub.cfg.hub.language))
+                self.hub.speech.say_text(spoken_pin(pin, self.hub.cfg.hub.language))
 
     async def pin_op(self, *, family: bool, new: bool) -> dict[str, Any]:
         """The `pin` control op: the installer PIN, or the family PIN (optionally new)."""
