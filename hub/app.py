@@ -39,13 +39,9 @@ from hub.sensors.serial_source import SerialSource
 from hub.sensors.signal import read_link
 from hub.sensors.supervision import Health, Notice, Supervisor
 from hub.services.committer import EventCommitter
+from hub.services.family import FamilyEscalation
 from hub.services.speech import SpeechService
-from hub.sim.modem import SimulatedModem
-from hub.sos.at import SignalQuality
-from hub.sos.escalation import AlarmFacts, sms_time
-from hub.sos.escalator import Escalator
 from hub.sos.lifecycle import (
-    UNANSWERED,
     Action,
     Alarm,
     AlarmBook,
@@ -56,7 +52,6 @@ from hub.sos.lifecycle import (
     Resend,
     Timing,
 )
-from hub.sos.modem import Modem, ModemError
 from hub.store.atomic import read_json, write_json_atomic
 from hub.store.config_store import ConfigStore
 from hub.store.health import VitalBuckets
@@ -99,11 +94,6 @@ _LAZY_WRITE_S = 0.1
 # saved at least this often, and at once whenever they decide something.
 _CARE_TICK_S = 15.0
 _CARE_SAVE_S = 300.0
-# A lost modem is reopened after this delay, doubling up to the maximum; the port is
-# checked this often while waiting for incoming calls.
-_MODEM_RETRY_MIN_S = 5.0
-_MODEM_RETRY_MAX_S = 300.0
-_MODEM_CHECK_S = 5.0
 # What the elder hears as an alarm moves on.
 ALARM_PROMPTS = {
     AlarmState.SENT: "alarm_sent",
@@ -213,7 +203,7 @@ class Hub:
         self._fleet_lock = asyncio.Lock()
         self.clock = clock or SystemClock()
         self.pin_factory = pin_factory
-        self.escalation = escalation or self._family_escalation
+        self.escalation: EscalationHook = escalation or self._family_escalation
         self.book = AlarmBook(_timing(cfg))
         self.alarm_listeners: list[AlarmListener] = []
         self.started_at = time.monotonic()
@@ -222,9 +212,6 @@ class Hub:
         self.buttons: HubButtons
         self.indicators: Indicators
         self._control: ControlServer | None = None
-        self.modem: Modem | None = None
-        self.sim_modem: SimulatedModem | None = None
-        self.escalator: Escalator
         self.tasks = Tasks()  # every running part, supervised
         self._stopped = asyncio.Event()
         self._dirty_alarms: set[str] = set()
@@ -241,7 +228,6 @@ class Hub:
         # Each may flag an alarm's draft before it is raised (the walk test marks its
         # devices' alarms as tests); they never drop one.
         self.alarm_marks: list[Callable[[Draft], Draft]] = []
-        self.modem_rssi_dbm: int | None = None
         # The centre's commands: ids seen, the last full escalation test (loaded at start).
         self.commands = CommandGate()
         self._centre_test_starting = False  # a cmd/test alarm being raised right now
@@ -300,16 +286,17 @@ class Hub:
             self.pin_factory = make_pin_factory(cfg.gpio.pin_factory)
         self.buttons = HubButtons(cfg.gpio, cfg.sos, self.pin_factory, self.clock)
         self.indicators = Indicators(cfg.gpio, self.pin_factory)
-        await self._start_modem()
-        self.escalator = Escalator(
-            self.modem,
-            cfg.escalation,
-            record=self._record,
-            siren=lambda: self.indicators.show("siren"),
-            speak=lambda _text: self.speech.say("contacting_family"),
-            monotonic=self.clock.monotonic,
+        self.family = FamilyEscalation(
+            self.running,
+            self.clock,
+            self.tasks,
+            events=self.events,
+            outbox=self.outbox,
+            indicators=self.indicators,
+            speech=self.speech,
         )
-        self.alarm_listeners.append(self._stop_cascade_when_answered)
+        await self.family.start()
+        self.alarm_listeners.append(self.family.answered)
         self.uplink = Uplink(
             cfg,
             self.outbox,
@@ -417,10 +404,7 @@ class Hub:
             await self._control.close()
         if self.web is not None:
             await self.web.stop()
-        if self.modem is not None:
-            await self.modem.close()
-        if self.sim_modem is not None:
-            self.sim_modem.close()
+        await self.family.close()
         await asyncio.to_thread(self.registry.close)
         if self.listener is not None:
             self.listener.close()
@@ -562,99 +546,8 @@ class Hub:
         )
         await self.escalation(alarm, reason)
 
-    async def _start_modem(self) -> None:
-        """Open the cellular modem when one is configured; a failure is a fault, not a crash."""
-        port = self.cfg.escalation.modem_port
-        if not port:
-            return
-        if port == "sim":
-            self.sim_modem = SimulatedModem()
-            port = self.sim_modem.start()
-        self.modem = Modem(
-            port,
-            centre_numbers=self.cfg.escalation.centre_numbers,
-            baudrate=self.cfg.escalation.modem_baudrate,
-        )
-        await self._open_modem(report=True)
-        self.tasks.supervise("modem", self._modem_forever)
-
-    async def _open_modem(self, *, report: bool) -> bool:
-        """Open and initialise the modem; a failure is a fault event (when `report`)."""
-        assert self.modem is not None
-        try:
-            if not self.modem.is_open:
-                await self.modem.open()
-            await self.modem.initialise()
-        except ModemError as exc:
-            _LOGGER.error("cellular modem not usable: %s", exc)
-            if report:
-                await self.events.commit_or_hold(
-                    Draft.create(
-                        "fault", self.clock, data={"component": "modem", "detail": str(exc)}
-                    )
-                )
-            return False
-        return True
-
-    async def _modem_forever(self) -> None:
-        """Keep the modem open (reopen an unplugged one, backing off) and report calls in."""
-        assert self.modem is not None
-        delay = _MODEM_RETRY_MIN_S
-        reported = not self.modem.is_open  # start-up already reported this outage
-        while True:
-            if not self.modem.is_open:
-                if await self._open_modem(report=not reported):  # one fault per outage
-                    reported, delay = False, _MODEM_RETRY_MIN_S
-                else:
-                    reported = True
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, _MODEM_RETRY_MAX_S)
-                    continue
-            try:
-                # Not anext() of incoming_calls(): a timeout would cancel and so end
-                # the generator, and the next wait would crash with StopAsyncIteration.
-                call = await asyncio.wait_for(self.modem.next_call(), _MODEM_CHECK_S)
-            except TimeoutError:
-                continue
-            await self.events.commit_or_hold(  # a refusing disk must not restart the modem part
-                Draft.create(
-                    "incoming_call",
-                    self.clock,
-                    data={
-                        "number": call.number_masked,
-                        "answered": call.answered,
-                        "error": call.error,
-                    },
-                )
-            )
-
-    async def _record(self, kind: str, data: dict[str, Any]) -> None:
-        await self.events.commit_or_hold(Draft.create(kind, self.clock, data=data))
-
     async def _family_escalation(self, alarm: Alarm, reason: str) -> None:
-        """The centre did not answer: siren, then SMS and calls to the family (modem)."""
-        event = await self.outbox.get(alarm.id)
-        held = self.events.held.get(alarm.id)
-        if event is None and held is not None:  # refused by the disk: its facts are here
-            event = Event.from_draft(held, self.cfg.hub.id, seq=0)
-        tz = self.cfg.hub.timezone
-        facts = (
-            AlarmFacts.from_event(event, tz)
-            if event is not None
-            else AlarmFacts(
-                alarm.id,
-                alarm.kind,
-                self.cfg.hub.id,
-                sms_time(self.clock.now(), tz),
-                test=alarm.test,
-                family=not alarm.test,
-            )
-        )
-        await self.escalator.escalate(facts, reason)
-
-    def _stop_cascade_when_answered(self, alarm: Alarm) -> None:
-        if alarm.state not in UNANSWERED:
-            self.escalator.acked(alarm.id)
+        await self.family.escalate(alarm, reason)
 
     def _on_sent(self, event: Event) -> None:
         self.events.sent(event)
@@ -757,7 +650,7 @@ class Hub:
                     and now - alarm.history[-1][1] > _KEEP_CLOSED_S
                 ):
                     del self.book.alarms[alarm.id]
-                    self.escalator.forget(alarm.id)
+                    self.family.forget(alarm.id)
             await asyncio.sleep(_TICK_S)
 
     # -- fleet configuration ------------------------------------------------------
@@ -793,7 +686,7 @@ class Hub:
         self.guard.rollback_after_s = cfg.fleet.rollback_after_s
         if hasattr(self, "outbox"):  # running: hot-apply to the live parts
             self.outbox.sync.max_bytes = cfg.outbox.max_bytes
-            self.escalator.cfg = cfg.escalation
+            self.family.escalator.cfg = cfg.escalation
             self.care = CareEngine.from_dict(cfg.care, self.clock, self.care.to_dict())
             self.care.know(self._care_devices())
             self.uplink.reconfigure(cfg)
@@ -1364,25 +1257,14 @@ class Hub:
         # Two small procfs files, made by the kernel on read (no disk IO): read in place,
         # so the heartbeat adds no await point to the uplink's connect path.
         link = read_link(Path(self.cfg.web.wireless_path))
-        if self.modem is not None and self.modem.is_open:
-            self.tasks.spawn(self.modem_signal(), "modem-signal")  # fresh for the next heartbeat
+        modem = self.family.modem
+        if modem is not None and modem.is_open:
+            self.tasks.spawn(self.family.signal(), "modem-signal")  # fresh for the next heartbeat
         return {
             "uplink": link.uplink,
             "wifi_rssi_dbm": link.wifi.level_dbm if link.wifi else None,
-            "modem_rssi_dbm": self.modem_rssi_dbm,
+            "modem_rssi_dbm": self.family.modem_rssi_dbm,
         }
-
-    async def modem_signal(self) -> SignalQuality | None:
-        """AT+CSQ through the modem driver; None without a modem or when it fails."""
-        if self.modem is None or not self.modem.is_open:
-            return None
-        try:
-            quality = await self.modem.signal_quality()
-        except ModemError as exc:
-            _LOGGER.warning("modem signal not read: %s", exc)
-            return None
-        self.modem_rssi_dbm = quality.rssi_dbm
-        return quality
 
     # -- what the pages call (the same functions as the CLI's control ops) ----------
 

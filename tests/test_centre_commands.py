@@ -130,10 +130,10 @@ async def test_a_burst_of_a_hundred_test_commands_makes_one_test_alarm_and_texts
         assert sos["data"]["test"] is True and sos["data"]["command_id"] == "T-0"
         assert sos["data"]["escalation_test"] is False
         assert alarm.escalated
-        await eventually(lambda: hub.escalator.cascades.get(alarm.id) is not None)
-        assert hub.escalator.cascades[alarm.id].state is CascadeState.EXHAUSTED
-        assert hub.sim_modem is not None and hub.sim_modem.sms == []
-        assert not any(c.startswith("ATD") for c in hub.sim_modem.commands)
+        await eventually(lambda: hub.family.escalator.cascades.get(alarm.id) is not None)
+        assert hub.family.escalator.cascades[alarm.id].state is CascadeState.EXHAUSTED
+        assert hub.family.sim_modem is not None and hub.family.sim_modem.sms == []
+        assert not any(c.startswith("ATD") for c in hub.family.sim_modem.commands)
         # Once the centre closes it, the next test raises a new one.
         await collector.publish(f"{ROOT}/ack", json.dumps({"id": alarm.id, "state": "resolved"}))
         await eventually(lambda: not alarm.is_open)
@@ -151,8 +151,8 @@ async def test_the_full_escalation_test_texts_the_family_once_a_day_even_across_
     hub = await start_hub(tmp_path, broker.port)
     try:
         await collector.publish(f"{ROOT}/cmd/test", json.dumps({"id": "F-1", "escalation": True}))
-        assert hub.sim_modem is not None
-        sim = hub.sim_modem
+        assert hub.family.sim_modem is not None
+        sim = hub.family.sim_modem
         await eventually(lambda: sim.sms, timeout=15)
         assert "【测试，请勿处理】" in decode_submit(sim.sms[0].pdu).text
         [alarm] = raised_tests(hub)
@@ -168,10 +168,10 @@ async def test_the_full_escalation_test_texts_the_family_once_a_day_even_across_
         [_, second] = alarms_sent(collector)
         assert second["data"]["escalation_test"] is False
         assert "already part of a test in the last 24 h" in caplog.text
-        cascades = hub.escalator.cascades
+        cascades = hub.family.escalator.cascades
         await eventually(lambda: second["id"] in cascades)
         assert cascades[second["id"]].state is CascadeState.EXHAUSTED  # nobody texted
-        assert hub.sim_modem is not None and hub.sim_modem.sms == []
+        assert hub.family.sim_modem is not None and hub.family.sim_modem.sms == []
     finally:
         await hub.stop()
 

@@ -87,7 +87,7 @@ async def test_a_signed_push_changes_a_threshold_and_a_contact_while_events_flow
     assert report["version"] == 1 and report["status"] == "applied" and report["error"] is None
     assert hub.cfg.sos.ack_timeout_s == 20.0
     assert hub.book.timing.ack_timeout_s == 20.0
-    assert [c.number for c in hub.escalator.cfg.contacts] == ["+8613800138000"]
+    assert [c.number for c in hub.family.escalator.cfg.contacts] == ["+8613800138000"]
     assert alarm is not None
     await eventually(lambda: {e["id"] for e in fleet_collector.events()} >= {*sent, alarm.id})
     [applied] = await fleet_collector.wait_event("config_applied")

@@ -229,8 +229,8 @@ async def test_a_day_without_the_broker_loses_nothing_and_alarms_arrive_first(
     assert sorted((d["alarm_id"], d["contact"], d["ok"]) for d in sms) == sorted(
         (a.id, c, True) for a in day.alarms for c in (0, 1)
     )
-    assert h.sim_modem is not None
-    assert sum(s.accepted for s in h.sim_modem.sms) == 6
+    assert h.family.sim_modem is not None
+    assert sum(s.accepted for s in h.family.sim_modem.sms) == 6
 
 
 async def test_a_day_offline_with_a_small_outbox_sheds_only_old_telemetry(

@@ -152,17 +152,19 @@ async def test_a_refused_sos_still_texts_the_family_and_the_centre_later_gets_it
             "contacts": [{"name": "王小红", "number": "+8613800138000", "relation": "女儿"}],
         },
     )
-    assert hub.sim_modem is not None
+    assert hub.family.sim_modem is not None
     await eventually(hub.uplink.connected.is_set)
     await refuse_writes(hub, True)
     await press(hub)
     alarm = await eventually(hub.book.open_sos)
 
     # The disk refuses every record of it; the daughter is texted all the same.
-    await eventually(lambda: hub.sim_modem is not None and hub.sim_modem.sms, timeout=15)
-    assert decode_submit(hub.sim_modem.sms[0].pdu).number == "+8613800138000"
-    hub.sim_modem.incoming_call("+862012345678", 145)  # the centre calls back: answered
-    await eventually(lambda: "ATA" in hub.sim_modem.commands)
+    await eventually(
+        lambda: hub.family.sim_modem is not None and hub.family.sim_modem.sms, timeout=15
+    )
+    assert decode_submit(hub.family.sim_modem.sms[0].pdu).number == "+8613800138000"
+    hub.family.sim_modem.incoming_call("+862012345678", 145)  # the centre calls back: answered
+    await eventually(lambda: "ATA" in hub.family.sim_modem.commands)
     await eventually(lambda: "incoming_call" in hub.events.held.kinds())
     assert collector.events() == []
     await refuse_writes(hub, False)

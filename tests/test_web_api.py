@@ -469,7 +469,7 @@ async def test_the_heartbeat_carries_uplink_and_modem_signal(
     )
     await hub.heartbeat()  # the first one asks the modem
     signal = await eventually(
-        lambda: hub.modem_rssi_dbm is not None and hub.modem_rssi_dbm, timeout=10
+        lambda: hub.family.modem_rssi_dbm is not None and hub.family.modem_rssi_dbm, timeout=10
     )
     beat = await hub.heartbeat()
     assert signal == -73

@@ -995,7 +995,7 @@ class WebServer:
             rtt = await asyncio.wait_for(self.hub.uplink.round_trip(), _ROUND_TRIP_TIMEOUT_S)
         except TimeoutError:
             rtt = None
-        quality = await self.hub.modem_signal()
+        quality = await self.hub.family.signal()
         ble = {
             d.key: self.rssi.get(d.key)
             for d in self.hub.registry.devices()
@@ -1006,7 +1006,7 @@ class WebServer:
             "wifi_dbm": link.wifi.level_dbm if link.wifi else None,
             "wifi_interface": link.wifi.interface if link.wifi else None,
             "round_trip_s": rtt,
-            "modem": self.hub.modem is not None,
+            "modem": self.hub.family.modem is not None,
             "cell_dbm": quality.rssi_dbm if quality else None,
             "ble_dbm": ble,
         }
