@@ -140,7 +140,7 @@ async def hub_process(spec: dict[str, Any]) -> None:
     h = Hub(cfg, clock=clock, pin_factory=MockFactory(), local_raw=raw)
     await h.start()
     ticks = Ticks(clock)
-    h.book.tick = ticks.wrap("alarm timers", h.book.tick)  # type: ignore[method-assign]
+    h.alarms.book.tick = ticks.wrap("alarm timers", h.alarms.book.tick)  # type: ignore[method-assign]
     h.care.tick = ticks.wrap("care checks", h.care.tick)  # type: ignore[method-assign]
     h.supervisor.tick = ticks.wrap("supervision", h.supervisor.tick)  # type: ignore[method-assign]
     h.vitals.complete = ticks.wrap("health archive", h.vitals.complete)  # type: ignore[method-assign]
@@ -172,8 +172,8 @@ async def hub_process(spec: dict[str, Any]) -> None:
             "count": dict(ticks.count),
             "last": ticks.last,
             "by_day": {k: dict(v) for k, v in ticks.by_day.items()},
-            "open_alarms": sum(1 for a in h.book.alarms.values() if a.is_open),
-            "alarms_in_book": len(h.book.alarms),
+            "open_alarms": sum(1 for a in h.alarms.book.alarms.values() if a.is_open),
+            "alarms_in_book": len(h.alarms.book.alarms),
             "published": h.uplink.state.published,
             "pending_bytes": h.outbox.sync.pending_bytes,
         }

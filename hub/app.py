@@ -29,7 +29,7 @@ from hub.clock import Clock, SystemClock
 from hub.config import Config, RunningConfig
 from hub.control import MAX_CLIENTS as CONTROL_CLIENTS
 from hub.control import ControlServer
-from hub.errors import ControlError, DecodeError, HubError, StoreError
+from hub.errors import ControlError, DecodeError, HubError
 from hub.event import KIND_PRIORITY, Draft, Event, Priority, Source, valid_kind
 from hub.reading import Reading
 from hub.sensors.attribute import HAZARD_KINDS, attribute
@@ -38,18 +38,13 @@ from hub.sensors.keys import canonical_key, pairable
 from hub.sensors.serial_source import SerialSource
 from hub.sensors.signal import read_link
 from hub.sensors.supervision import Health, Notice, Supervisor
+from hub.services.alarms import AlarmService, EscalationHook
 from hub.services.committer import EventCommitter
 from hub.services.family import FamilyEscalation
 from hub.services.speech import SpeechService
 from hub.sos.lifecycle import (
-    Action,
     Alarm,
-    AlarmBook,
     AlarmState,
-    Escalate,
-    Feedback,
-    Persist,
-    Resend,
     Timing,
 )
 from hub.store.atomic import read_json, write_json_atomic
@@ -60,7 +55,6 @@ from hub.store.registry import Device, Registry, registry_path
 from hub.sync.commands import CentreTest, CommandGate, Verdict, command_id, parse_test
 from hub.sync.config_push import confirm_push, receive_push
 from hub.sync.homeassistant import HaState, HomeAssistantBridge
-from hub.sync.messages import Ack
 from hub.sync.ota import (
     ApplyGuard,
     ReportStatus,
@@ -141,7 +135,6 @@ _PATTERN = {
     AlarmState.CANCELLED: "off",
 }
 
-EscalationHook = Callable[[Alarm, str], Awaitable[None]]
 _BLE_ADDRESS = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 
 
@@ -203,9 +196,7 @@ class Hub:
         self._fleet_lock = asyncio.Lock()
         self.clock = clock or SystemClock()
         self.pin_factory = pin_factory
-        self.escalation: EscalationHook = escalation or self._family_escalation
-        self.book = AlarmBook(_timing(cfg))
-        self.alarm_listeners: list[AlarmListener] = []
+        self._escalation = escalation
         self.started_at = time.monotonic()
         self.outbox: AsyncOutbox
         self.uplink: Uplink
@@ -214,8 +205,6 @@ class Hub:
         self._control: ControlServer | None = None
         self.tasks = Tasks()  # every running part, supervised
         self._stopped = asyncio.Event()
-        self._dirty_alarms: set[str] = set()
-        self._persist_wanted = asyncio.Event()
         self.ups: Any = None  # hub.sensors.ups.UpsMonitor when [power] watches a UPS HAT
         self.ble: BleLink | None = None
         self.homeassistant: HomeAssistantBridge | None = None
@@ -225,9 +214,6 @@ class Hub:
         # reading_listeners.
         self.web: WebServer | None = None
         self.reading_listeners: list[Callable[[Reading, Device | None], None]] = []
-        # Each may flag an alarm's draft before it is raised (the walk test marks its
-        # devices' alarms as tests); they never drop one.
-        self.alarm_marks: list[Callable[[Draft], Draft]] = []
         # The centre's commands: ids seen, the last full escalation test (loaded at start).
         self.commands = CommandGate()
         self._centre_test_starting = False  # a cmd/test alarm being raised right now
@@ -251,17 +237,6 @@ class Hub:
             self.running, self.tasks, monotonic=self.clock.monotonic, player=self._player
         )
         self.events.when_committed.append(self._committed)
-        now = self.clock.monotonic()
-        for record in await self.outbox.load_alarms():
-            try:
-                alarm = Alarm.from_record(record, now)
-            except (KeyError, ValueError) as exc:
-                _LOGGER.error("stored alarm record unusable, skipped: %s", exc)
-                continue
-            self.book.alarms[alarm.id] = alarm
-            _LOGGER.warning(
-                "alarm %s restored after restart in state %s", alarm.id, alarm.state.value
-            )
         self.registry = await asyncio.to_thread(Registry, registry_path(cfg.data_path), self.clock)
         saved_commands = await asyncio.to_thread(read_json, cfg.data_path / _COMMANDS_FILE)
         if isinstance(saved_commands, dict) and isinstance(
@@ -296,18 +271,32 @@ class Hub:
             speech=self.speech,
         )
         await self.family.start()
-        self.alarm_listeners.append(self.family.answered)
         self.uplink = Uplink(
             cfg,
             self.outbox,
             on_sent=self._on_sent,
-            on_ack=self._on_ack,
+            on_ack=lambda ack: self.alarms.acked(ack),  # noqa: PLW0108 - the alarm service is made below
             on_command=self._on_command,
             on_config=self._on_config,
             on_connected=self._on_uplink_connected,
             monotonic=self.clock.monotonic,
             status_payload=self.heartbeat,
         )
+        self.alarms = AlarmService(
+            self.running,
+            self.clock,
+            self.tasks,
+            events=self.events,
+            outbox=self.outbox,
+            uplink=self.uplink,
+            indicators=self.indicators,
+            speech=self.speech,
+            family=self.family,
+            escalation=self._escalation,
+            presence=lambda: self.ble.last_presence() if self.ble is not None else [],
+        )
+        await self.alarms.restore()
+        self.events.when_committed.append(self.alarms.committed)
         if cfg.homeassistant.discovery:
             await self._start_homeassistant()
         debug_ops: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {
@@ -343,7 +332,7 @@ class Hub:
         self.tasks.supervise("held-events", self.events.held.run)
         self.tasks.supervise("buttons", self._consume_buttons)
         self.tasks.supervise("timers", self._tick_forever)
-        self.tasks.supervise("alarm-records", self._persist_forever)
+        self.tasks.supervise("alarm-records", self.alarms.persist_forever)
         self.tasks.supervise("care", self._care_forever)
         if cfg.voice.prompts:
             self.speech.start()
@@ -396,7 +385,7 @@ class Hub:
         # are stored now, not lost with the process.
         await self._commit_notices(self.supervisor.flush(self.clock.monotonic()))
         await self.events.close()  # the disk may answer again: a last try
-        await self._persist_now()  # what changed in the last moment before stopping
+        await self.alarms.persist_now()  # what changed in the last moment before stopping
         await self._archive_now(everything=True)
         await self._save_care()
         await self.uplink.flush_marks_now()
@@ -428,139 +417,10 @@ class Hub:
         if event.kind == "checkin":
             self.last_checkin = _iso(event.ts)
             self._ha_refresh()
-        if event.priority is Priority.ALARM:  # at once, before the uplink can have sent it
-            self._execute(self.book.committed(event.id, event.seq, self.clock.monotonic()))
-
-    async def raise_alarm(
-        self,
-        kind: str,
-        *,
-        source: Source | None = None,
-        data: dict[str, Any] | None = None,
-        test: bool = False,
-        raised_by: str = "",
-    ) -> Event | None:
-        """Raise a priority-0 alarm: feedback at once, commit, then the uplink sends it."""
-        payload = dict(data or {})
-        if test:
-            payload["test"] = True
-        if self.ble is not None and self.ble.last:  # an emergency: where the wearable was
-            payload.setdefault("presence", self.ble.last_presence())
-        draft = Draft.create(kind, self.clock, data=payload, source=source)
-        return await self.raise_alarm_draft(draft, raised_by=raised_by)
-
-    async def raise_alarm_draft(self, draft: Draft, *, raised_by: str = "") -> Event | None:
-        """Raise an alarm from a ready draft (care checks make their own)."""
-        for mark in self.alarm_marks:
-            draft = mark(draft)
-        test = bool(draft.data.get("test"))
-        self._execute(
-            self.book.raised(
-                draft.id, draft.kind, self.clock.monotonic(), test=test, raised_by=raised_by
-            )
-        )
-        event = await self.events.commit_or_hold(draft)  # committed: _store moved it on
-        if event is None:
-            # The disk failed us. The alarm stays open in memory so the lifecycle
-            # escalates it locally (siren) when no centre ack comes; it is held and
-            # stored (then sent) as soon as the disk answers, with its own time.
-            _LOGGER.critical(
-                "ALARM %s could not be stored; escalating locally, storing it again "
-                "when the disk answers",
-                draft.id,
-            )
-        return event
-
-    def _execute(self, actions: list[Action]) -> None:
-        for action in actions:
-            alarm = self.book.alarms.get(action.alarm_id)
-            if alarm is None:
-                continue
-            if isinstance(action, Feedback):
-                _LOGGER.info("alarm %s %s", alarm.id, action.state.value)
-                if action.state in ALARM_PROMPTS:
-                    self.speech.say(ALARM_PROMPTS[action.state])
-                for listener in self.alarm_listeners:
-                    listener(alarm)
-                # gpiozero starts and joins pattern threads: do it on the next loop turn,
-                # not between the press and the commit.
-                asyncio.get_running_loop().call_soon(self.indicators.show, _PATTERN[action.state])
-            elif isinstance(action, Persist):
-                self._dirty_alarms.add(alarm.id)
-                self._persist_wanted.set()
-            elif isinstance(action, Resend):
-                self.tasks.spawn(self._resend(alarm.id), "resend")
-            elif isinstance(action, Escalate):
-                self.tasks.spawn(self._escalate(alarm, action.reason), "escalate")
-
-    async def _persist_forever(self) -> None:
-        """Write changed alarm records in batches, a moment after they change.
-
-        Batching keeps SD-card writes few and keeps the single database thread free
-        for the next alarm's commit.
-        """
-        while True:
-            await self._persist_wanted.wait()
-            await asyncio.sleep(_LAZY_WRITE_S)
-            await self._persist_now()
-
-    async def _persist_now(self) -> None:
-        self._persist_wanted.clear()
-        dirty, self._dirty_alarms = self._dirty_alarms, set()
-        records, drops = [], []
-        for alarm_id in dirty:
-            alarm = self.book.alarms.get(alarm_id)
-            if alarm is not None and alarm.state is AlarmState.RAISED:
-                # Not stored yet (held): a record would outlive it across a restart, an
-                # open SOS with nothing to send that the next red press defers to.
-                continue
-            if alarm is not None and alarm.is_open:
-                records.append(alarm.to_record())
-            else:
-                drops.append(alarm_id)
-        if records or drops:
-            try:
-                await self.outbox.save_alarms(records, drops)
-            except StoreError as exc:  # a refusing disk: written with the next change
-                self._dirty_alarms |= dirty
-                _LOGGER.error("alarm records not saved, kept for the next try: %s", exc)
-
-    async def _resend(self, alarm_id: str) -> None:
-        event = await self.outbox.get(alarm_id)
-        if event is not None and await self.uplink.resend(event):
-            _LOGGER.info("alarm %s resent (no centre ack yet)", alarm_id)
-
-    async def _escalate(self, alarm: Alarm, reason: str) -> None:
-        _LOGGER.warning("alarm %s escalated: %s", alarm.id, reason)
-        await self.events.commit_or_hold(  # a refusing disk must not stop the family being called
-            Draft.create(
-                "escalate",
-                self.clock,
-                data={
-                    "alarm_id": alarm.id,
-                    "alarm_kind": alarm.kind,
-                    "reason": reason,
-                    "test": alarm.test,
-                },
-            )
-        )
-        await self.escalation(alarm, reason)
-
-    async def _family_escalation(self, alarm: Alarm, reason: str) -> None:
-        await self.family.escalate(alarm, reason)
 
     def _on_sent(self, event: Event) -> None:
         self.events.sent(event)
-        self._execute(self.book.sent(event.id, self.clock.monotonic()))
-
-    def _on_ack(self, ack: Ack) -> None:
-        actions = self.book.acked(
-            ack.id, ack.state, self.clock.monotonic(), operator=ack.operator, note=ack.note
-        )
-        if actions is None:
-            _LOGGER.warning("ack for unknown alarm %r ignored", ack.id)
-            return
-        self._execute(actions)
+        self.alarms.sent(event)
 
     def _on_command(self, name: str, args: dict[str, Any]) -> None:
         """A command from the centre (never a retained one: the uplink drops those); one
@@ -595,7 +455,7 @@ class Hub:
         """Raise the centre's test alarm, unless one is still open; the family only for a
         full escalation test, at most once a day."""
         test_open = self._centre_test_starting or any(
-            a.is_open and a.raised_by == _CENTRE_TEST for a in self.book.alarms.values()
+            a.is_open and a.raised_by == _CENTRE_TEST for a in self.alarms.book.alarms.values()
         )
         verdict = self.commands.judge_test(
             command, test_open=test_open, now=self.clock.now().timestamp()
@@ -624,7 +484,7 @@ class Hub:
                     )
                 except OSError as exc:
                     _LOGGER.error("full escalation test not remembered on disk: %s", exc)
-            await self.raise_alarm(
+            await self.alarms.raise_alarm(
                 "sos",
                 test=True,
                 data={"command_id": command, "escalation_test": with_family},
@@ -637,20 +497,13 @@ class Hub:
     async def _tick_forever(self) -> None:
         while True:
             now = self.clock.monotonic()
-            self._execute(self.book.tick(now, self.uplink.down_since))
+            self.alarms.tick(now)
             if self.listener is not None:
                 await self.listener.tick()
             rollback = self.guard.tick(now)
             if rollback is not None:
                 await self._roll_back(rollback.version)
-            for alarm in list(self.book.alarms.values()):
-                if (
-                    not alarm.is_open
-                    and alarm.history
-                    and now - alarm.history[-1][1] > _KEEP_CLOSED_S
-                ):
-                    del self.book.alarms[alarm.id]
-                    self.family.forget(alarm.id)
+            self.alarms.forget_closed(now)
             await asyncio.sleep(_TICK_S)
 
     # -- fleet configuration ------------------------------------------------------
@@ -682,9 +535,9 @@ class Hub:
             _LOGGER.warning("[ble] changed: the scanner keeps its settings until the hub restarts")
         self.running.cfg = cfg
         self.running.version = version
-        self.book.timing = _timing(cfg)
         self.guard.rollback_after_s = cfg.fleet.rollback_after_s
         if hasattr(self, "outbox"):  # running: hot-apply to the live parts
+            self.alarms.reconfigure(cfg)
             self.outbox.sync.max_bytes = cfg.outbox.max_bytes
             self.family.escalator.cfg = cfg.escalation
             self.care = CareEngine.from_dict(cfg.care, self.clock, self.care.to_dict())
@@ -767,12 +620,12 @@ class Hub:
             __version__,
             self.uplink.publish_retained,
         )
-        self.alarm_listeners.append(lambda _alarm: self._ha_refresh())
+        self.alarms.listeners.append(lambda _alarm: self._ha_refresh())
         self.tasks.supervise("homeassistant", self._homeassistant_forever)
 
     def _ha_state(self) -> HaState:
         open_alarms = sorted(
-            (a for a in self.book.alarms.values() if a.is_open), key=lambda a: a.raised_at
+            (a for a in self.alarms.book.alarms.values() if a.is_open), key=lambda a: a.raised_at
         )
         devices = self.registry.devices()
         levels = [d.battery for d in devices if d.battery is not None]
@@ -854,8 +707,8 @@ class Hub:
         if outcome.action is VoiceAction.ASK:
             self.speech.say("confirm_help")
         elif outcome.action is VoiceAction.RAISE_SOS:
-            if self.book.open_sos() is None:
-                await self.raise_alarm(
+            if self.alarms.book.open_sos() is None:
+                await self.alarms.raise_alarm(
                     "sos", data=data, source=Source("voice", name="呼救语音", protocol="voice")
                 )
         else:  # a refusing disk holds it: the microphone part must not restart over it
@@ -938,7 +791,7 @@ class Hub:
         events: list[Event | Draft] = []
         for draft in map(self._named, output.drafts):
             if draft.priority is Priority.ALARM:
-                event = await self.raise_alarm_draft(draft)
+                event = await self.alarms.raise_alarm_draft(draft)
             else:  # refused: held; the alarms, siren and speech after it still count
                 event = await self.events.commit_or_hold(draft)
             events.append(draft if event is None else event)
@@ -951,7 +804,9 @@ class Hub:
                     self.speech.say(_CARE_PROMPTS[action.prompt_id])
                 else:
                     _LOGGER.info("care prompt %s has no spoken text", action.prompt_id)
-            elif isinstance(action, Led) and not any(a.is_open for a in self.book.alarms.values()):
+            elif isinstance(action, Led) and not any(
+                a.is_open for a in self.alarms.book.alarms.values()
+            ):
                 # An open alarm's pattern always wins: the elder must see where help is.
                 self.indicators.show("raised" if action.pattern == "alarm" else action.pattern)
         if save and (output.drafts or output.actions):
@@ -1060,8 +915,8 @@ class Hub:
         source = Source(device.key, name=device.name, room=device.room, protocol=device.protocol)
         # A pendant, or a wristband's SOS key (a wearable paired as such), raises the SOS.
         pressed = device.kind in ("button", "wearable") and reading.values.get("action") == "press"
-        if pressed and self.book.open_sos() is None:
-            await self.raise_alarm("sos", source=source)
+        if pressed and self.alarms.book.open_sos() is None:
+            await self.alarms.raise_alarm("sos", source=source)
         notices = self.supervisor.observe(reading, self.clock.monotonic(), kind=device.kind)
         await self._commit_notices(notices)
         await self.feed_care(reading, Paired(device.kind, device.room))
@@ -1208,7 +1063,7 @@ class Hub:
                 else VoiceAnswer.BUTTON_CANCEL
             )
         if reading.device == SOS_BUTTON and action == "press":
-            existing = self.book.open_sos()
+            existing = self.alarms.open_sos()
             if existing is not None:
                 # The centre already has it; show where it is rather than raise twice.
                 _LOGGER.info(
@@ -1216,18 +1071,11 @@ class Hub:
                     existing.id,
                     existing.state.value,
                 )
-                self.indicators.show(_PATTERN[existing.state])
+                self.alarms.show(existing)
             else:
-                await self.raise_alarm("sos", source=source, raised_by=press)
+                await self.alarms.raise_alarm("sos", source=source, raised_by=press)
         elif reading.device == SOS_BUTTON and action == "hold":
-            alarm = self.book.open_alarm_for_cancel(self.clock.monotonic(), press)
-            if alarm is not None:
-                self._execute(self.book.cancelled(alarm.id, self.clock.monotonic()))
-                await self.events.commit_or_hold(
-                    Draft.create(
-                        "sos_cancelled", self.clock, source=source, data={"alarm_id": alarm.id}
-                    )
-                )
+            await self.alarms.cancel_held(press, source)
         events = await self.feed_care(reading)  # every press is a sign of life
         if (
             reading.device == OK_BUTTON
@@ -1247,7 +1095,7 @@ class Hub:
             "config_version": self.running.version,
             "uptime_s": round(time.monotonic() - self.started_at),
             "outbox": {str(k): v for k, v in depth.items()},
-            "open_alarms": sum(1 for a in self.book.alarms.values() if a.is_open),
+            "open_alarms": sum(1 for a in self.alarms.book.alarms.values() if a.is_open),
             "devices": self.device_health(),
             "signal": await self.link_signal(),
         }
@@ -1283,10 +1131,6 @@ class Hub:
     async def rename_device(self, key: str, name: str | None, room: str | None) -> None:
         """Rename or move a device, as `devices rename`; HubError when it is not paired."""
         await self._op_rename({"key": key, "name": name, "room": room})
-
-    async def test_alarm(self) -> dict[str, Any]:
-        """An SOS marked test through the real path, as `test-alarm`: {id, seq}."""
-        return await self._op_test_alarm({})
 
     async def _op_pin(self, request: dict[str, Any]) -> dict[str, Any]:
         """The installer's one-time PIN (or the family PIN) for the pages."""
@@ -1348,7 +1192,7 @@ class Hub:
                     "note": a.note,
                     "age_s": round(now - a.raised_at),
                 }
-                for a in sorted(self.book.alarms.values(), key=lambda a: a.raised_at)
+                for a in sorted(self.alarms.book.alarms.values(), key=lambda a: a.raised_at)
             ],
         }
 
@@ -1365,12 +1209,7 @@ class Hub:
         return {"events": [{**row.event.to_dict(), "sent_at": sent_at(row)} for row in rows]}
 
     async def _op_test_alarm(self, _request: dict[str, Any]) -> dict[str, Any]:
-        event = await self.raise_alarm(
-            "sos", test=True, source=Source("control", name="test-alarm", protocol="cli")
-        )
-        if event is None:
-            raise HubError("the test alarm could not be stored; see the hub's log")
-        return {"id": event.id, "seq": event.seq}
+        return await self.alarms.test_alarm()
 
     def _require_simulation(self, op: str) -> None:
         from gpiozero.pins.mock import MockFactory
@@ -1397,7 +1236,7 @@ class Hub:
             raise HubError("inject needs kind (lower-case letters, digits, _) and data (object)")
         source = Source("sim", protocol="sim")
         if KIND_PRIORITY.get(kind) is Priority.ALARM:
-            event = await self.raise_alarm(kind, data=data, source=source)
+            event = await self.alarms.raise_alarm(kind, data=data, source=source)
             if event is None:
                 raise HubError("the alarm could not be stored")
         else:

@@ -41,12 +41,12 @@ async def test_a_gas_reading_raises_an_alarm_the_centre_must_acknowledge(
     )
     [gas] = await collector.wait_event("gas")
     assert gas["priority"] == 0
-    await eventually(lambda: gas["id"] in hub.book.alarms)
-    assert hub.book.alarms[gas["id"]].state.value == "sent"  # waiting for the centre's ack
+    await eventually(lambda: gas["id"] in hub.alarms.book.alarms)
+    assert hub.alarms.book.alarms[gas["id"]].state.value == "sent"  # waiting for the centre's ack
     await collector.publish(
         "pingan/v1/T-0001/ack", json.dumps({"id": gas["id"], "state": "received"})
     )
-    await eventually(lambda: hub.book.alarms[gas["id"]].state.value == "acknowledged")
+    await eventually(lambda: hub.alarms.book.alarms[gas["id"]].state.value == "acknowledged")
 
 
 async def test_care_state_is_saved_and_restored_across_a_restart(
@@ -121,7 +121,7 @@ async def test_an_inactivity_alarm_due_with_a_missed_checkin_is_raised_when_the_
         await hub._apply_care(output)
         # The warning could not be stored; the alarm after it is raised all the same (open
         # in memory: it escalates locally when no centre answers).
-        [alarm] = [a for a in hub.book.alarms.values() if a.kind == "inactivity"]
+        [alarm] = [a for a in hub.alarms.book.alarms.values() if a.kind == "inactivity"]
         assert alarm.state is AlarmState.RAISED and alarm.is_open
         await asyncio.to_thread(db.execute, "PRAGMA query_only=OFF")
     finally:

@@ -107,7 +107,7 @@ async def start_hub(tmp_path: Path, port: int) -> Hub:
 
 
 def raised_tests(hub: Hub) -> list[Any]:
-    return [a for a in hub.book.alarms.values() if a.test]
+    return [a for a in hub.alarms.book.alarms.values() if a.test]
 
 
 def alarms_sent(collector: Collector) -> list[dict[str, Any]]:

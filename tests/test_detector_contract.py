@@ -383,7 +383,9 @@ async def tell_the_story(source: Source, kind: str, centre: Centre) -> None:
                 await collector.publish(
                     f"pingan/v1/{HUB_ID}/ack", json.dumps({"id": alarm_id, "state": "resolved"})
                 )
-            await eventually(lambda h=hub: not any(a.is_open for a in h.book.alarms.values()))
+            await eventually(
+                lambda h=hub: not any(a.is_open for a in h.alarms.book.alarms.values())
+            )
             continue
         await source.say(hub, story.handled, what)
         if what == "alarm" and not episode and event is not None:

@@ -73,7 +73,7 @@ async def test_outage_overflowing_the_outbox_sheds_telemetry_and_reports_a_fault
     hub = await make_hub(stopped_broker.port, outbox={"max_bytes": 64 * 1024})
     for n in range(300):  # about 150 KB of motion while the broker is unreachable
         await hub.events.commit(Draft.create("motion", hub.clock, data={"pad": PAD, "n": n}))
-    alarm = await hub.raise_alarm("sos")
+    alarm = await hub.alarms.raise_alarm("sos")
     assert alarm is not None
     stopped_broker.start()
     collector = Collector(stopped_broker.port)
@@ -103,7 +103,7 @@ async def test_a_motion_reading_still_counts_as_a_sign_of_life_when_only_alarms_
         hub.registry.pair, "rflink:pir:1", protocol="rflink", address="rflink:pir:1", kind="motion"
     )
     while hub.outbox.sync.pending_bytes < 64 * 1024:
-        await hub.raise_alarm("smoke", data={"pad": PAD})
+        await hub.alarms.raise_alarm("smoke", data={"pad": PAD})
     before = hub.care.to_dict()["last_sign"]
     await hub.handle_reading(
         Reading("rflink:pir:1", "rflink", "switch", {"command": "on"}, state=State.ALARM)

@@ -506,8 +506,8 @@ def wire(hub: HubApp, modem: Modem, cfg: EscalationConfig) -> Escalator:
         if alarm.state not in UNANSWERED:
             escalator.acked(alarm.id)
 
-    hub.escalation = escalate
-    hub.alarm_listeners.append(centre_answered)
+    hub.alarms.escalation = escalate
+    hub.alarms.listeners.append(centre_answered)
     return escalator
 
 
@@ -520,7 +520,7 @@ async def test_sos_with_the_uplink_down_texts_then_calls_the_family_until_the_ce
 
     await press_sos(hub)
     await eventually(lambda: f"ATD{DAUGHTER.number};" in sim.commands, timeout=10)
-    alarm = hub.book.open_sos()
+    alarm = hub.alarms.book.open_sos()
     assert alarm is not None
     event = await hub.outbox.get(alarm.id)
     assert event is not None

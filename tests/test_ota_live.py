@@ -78,7 +78,7 @@ async def test_a_signed_push_changes_a_threshold_and_a_contact_while_events_flow
         ),
         retain=True,
     )
-    alarm = await hub.raise_alarm("sos")
+    alarm = await hub.alarms.raise_alarm("sos")
     sent += [
         (await hub.events.commit(Draft.create("motion", hub.clock, data={"n": n}))).id
         for n in range(100, 200)
@@ -86,7 +86,7 @@ async def test_a_signed_push_changes_a_threshold_and_a_contact_while_events_flow
     [report] = await eventually(lambda: reports(fleet_collector))
     assert report["version"] == 1 and report["status"] == "applied" and report["error"] is None
     assert hub.cfg.sos.ack_timeout_s == 20.0
-    assert hub.book.timing.ack_timeout_s == 20.0
+    assert hub.alarms.book.timing.ack_timeout_s == 20.0
     assert [c.number for c in hub.family.escalator.cfg.contacts] == ["+8613800138000"]
     assert alarm is not None
     await eventually(lambda: {e["id"] for e in fleet_collector.events()} >= {*sent, alarm.id})
@@ -203,7 +203,7 @@ async def test_everything_the_hub_publishes_conforms_to_the_asyncapi_contract(
     await everything.subscribed.wait()
     try:
         hub = await start(make_hub, broker.port, mqtt={"heartbeat_s": 1.0})
-        await hub.raise_alarm("sos")
+        await hub.alarms.raise_alarm("sos")
         await hub.events.commit(Draft.create("motion", hub.clock, data={"room": "厨房"}))
         await everything.publish(f"{ROOT}/config/desired", signed(1, {"sos": {"resend_s": 5.0}}))
         await everything.publish(f"{ROOT}/config/desired", b"garbage")

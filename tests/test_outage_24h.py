@@ -129,7 +129,7 @@ async def live_a_day_offline(h: Hub, clock: FakeClock, broker: Mosquitto) -> Day
 
     h.outbox.commit = recorded  # type: ignore[method-assign]
     watch = LoopWatch(clock)
-    h.book.tick = watch.wrap("alarm timers", h.book.tick)  # type: ignore[method-assign]
+    h.alarms.book.tick = watch.wrap("alarm timers", h.alarms.book.tick)  # type: ignore[method-assign]
     h.care.tick = watch.wrap("care checks", h.care.tick)  # type: ignore[method-assign]
     h.supervisor.tick = watch.wrap("supervision", h.supervisor.tick)  # type: ignore[method-assign]
     h.vitals.complete = watch.wrap("health archive", h.vitals.complete)  # type: ignore[method-assign]
@@ -160,7 +160,7 @@ async def live_a_day_offline(h: Hub, clock: FakeClock, broker: Mosquitto) -> Day
         if minute == 450:  # 15:30: the kitchen smoke detector
             await h.handle_reading(Reading(SMOKE, "rflink", "switch", {"command": "on"}, state=ON))
         if minute == 1140:  # 03:00: a fall reported by the watch
-            await h.raise_alarm("fall", source=Source(WATCH, protocol="ble"))
+            await h.alarms.raise_alarm("fall", source=Source(WATCH, protocol="ble"))
         await watch.caught_up()
     # Let escalations still writing to the modem finish before the link returns.
     await eventually(lambda: sum(e.kind == "escalation_sms" for e in committed) >= 6)

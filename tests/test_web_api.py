@@ -374,14 +374,14 @@ async def test_a_detector_set_off_in_the_walk_test_reaches_the_centre_flagged_as
     # stored and sent the real way (priority 0), but the centre sees it is the installer
     assert smoke["priority"] == 0 and smoke["source"]["device"] == SMOKE
     assert smoke["data"]["test"] is True and smoke["data"]["walk_test"] == server.walk.id
-    assert hub.book.alarms[smoke["id"]].test  # the lifecycle treats it as any test alarm
+    assert hub.alarms.book.alarms[smoke["id"]].test  # the lifecycle treats it as any test alarm
     html = await (await client.get("/installer/walk")).text()
     assert "已确认 1 / 3" in html and "测试报警：" in html
     # a detector that is not on the checklist still raises a real alarm
     await hub.handle_reading(Reading(GAS, "rflink", "gas", {"gas": True}, state=State.ALARM))
     [gas] = await collector.wait_event("gas")
     assert "test" not in gas["data"] and "walk_test" not in gas["data"]
-    assert not hub.book.alarms[gas["id"]].test
+    assert not hub.alarms.book.alarms[gas["id"]].test
     await client.post("/installer/walk/finish", data={"csrf": token})
     [report] = await collector.wait_event("walk_test")
     assert report["data"]["test_alarms"] == [smoke["id"]]
@@ -394,7 +394,7 @@ async def test_a_detector_set_off_in_the_walk_test_reaches_the_centre_flagged_as
     [real] = await eventually(
         lambda: [e for e in collector.events("smoke") if e["id"] != smoke["id"]]
     )
-    assert "test" not in real["data"] and not hub.book.alarms[real["id"]].test
+    assert "test" not in real["data"] and not hub.alarms.book.alarms[real["id"]].test
 
 
 async def test_the_hubs_red_and_green_buttons_tick_off_and_a_red_press_is_a_test_sos(
@@ -439,7 +439,7 @@ async def test_a_forgotten_walk_test_ends_by_itself_and_alarms_are_real_again(
     assert "巡检超时，已自动结束" in html
     await hub.handle_reading(Reading(SMOKE, "rflink", "smoke", {"smoke": True}, state=State.ALARM))
     [smoke] = await collector.wait_event("smoke")
-    assert "test" not in smoke["data"] and not hub.book.alarms[smoke["id"]].test
+    assert "test" not in smoke["data"] and not hub.alarms.book.alarms[smoke["id"]].test
 
 
 async def test_the_survey_shows_wifi_broker_cellular_and_device_signal(
@@ -482,7 +482,7 @@ async def test_the_family_page_shows_open_alerts_and_troubled_devices(
     hub, server, client = web
     await hub.pair_device(DOOR, "door", "大门", "门口")
     await hub.handle_reading(door_reading(battery_low=True))
-    await hub.test_alarm()
+    await hub.alarms.test_alarm()
     status, html = await login(client, server.access.family_pin)
     assert status == 200
     assert "紧急求助" in html and "(测试)" in html  # the open (test) SOS and its state
@@ -612,7 +612,7 @@ async def test_the_hub_starts_and_raises_alarms_when_the_pages_pin_file_cannot_b
     try:
         assert hub.web is not None and re.fullmatch(r"\d{8}", hub.web.access.family_pin)
         assert "family PIN not saved" in caplog.text
-        await hub.test_alarm()
+        await hub.alarms.test_alarm()
         [sos] = await collector.wait_event("sos")
         assert sos["data"]["test"] is True
     finally:
@@ -653,7 +653,7 @@ async def test_pages_listen_on_the_lan_interface_and_wait_for_its_address(
     family = await asyncio.to_thread(call, hub.cfg.control_socket, "pin", family=True)
     assert len(family["pin"]) == 8  # the PINs can be handed out meanwhile
     assert "has no IPv4 address; retrying" in caplog.text
-    await hub.test_alarm()  # and the alarm path does not care
+    await hub.alarms.test_alarm()  # and the alarm path does not care
     pages.cfg = replace(pages.cfg, interface="lo")  # the interface got its address
     await eventually(lambda: pages.address == "127.0.0.1")
     async with ClientSession() as session, session.get(f"http://127.0.0.1:{port}/login") as r:
@@ -891,7 +891,7 @@ async def test_pages_that_cannot_load_stop_listening_and_say_why(
     assert "aiohttp.web" in caplog.text  # and why
     with pytest.raises(ConnectionRefusedError):
         await asyncio.open_connection("127.0.0.1", port)
-    await hub.test_alarm()  # the hub carries on
+    await hub.alarms.test_alarm()  # the hub carries on
 
 
 async def test_signal_of_neighbours_pushed_off_the_candidate_list_is_not_kept(

@@ -24,7 +24,7 @@ async def test_the_sos_key_of_a_wristband_paired_as_a_wearable_raises_the_sos(
         call, hub.cfg.control_socket, "pair", key=PENDANT, kind="wearable", name="手环"
     )
     await hub.handle_reading(decode_advert(PENDANT_IDLE_ADV, address=PENDANT))
-    assert hub.book.open_sos() is None  # being worn is not a call for help
+    assert hub.alarms.book.open_sos() is None  # being worn is not a call for help
     await hub.handle_reading(decode_advert(PENDANT_BUTTON_PRESS_ADV, address=PENDANT))
     [sos] = await collector.wait_event("sos")
     assert sos["source"]["device"] == PENDANT

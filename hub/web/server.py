@@ -414,8 +414,8 @@ class WebServer:
                     exc,
                 )
         self.hub.reading_listeners.append(self._on_reading)
-        self.hub.alarm_listeners.append(self._on_alarm)
-        self.hub.alarm_marks.append(self._mark_walk_alarm)
+        self.hub.alarms.listeners.append(self._on_alarm)
+        self.hub.alarms.marks.append(self._mark_walk_alarm)
         self._tasks.append(asyncio.create_task(self._watch_buttons(), name="web-buttons"))
 
     async def _on_cleanup(self, _app: web.Application) -> None:
@@ -433,9 +433,9 @@ class WebServer:
         with contextlib.suppress(ValueError):
             self.hub.reading_listeners.remove(self._on_reading)
         with contextlib.suppress(ValueError):
-            self.hub.alarm_listeners.remove(self._on_alarm)
+            self.hub.alarms.listeners.remove(self._on_alarm)
         with contextlib.suppress(ValueError):
-            self.hub.alarm_marks.remove(self._mark_walk_alarm)
+            self.hub.alarms.marks.remove(self._mark_walk_alarm)
 
     async def _new_family_pin(self) -> str:
         pin = self.access.new_family_pin()
@@ -882,7 +882,7 @@ class WebServer:
         walk = self.walk
         if walk is None or walk.alarm_id is None:
             return
-        alarm = self.hub.book.alarms.get(walk.alarm_id)
+        alarm = self.hub.alarms.book.alarms.get(walk.alarm_id)
         if alarm is not None:
             walk.alarm_state = alarm.state.value
 
@@ -948,7 +948,7 @@ class WebServer:
             self._walk_timer.cancel()
             self._walk_timer = None
         self.last_report = None
-        alarm = self.hub.book.alarms.get(walk.alarm_id) if walk.alarm_id else None
+        alarm = self.hub.alarms.book.alarms.get(walk.alarm_id) if walk.alarm_id else None
         if alarm is not None:
             walk.alarm_state = alarm.state.value
         report = walk.report(self._wall(), ended)
@@ -963,7 +963,7 @@ class WebServer:
         if self.walk is None:
             raise BadInput("walk_not_started", 409)
         walk = self.walk
-        raised = await self.hub.test_alarm()  # data.test = true, the real path to the centre
+        raised = await self.hub.alarms.test_alarm()  # data.test = true, the real path to the centre
         # The walk may have timed out (or been finished) while the alarm was stored: the
         # alarm went out all the same; it belongs to the walk that asked for it.
         walk.alarm_id = raised["id"]
@@ -1060,7 +1060,7 @@ class WebServer:
         now = self.monotonic()
         alarms = [
             {"kind": a.kind, "state": a.state.value, "test": a.test, "age_s": now - a.raised_at}
-            for a in sorted(self.hub.book.alarms.values(), key=lambda a: a.raised_at)
+            for a in sorted(self.hub.alarms.book.alarms.values(), key=lambda a: a.raised_at)
         ]
         care = getattr(self.hub, "care", None)
         last = care.last_sign.elapsed(self.hub.clock) if care is not None else 0.0
