@@ -141,7 +141,7 @@ async def hub_process(spec: dict[str, Any]) -> None:
     await h.start()
     ticks = Ticks(clock)
     h.alarms.book.tick = ticks.wrap("alarm timers", h.alarms.book.tick)  # type: ignore[method-assign]
-    h.care.tick = ticks.wrap("care checks", h.care.tick)  # type: ignore[method-assign]
+    h.care.engine.tick = ticks.wrap("care checks", h.care.engine.tick)  # type: ignore[method-assign]
     h.supervisor.tick = ticks.wrap("supervision", h.supervisor.tick)  # type: ignore[method-assign]
     h.vitals.complete = ticks.wrap("health archive", h.vitals.complete)  # type: ignore[method-assign]
     publish_status = h.uplink._publish_status

@@ -21,9 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from hub import __version__
 from hub.ble_link import BleLink, locate_later, start_ble
-from hub.care.base import Led, Siren, Speak
-from hub.care.base import Output as CareOutput
-from hub.care.engine import CareEngine
 from hub.care.rooms import Paired
 from hub.clock import Clock, SystemClock
 from hub.config import Config, RunningConfig
@@ -39,14 +36,10 @@ from hub.sensors.serial_source import SerialSource
 from hub.sensors.signal import read_link
 from hub.sensors.supervision import Health, Notice, Supervisor
 from hub.services.alarms import AlarmService, EscalationHook
+from hub.services.care import CareService
 from hub.services.committer import EventCommitter
 from hub.services.family import FamilyEscalation
 from hub.services.speech import SpeechService
-from hub.sos.lifecycle import (
-    Alarm,
-    AlarmState,
-    Timing,
-)
 from hub.store.atomic import read_json, write_json_atomic
 from hub.store.config_store import ConfigStore
 from hub.store.health import VitalBuckets
@@ -80,30 +73,6 @@ _LOGGER = logging.getLogger(__name__)
 # How often the lifecycle timers are evaluated; resend/escalation timing is in
 # seconds, so a one-second tick keeps them within a second of their target.
 _TICK_S = 1.0
-# Closed and cancelled alarms stay visible in `status` this long.
-_KEEP_CLOSED_S = 3600.0
-# Alarm records and PUBACK marks are written this long after they change, in one batch.
-_LAZY_WRITE_S = 0.1
-# Care checks are ticked this often (their windows are in minutes) and their state is
-# saved at least this often, and at once whenever they decide something.
-_CARE_TICK_S = 15.0
-_CARE_SAVE_S = 300.0
-# What the elder hears as an alarm moves on.
-ALARM_PROMPTS = {
-    AlarmState.SENT: "alarm_sent",
-    AlarmState.ACKNOWLEDGED: "centre_received",
-    AlarmState.DISPATCHED: "help_dispatched",
-}
-# The care checks' prompt ids, as the voice module names them.
-_CARE_PROMPTS = {
-    "prealarm_press_green": "prealarm",
-    "checkin_reminder": "checkin_reminder",
-    "checkin_thanks": "checkin_thanks",
-    "hazard_gas_no_switches_open_windows_leave": "gas_guidance",
-    "hazard_smoke_leave": "smoke_guidance",
-    "hazard_co_open_windows_leave": "co_guidance",
-    "hazard_water_turn_off_tap": "water_guidance",
-}
 # Finished health-archive buckets are looked for this often.
 _ARCHIVE_CHECK_S = 30.0
 # Device supervision (offline detection, storm summaries) is evaluated this often.
@@ -125,16 +94,6 @@ _COMMANDS = ("test", "speak", "locate", "callback")
 # socket's share, the start-up line is a warning (a LimitNOFILE set too low).
 _MIN_RESERVE_FDS = 256
 
-_PATTERN = {
-    AlarmState.RAISED: "raised",
-    AlarmState.COMMITTED: "raised",
-    AlarmState.SENT: "sent",
-    AlarmState.ACKNOWLEDGED: "acknowledged",
-    AlarmState.DISPATCHED: "acknowledged",
-    AlarmState.CLOSED: "off",
-    AlarmState.CANCELLED: "off",
-}
-
 _BLE_ADDRESS = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 
 
@@ -149,21 +108,6 @@ def _open_descriptors() -> int:
 def _protocol_of(key: str) -> str:
     """The protocol of a device key never heard yet: a BLE address, or `protocol:...`."""
     return "bthome" if _BLE_ADDRESS.match(key) else key.split(":", 1)[0]
-
-
-def _timing(cfg: Config) -> Timing:
-    """The alarm lifecycle's timers from [sos]."""
-    sos = cfg.sos
-    return Timing(
-        sos.ack_timeout_s,
-        sos.resend_s,
-        sos.cancel_window_s,
-        sos.slow_resend_s,
-        cfg.escalation.uplink_grace_s,
-    )
-
-
-AlarmListener = Callable[[Alarm], None]
 
 
 def _iso(ts: datetime) -> str:
@@ -249,14 +193,6 @@ class Hub:
             self.supervisor.expect(device.key, device.kind, self.clock.monotonic())
             if device.supervision_s:
                 self.supervisor.set_interval(device.key, device.supervision_s)
-        saved = await asyncio.to_thread(read_json, self._care_state_path)
-        self.care = (
-            CareEngine.from_dict(cfg.care, self.clock, saved)
-            if isinstance(saved, dict)
-            else CareEngine(cfg.care, self.clock)
-        )
-        self._reconcile_hazards()
-        self.care.know(self._care_devices())
         if self.pin_factory is None:
             self.pin_factory = make_pin_factory(cfg.gpio.pin_factory)
         self.buttons = HubButtons(cfg.gpio, cfg.sos, self.pin_factory, self.clock)
@@ -297,6 +233,16 @@ class Hub:
         )
         await self.alarms.restore()
         self.events.when_committed.append(self.alarms.committed)
+        self.care = CareService(
+            self.running,
+            self.clock,
+            registry=self.registry,
+            alarms=self.alarms,
+            events=self.events,
+            indicators=self.indicators,
+            speech=self.speech,
+        )
+        await self.care.start()
         if cfg.homeassistant.discovery:
             await self._start_homeassistant()
         debug_ops: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {
@@ -333,7 +279,7 @@ class Hub:
         self.tasks.supervise("buttons", self._consume_buttons)
         self.tasks.supervise("timers", self._tick_forever)
         self.tasks.supervise("alarm-records", self.alarms.persist_forever)
-        self.tasks.supervise("care", self._care_forever)
+        self.tasks.supervise("care", self.care.run)
         if cfg.voice.prompts:
             self.speech.start()
         if cfg.voice.listen:
@@ -387,7 +333,7 @@ class Hub:
         await self.events.close()  # the disk may answer again: a last try
         await self.alarms.persist_now()  # what changed in the last moment before stopping
         await self._archive_now(everything=True)
-        await self._save_care()
+        await self.care.save()
         await self.uplink.flush_marks_now()
         if self._control:
             await self._control.close()
@@ -540,8 +486,7 @@ class Hub:
             self.alarms.reconfigure(cfg)
             self.outbox.sync.max_bytes = cfg.outbox.max_bytes
             self.family.escalator.cfg = cfg.escalation
-            self.care = CareEngine.from_dict(cfg.care, self.clock, self.care.to_dict())
-            self.care.know(self._care_devices())
+            self.care.reconfigure(cfg)
             self.uplink.reconfigure(cfg)
 
     def _on_config(self, raw: bytes) -> None:
@@ -703,7 +648,7 @@ class Hub:
         if outcome.reason in (VoiceAnswer.YES.value, VoiceAnswer.NO.value):
             # A spoken answer to the hub's question is a person acting (a phrase alone
             # may be the television; a button answer reached the checks as a press).
-            await self.feed_care(Reading("voice", "voice", "voice", {"answer": outcome.reason}))
+            await self.care.feed(Reading("voice", "voice", "voice", {"answer": outcome.reason}))
         if outcome.action is VoiceAction.ASK:
             self.speech.say("confirm_help")
         elif outcome.action is VoiceAction.RAISE_SOS:
@@ -745,85 +690,7 @@ class Hub:
         since = int(self.clock.now().timestamp() - days * 86400)
         return {"vitals": await self.outbox.vitals_since(since)}
 
-    # -- care checks --------------------------------------------------------------
-
-    @property
-    def _care_state_path(self) -> Path:
-        return self.cfg.data_path / "care-state.json"
-
-    async def _care_forever(self) -> None:
-        """Tick the care checks; save their state so a restart never resets a window."""
-        last_save = self.clock.monotonic()
-        while True:
-            await asyncio.sleep(_CARE_TICK_S)
-            changed = await self._apply_care(self.care.tick())
-            if changed or self.clock.monotonic() - last_save >= _CARE_SAVE_S:
-                await self._save_care()
-                last_save = self.clock.monotonic()
-
-    async def _save_care(self) -> None:
-        try:
-            await asyncio.to_thread(write_json_atomic, self._care_state_path, self.care.to_dict())
-        except OSError as exc:  # a failing card: saved at the next change or in 5 min
-            _LOGGER.error("care state not saved to %s: %s", self._care_state_path, exc)
-
-    def _care_devices(self) -> dict[str, Paired]:
-        """The registry's devices as the care checks know them: kind and room."""
-        return {d.key: Paired(d.kind, d.room) for d in self.registry.devices()}
-
-    async def feed_care(self, reading: Reading, where: Paired | None = None) -> list[Event | Draft]:
-        """Give a reading (with its paired kind and room) to the care checks and act on
-        what they decide: the events stored, or the drafts held to store when the disk
-        answers again."""
-        episodes = set(self.care.hazards.active)
-        output = self.care.feed(reading, where)
-        events = await self._apply_care(output, save=True)
-        if self.care.hazards.active != episodes and not (output.drafts or output.actions):
-            # An all-clear decides nothing to do, yet it must reach the disk at once: a
-            # power cut before the next save would bring the detector back "in alarm",
-            # deaf to its next alarm.
-            await self._save_care()
-        return events
-
-    async def _apply_care(self, output: CareOutput, *, save: bool = False) -> list[Event | Draft]:
-        """Commit (or raise, for alarms) the care checks' events; carry out their actions.
-        Returns the events stored and the drafts the disk refused (held, stored later)."""
-        events: list[Event | Draft] = []
-        for draft in map(self._named, output.drafts):
-            if draft.priority is Priority.ALARM:
-                event = await self.alarms.raise_alarm_draft(draft)
-            else:  # refused: held; the alarms, siren and speech after it still count
-                event = await self.events.commit_or_hold(draft)
-            events.append(draft if event is None else event)
-        for action in output.actions:
-            if isinstance(action, Siren):
-                if action.on:
-                    self.indicators.show("siren")
-            elif isinstance(action, Speak):
-                if action.prompt_id in _CARE_PROMPTS:
-                    self.speech.say(_CARE_PROMPTS[action.prompt_id])
-                else:
-                    _LOGGER.info("care prompt %s has no spoken text", action.prompt_id)
-            elif isinstance(action, Led) and not any(
-                a.is_open for a in self.alarms.book.alarms.values()
-            ):
-                # An open alarm's pattern always wins: the elder must see where help is.
-                self.indicators.show("raised" if action.pattern == "alarm" else action.pattern)
-        if save and (output.drafts or output.actions):
-            await self._save_care()
-        return events
-
     # -- paired devices -----------------------------------------------------------
-
-    def _named(self, draft: Draft) -> Draft:
-        """The draft with its device's name and room from the registry (the care checks
-        know only the device key; the centre must know *which* detector alarms, and where)."""
-        src = draft.source
-        device = self.registry.get(src.device) if src is not None and not src.name else None
-        if device is None:
-            return draft
-        named = Source(device.key, name=device.name, room=device.room, protocol=device.protocol)
-        return replace(draft, source=named)
 
     def _start_power(self) -> None:
         """Watch the UPS HAT ([power]): power_lost after the ride-through, power_restored,
@@ -919,7 +786,7 @@ class Hub:
             await self.alarms.raise_alarm("sos", source=source)
         notices = self.supervisor.observe(reading, self.clock.monotonic(), kind=device.kind)
         await self._commit_notices(notices)
-        await self.feed_care(reading, Paired(device.kind, device.room))
+        await self.care.feed(reading, Paired(device.kind, device.room))
 
     def _tell_reading_listeners(self, reading: Reading, device: Device | None) -> None:
         for listener in self.reading_listeners:
@@ -932,7 +799,9 @@ class Hub:
         for notice in notices:
             if notice.kind in ("sensor_offline", "sensor_restored"):
                 # The care checks say which of their rules went blind (simulate --explain).
-                self.care.device_health(notice.device, online=notice.kind == "sensor_restored")
+                self.care.engine.device_health(
+                    notice.device, online=notice.kind == "sensor_restored"
+                )
             if notice.kind in (*HAZARD_KINDS, "button"):
                 continue  # alarms: raised by the care checks / the SOS path, not twice
             if notice.kind == "wearable":
@@ -941,7 +810,7 @@ class Hub:
                 continue
             device = self.registry.get(notice.device)
             data = notice.data
-            if notice.kind == "sensor_offline" and self.care.hazards.in_alarm(notice.device):
+            if notice.kind == "sensor_offline" and self.care.engine.hazards.in_alarm(notice.device):
                 # Gone quiet in the middle of an alarm (burnt, or its battery gone): the
                 # centre must know the hazard was never reported over.
                 data = {**data, "in_alarm": True}
@@ -961,13 +830,6 @@ class Hub:
             await self._commit_notices(self.supervisor.tick(self.clock.monotonic()))
             if self.registry.flush_due():  # a door's new state reaches the disk within a minute
                 await asyncio.to_thread(self.registry.flush)
-
-    def _reconcile_hazards(self) -> None:
-        """Drop saved hazard episodes of devices no longer paired as that detector (a
-        removed detector must not stay "in alarm", deaf to its next alarm, for ever)."""
-        paired = {d.key: d.kind for d in self.registry.devices()}
-        for episode in self.care.hazards.reconcile(paired):
-            _LOGGER.warning("hazard episode %s dropped: not paired as that detector now", episode)
 
     async def _op_devices(self, _request: dict[str, Any]) -> dict[str, Any]:
         devices = await asyncio.to_thread(self.registry.devices)
@@ -1006,9 +868,9 @@ class Hub:
             )
         )
         # Paired again (perhaps as another kind): its next alarm is a new one.
-        await self._forget_hazards(device.key)
+        await self.care.forget_hazards(device.key)
         self.supervisor.expect(device.key, device.kind, self.clock.monotonic())
-        self.care.know(self._care_devices())  # a door paired now is watched tonight
+        self.care.devices_changed()  # a door paired now is watched tonight
         return {"device": asdict(device)}
 
     async def _op_remove(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -1017,18 +879,9 @@ class Hub:
             raise HubError(f"no paired device {key!r}")
         key = canonical_key(key)
         self.supervisor.forget(key)
-        await self._forget_hazards(key)
-        self.care.know(self._care_devices())
+        await self.care.forget_hazards(key)
+        self.care.devices_changed()
         return {"removed": key}
-
-    async def _forget_hazards(self, key: str) -> None:
-        """End the hazard episodes of a device removed or paired again (saved at once)."""
-        ended = self.care.hazards.forget(key)
-        if ended:
-            _LOGGER.warning(
-                "hazard episodes %s ended: the device was removed or paired again", ended
-            )
-            await self._save_care()
 
     async def _op_rename(self, request: dict[str, Any]) -> dict[str, Any]:
         key, name, room = request.get("key"), request.get("name"), request.get("room")
@@ -1037,7 +890,7 @@ class Hub:
         if not all(v is None or isinstance(v, str) for v in (name, room)):
             raise HubError("name and room must be text")
         device = await asyncio.to_thread(lambda: self.registry.rename(key, name=name, room=room))
-        self.care.know(self._care_devices())  # a moved PIR counts for its new room
+        self.care.devices_changed()  # a moved PIR counts for its new room
         return {"device": asdict(device)}
 
     # -- readings -----------------------------------------------------------------
@@ -1076,7 +929,7 @@ class Hub:
                 await self.alarms.raise_alarm("sos", source=source, raised_by=press)
         elif reading.device == SOS_BUTTON and action == "hold":
             await self.alarms.cancel_held(press, source)
-        events = await self.feed_care(reading)  # every press is a sign of life
+        events = await self.care.feed(reading)  # every press is a sign of life
         if (
             reading.device == OK_BUTTON
             and action == "press"

@@ -133,7 +133,7 @@ class BleLink:
         await self.hub.outbox.store_presence(
             [(epoch, reading.device, present, room, reading.rssi)], keep_after
         )
-        await self.hub.feed_care(
+        await self.hub.care.feed(
             replace(reading, device=self._care_key.get(reading.device, reading.device))
         )
 

@@ -376,7 +376,9 @@ async def tell_the_story(source: Source, kind: str, centre: Centre) -> None:
             after = story.device(hub)
             assert (after.state if after else None) == (before.state if before else None)
             if kind in STATEFUL:
-                assert hub.care.hazards.in_alarm(after.key) == (episode and event is not None)
+                assert hub.care.engine.hazards.in_alarm(after.key) == (
+                    episode and event is not None
+                )
             continue
         if what == "resolve":  # the operator closes what the centre has
             for alarm_id in story.alarms():
@@ -396,7 +398,7 @@ async def tell_the_story(source: Source, kind: str, centre: Centre) -> None:
         if kind in STATEFUL and what in ("alarm", "clear"):
             device = story.device(hub)
             assert device.state == ("alarm" if what == "alarm" else "clear")
-            assert hub.care.hazards.in_alarm(device.key) == (episode and event is not None)
+            assert hub.care.engine.hazards.in_alarm(device.key) == (episode and event is not None)
     # At the centre: exactly the alarms the story calls for, of the paired kind.
     if expected:
         await collector.wait_event(event or "", count=expected)

@@ -130,7 +130,7 @@ async def live_a_day_offline(h: Hub, clock: FakeClock, broker: Mosquitto) -> Day
     h.outbox.commit = recorded  # type: ignore[method-assign]
     watch = LoopWatch(clock)
     h.alarms.book.tick = watch.wrap("alarm timers", h.alarms.book.tick)  # type: ignore[method-assign]
-    h.care.tick = watch.wrap("care checks", h.care.tick)  # type: ignore[method-assign]
+    h.care.engine.tick = watch.wrap("care checks", h.care.engine.tick)  # type: ignore[method-assign]
     h.supervisor.tick = watch.wrap("supervision", h.supervisor.tick)  # type: ignore[method-assign]
     h.vitals.complete = watch.wrap("health archive", h.vitals.complete)  # type: ignore[method-assign]
 

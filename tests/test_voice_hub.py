@@ -50,7 +50,7 @@ async def test_prompts_follow_the_alarm_and_the_centre_can_speak(
         )
         await eventually(lambda: heard("centre_received"))
 
-        await hub.feed_care(
+        await hub.care.feed(
             Reading(
                 device="rf:gas",
                 protocol="rflink",

@@ -1063,7 +1063,7 @@ class WebServer:
             for a in sorted(self.hub.alarms.book.alarms.values(), key=lambda a: a.raised_at)
         ]
         care = getattr(self.hub, "care", None)
-        last = care.last_sign.elapsed(self.hub.clock) if care is not None else 0.0
+        last = care.engine.last_sign.elapsed(self.hub.clock) if care is not None else 0.0
         fragment = pages.family_fragment(
             lang,
             last_sign_ago_s=last,
