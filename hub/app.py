@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import asdict, replace
@@ -31,13 +30,13 @@ from hub.event import KIND_PRIORITY, Draft, Event, Priority, Source, valid_kind
 from hub.reading import Reading
 from hub.sensors.attribute import HAZARD_KINDS, attribute
 from hub.sensors.gpio import OK_BUTTON, SOS_BUTTON, HubButtons, Indicators, make_pin_factory
-from hub.sensors.keys import canonical_key, pairable
 from hub.sensors.serial_source import SerialSource
 from hub.sensors.signal import read_link
-from hub.sensors.supervision import Health, Notice, Supervisor
+from hub.sensors.supervision import Notice, Supervisor
 from hub.services.alarms import AlarmService, EscalationHook
 from hub.services.care import CareService
 from hub.services.committer import EventCommitter
+from hub.services.devices import DeviceAdmin
 from hub.services.family import FamilyEscalation
 from hub.services.speech import SpeechService
 from hub.store.atomic import read_json, write_json_atomic
@@ -77,8 +76,6 @@ _TICK_S = 1.0
 _ARCHIVE_CHECK_S = 30.0
 # Device supervision (offline detection, storm summaries) is evaluated this often.
 _SUPERVISION_TICK_S = 5.0
-# What a paired device can be.
-DEVICE_KINDS = ("door", "motion", "smoke", "gas", "co", "water", "button", "wearable", "sensor")
 # Home Assistant's state document is re-evaluated this often (published only on change);
 # the last check-in is looked for among this many recent events at start.
 _HA_REFRESH_S = 5.0
@@ -94,8 +91,6 @@ _COMMANDS = ("test", "speak", "locate", "callback")
 # socket's share, the start-up line is a warning (a LimitNOFILE set too low).
 _MIN_RESERVE_FDS = 256
 
-_BLE_ADDRESS = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
-
 
 def _open_descriptors() -> int:
     """File descriptors this process holds now (Linux /proc; 0 where there is none)."""
@@ -103,11 +98,6 @@ def _open_descriptors() -> int:
         return len(os.listdir("/proc/self/fd")) - 1  # less the one listing it
     except OSError:
         return 0
-
-
-def _protocol_of(key: str) -> str:
-    """The protocol of a device key never heard yet: a BLE address, or `protocol:...`."""
-    return "bthome" if _BLE_ADDRESS.match(key) else key.split(":", 1)[0]
 
 
 def _iso(ts: datetime) -> str:
@@ -243,6 +233,13 @@ class Hub:
             speech=self.speech,
         )
         await self.care.start()
+        self.devices = DeviceAdmin(
+            self.running,
+            self.clock,
+            registry=self.registry,
+            supervisor=self.supervisor,
+            care=self.care,
+        )
         if cfg.homeassistant.discovery:
             await self._start_homeassistant()
         debug_ops: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {
@@ -259,7 +256,7 @@ class Hub:
                 "events": self._op_events,
                 "test-alarm": self._op_test_alarm,
                 **debug_ops,
-                "devices": self._op_devices,
+                "devices": lambda _req: self.devices.listing(),
                 "health": self._op_health,
                 "pair": self._op_pair,
                 "remove": self._op_remove,
@@ -574,7 +571,7 @@ class Hub:
         )
         devices = self.registry.devices()
         levels = [d.battery for d in devices if d.battery is not None]
-        health = self.device_health()
+        health = self.devices.health()
         return HaState(
             open_alarms=len(open_alarms),
             alarm=open_alarms[-1].state.value if open_alarms else "none",
@@ -831,68 +828,6 @@ class Hub:
             if self.registry.flush_due():  # a door's new state reaches the disk within a minute
                 await asyncio.to_thread(self.registry.flush)
 
-    async def _op_devices(self, _request: dict[str, Any]) -> dict[str, Any]:
-        devices = await asyncio.to_thread(self.registry.devices)
-        inbox = await asyncio.to_thread(self.registry.inbox)
-        return {
-            "devices": [asdict(d) for d in devices],
-            "inbox": [asdict(h) for h in inbox],
-        }
-
-    async def _op_pair(self, request: dict[str, Any]) -> dict[str, Any]:
-        key, kind = request.get("key"), request.get("kind")
-        name, room = request.get("name", ""), request.get("room", "")
-        body_worn = request.get("body_worn", False)
-        if not all(isinstance(v, str) for v in (key, kind, name, room)) or not key or not kind:
-            raise HubError("pair needs key and kind (text), and optionally name and room")
-        if not isinstance(body_worn, bool):
-            raise HubError("body_worn must be true or false")
-        if kind not in DEVICE_KINDS:
-            raise HubError(f"kind must be one of {', '.join(DEVICE_KINDS)}")
-        modbus = [det.key(self.cfg.modbus.port) for det in self.cfg.modbus.detectors]
-        try:
-            key = pairable(str(key), modbus)
-        except ValueError as exc:  # a key no reading will ever carry: say so now
-            raise HubError(f"not paired: {exc}") from exc
-        heard = {h.key: h for h in await asyncio.to_thread(self.registry.inbox)}.get(key)
-        protocol = heard.protocol if heard else _protocol_of(key)
-        device = await asyncio.to_thread(
-            lambda: self.registry.pair(
-                key,
-                protocol=protocol,
-                address=key,
-                kind=str(kind),
-                name=str(name)[:40],
-                room=str(room)[:40],
-                body_worn=body_worn,
-            )
-        )
-        # Paired again (perhaps as another kind): its next alarm is a new one.
-        await self.care.forget_hazards(device.key)
-        self.supervisor.expect(device.key, device.kind, self.clock.monotonic())
-        self.care.devices_changed()  # a door paired now is watched tonight
-        return {"device": asdict(device)}
-
-    async def _op_remove(self, request: dict[str, Any]) -> dict[str, Any]:
-        key = request.get("key")
-        if not isinstance(key, str) or not await asyncio.to_thread(self.registry.remove, key):
-            raise HubError(f"no paired device {key!r}")
-        key = canonical_key(key)
-        self.supervisor.forget(key)
-        await self.care.forget_hazards(key)
-        self.care.devices_changed()
-        return {"removed": key}
-
-    async def _op_rename(self, request: dict[str, Any]) -> dict[str, Any]:
-        key, name, room = request.get("key"), request.get("name"), request.get("room")
-        if not isinstance(key, str) or self.registry.get(key) is None:
-            raise HubError(f"no paired device {key!r}")
-        if not all(v is None or isinstance(v, str) for v in (name, room)):
-            raise HubError("name and room must be text")
-        device = await asyncio.to_thread(lambda: self.registry.rename(key, name=name, room=room))
-        self.care.devices_changed()  # a moved PIR counts for its new room
-        return {"device": asdict(device)}
-
     # -- readings -----------------------------------------------------------------
 
     async def _consume_buttons(self) -> None:
@@ -949,7 +884,7 @@ class Hub:
             "uptime_s": round(time.monotonic() - self.started_at),
             "outbox": {str(k): v for k, v in depth.items()},
             "open_alarms": sum(1 for a in self.alarms.book.alarms.values() if a.is_open),
-            "devices": self.device_health(),
+            "devices": self.devices.health(),
             "signal": await self.link_signal(),
         }
 
@@ -967,24 +902,6 @@ class Hub:
             "modem_rssi_dbm": self.family.modem_rssi_dbm,
         }
 
-    # -- what the pages call (the same functions as the CLI's control ops) ----------
-
-    async def device_listing(self) -> dict[str, Any]:
-        """Paired devices and the pairing inbox, as `devices list` shows them."""
-        return await self._op_devices({})
-
-    async def pair_device(self, key: str, kind: str, name: str = "", room: str = "") -> None:
-        """Pair a heard device, as `devices pair`; HubError says what is wrong."""
-        await self._op_pair({"key": key, "kind": kind, "name": name, "room": room})
-
-    async def remove_device(self, key: str) -> None:
-        """Unpair a device, as `devices remove`; HubError when it is not paired."""
-        await self._op_remove({"key": key})
-
-    async def rename_device(self, key: str, name: str | None, room: str | None) -> None:
-        """Rename or move a device, as `devices rename`; HubError when it is not paired."""
-        await self._op_rename({"key": key, "name": name, "room": room})
-
     async def _op_pin(self, request: dict[str, Any]) -> dict[str, Any]:
         """The installer's one-time PIN (or the family PIN) for the pages."""
         if self.web is None:
@@ -993,16 +910,6 @@ class Hub:
             family=bool(request.get("family")), new=bool(request.get("new"))
         )
         return result
-
-    def device_health(self) -> dict[str, int]:
-        """Paired devices heard recently, gone silent, and with a low battery."""
-        devices = self.registry.devices()
-        offline = sum(1 for d in devices if self.supervisor.health(d.key) is Health.OFFLINE)
-        return {
-            "online": len(devices) - offline,
-            "offline": offline,
-            "low_battery": sum(1 for d in devices if d.battery_low),
-        }
 
     async def status(self) -> dict[str, Any]:
         """Everything `pingan-hub status` shows."""
@@ -1024,7 +931,7 @@ class Hub:
                 "last_error": up.last_error,
                 "published": up.published,
             },
-            "devices": self.device_health(),
+            "devices": self.devices.health(),
             "power": self.ups.status() if self.ups is not None else None,
             **({"ble": self.ble.status()} if self.ble is not None else {}),
             "outbox": {
@@ -1063,6 +970,23 @@ class Hub:
 
     async def _op_test_alarm(self, _request: dict[str, Any]) -> dict[str, Any]:
         return await self.alarms.test_alarm()
+
+    async def _op_pair(self, request: dict[str, Any]) -> dict[str, Any]:
+        device = await self.devices.pair(
+            request.get("key"),
+            request.get("kind"),
+            request.get("name", ""),
+            request.get("room", ""),
+            body_worn=request.get("body_worn", False),
+        )
+        return {"device": asdict(device)}
+
+    async def _op_remove(self, request: dict[str, Any]) -> dict[str, Any]:
+        return {"removed": await self.devices.remove(request.get("key"))}
+
+    async def _op_rename(self, request: dict[str, Any]) -> dict[str, Any]:
+        key, name, room = request.get("key"), request.get("name"), request.get("room")
+        return {"device": asdict(await self.devices.rename(key, name, room))}
 
     def _require_simulation(self, op: str) -> None:
         from gpiozero.pins.mock import MockFactory

@@ -145,9 +145,7 @@ async def test_a_night_fall_in_the_bathroom_reaches_the_centre_with_its_room_and
     hub = Hub(parse_config(raw), pin_factory=MockFactory(), local_raw=raw, clock=clock)
     await hub.start()
     try:
-        await hub._op_pair(
-            {"key": "rflink:pir:bath", "kind": "motion", "name": "浴室感应", "room": "卫生间"}
-        )
+        await hub.devices.pair("rflink:pir:bath", "motion", "浴室感应", "卫生间")
         # the 433 MHz PIR says "command on" (ALARM, as the RFLink decoder states it); the
         # registry makes it motion in the bathroom
         await hub.handle_reading(
@@ -171,7 +169,7 @@ async def test_a_hub_with_a_paired_door_contact_watches_the_door_at_night_from_i
 ) -> None:
     hub = await make_hub(broker.port)
     assert hub.care.engine.night_exit_on() == (False, "auto: no door contact paired")
-    await hub._op_pair({"key": "rflink:door:1", "kind": "door", "room": "大门"})
+    await hub.devices.pair("rflink:door:1", "door", room="大门")
     await hub.stop()
     again = await make_hub(broker.port)  # restarted: the registry says a door is paired
     assert again.care.engine.night_exit_on() == (True, "auto: a door contact is paired")
@@ -182,7 +180,7 @@ async def test_a_door_contact_paired_on_a_running_hub_is_watched_that_night_with
 ) -> None:
     # The installer pairs the door and leaves; nobody restarts the hub.
     hub = await make_hub(broker.port)
-    await hub._op_pair({"key": "rflink:door:1", "kind": "door", "room": "大门"})
+    await hub.devices.pair("rflink:door:1", "door", room="大门")
     assert hub.care.engine.night_exit_on() == (True, "auto: a door contact is paired")
-    await hub._op_remove({"key": "rflink:door:1"})
+    await hub.devices.remove("rflink:door:1")
     assert hub.care.engine.night_exit_on() == (False, "auto: no door contact paired")

@@ -364,7 +364,7 @@ async def tell_the_story(source: Source, kind: str, centre: Centre) -> None:
     story = Story(centre.make_hub, centre.broker, collector, source, kind)
     hub = await story.start()
     if source.key:
-        await hub.pair_device(source.key, kind, "测试", "家")
+        await hub.devices.pair(source.key, kind, "测试", "家")
     event = ALARM_EVENT[kind]
     expected = 0
     episode = False  # whether the device is alarming now

@@ -154,7 +154,7 @@ async def test_an_episodes_end_is_on_disk_at_once_so_a_power_cut_cannot_leave_it
     # would come back "still in alarm" and its next alarm would raise nothing.
     hub = await make_hub(broker.port)
     gas = "rflink:chuango:0b2c3d:03"
-    await hub.pair_device(gas, "gas", "燃气", "厨房")
+    await hub.devices.pair(gas, "gas", "燃气", "厨房")
     saved = hub.cfg.data_path / "care-state.json"
 
     def on_disk() -> list[str]:

@@ -137,7 +137,7 @@ async def test_a_form_without_its_csrf_token_changes_nothing(
     web: tuple[Hub, WebServer, TestClient[Any, Any]],
 ) -> None:
     hub, server, client = web
-    await hub.pair_device(DOOR, "door", "大门", "门口")
+    await hub.devices.pair(DOOR, "door", "大门", "门口")
     token = await installer(server, client)
     for form in (
         {"key": DOOR},
@@ -161,7 +161,7 @@ async def test_an_oversized_body_is_refused_and_changes_nothing(
     web: tuple[Hub, WebServer, TestClient[Any, Any]],
 ) -> None:
     hub, server, client = web
-    await hub.pair_device(DOOR, "door", "大门", "门口")
+    await hub.devices.pair(DOOR, "door", "大门", "门口")
     token = await installer(server, client)
     resp = await client.post(
         "/installer/rename", data={"csrf": token, "key": DOOR, "name": "门" * 20_000}
@@ -176,7 +176,7 @@ async def test_malformed_fields_get_a_clear_error_and_change_nothing(
     web: tuple[Hub, WebServer, TestClient[Any, Any]],
 ) -> None:
     hub, server, client = web
-    await hub.pair_device(DOOR, "door", "大门", "门口")
+    await hub.devices.pair(DOOR, "door", "大门", "门口")
     token = await installer(server, client)
     await client.post("/installer/permit-join", data={"csrf": token})
     stranger = Reading("rflink:kaku:00beef:1", "rflink", "door", {"state": "on"}, rssi=-60)
@@ -292,7 +292,7 @@ async def test_a_new_device_replaces_a_broken_one(
     web: tuple[Hub, WebServer, TestClient[Any, Any]],
 ) -> None:
     hub, server, client = web
-    await hub.pair_device(DOOR, "door", "大门", "门口")
+    await hub.devices.pair(DOOR, "door", "大门", "门口")
     token = await installer(server, client)
     await client.post("/installer/permit-join", data={"csrf": token})
     new = "rflink:eurodomest:654321:01"
@@ -326,8 +326,8 @@ async def test_the_walk_test_ticks_devices_and_sends_its_report(
     collector: Collector,
 ) -> None:
     hub, server, client = web
-    await hub.pair_device(DOOR, "door", "大门", "门口")
-    await hub.pair_device(PENDANT, "wearable", "胸牌", "卧室")
+    await hub.devices.pair(DOOR, "door", "大门", "门口")
+    await hub.devices.pair(PENDANT, "wearable", "胸牌", "卧室")
     token = await installer(server, client)
     html = await (await client.post("/installer/walk/start", data={"csrf": token})).text()
     assert "已确认 0 / 4" in html  # two devices and the hub's red and green buttons
@@ -364,11 +364,11 @@ async def test_a_detector_set_off_in_the_walk_test_reaches_the_centre_flagged_as
     collector: Collector,
 ) -> None:
     hub, server, client = web
-    await hub.pair_device(SMOKE, "smoke", "厨房烟感", "厨房")
+    await hub.devices.pair(SMOKE, "smoke", "厨房烟感", "厨房")
     token = await installer(server, client)
     html = await (await client.post("/installer/walk/start", data={"csrf": token})).text()
     assert "巡检模式" in html and "标为测试" in html and "30 分钟内自动结束" in html
-    await hub.pair_device(GAS, "gas", "燃气", "厨房")  # paired after the walk began: not on it
+    await hub.devices.pair(GAS, "gas", "燃气", "厨房")  # paired after the walk began: not on it
     await hub.handle_reading(Reading(SMOKE, "rflink", "smoke", {"smoke": True}, state=State.ALARM))
     [smoke] = await collector.wait_event("smoke")
     # stored and sent the real way (priority 0), but the centre sees it is the installer
@@ -427,7 +427,7 @@ async def test_a_forgotten_walk_test_ends_by_itself_and_alarms_are_real_again(
     from dataclasses import replace
 
     hub, server, client = web
-    await hub.pair_device(SMOKE, "smoke", "厨房烟感", "厨房")
+    await hub.devices.pair(SMOKE, "smoke", "厨房烟感", "厨房")
     server.cfg = replace(server.cfg, walk_test_s=1)  # the installer drove off 30 min ago
     token = await installer(server, client)
     await client.post("/installer/walk/start", data={"csrf": token})
@@ -446,7 +446,7 @@ async def test_the_survey_shows_wifi_broker_cellular_and_device_signal(
     web: tuple[Hub, WebServer, TestClient[Any, Any]],
 ) -> None:
     hub, server, client = web
-    await hub.pair_device(PENDANT, "wearable", "胸牌", "卧室")
+    await hub.devices.pair(PENDANT, "wearable", "胸牌", "卧室")
     await hub.handle_reading(Reading(PENDANT, "bthome", "presence", {}, rssi=-88))
     await installer(server, client)
     await eventually(lambda: hub.uplink.state.connected)
@@ -480,7 +480,7 @@ async def test_the_family_page_shows_open_alerts_and_troubled_devices(
     web: tuple[Hub, WebServer, TestClient[Any, Any]],
 ) -> None:
     hub, server, client = web
-    await hub.pair_device(DOOR, "door", "大门", "门口")
+    await hub.devices.pair(DOOR, "door", "大门", "门口")
     await hub.handle_reading(door_reading(battery_low=True))
     await hub.alarms.test_alarm()
     status, html = await login(client, server.access.family_pin)
@@ -824,7 +824,7 @@ async def test_a_failing_page_listener_never_costs_the_hub_an_alarm(
 ) -> None:
     hub = await make_hub(broker.port)
     smoke = "rflink:alecto v4:0003"
-    await hub.pair_device(smoke, "smoke", "厨房烟感", "厨房")
+    await hub.devices.pair(smoke, "smoke", "厨房烟感", "厨房")
 
     def broken(_reading: Reading, _device: object) -> None:
         raise RuntimeError("a bug in the pages")
@@ -900,7 +900,7 @@ async def test_signal_of_neighbours_pushed_off_the_candidate_list_is_not_kept(
     from hub.web.join import MAX_CANDIDATES
 
     hub, server, client = web
-    await hub.pair_device(PENDANT, "wearable", "胸牌", "卧室")
+    await hub.devices.pair(PENDANT, "wearable", "胸牌", "卧室")
     await hub.handle_reading(Reading(PENDANT, "bthome", "presence", {}, rssi=-60))
     token = await installer(server, client)
     await client.post("/installer/permit-join", data={"csrf": token})
@@ -922,8 +922,8 @@ async def test_a_walk_test_cut_short_by_a_restart_still_reports_what_was_ticked(
     pages = {"enabled": True, "listen": "127.0.0.1", "port": port}
     hub = await make_hub(broker.port, web=pages)
     assert hub.web is not None
-    await hub.pair_device(DOOR, "door", "大门", "门口")
-    await hub.pair_device(PENDANT, "wearable", "胸牌", "卧室")
+    await hub.devices.pair(DOOR, "door", "大门", "门口")
+    await hub.devices.pair(PENDANT, "wearable", "胸牌", "卧室")
     url = f"http://127.0.0.1:{port}"
     async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as phone:  # cookies for an IP
         token = csrf_of(await (await phone.get(f"{url}/login")).text())

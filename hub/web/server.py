@@ -479,8 +479,8 @@ class WebServer:
     def _prune_rssi(self) -> None:
         """Forget the signal of devices no longer offered (pushed off the candidate list,
         or paired and since removed): a neighbour's chatty gear must not grow it forever."""
-        registry = self.hub.registry
-        for key in [k for k in self.rssi if k not in self.join.candidates and not registry.get(k)]:
+        devices = self.hub.devices
+        for key in [k for k in self.rssi if k not in self.join.candidates and not devices.get(k)]:
             del self.rssi[key]
 
     def _wall(self) -> str:
@@ -767,8 +767,8 @@ class WebServer:
     def _device_views(self) -> list[pages.DeviceView]:
         now = self.hub.clock.now()
         views = []
-        for d in self.hub.registry.devices():
-            health = self.hub.supervisor.health(d.key)
+        for d in self.hub.devices.paired():
+            health = self.hub.devices.health_of(d.key)
             seen = None
             if d.last_seen:
                 with contextlib.suppress(ValueError):
@@ -792,7 +792,7 @@ class WebServer:
 
     def _devices_fragments(self, lang: str, csrf: str) -> dict[str, str]:
         now = self.monotonic()
-        paired = self.hub.registry.devices()
+        paired = self.hub.devices.paired()
         candidates = sorted(self.join.candidates.values(), key=lambda c: -c.last_heard)
         return {
             "join": pages.join_fragment(
@@ -835,12 +835,12 @@ class WebServer:
             raise BadInput("not_candidate")
         if kind not in pages.KINDS:
             raise BadInput("bad_kind")
-        old = self.hub.registry.get(replaces) if replaces else None
+        old = self.hub.devices.get(replaces) if replaces else None
         if replaces and old is None:
             raise BadInput("no_device")
-        await self.hub.pair_device(key, str(kind), name, room)
+        await self.hub.devices.pair(key, str(kind), name, room)
         if old is not None:
-            await self.hub.remove_device(old.key)
+            await self.hub.devices.remove(old.key)
             _LOGGER.info("device replaced by a new one")
         self.join.paired(key)
         lang = self.lang_of(request)
@@ -858,9 +858,9 @@ class WebServer:
         form = await self._form(request, session)
         key = _text(form, "key")
         name, room = _clean(_text(form, "name")), _clean(_text(form, "room"))
-        if self.hub.registry.get(key) is None:
+        if self.hub.devices.get(key) is None:
             raise BadInput("no_device")
-        await self.hub.rename_device(key, name, room)
+        await self.hub.devices.rename(key, name, room)
         session.flash = t(self.lang_of(request), "ok_saved")
         self.notify()
         raise web.HTTPSeeOther("/installer/devices")
@@ -869,9 +869,9 @@ class WebServer:
         session = self._need(request, Role.INSTALLER)
         form = await self._form(request, session)
         key = _text(form, "key")
-        if self.hub.registry.get(key) is None:
+        if self.hub.devices.get(key) is None:
             raise BadInput("no_device")
-        await self.hub.remove_device(key)
+        await self.hub.devices.remove(key)
         session.flash = t(self.lang_of(request), "ok_removed")
         self.notify()
         raise web.HTTPSeeOther("/installer/devices")
@@ -907,7 +907,7 @@ class WebServer:
             id=new_event_id(),
             deadline=self.monotonic() + self.cfg.walk_test_s,
         )
-        for d in self.hub.registry.devices():
+        for d in self.hub.devices.paired():
             walk.items[d.key] = CheckItem(d.key, d.name, d.room, d.kind)
         for key, name, kind in HUB_BUTTONS:
             walk.items[key] = CheckItem(key, name, "", kind)
@@ -998,7 +998,7 @@ class WebServer:
         quality = await self.hub.family.signal()
         ble = {
             d.key: self.rssi.get(d.key)
-            for d in self.hub.registry.devices()
+            for d in self.hub.devices.paired()
             if d.protocol in BLE_PROTOCOLS or d.key in self.rssi
         }
         return {
@@ -1039,7 +1039,7 @@ class WebServer:
                 "advice_cell",
             ),
         ]
-        names = {d.key: d for d in self.hub.registry.devices()}
+        names = {d.key: d for d in self.hub.devices.paired()}
         for key, dbm in s["ble_dbm"].items():
             d = names[key]
             measures.append(
