@@ -25,7 +25,7 @@ from hub.clock import Clock, SystemClock
 from hub.config import Config, RunningConfig
 from hub.control import MAX_CLIENTS as CONTROL_CLIENTS
 from hub.control import ControlServer
-from hub.errors import ControlError, DecodeError, HubError
+from hub.errors import DecodeError, HubError
 from hub.event import KIND_PRIORITY, Draft, Event, Priority, Source, valid_kind
 from hub.reading import Reading
 from hub.sensors.attribute import HAZARD_KINDS, attribute
@@ -39,6 +39,7 @@ from hub.services.committer import EventCommitter
 from hub.services.devices import DeviceAdmin
 from hub.services.family import FamilyEscalation
 from hub.services.speech import SpeechService
+from hub.services.voice import VoiceService
 from hub.store.atomic import read_json, write_json_atomic
 from hub.store.config_store import ConfigStore
 from hub.store.health import VitalBuckets
@@ -56,12 +57,8 @@ from hub.sync.ota import (
 from hub.sync.uplink import Uplink
 from hub.systemd import notify, watchdog_interval, watchdog_loop
 from hub.tasks import Tasks
-from hub.voice.capture import ArecordSource, AudioSource
-from hub.voice.confirm import Action as VoiceAction
+from hub.voice.capture import AudioSource
 from hub.voice.confirm import Answer as VoiceAnswer
-from hub.voice.confirm import ConfirmFlow
-from hub.voice.confirm import Outcome as VoiceOutcome
-from hub.voice.listen import VoiceListener
 from hub.web.limits import MAX_PER_ADDRESS, connection_cap, descriptor_limit
 
 if TYPE_CHECKING:  # aiohttp is imported only when the pages are on
@@ -126,7 +123,6 @@ class Hub:
         self.guard = ApplyGuard(cfg.fleet.rollback_after_s)
         self._player = player
         self._audio_source = audio_source
-        self.listener: VoiceListener | None = None
         self._fleet_lock = asyncio.Lock()
         self.clock = clock or SystemClock()
         self.pin_factory = pin_factory
@@ -233,6 +229,16 @@ class Hub:
             speech=self.speech,
         )
         await self.care.start()
+        self.voice = VoiceService(
+            self.running,
+            self.clock,
+            self.tasks,
+            alarms=self.alarms,
+            care=self.care,
+            events=self.events,
+            speech=self.speech,
+            audio_source=self._audio_source,
+        )
         self.devices = DeviceAdmin(
             self.running,
             self.clock,
@@ -262,7 +268,7 @@ class Hub:
                 "remove": self._op_remove,
                 "rename": self._op_rename,
                 "pin": self._op_pin,
-                "voice-enrol": self._op_voice_enrol,
+                "voice-enrol": lambda req: self.voice.enrol(req.get("phrase")),
             },
         )
         await self._control.start()
@@ -280,7 +286,7 @@ class Hub:
         if cfg.voice.prompts:
             self.speech.start()
         if cfg.voice.listen:
-            await self._start_listener()
+            await self.voice.start()
         self.tasks.supervise("supervision", self._supervise_devices_forever)
         self.tasks.supervise("health-archive", self._archive_forever)
         if cfg.rflink.port:
@@ -338,8 +344,7 @@ class Hub:
             await self.web.stop()
         await self.family.close()
         await asyncio.to_thread(self.registry.close)
-        if self.listener is not None:
-            self.listener.close()
+        self.voice.close()
         self.buttons.close()
         self.indicators.close()
         if self.ups is not None:
@@ -441,8 +446,7 @@ class Hub:
         while True:
             now = self.clock.monotonic()
             self.alarms.tick(now)
-            if self.listener is not None:
-                await self.listener.tick()
+            await self.voice.tick()
             rollback = self.guard.tick(now)
             if rollback is not None:
                 await self._roll_back(rollback.version)
@@ -589,72 +593,6 @@ class Hub:
         while True:  # check-ins and device health change without an alarm listener call
             await asyncio.sleep(_HA_REFRESH_S)
             self._ha_refresh()
-
-    async def _start_listener(self) -> None:
-        """Listen for a help phrase (the engines are loaded only when this is on, in a
-        thread: loading takes seconds on a Pi Zero, and the buttons already run)."""
-        from hub.errors import VoiceError
-        from hub.voice.gate import EnergyGate
-        from hub.voice.setup import build_spotters
-
-        try:
-            spotter, answers = await asyncio.to_thread(
-                build_spotters, self.cfg.voice, self.cfg.data_path
-            )
-        except (VoiceError, ImportError) as exc:
-            _LOGGER.error(
-                "voice.listen is on but no spotter can start: %s (install the 'voice' extra)", exc
-            )
-            return
-        self.listener = VoiceListener(
-            self._audio_source or ArecordSource(),
-            spotter,
-            ConfirmFlow(self.cfg.voice.confirm_s),
-            monotonic=self.clock.monotonic,
-            on_outcome=self._voice_outcome,
-            gate=EnergyGate(threshold_rms=self.cfg.voice.gate_rms),
-            answer_spotters=answers,
-        )
-        self.tasks.supervise("microphone", self.listener.run)
-
-    async def _op_voice_enrol(self, req: dict[str, Any]) -> dict[str, Any]:
-        """Record the elder's own help phrase three times; only its features are kept."""
-        from hub.voice.setup import check_label, enrol
-
-        if self.listener is None:
-            raise ControlError("the hub is not listening: set [voice] listen = true first")
-        label = check_label(req.get("phrase"))
-        speaker = self.speech.speaker
-
-        async def prompt() -> None:  # played to the end before the take is recorded
-            if speaker is not None:
-                await asyncio.to_thread(speaker.say, "enrol_take")
-
-        phrase = await enrol(
-            self.listener, label, self.cfg.data_path, self.cfg.voice.enrolled_threshold, prompt
-        )
-        return {"phrase": phrase.phrase, "takes": len(phrase.templates)}
-
-    async def _voice_outcome(self, outcome: VoiceOutcome) -> None:
-        """Ask, raise the SOS, or log the elder's "no" (only phrase and confidence kept)."""
-        data = {
-            "phrase": outcome.phrase,
-            "confidence": round(outcome.confidence, 3),
-            "reason": outcome.reason,
-        }
-        if outcome.reason in (VoiceAnswer.YES.value, VoiceAnswer.NO.value):
-            # A spoken answer to the hub's question is a person acting (a phrase alone
-            # may be the television; a button answer reached the checks as a press).
-            await self.care.feed(Reading("voice", "voice", "voice", {"answer": outcome.reason}))
-        if outcome.action is VoiceAction.ASK:
-            self.speech.say("confirm_help")
-        elif outcome.action is VoiceAction.RAISE_SOS:
-            if self.alarms.book.open_sos() is None:
-                await self.alarms.raise_alarm(
-                    "sos", data=data, source=Source("voice", name="呼救语音", protocol="voice")
-                )
-        else:  # a refusing disk holds it: the microphone part must not restart over it
-            await self.events.commit_or_hold(Draft.create("voice_declined", self.clock, data=data))
 
     # -- health archive -----------------------------------------------------------
 
@@ -844,8 +782,8 @@ class Hub:
             protocol=reading.protocol,
             name="红色求助按钮" if reading.device == SOS_BUTTON else "绿色平安按钮",
         )
-        if self.listener is not None and action == "press":
-            await self.listener.answer(
+        if action == "press":
+            await self.voice.answer(
                 VoiceAnswer.BUTTON_SOS
                 if reading.device == SOS_BUTTON
                 else VoiceAnswer.BUTTON_CANCEL
