@@ -12,7 +12,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,31 +20,30 @@ from typing import TYPE_CHECKING, Any
 
 from hub import __version__
 from hub.ble_link import BleLink, locate_later, start_ble
-from hub.care.rooms import Paired
 from hub.clock import Clock, SystemClock
 from hub.config import Config, RunningConfig
 from hub.control import MAX_CLIENTS as CONTROL_CLIENTS
 from hub.control import ControlServer
 from hub.errors import DecodeError, HubError
 from hub.event import KIND_PRIORITY, Draft, Event, Priority, Source, valid_kind
-from hub.reading import Reading
-from hub.sensors.attribute import HAZARD_KINDS, attribute
-from hub.sensors.gpio import OK_BUTTON, SOS_BUTTON, HubButtons, Indicators, make_pin_factory
+from hub.sensors.gpio import HubButtons, Indicators, make_pin_factory
 from hub.sensors.serial_source import SerialSource
 from hub.sensors.signal import read_link
 from hub.sensors.supervision import Notice, Supervisor
 from hub.services.alarms import AlarmService, EscalationHook
+from hub.services.archive import HealthArchive
 from hub.services.care import CareService
 from hub.services.committer import EventCommitter
 from hub.services.devices import DeviceAdmin
 from hub.services.family import FamilyEscalation
+from hub.services.readings import ReadingPipeline
 from hub.services.speech import SpeechService
 from hub.services.voice import VoiceService
 from hub.store.atomic import read_json, write_json_atomic
 from hub.store.config_store import ConfigStore
 from hub.store.health import VitalBuckets
 from hub.store.outbox import AsyncOutbox, LoggedEvent
-from hub.store.registry import Device, Registry, registry_path
+from hub.store.registry import Registry, registry_path
 from hub.sync.commands import CentreTest, CommandGate, Verdict, command_id, parse_test
 from hub.sync.config_push import confirm_push, receive_push
 from hub.sync.homeassistant import HaState, HomeAssistantBridge
@@ -58,7 +57,6 @@ from hub.sync.uplink import Uplink
 from hub.systemd import notify, watchdog_interval, watchdog_loop
 from hub.tasks import Tasks
 from hub.voice.capture import AudioSource
-from hub.voice.confirm import Answer as VoiceAnswer
 from hub.web.limits import MAX_PER_ADDRESS, connection_cap, descriptor_limit
 
 if TYPE_CHECKING:  # aiohttp is imported only when the pages are on
@@ -139,11 +137,8 @@ class Hub:
         self.ble: BleLink | None = None
         self.homeassistant: HomeAssistantBridge | None = None
         self.last_checkin: str | None = None  # ts of the last check-in event (for HA)
-        # The installer and family pages (hub/web), when [web] enabled; they follow every
-        # radio reading (paired or not) and the hub's button presses through
-        # reading_listeners.
+        # The installer and family pages (hub/web), when [web] enabled.
         self.web: WebServer | None = None
-        self.reading_listeners: list[Callable[[Reading, Device | None], None]] = []
         # The centre's commands: ids seen, the last full escalation test (loaded at start).
         self.commands = CommandGate()
         self._centre_test_starting = False  # a cmd/test alarm being raised right now
@@ -239,6 +234,20 @@ class Hub:
             speech=self.speech,
             audio_source=self._audio_source,
         )
+        self.readings = ReadingPipeline(
+            self.clock,
+            registry=self.registry,
+            supervisor=self.supervisor,
+            vitals=self.vitals,
+            alarms=self.alarms,
+            care=self.care,
+            events=self.events,
+            voice=self.voice,
+            buttons=self.buttons,
+        )
+        self.archive = HealthArchive(
+            self.running, self.clock, vitals=self.vitals, outbox=self.outbox, events=self.events
+        )
         self.devices = DeviceAdmin(
             self.running,
             self.clock,
@@ -263,7 +272,7 @@ class Hub:
                 "test-alarm": self._op_test_alarm,
                 **debug_ops,
                 "devices": lambda _req: self.devices.listing(),
-                "health": self._op_health,
+                "health": lambda req: self.archive.query(req.get("days", 1)),
                 "pair": self._op_pair,
                 "remove": self._op_remove,
                 "rename": self._op_rename,
@@ -279,7 +288,7 @@ class Hub:
             await self.web.start()
         self.tasks.supervise("uplink", self.uplink.run)
         self.tasks.supervise("held-events", self.events.held.run)
-        self.tasks.supervise("buttons", self._consume_buttons)
+        self.tasks.supervise("buttons", self.readings.consume_buttons)
         self.tasks.supervise("timers", self._tick_forever)
         self.tasks.supervise("alarm-records", self.alarms.persist_forever)
         self.tasks.supervise("care", self.care.run)
@@ -287,11 +296,11 @@ class Hub:
             self.speech.start()
         if cfg.voice.listen:
             await self.voice.start()
-        self.tasks.supervise("supervision", self._supervise_devices_forever)
-        self.tasks.supervise("health-archive", self._archive_forever)
+        self.tasks.supervise("supervision", self.readings.supervise_forever)
+        self.tasks.supervise("health-archive", self.archive.run)
         if cfg.rflink.port:
             rf = SerialSource(cfg.rflink.port, baudrate=cfg.rflink.baudrate)
-            self.tasks.supervise("rflink", lambda: self._consume(rf.readings()))
+            self.tasks.supervise("rflink", lambda: self.readings.consume(rf.readings()))
         if cfg.modbus.port:
             self._start_modbus()
         if cfg.power.source != "none":
@@ -330,12 +339,10 @@ class Hub:
         self.uplink.stopping = True
         self.speech.close()  # espeak-ng and aplay end with the hub, now
         await self.tasks.cancel_all()
-        # Readings held in a coalescing window (a chattering door's count and last state)
-        # are stored now, not lost with the process.
-        await self._commit_notices(self.supervisor.flush(self.clock.monotonic()))
+        await self.readings.flush()  # a chattering door's count, not lost with the process
         await self.events.close()  # the disk may answer again: a last try
         await self.alarms.persist_now()  # what changed in the last moment before stopping
-        await self._archive_now(everything=True)
+        await self.archive.archive_now(everything=True)
         await self.care.save()
         await self.uplink.flush_marks_now()
         if self._control:
@@ -594,37 +601,6 @@ class Hub:
             await asyncio.sleep(_HA_REFRESH_S)
             self._ha_refresh()
 
-    # -- health archive -----------------------------------------------------------
-
-    async def _archive_forever(self) -> None:
-        """Write finished vital-sign buckets (and send each as `vital` telemetry)."""
-        while True:
-            await asyncio.sleep(_ARCHIVE_CHECK_S)
-            await self._archive_now()
-
-    async def _archive_now(self, *, everything: bool = False) -> None:
-        now = self.clock.now().timestamp()
-        buckets = self.vitals.complete(now, everything=everything)
-        if not buckets:
-            return
-        keep_before = int(now - self.cfg.health.keep_days * 86400)
-        await self.outbox.store_vitals(buckets, keep_before)
-        if everything:
-            return  # stopping: the archive has them; no telemetry from a dying hub
-        for bucket in buckets:
-            await self.events.commit_unless_full(
-                Draft.create(
-                    "vital", self.clock, data=bucket.summary(), source=Source(bucket.device)
-                )
-            )
-
-    async def _op_health(self, request: dict[str, Any]) -> dict[str, Any]:
-        days = request.get("days", 1)
-        if not isinstance(days, (int, float)) or not 0 < days <= 3650:
-            raise HubError("days must be a number from 0 to 3650")
-        since = int(self.clock.now().timestamp() - days * 86400)
-        return {"vitals": await self.outbox.vitals_since(since)}
-
     # -- paired devices -----------------------------------------------------------
 
     def _start_power(self) -> None:
@@ -663,7 +639,9 @@ class Hub:
         from hub.sensors.modbus_source import ModbusSource
 
         bus = ModbusSource(
-            self.cfg.modbus, on_silent=self._polled_device_silent, monotonic=self.clock.monotonic
+            self.cfg.modbus,
+            on_silent=self.readings.polled_device_silent,
+            monotonic=self.clock.monotonic,
         )
         for det in self.cfg.modbus.detectors:
             if self.registry.get(det.key(bus.cfg.port)) is None:
@@ -674,141 +652,7 @@ class Hub:
                     det.key(bus.cfg.port),
                     det.kind,
                 )
-        self.tasks.supervise("modbus", lambda: self._consume(bus.readings()))
-
-    async def _polled_device_silent(self, _detector: Any, key: str, reason: str) -> None:
-        """A polled detector stopped answering: sensor_offline now (once), if it is paired."""
-        device = self.registry.get(key)
-        if device is None:
-            return
-        now = self.clock.monotonic()
-        await self._commit_notices(
-            self.supervisor.silent(key, device.kind, now, {"reason": reason})
-        )
-
-    async def _consume(self, readings: AsyncIterator[Reading]) -> None:
-        async for reading in readings:
-            try:
-                await self.handle_reading(reading)
-            except Exception:
-                # One reading the hub fails to handle must not restart the source: that
-                # reopens the port and loses the lines already read (the next may be an
-                # alarm). An alarm the outbox refuses never lands here: raise_alarm_draft
-                # keeps it open in memory and it escalates locally.
-                _LOGGER.exception(
-                    "%s reading from %s not handled; going on with the next reading",
-                    reading.kind,
-                    reading.device,
-                )
-
-    async def handle_reading(self, reading: Reading) -> None:
-        """A reading from a radio source: attributed to its paired device, supervised,
-        given to the care checks; a pendant press raises SOS. Unpaired: pairing inbox only."""
-        device = await asyncio.to_thread(self.registry.seen, reading)
-        self._tell_reading_listeners(reading, device)
-        if device is None:
-            return  # heard, not paired: it waits in the inbox for the installer
-        # From here on the reading carries the registry's (canonical) key.
-        reading = replace(attribute(reading, device.kind), device=device.key)
-        if device.body_worn or device.kind == "wearable":
-            # Only what is worn on the body is a vital sign: a room thermometer's
-            # temperature never enters the elder's health record.
-            self.vitals.add(reading, self.clock.now().timestamp())
-        source = Source(device.key, name=device.name, room=device.room, protocol=device.protocol)
-        # A pendant, or a wristband's SOS key (a wearable paired as such), raises the SOS.
-        pressed = device.kind in ("button", "wearable") and reading.values.get("action") == "press"
-        if pressed and self.alarms.book.open_sos() is None:
-            await self.alarms.raise_alarm("sos", source=source)
-        notices = self.supervisor.observe(reading, self.clock.monotonic(), kind=device.kind)
-        await self._commit_notices(notices)
-        await self.care.feed(reading, Paired(device.kind, device.room))
-
-    def _tell_reading_listeners(self, reading: Reading, device: Device | None) -> None:
-        for listener in self.reading_listeners:
-            try:
-                listener(reading, device)
-            except Exception:  # the pages must never cost the hub a reading (or an alarm)
-                _LOGGER.exception("reading listener failed; the reading goes on")
-
-    async def _commit_notices(self, notices: list[Notice]) -> None:
-        for notice in notices:
-            if notice.kind in ("sensor_offline", "sensor_restored"):
-                # The care checks say which of their rules went blind (simulate --explain).
-                self.care.engine.device_health(
-                    notice.device, online=notice.kind == "sensor_restored"
-                )
-            if notice.kind in (*HAZARD_KINDS, "button"):
-                continue  # alarms: raised by the care checks / the SOS path, not twice
-            if notice.kind == "wearable":
-                # Its vital signs reach the centre as 5-minute health-archive buckets
-                # (`vital`); one event per pulse reading would be 1,440 a day over cellular.
-                continue
-            device = self.registry.get(notice.device)
-            data = notice.data
-            if notice.kind == "sensor_offline" and self.care.engine.hazards.in_alarm(notice.device):
-                # Gone quiet in the middle of an alarm (burnt, or its battery gone): the
-                # centre must know the hazard was never reported over.
-                data = {**data, "in_alarm": True}
-            source = Source(
-                notice.device,
-                name=device.name if device else "",
-                room=device.room if device else "",
-                protocol=device.protocol if device else "",
-            )
-            await self.events.commit_unless_full(
-                Draft.create(notice.kind, self.clock, data=data, source=source)
-            )
-
-    async def _supervise_devices_forever(self) -> None:
-        while True:
-            await asyncio.sleep(_SUPERVISION_TICK_S)
-            await self._commit_notices(self.supervisor.tick(self.clock.monotonic()))
-            if self.registry.flush_due():  # a door's new state reaches the disk within a minute
-                await asyncio.to_thread(self.registry.flush)
-
-    # -- readings -----------------------------------------------------------------
-
-    async def _consume_buttons(self) -> None:
-        async for reading in self.buttons.readings():
-            await self.handle_button(reading)
-
-    async def handle_button(self, reading: Reading) -> None:
-        """Red press raises SOS; a later hold of it cancels; green press is a check-in."""
-        press = f"press:{reading.values.get('press', 0)}"
-        action = reading.values.get("action")
-        self._tell_reading_listeners(reading, None)  # the walk test ticks the hub's buttons
-        source = Source(
-            reading.device,
-            protocol=reading.protocol,
-            name="红色求助按钮" if reading.device == SOS_BUTTON else "绿色平安按钮",
-        )
-        if action == "press":
-            await self.voice.answer(
-                VoiceAnswer.BUTTON_SOS
-                if reading.device == SOS_BUTTON
-                else VoiceAnswer.BUTTON_CANCEL
-            )
-        if reading.device == SOS_BUTTON and action == "press":
-            existing = self.alarms.open_sos()
-            if existing is not None:
-                # The centre already has it; show where it is rather than raise twice.
-                _LOGGER.info(
-                    "red button pressed again while alarm %s is %s",
-                    existing.id,
-                    existing.state.value,
-                )
-                self.alarms.show(existing)
-            else:
-                await self.alarms.raise_alarm("sos", source=source, raised_by=press)
-        elif reading.device == SOS_BUTTON and action == "hold":
-            await self.alarms.cancel_held(press, source)
-        events = await self.care.feed(reading)  # every press is a sign of life
-        if (
-            reading.device == OK_BUTTON
-            and action == "press"
-            and not any(e.kind == "checkin" for e in events)  # stored or held, not twice
-        ):
-            await self.events.commit_or_hold(Draft.create("checkin", self.clock, source=source))
+        self.tasks.supervise("modbus", lambda: self.readings.consume(bus.readings()))
 
     # -- what the CLI and the heartbeat see ---------------------------------------
 

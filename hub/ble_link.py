@@ -99,12 +99,12 @@ class BleLink:
             link = GattLink(address, self.source.device, client_class=self._client_class)
             self._links[address] = link
         # One reading the hub fails on is logged and skipped, not a reconnect.
-        await self.hub._consume(link.readings())
+        await self.hub.readings.consume(link.readings())
 
     async def handle(self, reading: Reading) -> None:
         """One reading from the scanner: presence, scanner fault, or a device's reading."""
         if reading.protocol != PROTOCOL:
-            await self.hub.handle_reading(reading)
+            await self.hub.readings.handle_reading(reading)
         elif reading.kind == "presence":
             await self._presence(reading)
         elif reading.kind == "fault":

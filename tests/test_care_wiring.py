@@ -148,7 +148,7 @@ async def test_a_night_fall_in_the_bathroom_reaches_the_centre_with_its_room_and
         await hub.devices.pair("rflink:pir:bath", "motion", "浴室感应", "卫生间")
         # the 433 MHz PIR says "command on" (ALARM, as the RFLink decoder states it); the
         # registry makes it motion in the bathroom
-        await hub.handle_reading(
+        await hub.readings.handle_reading(
             Reading("rflink:pir:bath", "rflink", "switch", {"command": "on"}, state=State.ALARM)
         )
         for _ in range(36):  # she does not come back: 30 min, then the 5 min pre-alarm

@@ -266,13 +266,13 @@ class Story:
         hub = await self.make_hub(self.broker.port, **self.source.config)
         self.hub = hub
         for name in ("handle_reading", "handle_button"):  # count what the hub finished
-            original = getattr(hub, name)
+            original = getattr(hub.readings, name)
 
             async def counted(reading: Reading, original: Any = original) -> None:
                 await original(reading)
                 self.handled.append(reading)
 
-            setattr(hub, name, counted)
+            setattr(hub.readings, name, counted)
         await self.source.ready(hub)
         return hub
 

@@ -105,7 +105,7 @@ async def test_a_motion_reading_still_counts_as_a_sign_of_life_when_only_alarms_
     while hub.outbox.sync.pending_bytes < 64 * 1024:
         await hub.alarms.raise_alarm("smoke", data={"pad": PAD})
     before = hub.care.engine.to_dict()["last_sign"]
-    await hub.handle_reading(
+    await hub.readings.handle_reading(
         Reading("rflink:pir:1", "rflink", "switch", {"command": "on"}, state=State.ALARM)
     )
     assert hub.care.engine.to_dict()["last_sign"] != before

@@ -160,7 +160,7 @@ async def test_an_episodes_end_is_on_disk_at_once_so_a_power_cut_cannot_leave_it
     def on_disk() -> list[str]:
         return list(json.loads(saved.read_text())["hazards"]["active"])
 
-    await hub.handle_reading(rflink.decode(b"20;01;Chuango;ID=0b2c3d;SWITCH=03;CMD=ON;"))
+    await hub.readings.handle_reading(rflink.decode(b"20;01;Chuango;ID=0b2c3d;SWITCH=03;CMD=ON;"))
     assert on_disk() == [f"gas:{gas}"]
-    await hub.handle_reading(rflink.decode(b"20;02;Chuango;ID=0b2c3d;SWITCH=03;CMD=OFF;"))
+    await hub.readings.handle_reading(rflink.decode(b"20;02;Chuango;ID=0b2c3d;SWITCH=03;CMD=OFF;"))
     assert on_disk() == []

@@ -21,6 +21,9 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 import hub.app
+import hub.services.archive
+import hub.services.care
+import hub.services.readings
 from hub.app import Hub
 from hub.clock import FakeClock
 from hub.config import parse_config
@@ -84,8 +87,13 @@ async def day_hub(
     broker: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Callable[[int], Any]]:
     """Start a hub on a fake clock whose loops tick every few real milliseconds."""
-    for period in ("_TICK_S", "_CARE_TICK_S", "_SUPERVISION_TICK_S", "_ARCHIVE_CHECK_S"):
-        monkeypatch.setattr(hub.app, period, 0.002)
+    for module, period in (
+        (hub.app, "_TICK_S"),
+        (hub.services.care, "_CARE_TICK_S"),
+        (hub.services.readings, "_SUPERVISION_TICK_S"),
+        (hub.services.archive, "_ARCHIVE_CHECK_S"),
+    ):
+        monkeypatch.setattr(module, period, 0.002)
     hubs: list[Hub] = []
 
     async def start(max_bytes: int) -> tuple[Hub, FakeClock]:
@@ -144,11 +152,15 @@ async def live_a_day_offline(h: Hub, clock: FakeClock, broker: Mosquitto) -> Day
         local_hour = (8 + minute // 60) % 24
         awake = 7 <= local_hour < 23
         if minute % (3 if awake else 20) == 0:
-            await h.handle_reading(Reading(MOTION, "rflink", "switch", {"command": "on"}, state=ON))
-        await h.handle_reading(Reading(WATCH, "ble", "heart_rate", {"bpm": 60 + minute % 25}))
+            await h.readings.handle_reading(
+                Reading(MOTION, "rflink", "switch", {"command": "on"}, state=ON)
+            )
+        await h.readings.handle_reading(
+            Reading(WATCH, "ble", "heart_rate", {"bpm": 60 + minute % 25})
+        )
         if minute % 240 == 0:  # the front door, a few times a day; its battery runs low
             battery = 9 if minute >= 720 else 80
-            await h.handle_reading(
+            await h.readings.handle_reading(
                 Reading(DOOR, "rflink", "switch", {"command": "on"}, battery=battery, state=ON)
             )
         if minute == 125:  # 10:05: the elder presses the green button
@@ -158,7 +170,9 @@ async def live_a_day_offline(h: Hub, clock: FakeClock, broker: Mosquitto) -> Day
             await press(h, "sos")
             await eventually(lambda: any(e.kind == "sos" for e in committed))
         if minute == 450:  # 15:30: the kitchen smoke detector
-            await h.handle_reading(Reading(SMOKE, "rflink", "switch", {"command": "on"}, state=ON))
+            await h.readings.handle_reading(
+                Reading(SMOKE, "rflink", "switch", {"command": "on"}, state=ON)
+            )
         if minute == 1140:  # 03:00: a fall reported by the watch
             await h.alarms.raise_alarm("fall", source=Source(WATCH, protocol="ble"))
         await watch.caught_up()

@@ -180,7 +180,7 @@ async def test_malformed_fields_get_a_clear_error_and_change_nothing(
     token = await installer(server, client)
     await client.post("/installer/permit-join", data={"csrf": token})
     stranger = Reading("rflink:kaku:00beef:1", "rflink", "door", {"state": "on"}, rssi=-60)
-    await hub.handle_reading(stranger)
+    await hub.readings.handle_reading(stranger)
     upload = FormData()
     upload.add_field("csrf", token)
     upload.add_field("key", DOOR)
@@ -256,7 +256,7 @@ async def test_a_device_heard_during_permit_join_is_named_and_paired(
 ) -> None:
     hub, server, client = web
     token = await installer(server, client)
-    await hub.handle_reading(door_reading())  # heard before the window: not offered
+    await hub.readings.handle_reading(door_reading())  # heard before the window: not offered
     assert DOOR not in server.join.candidates
     resp = await client.post(
         "/installer/pair", data={"csrf": token, "key": DOOR, "kind": "door", "name": "大门"}
@@ -264,7 +264,7 @@ async def test_a_device_heard_during_permit_join_is_named_and_paired(
     assert resp.status == 400 and hub.registry.get(DOOR) is None
     html = await (await client.post("/installer/permit-join", data={"csrf": token})).text()
     assert "正在等待新设备" in html
-    await hub.handle_reading(door_reading())
+    await hub.readings.handle_reading(door_reading())
     html = await (await client.get("/installer/devices")).text()
     assert DOOR in html and "门磁" in html  # decoded type shown
     resp = await client.post(
@@ -296,7 +296,9 @@ async def test_a_new_device_replaces_a_broken_one(
     token = await installer(server, client)
     await client.post("/installer/permit-join", data={"csrf": token})
     new = "rflink:eurodomest:654321:01"
-    await hub.handle_reading(Reading(new, "rflink", "door", {"state": "on"}, state=State.ALARM))
+    await hub.readings.handle_reading(
+        Reading(new, "rflink", "door", {"state": "on"}, state=State.ALARM)
+    )
     resp = await client.post(
         "/installer/pair",
         data={"csrf": token, "key": new, "kind": "door", "name": "大门", "replaces": DOOR},
@@ -313,7 +315,7 @@ async def test_live_updates_show_a_device_as_it_is_heard(
     await client.post("/installer/permit-join", data={"csrf": token})
     resp = await client.get("/live/devices")
     assert resp.headers["Content-Type"].startswith("text/event-stream")
-    await hub.handle_reading(door_reading())
+    await hub.readings.handle_reading(door_reading())
     seen = b""
     while DOOR.encode() not in seen:
         seen += await asyncio.wait_for(resp.content.readany(), 10)
@@ -331,7 +333,7 @@ async def test_the_walk_test_ticks_devices_and_sends_its_report(
     token = await installer(server, client)
     html = await (await client.post("/installer/walk/start", data={"csrf": token})).text()
     assert "已确认 0 / 4" in html  # two devices and the hub's red and green buttons
-    await hub.handle_reading(door_reading())
+    await hub.readings.handle_reading(door_reading())
     html = await (await client.get("/installer/walk")).text()
     assert "已确认 1 / 4" in html
     await client.post("/installer/walk/test-alarm", data={"csrf": token})
@@ -369,7 +371,9 @@ async def test_a_detector_set_off_in_the_walk_test_reaches_the_centre_flagged_as
     html = await (await client.post("/installer/walk/start", data={"csrf": token})).text()
     assert "巡检模式" in html and "标为测试" in html and "30 分钟内自动结束" in html
     await hub.devices.pair(GAS, "gas", "燃气", "厨房")  # paired after the walk began: not on it
-    await hub.handle_reading(Reading(SMOKE, "rflink", "smoke", {"smoke": True}, state=State.ALARM))
+    await hub.readings.handle_reading(
+        Reading(SMOKE, "rflink", "smoke", {"smoke": True}, state=State.ALARM)
+    )
     [smoke] = await collector.wait_event("smoke")
     # stored and sent the real way (priority 0), but the centre sees it is the installer
     assert smoke["priority"] == 0 and smoke["source"]["device"] == SMOKE
@@ -378,7 +382,9 @@ async def test_a_detector_set_off_in_the_walk_test_reaches_the_centre_flagged_as
     html = await (await client.get("/installer/walk")).text()
     assert "已确认 1 / 3" in html and "测试报警：" in html
     # a detector that is not on the checklist still raises a real alarm
-    await hub.handle_reading(Reading(GAS, "rflink", "gas", {"gas": True}, state=State.ALARM))
+    await hub.readings.handle_reading(
+        Reading(GAS, "rflink", "gas", {"gas": True}, state=State.ALARM)
+    )
     [gas] = await collector.wait_event("gas")
     assert "test" not in gas["data"] and "walk_test" not in gas["data"]
     assert not hub.alarms.book.alarms[gas["id"]].test
@@ -387,10 +393,12 @@ async def test_a_detector_set_off_in_the_walk_test_reaches_the_centre_flagged_as
     assert report["data"]["test_alarms"] == [smoke["id"]]
     assert report["data"]["test_alarm"]["id"] == smoke["id"]
     # the walk test is over: the same detector is a real alarm again
-    await hub.handle_reading(
+    await hub.readings.handle_reading(
         Reading(SMOKE, "rflink", "smoke", {"alarm": False}, state=State.CLEAR)
     )  # clear
-    await hub.handle_reading(Reading(SMOKE, "rflink", "smoke", {"smoke": True}, state=State.ALARM))
+    await hub.readings.handle_reading(
+        Reading(SMOKE, "rflink", "smoke", {"smoke": True}, state=State.ALARM)
+    )
     [real] = await eventually(
         lambda: [e for e in collector.events("smoke") if e["id"] != smoke["id"]]
     )
@@ -437,7 +445,9 @@ async def test_a_forgotten_walk_test_ends_by_itself_and_alarms_are_real_again(
     assert server.walk is None
     html = await (await client.get("/installer/walk")).text()
     assert "巡检超时，已自动结束" in html
-    await hub.handle_reading(Reading(SMOKE, "rflink", "smoke", {"smoke": True}, state=State.ALARM))
+    await hub.readings.handle_reading(
+        Reading(SMOKE, "rflink", "smoke", {"smoke": True}, state=State.ALARM)
+    )
     [smoke] = await collector.wait_event("smoke")
     assert "test" not in smoke["data"] and not hub.alarms.book.alarms[smoke["id"]].test
 
@@ -447,7 +457,7 @@ async def test_the_survey_shows_wifi_broker_cellular_and_device_signal(
 ) -> None:
     hub, server, client = web
     await hub.devices.pair(PENDANT, "wearable", "胸牌", "卧室")
-    await hub.handle_reading(Reading(PENDANT, "bthome", "presence", {}, rssi=-88))
+    await hub.readings.handle_reading(Reading(PENDANT, "bthome", "presence", {}, rssi=-88))
     await installer(server, client)
     await eventually(lambda: hub.uplink.state.connected)
     html = await (await client.get("/installer/survey")).text()
@@ -481,7 +491,7 @@ async def test_the_family_page_shows_open_alerts_and_troubled_devices(
 ) -> None:
     hub, server, client = web
     await hub.devices.pair(DOOR, "door", "大门", "门口")
-    await hub.handle_reading(door_reading(battery_low=True))
+    await hub.readings.handle_reading(door_reading(battery_low=True))
     await hub.alarms.test_alarm()
     status, html = await login(client, server.access.family_pin)
     assert status == 200
@@ -829,8 +839,10 @@ async def test_a_failing_page_listener_never_costs_the_hub_an_alarm(
     def broken(_reading: Reading, _device: object) -> None:
         raise RuntimeError("a bug in the pages")
 
-    hub.reading_listeners.append(broken)
-    await hub.handle_reading(Reading(smoke, "rflink", "smoke", {"smoke": True}, state=State.ALARM))
+    hub.readings.listeners.append(broken)
+    await hub.readings.handle_reading(
+        Reading(smoke, "rflink", "smoke", {"smoke": True}, state=State.ALARM)
+    )
     [alarm] = await collector.wait_event("smoke")
     assert alarm["priority"] == 0 and alarm["source"]["device"] == smoke
 
@@ -901,12 +913,12 @@ async def test_signal_of_neighbours_pushed_off_the_candidate_list_is_not_kept(
 
     hub, server, client = web
     await hub.devices.pair(PENDANT, "wearable", "胸牌", "卧室")
-    await hub.handle_reading(Reading(PENDANT, "bthome", "presence", {}, rssi=-60))
+    await hub.readings.handle_reading(Reading(PENDANT, "bthome", "presence", {}, rssi=-60))
     token = await installer(server, client)
     await client.post("/installer/permit-join", data={"csrf": token})
     neighbours = [f"rflink:kaku:{n:06x}:1" for n in range(MAX_CANDIDATES * 3)]
     for n, key in enumerate(neighbours):  # a street full of chatty 433 MHz gear
-        await hub.handle_reading(Reading(key, "rflink", "switch", {}, rssi=-90 + n % 10))
+        await hub.readings.handle_reading(Reading(key, "rflink", "switch", {}, rssi=-90 + n % 10))
     assert len(server.join.candidates) == MAX_CANDIDATES
     assert set(server.rssi) <= {*server.join.candidates, PENDANT}
     assert server.rssi[PENDANT] == -60  # the paired device's signal stays for the survey
@@ -932,7 +944,7 @@ async def test_a_walk_test_cut_short_by_a_restart_still_reports_what_was_ticked(
         await phone.post(f"{url}/installer/walk/start", data={"csrf": csrf_of(html)})
     walk = hub.web.walk
     assert walk is not None
-    await hub.handle_reading(door_reading())  # the installer opens the door...
+    await hub.readings.handle_reading(door_reading())  # the installer opens the door...
     await hub.stop()  # ...and the hub is restarted (an update, a power cut) mid-walk
 
     await make_hub(broker.port, web=pages)  # the report waited on disk for the uplink

@@ -413,7 +413,7 @@ class WebServer:
                     self._secrets_path,
                     exc,
                 )
-        self.hub.reading_listeners.append(self._on_reading)
+        self.hub.readings.listeners.append(self._on_reading)
         self.hub.alarms.listeners.append(self._on_alarm)
         self.hub.alarms.marks.append(self._mark_walk_alarm)
         self._tasks.append(asyncio.create_task(self._watch_buttons(), name="web-buttons"))
@@ -431,7 +431,7 @@ class WebServer:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         with contextlib.suppress(ValueError):
-            self.hub.reading_listeners.remove(self._on_reading)
+            self.hub.readings.listeners.remove(self._on_reading)
         with contextlib.suppress(ValueError):
             self.hub.alarms.listeners.remove(self._on_alarm)
         with contextlib.suppress(ValueError):
