@@ -26,7 +26,9 @@ from hub.control import MAX_CLIENTS as CONTROL_CLIENTS
 from hub.control import ControlServer
 from hub.errors import DecodeError, HubError
 from hub.event import KIND_PRIORITY, Draft, Event, Priority, Source, valid_kind
+from hub.radar_link import start_radars
 from hub.sensors.gpio import HubButtons, Indicators, make_pin_factory
+from hub.sensors.radar_source import RadarSource
 from hub.sensors.serial_source import SerialSource
 from hub.sensors.signal import read_link
 from hub.sensors.supervision import Notice, Supervisor
@@ -56,6 +58,7 @@ from hub.sync.ota import (
 from hub.sync.uplink import Uplink
 from hub.systemd import notify, watchdog_interval, watchdog_loop
 from hub.tasks import Tasks
+from hub.update.agent import UpdateAgent
 from hub.voice.capture import AudioSource
 from hub.web.limits import MAX_PER_ADDRESS, connection_cap, descriptor_limit
 
@@ -81,7 +84,7 @@ _COMMANDS_FILE = "commands.json"
 # Test alarms the centre raises carry this as raised_by (at most one open at a time).
 _CENTRE_TEST = "cmd/test"
 # The commands the centre may send (docs/asyncapi.yaml).
-_COMMANDS = ("test", "speak", "locate", "callback")
+_COMMANDS = ("test", "speak", "locate", "callback", "update")
 # Below this many descriptors left for the alarm path after the pages' and the control
 # socket's share, the start-up line is a warning (a LimitNOFILE set too low).
 _MIN_RESERVE_FDS = 256
@@ -135,6 +138,7 @@ class Hub:
         self._stopped = asyncio.Event()
         self.ups: Any = None  # hub.sensors.ups.UpsMonitor when [power] watches a UPS HAT
         self.ble: BleLink | None = None
+        self.radars: dict[str, RadarSource] = {}  # by device key; the pages show them live
         self.homeassistant: HomeAssistantBridge | None = None
         self.last_checkin: str | None = None  # ts of the last check-in event (for HA)
         # The installer and family pages (hub/web), when [web] enabled.
@@ -199,6 +203,7 @@ class Hub:
             monotonic=self.clock.monotonic,
             status_payload=self.heartbeat,
         )
+        self.updates = UpdateAgent(cfg, publish=self.uplink.publish_retained, now=self.clock.now)
         self.alarms = AlarmService(
             self.running,
             self.clock,
@@ -287,6 +292,7 @@ class Hub:
             self.web = WebServer(self)
             await self.web.start()
         self.tasks.supervise("uplink", self.uplink.run)
+        self.tasks.supervise("updates", self.updates.run)
         self.tasks.supervise("held-events", self.events.held.run)
         self.tasks.supervise("buttons", self.readings.consume_buttons)
         self.tasks.supervise("timers", self._tick_forever)
@@ -303,6 +309,14 @@ class Hub:
             self.tasks.supervise("rflink", lambda: self.readings.consume(rf.readings()))
         if cfg.modbus.port:
             self._start_modbus()
+        if cfg.radar.devices:
+            self.radars = start_radars(
+                cfg.radar.devices,
+                clock=self.clock,
+                registry=self.registry,
+                tasks=self.tasks,
+                readings=self.readings,
+            )
         if cfg.power.source != "none":
             self._start_power()
         if cfg.ble.enabled:
@@ -402,6 +416,8 @@ class Hub:
                 self.speech.say_centre(text)
         elif name == "locate":
             self.tasks.spawn(locate_later(self.ble, args), "cmd-locate")
+        elif name == "update":
+            self.updates.on_command(args)
         elif name == "callback":
             # This arrives with the modem issue.
             _LOGGER.info("command %r not supported yet; ignored", name)
@@ -530,6 +546,7 @@ class Hub:
             self._on_uplink_connected()
 
     def _on_uplink_connected(self) -> None:
+        self.updates.on_connected()
         if self.homeassistant is not None:
             self.homeassistant.on_connected(self._ha_state())
         version = self.guard.on_connected(self.clock.monotonic())

@@ -188,8 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
     prompts.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="config file")
 
     from hub.fleet import add_fleet_commands
+    from hub.update.admin import add_hub_commands
 
     add_fleet_commands(sub)
+    add_hub_commands(sub)
     return parser
 
 
@@ -374,6 +376,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args.config)
+        if args.command == "update":
+            from hub.update.admin import run_hub_update
+
+            return run_hub_update(args)
         if args.command == "demo":
             from hub.demo import run_demo
 

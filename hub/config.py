@@ -21,6 +21,7 @@ from hub.errors import ConfigError
 from hub.sensors.ble_options import ble_problems
 from hub.sensors.keys import canonical_key
 from hub.sensors.modbus import ModbusConfig, parse_modbus
+from hub.sensors.radar import RadarConfig, parse_radar
 from hub.sos.escalation import EscalationConfig, parse_escalation
 from hub.voice.options import check_voice_config
 
@@ -371,6 +372,7 @@ class Config:
     care: CareConfig = field(default_factory=CareConfig)
     fleet: FleetSection = field(default_factory=FleetSection)
     modbus: ModbusConfig = field(default_factory=ModbusConfig)
+    radar: RadarConfig = field(default_factory=RadarConfig)
     power: PowerSection = field(default_factory=PowerSection)
     homeassistant: HomeAssistantSection = field(default_factory=HomeAssistantSection)
     web: WebSection = field(default_factory=WebSection)
@@ -564,6 +566,7 @@ _OWN_VALIDATORS: dict[str, Any] = {
     "care": parse_care_config,
     "fleet": parse_fleet,
     "modbus": parse_modbus,
+    "radar": parse_radar,
 }
 
 

@@ -400,6 +400,9 @@ def add_fleet_commands(subparsers: Any) -> None:
         "--hubs", type=Path, default=None, help="file with one hub id per line to list"
     )
     status_p.set_defaults(fleet_command="fleet-status")
+    from hub.update.admin import add_update_command
+
+    add_update_command(fleet_sub, _add_broker)
     fleet.set_defaults(fleet_command="fleet")
 
 
@@ -468,7 +471,11 @@ def run_fleet_command(args: argparse.Namespace) -> int:
             else:
                 print(format_status(rows))
             return 0
-        print("usage: pingan-hub fleet push|status ...", file=sys.stderr)
+        if command == "fleet-update":
+            from hub.update.admin import run_fleet_update
+
+            return run_fleet_update(args, _broker(args))
+        print("usage: pingan-hub fleet push|status|update ...", file=sys.stderr)
         return 2
     except ConfigError as exc:
         print("configuration problems:", file=sys.stderr)

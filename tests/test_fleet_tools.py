@@ -298,6 +298,7 @@ def test_the_contract_is_an_asyncapi_3_document_with_every_topic(contract: dict[
         "pingan/v1/{hub}/status",
         "pingan/v1/{hub}/config/desired",
         "pingan/v1/{hub}/config/reported",
+        "pingan/v1/{hub}/update/reported",
         "pingan/v1/{hub}/cmd/{name}",
         "pingan/v1/{hub}/homeassistant/state",  # optional: [homeassistant] discovery
         "{prefix}/{component}/pingan_{hub}/{object}/config",

@@ -8,6 +8,11 @@ Errors are keyed `care.<option>: ...` like hub/config.py. Defaults and their sou
 - night_visit_min 30: a night toilet visit with no movement anywhere for 30 minutes and no
   return to bed is taken for a fall; a hub choice (an ordinary visit is 2-15 minutes, and
   a long one still shows movement every few minutes), followed by the spoken pre-alarm.
+- bathroom_still_day_min 45: by day, a radar in a night_visit_rooms room (bathroom) that
+  sees her there, still, for this long with no action of hers -> the pre-alarm ->
+  fall_suspected. A hub choice, longer than the 30 min at night: a daytime bath or a slow
+  toilet visit is longer than a night one, and a radar sees her breathing and shifting as
+  "still", not as gone.
 - vitals: see hub/care/vitals.py for each threshold's source.
 """
 
@@ -99,6 +104,7 @@ class CareConfig:
     night_return_min: float = 15.0
     night_visit_min: float = 30.0  # 0 = off
     night_visit_rooms: tuple[str, ...] = ("bathroom",)
+    bathroom_still_day_min: float = 45.0  # a radar sees her still there by day; 0 = off
     room_kinds: tuple[tuple[str, str], ...] = ()  # installer's room name -> room kind
     holiday_until: datetime | None = None  # local, naive; set by installer or fleet push
     vitals: VitalThresholds = field(default_factory=VitalThresholds)
@@ -260,6 +266,7 @@ _KNOWN = {
     "night_return_min",
     "night_visit_min",
     "night_visit_rooms",
+    "bathroom_still_day_min",
     "room_kinds",
     "holiday_until",
     "vitals",
@@ -331,6 +338,7 @@ def parse_care_config(raw: dict[str, Any]) -> CareConfig:
         night_return_min=_num(raw, "night_return_min", 15.0, 1.0, 240.0, p=p),
         night_visit_min=_num(raw, "night_visit_min", 30.0, 0.0, 240.0, p=p),
         night_visit_rooms=_room_kinds(raw, "night_visit_rooms", ("bathroom",), p),
+        bathroom_still_day_min=_num(raw, "bathroom_still_day_min", 45.0, 0.0, 240.0, p=p),
         room_kinds=_room_table(raw, p),
         holiday_until=_holiday(raw, p),
         vitals=vitals,

@@ -24,6 +24,7 @@ from hub.care.away import Occupancy, Where
 from hub.care.base import Evidence, Led, Output, local_now
 from hub.care.checkin import CheckinCheck
 from hub.care.config import CareConfig
+from hub.care.falls import FallCheck
 from hub.care.hazards import HazardCheck
 from hub.care.inactivity import InactivityCheck
 from hub.care.incident import ELDER, Incidents
@@ -59,11 +60,23 @@ STATE_VERSION = 1
 __all__ = ["CareEngine", "NightState", "Output", "Where"]
 
 
+def _radar_presence(reading: Reading, paired: Paired | None) -> bool:
+    """A radar's presence report (someone there or not, moving or still)."""
+    return (
+        paired is not None
+        and paired.kind == "radar"
+        and reading.kind == "motion"
+        and isinstance(reading.values.get("presence"), bool)
+    )
+
+
 def _passive_label(reading: Reading) -> str:
     """What a reading that is not an action is, in the words of the explanations."""
     if reading.kind in VITAL_KINDS:
         return f"{reading.kind} (worn)" if is_worn(reading) else f"{reading.kind} (off the wrist)"
     if reading.kind == "motion" and reading.clear:
+        if reading.values.get("presence") is True:
+            return "radar: someone still"
         return "no-motion reports"
     if reading.kind == "door" and reading.state is not None:
         return "door reports without a change"
@@ -89,6 +102,7 @@ class CareEngine:
         self.checkin = CheckinCheck(cfg)
         self.inactivity = [InactivityCheck(rule, cfg) for rule in cfg.inactivity]
         self.hazards = HazardCheck()
+        self.falls = FallCheck(self.tz)
         self.night = NightExitCheck(cfg, self.tz)
         self.visit = NightVisitCheck(cfg, self.tz)
         self.vitals = VitalsCheck(cfg.vitals)
@@ -207,6 +221,11 @@ class CareEngine:
         source = Source(device=reading.device, protocol=reading.protocol)
         out.extend(self.hazards.feed(reading, clock, source))
         seen = Seen(describe(reading), reading.device, room, clock.now())
+        out.extend(self.falls.feed(reading, seen, clock, source))
+        rk = room_kind(room, self.cfg.room_table)
+        if _radar_presence(reading, paired):
+            someone = bool(reading.values["presence"])
+            out.extend(self.visit.on_radar(seen, rk, present=someone, clock=clock, local=local))
         if reading.kind in VITAL_KINDS:
             out.drafts += self.vitals.feed(reading, clock, source)
             for cause in [c for c in self.incidents.open if c.startswith("vital:")]:
@@ -250,7 +269,6 @@ class CareEngine:
         for check in self.inactivity:
             out.extend(check.on_sign(clock))
         self.incidents.close(ELDER)
-        rk = room_kind(room, self.cfg.room_table)
         out.extend(self.visit.on_action(seen, kind, rk, checkin=checkin, clock=clock, local=local))
         return self._threaded(out)
 
@@ -334,6 +352,8 @@ class CareEngine:
         lines.append(f"{self.visit.name}: {self.visit.explain(clock, blind)}")
         on, why = self.night_exit_on()
         lines.append(f"night_exit: {self.night.explain(clock, on, why)}")
+        if self.falls.active or any(d.kind == "radar" for d in self.devices.values()):
+            lines.append(f"falls: {self.falls.explain()}")
         lines.append(f"check-in: {self.checkin.explain()}")
         lines.append(f"vitals: {self.vitals.explain()}")
         lines.append(f"incidents: {self.incidents.explain()}")
@@ -362,6 +382,7 @@ class CareEngine:
             "checkin": self.checkin.to_dict(),
             "inactivity": {c.rule.name: c.to_dict() for c in self.inactivity},
             "hazards": self.hazards.to_dict(),
+            "falls": self.falls.to_dict(),
             "night": self.night.to_dict(),
             "night_visit": self.visit.to_dict(),
             "vitals": self.vitals.to_dict(),
@@ -395,6 +416,7 @@ class CareEngine:
             if check.rule.name in saved:
                 check.restore(saved[check.rule.name], clock)
         engine.hazards.restore(raw.get("hazards", {}))
+        engine.falls.restore(raw.get("falls", {}))
         engine.night.restore(raw.get("night", {}), clock)
         engine.visit.restore(raw.get("night_visit", {}), clock)
         engine.vitals.restore(raw.get("vitals", {}))

@@ -10,7 +10,8 @@ know whether the case is being handled, and an update may come after the case wa
 closed as a false alarm.
 
 Causes (what makes two alarms one incident):
-- "elder": no action of hers (inactivity, survival_overdue, fall_suspected, night_exit).
+- "elder": no action of hers (inactivity, survival_overdue, fall_suspected, night_exit),
+  and a fall a radar saw.
   Closed by her next action (or her wearable coming home).
 - "vital:<measure>": a vital sign out of its critical range (vital_abnormal, priority 0).
   Closed when that measure reads normal again.
@@ -25,7 +26,7 @@ from typing import Any
 from hub.event import Draft, Priority
 
 ELDER = "elder"
-_ELDER_KINDS = frozenset({"inactivity", "survival_overdue", "fall_suspected", "night_exit"})
+_ELDER_KINDS = frozenset({"inactivity", "survival_overdue", "fall_suspected", "night_exit", "fall"})
 
 
 @dataclass

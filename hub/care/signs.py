@@ -3,7 +3,8 @@
 A sign of life is something a person did. What counts, per check:
 
     reading                                                       action   worn
-    motion seen (state ALARM)                                     yes
+    motion seen (state ALARM), a PIR's or a radar's               yes
+    a radar seeing someone still, or nobody (state CLEAR)         no
     "no motion" (state CLEAR), or a motion report with no state   no
     a door transition: open after closed, closed after open       yes
     the first report of a contact, when it says open              yes
@@ -129,7 +130,11 @@ def describe(reading: Reading) -> str:
     if kind == "door" and reading.state is not None:
         return "door opened" if reading.alarm else "door closed"
     if kind == "motion" and reading.state is not None:
+        if not reading.alarm and "presence" in values:  # a radar
+            return "someone still" if values["presence"] else "nobody"
         return "motion" if reading.alarm else "no motion"
+    if kind == "fall" and reading.state is not None:
+        return "fall" if reading.alarm else "no fall"
     if kind == "button":
         return f"{values.get('action', 'press')}"
     if kind == "presence":

@@ -18,6 +18,8 @@ event data):
     button            pressed: the SOS           nothing                {"action": "press"}
     wearable          its SOS key pressed: SOS   nothing                {"action": "press"}
     sensor            as its own kind says       as its own kind says   unchanged
+    radar             motion: movement seen      nobody, or someone     unchanged (motion,
+                      fall: a fall               still; no fall         presence, fall)
 
 A state of None (a battery report, a temperature, a supervision beacon) changes nothing
 anywhere. A wearable's or a generic sensor's reading keeps its own kind (heart_rate,
@@ -36,12 +38,18 @@ from hub.reading import Reading, State
 HAZARD_KINDS = ("smoke", "gas", "co", "water")
 # Devices paired as these say what they measured themselves (heart_rate, spo2, ...):
 # restating their readings as "wearable" would hide the vital signs from the care
-# checks and the health archive.
-_SELF_DESCRIBING = frozenset({"wearable", "sensor"})
+# checks and the health archive. A radar's readings are `motion` (with presence) and
+# `fall` (hub/sensors/radar.py).
+_SELF_DESCRIBING = frozenset({"wearable", "sensor", "radar"})
 # What a key press on a wearable comes from: a BTHome button event, an RFLink command.
 _KEYS = ("button", "switch")
 # The value each kind restates its state as (True for ALARM, False for CLEAR).
-_RESTATED = {"door": "open", "motion": "motion", **{kind: "alarm" for kind in HAZARD_KINDS}}
+_RESTATED = {
+    "door": "open",
+    "motion": "motion",
+    "fall": "fall",
+    **{kind: "alarm" for kind in HAZARD_KINDS},
+}
 
 
 def attribute(reading: Reading, kind: str) -> Reading:
@@ -49,7 +57,7 @@ def attribute(reading: Reading, kind: str) -> Reading:
     a wearable's or a generic sensor's reading keeps its own kind."""
     state = reading.state
     if state is None and reading.protocol == "sim":
-        state = sim_state(kind, reading.values)
+        state = sim_state(reading.kind if kind == "radar" else kind, reading.values)
     if kind in _SELF_DESCRIBING:
         if kind == "wearable" and reading.kind in _KEYS and state is State.ALARM:
             # a wristband's SOS key (BTHome button event, or a 433 MHz band's CMD=ON)

@@ -10,6 +10,8 @@ The sources report keys spelled like this, and the registry stores only these sp
         the protocol and id (the gateway prints `Eurodomest;ID=123456;SWITCH=01`);
     Modbus RTU detectors                             modbus:/dev/ttyUSB0:3
         modbus:<port>:<unit>, the port exactly as configured (a path keeps its case).
+    mmWave radars                                    radar:/dev/ttyAMA0
+        radar:<port>, the port exactly as configured in [[radar.devices]].
 
 A person types a key from a label on the box, a phone or a page: `canonical_key` takes a
 BLE address in any case, with ':' or '-' or no separators (and a `bthome:` or `ble:` in
@@ -34,7 +36,8 @@ _HOST_BUTTONS = ("gpio:sos", "gpio:ok")
 _SHAPES = (
     "a BLE address (A4:C1:38:8D:18:B2; any case, ':' '-' or no separators), "
     "an RFLink key as `devices list` shows it (rflink:<protocol>:<id>[:<switch>]), "
-    "or a Modbus detector of [modbus] (modbus:<port>:<unit>)"
+    "a Modbus detector of [modbus] (modbus:<port>:<unit>), "
+    "or a radar of [[radar.devices]] (radar:<port>)"
 )
 
 
@@ -61,6 +64,8 @@ def canonical_key(text: str) -> str:
         return key
     if prefix.lower() == "rflink":
         return ":".join(["rflink", *(part.strip().lower() for part in rest.split(":"))])
+    if prefix.lower() == "radar":
+        return f"radar:{rest.strip()}"
     if prefix.lower() == "modbus":
         port, sep, unit = rest.rpartition(":")
         unit = unit.strip()
@@ -70,9 +75,10 @@ def canonical_key(text: str) -> str:
     return key
 
 
-def pairable(text: str, modbus_keys: Collection[str] = ()) -> str:
+def pairable(text: str, modbus_keys: Collection[str] = (), radar_keys: Collection[str] = ()) -> str:
     """The canonical key of a device the installer may pair; ValueError says why a key can
-    never match a reading. `modbus_keys` are the keys of the configured Modbus detectors."""
+    never match a reading. `modbus_keys` and `radar_keys` are the keys of the configured
+    Modbus detectors and radars."""
     key = canonical_key(text)
     if ble_address(key) is not None:
         return key
@@ -91,6 +97,14 @@ def pairable(text: str, modbus_keys: Collection[str] = ()) -> str:
         raise ValueError(
             f"{text!r} is not a detector of [modbus]: the hub polls only the detectors listed "
             f"there (configured: {configured})"
+        )
+    if parts[0] == "radar":
+        if key in radar_keys:
+            return key
+        configured = ", ".join(sorted(radar_keys)) or "none"
+        raise ValueError(
+            f"{text!r} is not a radar of [[radar.devices]]: the hub reads only the radars "
+            f"listed there (configured: {configured})"
         )
     if key.lower() in _HOST_BUTTONS:
         raise ValueError(f"{text!r} is one of the hub's own buttons: they need no pairing")

@@ -22,7 +22,18 @@ from hub.services.care import CareService
 from hub.store.registry import Device, Registry
 
 # What a paired device can be.
-DEVICE_KINDS = ("door", "motion", "smoke", "gas", "co", "water", "button", "wearable", "sensor")
+DEVICE_KINDS = (
+    "door",
+    "motion",
+    "smoke",
+    "gas",
+    "co",
+    "water",
+    "button",
+    "wearable",
+    "sensor",
+    "radar",
+)
 _BLE_ADDRESS = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 
 
@@ -77,7 +88,7 @@ class DeviceAdmin:
         cfg = self.running.cfg
         modbus = [det.key(cfg.modbus.port) for det in cfg.modbus.detectors]
         try:
-            key = pairable(str(key), modbus)
+            key = pairable(str(key), modbus, [d.key for d in cfg.radar.devices])
         except ValueError as exc:  # a key no reading will ever carry: say so now
             raise HubError(f"not paired: {exc}") from exc
         heard = {h.key: h for h in await asyncio.to_thread(self.registry.inbox)}.get(key)

@@ -194,9 +194,11 @@ class ReadingPipeline:
                 )
             if notice.kind in (*HAZARD_KINDS, "button"):
                 continue  # alarms: raised by the care checks / the SOS path, not twice
-            if notice.kind == "wearable":
+            if notice.kind in ("wearable", "radar"):
                 # Its vital signs reach the centre as 5-minute health-archive buckets
                 # (`vital`); one event per pulse reading would be 1,440 a day over cellular.
+                # A radar reports all day: what it means reaches the centre as the care
+                # checks' alarms (fall, fall_suspected) and as offline/restored.
                 continue
             device = self.registry.get(notice.device)
             data = notice.data

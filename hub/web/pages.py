@@ -14,7 +14,18 @@ from typing import Any
 
 from hub.web.text import TEXT, t
 
-KINDS = ("door", "motion", "smoke", "gas", "co", "water", "button", "wearable", "sensor")
+KINDS = (
+    "door",
+    "motion",
+    "smoke",
+    "gas",
+    "co",
+    "water",
+    "button",
+    "wearable",
+    "sensor",
+    "radar",
+)
 ROOMS = {
     "zh": ("客厅", "卧室", "厨房", "卫生间", "门口", "阳台"),
     "en": ("living room", "bedroom", "kitchen", "bathroom", "entrance", "balcony"),

@@ -48,6 +48,7 @@ from hub.web.limits import (
     connection_cap,
     descriptor_limit,
 )
+from hub.web.radar import RadarWalk, live_of, radar_fragment
 from hub.web.text import LANGS, t
 
 if TYPE_CHECKING:
@@ -183,6 +184,7 @@ class WebServer:
         )
         self.join = PermitJoin(self.cfg.permit_join_s)
         self.walk: WalkTest | None = None
+        self.radar_walk = RadarWalk()  # a radar ticks when walked in to and lain down in
         self._walk_timer: asyncio.Task[None] | None = None
         self.last_report: dict[str, Any] | None = None
         self.rssi: dict[str, int] = {}  # last signal of paired devices and candidates
@@ -468,7 +470,7 @@ class WebServer:
                 reading.device, reading.protocol, reading.kind, reading.rssi, now
             ):
                 return  # a neighbour's device, not offered: nothing to show, nothing kept
-        elif self.walk is not None:
+        elif self.walk is not None and self.radar_walk.ticks(device.kind, reading):
             self.walk.heard(device.key, self._wall())
         if reading.rssi is not None:
             if reading.device not in self.rssi:
@@ -799,7 +801,8 @@ class WebServer:
                 lang, self.join.remaining(now), self.cfg.permit_join_s, csrf
             ),
             "candidates": pages.candidates_fragment(lang, candidates, paired, csrf),
-            "paired": pages.paired_fragment(lang, self._device_views(), csrf),
+            "paired": pages.paired_fragment(lang, self._device_views(), csrf)
+            + radar_fragment(lang, live_of(self.hub.radars), {d.key: d.name for d in paired}),
         }
 
     async def _devices_page(self, request: web.Request) -> web.StreamResponse:
@@ -912,6 +915,7 @@ class WebServer:
         for key, name, kind in HUB_BUTTONS:
             walk.items[key] = CheckItem(key, name, "", kind)
         self.walk = walk
+        self.radar_walk = RadarWalk()
         self._walk_timer = asyncio.create_task(self._end_walk_in_time(walk), name="walk-timeout")
         _LOGGER.info(
             "walk test %s started with %d devices; it ends by itself in %d s",

@@ -115,6 +115,8 @@ TEXT: dict[str, dict[str, str]] = {
     "kind_button": {"zh": "紧急按钮", "en": "panic button"},
     "kind_wearable": {"zh": "手环/胸牌", "en": "wearable"},
     "kind_sensor": {"zh": "其他传感器", "en": "other sensor"},
+    "kind_radar": {"zh": "毫米波雷达", "en": "mmWave radar"},
+    "kind_fall": {"zh": "跌倒雷达", "en": "fall radar"},
     "kind_switch": {"zh": "开关类（门磁/按钮）", "en": "switch (door, button)"},
     "kind_presence": {"zh": "蓝牙信标", "en": "BLE beacon"},
     "kind_heart_rate": {"zh": "心率带", "en": "heart-rate strap"},
