@@ -161,7 +161,7 @@ async def test_a_broken_reading_handler_does_not_stop_the_scanner(
     assert hub.ble is not None
     await eventually(lambda: hub.ble.source.scanning)
     seen: list[Reading] = []
-    original = hub.handle_reading
+    original = hub.readings.handle_reading
 
     async def flaky(reading: Reading) -> None:
         seen.append(reading)
@@ -169,7 +169,7 @@ async def test_a_broken_reading_handler_does_not_stop_the_scanner(
             raise RuntimeError("database hiccup")
         await original(reading)
 
-    hub.handle_reading = flaky  # type: ignore[method-assign]
+    hub.readings.handle_reading = flaky  # type: ignore[method-assign]
     await asyncio.to_thread(bluez.add_device, PENDANT, "SBBT-002C")
     await bluez.advertise_async(PENDANT, PENDANT_IDLE_ADV)
     await bluez.advertise_async(PENDANT, PENDANT_BUTTON_PRESS_ADV)

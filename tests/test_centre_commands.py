@@ -13,9 +13,11 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from hub.app import Hub
-from hub.config import parse_config
+from hub.clock import FakeClock
+from hub.config import RunningConfig, parse_config
 from hub.errors import DecodeError
 from hub.event import Event, Priority, new_event_id
+from hub.services.centre import CentreCommands
 from hub.sim.broker import Mosquitto
 from hub.sos.escalation import AlarmFacts, Cascade, CascadeState, SendSms, Siren
 from hub.sync.commands import (
@@ -26,6 +28,7 @@ from hub.sync.commands import (
     Verdict,
     parse_test,
 )
+from hub.tasks import Tasks
 from tests.conftest import HUB_ID, hub_raw
 from tests.helpers import Collector, eventually
 from tests.test_escalation import CFG
@@ -123,7 +126,7 @@ async def test_a_burst_of_a_hundred_test_commands_makes_one_test_alarm_and_texts
         for i in range(100):
             payload = json.dumps({"id": f"T-{i % 50}"})  # and each sent twice
             await collector.publish(f"{ROOT}/cmd/test", payload)
-        await eventually(lambda: len(hub.commands._seen) == 50)  # every command handled
+        await eventually(lambda: len(hub.centre.gate._seen) == 50)  # every command handled
         [alarm] = raised_tests(hub)
         await collector.wait_event("escalate", timeout=15)  # the centre did not answer
         [sos] = alarms_sent(collector)
@@ -206,8 +209,14 @@ async def test_a_retained_command_is_never_obeyed_at_a_reconnect_or_a_restart(
 
 
 def test_a_command_without_a_usable_id_is_refused(caplog: pytest.LogCaptureFixture) -> None:
-    hub = Hub(parse_config(hub_raw(Path("/nonexistent"), 1)), pin_factory=MockFactory())
-    hub._on_command("test", {})
-    hub._on_command("locate", {"id": ["not", "text"]})
+    # Refused before any room is asked: the centre's command table needs no running hub.
+    cfg = parse_config(hub_raw(Path("/nonexistent"), 1))
+    unused: Any = None
+    centre = CentreCommands(
+        RunningConfig(cfg), FakeClock(), Tasks(), alarms=unused, speech=unused, updates=unused,
+        locate=unused,
+    )  # fmt: skip
+    centre.on_command("test", {})
+    centre.on_command("locate", {"id": ["not", "text"]})
     assert "cmd/test ignored: cmd/test needs an 'id'" in caplog.text
     assert "cmd/locate ignored: 'id' must be a non-empty string" in caplog.text

@@ -477,11 +477,11 @@ async def test_the_heartbeat_carries_uplink_and_modem_signal(
         web={"wireless_path": str(tmp_path / "wireless")},
         escalation={"modem_port": "sim"},
     )
-    await hub.heartbeat()  # the first one asks the modem
+    await hub.report.heartbeat()  # the first one asks the modem
     signal = await eventually(
         lambda: hub.family.modem_rssi_dbm is not None and hub.family.modem_rssi_dbm, timeout=10
     )
-    beat = await hub.heartbeat()
+    beat = await hub.report.heartbeat()
     assert signal == -73
     assert beat["signal"]["wifi_rssi_dbm"] == -72 and beat["signal"]["modem_rssi_dbm"] == -73
 

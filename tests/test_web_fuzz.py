@@ -73,4 +73,4 @@ async def test_garbage_on_any_form_is_answered_and_changes_no_paired_device(
         "门口",
         "door",
     )
-    assert (await hub.status())["hub"] == hub.cfg.hub.id  # the hub still answers
+    assert (await hub.report.status())["hub"] == hub.cfg.hub.id  # the hub still answers
