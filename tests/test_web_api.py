@@ -651,10 +651,11 @@ async def test_pages_listen_on_the_lan_interface_and_wait_for_its_address(
 
     from aiohttp import ClientSession
 
+    import hub.web.address as address_module
     import hub.web.server as server_module
 
-    assert server_module.interface_address("lo") == "127.0.0.1"
-    assert server_module.interface_address("nosuch0") is None
+    assert address_module.interface_address("lo") == "127.0.0.1"
+    assert address_module.interface_address("nosuch0") is None
     monkeypatch.setattr(server_module, "_BIND_RETRY_S", 0.1)
     port = free_port()
     hub = await make_hub(broker.port, web={"enabled": True, "interface": "nosuch0", "port": port})
