@@ -96,6 +96,8 @@ class Hub:
     async def start(self) -> None:
         """Open storage, restore open alarms, start every part; returns once running."""
         await self.fleet.load()
+        # Each room is handed the rooms it calls (README, "Layout"); the calls are kept
+        # compact (fmt: skip) so the wiring reads as one table.
         cfg, running, clock, tasks = self.cfg, self.running, self.clock, self.tasks
         self.outbox = await AsyncOutbox.open(
             cfg.data_path / "hub.db", cfg.hub.id, cfg.outbox.max_bytes, cfg.outbox.log_keep
