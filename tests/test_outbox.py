@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import sqlite3
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -52,16 +56,44 @@ def test_seq_is_never_reused_after_sending_and_reopening(tmp_path: Path) -> None
 
 
 def test_a_committed_event_is_in_the_file_as_soon_as_commit_returns(tmp_path: Path) -> None:
-    box = open_outbox(tmp_path)
-    event = box.commit(draft("sos")).event
-    # A second connection (another process after a crash) sees it without any close.
+    # The hub process commits, prints what it committed and is killed (kill -9) at once,
+    # without closing anything: the next process to open the file has the event.
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        from tests.test_outbox import draft, open_outbox
+        from pathlib import Path
+        box = open_outbox(Path({str(tmp_path)!r}))
+        event = box.commit(draft("sos")).event
+        print(event.id, event.seq, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True
+    )
+    assert proc.returncode == -signal.SIGKILL
+    event_id, seq = proc.stdout.split()
     other = sqlite3.connect(tmp_path / "hub.db")
-    assert other.execute("SELECT id FROM events WHERE seq = ?", (event.seq,)).fetchone() == (
-        event.id,
+    assert other.execute("SELECT id FROM events WHERE seq = ?", (int(seq),)).fetchone() == (
+        event_id,
     )
     other.close()
+
+
+def test_the_outbox_is_durable_and_keeps_its_wal_index_in_memory(tmp_path: Path) -> None:
+    box = open_outbox(tmp_path)
+    box.commit(draft("sos"))
     assert box._db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert box._db.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+    # No mmap'd hub.db-shm beside it for the kernel to write back to the SD card; the
+    # price: no other process reads the file while the hub has it open.
+    assert not (tmp_path / "hub.db-shm").exists()
+    other = sqlite3.connect(tmp_path / "hub.db", timeout=0.1)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        other.execute("SELECT COUNT(*) FROM events").fetchone()
+    other.close()
+    box.close()
 
 
 def test_mark_sent_takes_an_event_out_of_the_outbox_but_keeps_it_in_the_log(tmp_path: Path) -> None:
@@ -120,3 +152,18 @@ def test_an_alarm_event_round_trips_through_json_whole(tmp_path: Path) -> None:
     assert box.get(stored.id) == stored
     assert stored.priority is Priority.ALARM
     assert stored.is_test
+
+
+def test_puback_marks_are_not_forced_but_every_event_commit_still_is(tmp_path: Path) -> None:
+    box = open_outbox(tmp_path)
+    first = box.commit(draft("sos")).event
+    synced: list[str] = []
+    box._db.set_trace_callback(synced.append)
+    assert box.mark_sent([first.id]) == 1
+    assert "PRAGMA synchronous=NORMAL" in synced  # the mark alone waits for the next sync
+    assert box._db.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL again
+    with pytest.raises(StoreError):
+        box.mark_sent([first.id, object()])  # type: ignore[list-item]  # a bad id fails it
+    assert box._db.execute("PRAGMA synchronous").fetchone() == (2,)
+    second = box.commit(draft("sos")).event
+    assert [e.id for e in box.pending()] == [second.id]

@@ -282,7 +282,7 @@ def test_a_doors_last_state_is_known_after_a_restart_and_written_within_a_minute
 ) -> None:
     path = tmp_path / "devices.json"
     clock = FakeClock()
-    reg = Registry(path, clock)  # last_seen alone would wait 15 min for its write
+    reg = Registry(path, clock)  # last_seen alone would wait 6 h for its write
     pair_door(reg)
     opened = Reading(DOOR_KEY, "rflink", "switch", {"command": "on"}, state=State.ALARM)
     closed = Reading(DOOR_KEY, "rflink", "switch", {"command": "off"}, state=State.CLEAR)
@@ -357,3 +357,51 @@ def test_a_field_written_by_a_newer_version_is_ignored_not_fatal(
     door = Registry(path, FakeClock()).get(DOOR_KEY)
     assert door is not None and door.name == "Front door"
     assert any("colour" in r.getMessage() for r in caplog.records)
+
+
+def test_a_day_of_motion_and_a_busy_wristband_write_the_file_a_few_times_not_hundreds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PIR says "motion" then "no motion" all day and a wristband is heard every few
+    seconds: neither is a state anyone decides on after a restart, so neither is written
+    on its own more than every 6 h; the door's openings are, each within a minute."""
+    path = tmp_path / "devices.json"
+    clock = FakeClock()
+    reg = Registry(path, clock)
+    pair_door(reg)
+    pir = "rflink:eurodomest:000111"
+    band = "c0:ff:ee:00:00:01"
+    reg.pair(pir, protocol="rflink", address="000111", kind="motion", room="客厅")
+    reg.pair(band, protocol="ble_gatt", address=band, kind="wearable")
+    writes: list[Path] = []
+
+    def counted_write(target: Path, data: bytes) -> None:
+        writes.append(target)
+        write_atomic(target, data)
+
+    monkeypatch.setattr(registry_module, "write_atomic", counted_write)
+    door_changes = 0
+    for second in range(0, 86400, 5):
+        clock.advance(5)
+        reg.seen(Reading(band, "ble_gatt", "heart_rate", {"bpm": 70}))
+        if second % 90 == 0:
+            moved = (second // 90) % 2 == 0
+            reg.seen(
+                Reading(pir, "rflink", "motion", {}, state=State.ALARM if moved else State.CLEAR)
+            )
+        if second % 2160 == 0:  # the door opened and closed 40 times a day
+            opened = (second // 2160) % 2 == 0
+            reg.seen(
+                Reading(
+                    DOOR_KEY, "rflink", "switch", {}, state=State.ALARM if opened else State.CLEAR
+                )
+            )
+            door_changes += 1
+        if reg.flush_due():  # as the hub's supervision loop does
+            reg.flush()
+    assert door_changes == 40
+    assert len(writes) <= door_changes + 4  # each door change, plus the 6-hourly history
+    reg.close()
+    after = Registry(path, clock)
+    assert after.get(band).last_seen == clock.now().isoformat()  # type: ignore[union-attr]
+    assert after.get(DOOR_KEY).state == "clear"  # type: ignore[union-attr]

@@ -7,10 +7,13 @@ Concurrent `to_thread` calls are safe: reads take only a short in-memory lock, s
 on the event loop never waits on a write's fsync.
 
 `last_seen` and battery updates are kept in memory and written at most every
-`flush_every` seconds (SD cards wear out; one write per reading would be thousands a day).
-The last on/off state a device reported (a door open or closed, a detector in alarm or
-clear) is written within `STATE_FLUSH_S` of a change, and every pending update when the
-registry is closed. A power cut loses at most that much history, never a pairing.
+`flush_every` seconds (6 h: they are shown to the installer, nothing decides on them; SD
+cards wear out and a wristband is heard every few seconds). The last on/off state a door,
+contact or detector reported is written within `STATE_FLUSH_S` of a change; a motion
+sensor's (a PIR, a radar: "someone moved" then "no one", every few minutes all day) is
+kept with last_seen. Every write of the file carries every pending update (one atomic
+rewrite), and all are written when the registry is closed. A power cut loses at most that
+much display history, never a pairing.
 
 Keys are canonical (hub.sensors.keys): every method takes a key in any spelling a person
 may type (`a4:c1:38:…`, `rflink:Eurodomest:…`) and the registry returns only the spelling
@@ -47,7 +50,9 @@ from hub.store.atomic import write_atomic
 _LOGGER = logging.getLogger(__name__)
 
 # At most one last_seen/battery write per this many seconds (SD card wear).
-DEFAULT_FLUSH_EVERY = 15 * 60.0
+DEFAULT_FLUSH_EVERY = 6 * 3600.0
+# Device kinds whose on/off state is momentary (motion seen, then none): not worth a write.
+MOMENTARY_KINDS = frozenset({"motion", "radar"})
 # A changed on/off state is written at most this long after the change (a door contact
 # changes a few dozen times a day; a chattering one still costs one write a minute).
 STATE_FLUSH_S = 60.0
@@ -198,9 +203,10 @@ class Registry:
         missing = [dev for key, dev in self._devices.items() if key not in extras]
         if missing:  # paired by an earlier version: every paired device gets its entry
             self._extras.insert_multiple(_extras_doc(dev) for dev in missing)
-        self._dirty: set[str] = set()
-        self._state_changed = False
-        self._last_flush = clock.monotonic()
+        self._dirty: set[str] = set()  # devices with updates not yet in the file
+        self._state_changed = False  # one of them is a door's or detector's new state
+        self._last_flush = clock.monotonic()  # when the file was last written (any update)
+        self._last_history = clock.monotonic()  # when last_seen/battery were last due
         self._inbox: OrderedDict[str, Heard] = OrderedDict()
 
     def _stored(self, key: str) -> str:
@@ -303,7 +309,7 @@ class Registry:
                 return None
             low = reading.values.get("battery_low")
             state = dev.state if reading.state is None else reading.state.value
-            if state != dev.state:
+            if state != dev.state and dev.kind not in MOMENTARY_KINDS:
                 self._state_changed = True
             dev = replace(
                 dev,
@@ -322,9 +328,10 @@ class Registry:
 
     def _due(self) -> bool:
         """Whether pending updates should be written now (caller holds _lock)."""
-        elapsed = self._clock.monotonic() - self._last_flush
+        now = self._clock.monotonic()
         return bool(self._dirty) and (
-            elapsed >= self._flush_every or (self._state_changed and elapsed >= STATE_FLUSH_S)
+            now - self._last_history >= self._flush_every
+            or (self._state_changed and now - self._last_flush >= STATE_FLUSH_S)
         )
 
     def flush_due(self) -> bool:
@@ -334,35 +341,43 @@ class Registry:
             return self._due()
 
     def flush(self) -> None:
-        """Write pending last_seen/battery updates (one file write for all of them) and
-        changed states (one more)."""
+        """Write every pending update (last_seen, battery, states) in one file write."""
         with self._write_lock:
             with self._lock:
                 self._last_flush = self._clock.monotonic()
+                self._last_history = self._last_flush
                 if not self._dirty:
                     return
                 devices = [self._devices[key] for key in self._dirty]
-                states = self._state_changed
                 self._dirty.clear()
                 self._state_changed = False
-            # One file write per table for all devices (update_multiple rewrites the table
-            # once); never truncate-then-insert, which would leave an empty registry if power
-            # failed between.
-            device = Query()
             try:
-                stored = {d.key: self._stored(d.key) for d in devices}
-                self._table.update_multiple(
-                    [(_base_doc(d, stored[d.key]), device.key == stored[d.key]) for d in devices]
-                )
-                if states:
-                    self._extras.update_multiple(
-                        [(_extras_doc(d), device.key == d.key) for d in devices]
-                    )
+                self._write_updates(devices)
             except BaseException:
                 with self._lock:  # written next time
                     self._dirty.update(d.key for d in devices if d.key in self._devices)
                     self._state_changed = True
                 raise
+
+    def _write_updates(self, devices: list[Device]) -> None:
+        """Both tables' entries of `devices`, replaced in one atomic rewrite of the file
+        (TinyDB's table operations would write it once per table); never
+        truncate-then-insert, which would leave an empty registry if power failed between."""
+        storage = self._db.storage
+        data = storage.read() or {}
+        base = data.setdefault(_TABLE, {})
+        extras = data.setdefault(_EXTRAS_TABLE, {})
+        base_ids = {doc.get("key"): doc_id for doc_id, doc in base.items()}
+        extras_ids = {doc.get("key"): doc_id for doc_id, doc in extras.items()}
+        for dev in devices:
+            stored = self._stored(dev.key)
+            if stored in base_ids:
+                base[base_ids[stored]] = _base_doc(dev, stored)
+            if dev.key in extras_ids:
+                extras[extras_ids[dev.key]] = _extras_doc(dev)
+        storage.write(data)
+        self._table.clear_cache()
+        self._extras.clear_cache()
 
     def _require(self, key: str) -> Device:
         dev = self._devices.get(key)
