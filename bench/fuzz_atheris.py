@@ -133,8 +133,8 @@ def _target(name: str) -> Callable[[bytes], None]:
 
             return rflink_input
         if name == "at":
-            from hub.sos.modem import LineFramer as ModemFramer
-            from hub.sos.modem import Prompt, parse_line
+            from hub.sos.at import LineFramer as ModemFramer
+            from hub.sos.at import Prompt, parse_line
 
             def at_input(data: bytes) -> None:
                 fdp = atheris.FuzzedDataProvider(data)

@@ -105,7 +105,7 @@ async def child(seconds: float, warmup: float, mode: str) -> dict[str, Any]:
                 await asyncio.to_thread(
                     hub.registry.pair, key, protocol="radar", address=key, kind="radar", room=room
                 )
-            hub.care.know(hub._care_devices())
+            hub.care.devices_changed()
             for target, (master, _) in zip((ld2410_writer, mr60_writer), ptys, strict=True):
                 threading.Thread(target=target, args=(master, stop), daemon=True).start()
         await asyncio.sleep(warmup)

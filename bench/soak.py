@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import json
 import logging
 import os
@@ -57,12 +58,13 @@ from hub.sim.centre import SimulatedCentre
 DAY_S = 86400.0
 # 00:00 UTC is 08:00 in Guangzhou: the simulated week starts in the morning.
 START = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
-# The hub's periodic loops and their production periods (seconds of hub time).
+# The hub's periodic loops, where each period is set, and their production periods
+# (seconds of hub time).
 PERIODS = {
-    "_TICK_S": 1.0,
-    "_CARE_TICK_S": 15.0,
-    "_SUPERVISION_TICK_S": 5.0,
-    "_ARCHIVE_CHECK_S": 30.0,
+    ("hub.app", "_TICK_S"): 1.0,
+    ("hub.services.care", "_CARE_TICK_S"): 15.0,
+    ("hub.services.readings", "_SUPERVISION_TICK_S"): 5.0,
+    ("hub.services.archive", "_ARCHIVE_CHECK_S"): 30.0,
 }
 MIN_REAL_PERIOD_S = 0.005
 HEARTBEAT_S = 60.0
@@ -113,7 +115,6 @@ async def hub_process(spec: dict[str, Any]) -> None:
     """Run the hub on a ScaledClock until SIGTERM; write what ran to spec['stats']."""
     from gpiozero.pins.mock import MockFactory
 
-    import hub.app
     from hub.app import Hub
     from hub.clock import ScaledClock
     from hub.config import parse_config
@@ -123,8 +124,8 @@ async def hub_process(spec: dict[str, Any]) -> None:
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     speed = float(spec["speed"])
-    for name, period in PERIODS.items():
-        setattr(hub.app, name, max(period / speed, MIN_REAL_PERIOD_S))
+    for (module, name), period in PERIODS.items():
+        setattr(importlib.import_module(module), name, max(period / speed, MIN_REAL_PERIOD_S))
     clock = ScaledClock(speed, wall=START)
     raw: dict[str, Any] = {
         "hub": {"id": "SOAK-1", "data_dir": spec["data_dir"], "log_level": "WARNING"},
@@ -140,8 +141,8 @@ async def hub_process(spec: dict[str, Any]) -> None:
     h = Hub(cfg, clock=clock, pin_factory=MockFactory(), local_raw=raw)
     await h.start()
     ticks = Ticks(clock)
-    h.book.tick = ticks.wrap("alarm timers", h.book.tick)  # type: ignore[method-assign]
-    h.care.tick = ticks.wrap("care checks", h.care.tick)  # type: ignore[method-assign]
+    h.alarms.book.tick = ticks.wrap("alarm timers", h.alarms.book.tick)  # type: ignore[method-assign]
+    h.care.engine.tick = ticks.wrap("care checks", h.care.engine.tick)  # type: ignore[method-assign]
     h.supervisor.tick = ticks.wrap("supervision", h.supervisor.tick)  # type: ignore[method-assign]
     h.vitals.complete = ticks.wrap("health archive", h.vitals.complete)  # type: ignore[method-assign]
     publish_status = h.uplink._publish_status
@@ -163,7 +164,7 @@ async def hub_process(spec: dict[str, Any]) -> None:
             await asyncio.sleep(60.0 / speed)
             n += 1
             beat = Reading("ble:watch:1", "ble", "heart_rate", {"bpm": 60 + n % 25})
-            await h.handle_reading(beat)
+            await h.readings.handle_reading(beat)
             ticks.hit("watch readings")
 
     def write_stats() -> None:
@@ -172,8 +173,8 @@ async def hub_process(spec: dict[str, Any]) -> None:
             "count": dict(ticks.count),
             "last": ticks.last,
             "by_day": {k: dict(v) for k, v in ticks.by_day.items()},
-            "open_alarms": sum(1 for a in h.book.alarms.values() if a.is_open),
-            "alarms_in_book": len(h.book.alarms),
+            "open_alarms": sum(1 for a in h.alarms.book.alarms.values() if a.is_open),
+            "alarms_in_book": len(h.alarms.book.alarms),
             "published": h.uplink.state.published,
             "pending_bytes": h.outbox.sync.pending_bytes,
         }

@@ -74,7 +74,7 @@ async def hub_path(port: int, workdir: Path, n: int) -> tuple[list[float], list[
             sent_at[alarm.id] = time.perf_counter()
         state_changed.set()
 
-    hub.alarm_listeners.append(listener)
+    hub.alarms.listeners.append(listener)
     await hub.start()
     await hub.uplink.connected.wait()
     to_puback: list[float] = []
@@ -98,7 +98,7 @@ async def hub_path(port: int, workdir: Path, n: int) -> tuple[list[float], list[
             await centre.publish(
                 "pingan/v1/BENCH-1/ack", json.dumps({"id": event["id"], "state": "resolved"}), qos=1
             )
-            while hub.book.open_sos() is not None:
+            while hub.alarms.book.open_sos() is not None:
                 state_changed.clear()
                 await state_changed.wait()
     await hub.stop()

@@ -43,8 +43,8 @@ async def run(requests: int) -> None:
         try:
             for i in range(20):
                 key = f"rflink:Eurodomest:{i:06d}:01"
-                await hub.pair_device(key, "door", f"门{i}", "客厅")
-                await hub.handle_reading(
+                await hub.devices.pair(key, "door", f"门{i}", "客厅")
+                await hub.readings.handle_reading(
                     Reading(key.lower(), "rflink", "switch", {"command": "on"}, state=State.ALARM)
                 )
             assert hub.web is not None

@@ -1,91 +1,52 @@
-"""The hub: wires sources, the alarm lifecycle, the outbox and the uplink together.
+"""The hub: builds its rooms from the config, starts them in order, stops them in reverse.
 
-Data flows one way (DESIGN.md): Reading -> Event draft -> outbox commit -> uplink.
-Every event is committed before it is sent or announced as sent; the lifecycle's
-actions (feedback, resend, escalation, persistence) are carried out here, because
-this is the IO layer that owns the pins, the database and the connection.
+Data flows one way (DESIGN.md): Reading -> Event draft -> outbox commit -> uplink. Each
+concern lives in its own room (hub/services/*, README "Layout"); this module only wires
+them together and keeps their parts running (hub/tasks.py). Nothing below imports it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import re
-import shutil
-import subprocess
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
-from dataclasses import asdict, replace
-from datetime import UTC, datetime
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from hub import __version__
 from hub.ble_link import BleLink, locate_later, start_ble
-from hub.care.base import Led, Siren, Speak
-from hub.care.base import Output as CareOutput
-from hub.care.engine import CareEngine
-from hub.care.rooms import Paired
 from hub.clock import Clock, SystemClock
-from hub.config import Config
-from hub.control import MAX_CLIENTS as CONTROL_CLIENTS
+from hub.config import Config, RunningConfig
 from hub.control import ControlServer
-from hub.errors import ControlError, DecodeError, HubError, StoreError
-from hub.event import KIND_PRIORITY, Draft, Event, Priority, Source, valid_kind
+from hub.event import Event
+from hub.modbus_link import start_modbus
 from hub.radar_link import start_radars
-from hub.reading import Reading
-from hub.sensors.attribute import HAZARD_KINDS, attribute
-from hub.sensors.gpio import OK_BUTTON, SOS_BUTTON, HubButtons, Indicators, make_pin_factory
-from hub.sensors.keys import canonical_key, pairable
+from hub.sensors.gpio import HubButtons, Indicators, make_pin_factory
 from hub.sensors.radar_source import RadarSource
 from hub.sensors.serial_source import SerialSource
-from hub.sensors.signal import read_link
-from hub.sensors.supervision import Health, Notice, Supervisor
-from hub.sim.modem import SimulatedModem
-from hub.sos.escalation import AlarmFacts, sms_time
-from hub.sos.lifecycle import (
-    UNANSWERED,
-    Action,
-    Alarm,
-    AlarmBook,
-    AlarmState,
-    Escalate,
-    Feedback,
-    Persist,
-    Resend,
-    Timing,
-)
-from hub.sos.modem import Escalator, Modem, ModemError, SignalQuality
-from hub.store.atomic import read_json, write_json_atomic
-from hub.store.config_store import ConfigStore
+from hub.sensors.supervision import Supervisor
+from hub.services.alarms import AlarmService, EscalationHook
+from hub.services.archive import HealthArchive
+from hub.services.care import CareService
+from hub.services.centre import CentreCommands
+from hub.services.committer import EventCommitter
+from hub.services.control_ops import ControlOperations
+from hub.services.devices import DeviceAdmin
+from hub.services.family import FamilyEscalation
+from hub.services.fleet import FleetConfigApplier
+from hub.services.homeassistant import HomeAssistantLink
+from hub.services.power import PowerWatch
+from hub.services.readings import ReadingPipeline
+from hub.services.speech import SpeechService
+from hub.services.status import StatusReport, log_descriptor_budget
+from hub.services.voice import VoiceService
 from hub.store.health import VitalBuckets
-from hub.store.held import HeldEvents, Landed
-from hub.store.outbox import AsyncOutbox, LoggedEvent
-from hub.store.registry import Device, Registry, registry_path
-from hub.sync.commands import CentreTest, CommandGate, Verdict, command_id, parse_test
-from hub.sync.config_push import confirm_push, receive_push
-from hub.sync.homeassistant import HaState, HomeAssistantBridge
-from hub.sync.messages import Ack
-from hub.sync.ota import (
-    ApplyGuard,
-    ReportStatus,
-    reported_payload,
-    startup_config,
-)
+from hub.store.outbox import AsyncOutbox
+from hub.store.registry import Registry, registry_path
 from hub.sync.uplink import Uplink
 from hub.systemd import notify, watchdog_interval, watchdog_loop
+from hub.tasks import Tasks
 from hub.update.agent import UpdateAgent
-from hub.voice.capture import ArecordSource, AudioSource
-from hub.voice.confirm import Action as VoiceAction
-from hub.voice.confirm import Answer as VoiceAnswer
-from hub.voice.confirm import ConfirmFlow
-from hub.voice.confirm import Outcome as VoiceOutcome
-from hub.voice.listen import VoiceListener
-from hub.voice.prompt_pack import PromptPack
-from hub.voice.prompts import Interrupted, PromptRenderer, Speaker, SpeechError, Voice
-from hub.voice.speech_queue import Kind, SpeechQueue, Utterance
-from hub.web.limits import MAX_PER_ADDRESS, connection_cap, descriptor_limit
+from hub.voice.capture import AudioSource
 
 if TYPE_CHECKING:  # aiohttp is imported only when the pages are on
     from hub.web.server import WebServer
@@ -95,123 +56,10 @@ _LOGGER = logging.getLogger(__name__)
 # How often the lifecycle timers are evaluated; resend/escalation timing is in
 # seconds, so a one-second tick keeps them within a second of their target.
 _TICK_S = 1.0
-# Closed and cancelled alarms stay visible in `status` this long.
-_KEEP_CLOSED_S = 3600.0
-# Alarm records and PUBACK marks are written this long after they change, in one batch.
-_LAZY_WRITE_S = 0.1
-# Care checks are ticked this often (their windows are in minutes) and their state is
-# saved at least this often, and at once whenever they decide something.
-_CARE_TICK_S = 15.0
-_CARE_SAVE_S = 300.0
-# A lost modem is reopened after this delay, doubling up to the maximum; the port is
-# checked this often while waiting for incoming calls.
-_MODEM_RETRY_MIN_S = 5.0
-_MODEM_RETRY_MAX_S = 300.0
-_MODEM_CHECK_S = 5.0
-# What the elder hears as an alarm moves on.
-ALARM_PROMPTS = {
-    AlarmState.SENT: "alarm_sent",
-    AlarmState.ACKNOWLEDGED: "centre_received",
-    AlarmState.DISPATCHED: "help_dispatched",
-}
-# The care checks' prompt ids, as the voice module names them.
-_CARE_PROMPTS = {
-    "prealarm_press_green": "prealarm",
-    "checkin_reminder": "checkin_reminder",
-    "checkin_thanks": "checkin_thanks",
-    "hazard_gas_no_switches_open_windows_leave": "gas_guidance",
-    "hazard_smoke_leave": "smoke_guidance",
-    "hazard_co_open_windows_leave": "co_guidance",
-    "hazard_water_turn_off_tap": "water_guidance",
-}
-# Finished health-archive buckets are looked for this often.
-_ARCHIVE_CHECK_S = 30.0
-# Device supervision (offline detection, storm summaries) is evaluated this often.
-_SUPERVISION_TICK_S = 5.0
-# What a paired device can be.
-DEVICE_KINDS = (
-    "door",
-    "motion",
-    "smoke",
-    "gas",
-    "co",
-    "water",
-    "button",
-    "wearable",
-    "sensor",
-    "radar",
-)
-# A storage fault (events shed) is reported at most this often; counts accumulate between.
-_FAULT_EVERY_S = 600.0
-# Home Assistant's state document is re-evaluated this often (published only on change);
-# the last check-in is looked for among this many recent events at start.
-_HA_REFRESH_S = 5.0
-_HA_CHECKIN_LOOKBACK = 500
-# When the family was last texted and called for a centre's full escalation test (at most
-# once a day: hub/sync/commands.py), kept across restarts.
-_COMMANDS_FILE = "commands.json"
-# Test alarms the centre raises carry this as raised_by (at most one open at a time).
-_CENTRE_TEST = "cmd/test"
-# The commands the centre may send (docs/asyncapi.yaml).
-_COMMANDS = ("test", "speak", "locate", "callback", "update")
-# Below this many descriptors left for the alarm path after the pages' and the control
-# socket's share, the start-up line is a warning (a LimitNOFILE set too low).
-_MIN_RESERVE_FDS = 256
-# Delay before a crashed part is restarted (it is logged each time).
-_RESTART_DELAY_S = 1.0
-# How long stopping waits for a cancelled part before cancelling it again.
-_STOP_GRACE_S = 2.0
-_STOP_TRIES = 5  # then the stop goes on without the part that will not end
-
-_PATTERN = {
-    AlarmState.RAISED: "raised",
-    AlarmState.COMMITTED: "raised",
-    AlarmState.SENT: "sent",
-    AlarmState.ACKNOWLEDGED: "acknowledged",
-    AlarmState.DISPATCHED: "acknowledged",
-    AlarmState.CLOSED: "off",
-    AlarmState.CANCELLED: "off",
-}
-
-EscalationHook = Callable[[Alarm, str], Awaitable[None]]
-_BLE_ADDRESS = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
-
-
-def _open_descriptors() -> int:
-    """File descriptors this process holds now (Linux /proc; 0 where there is none)."""
-    try:
-        return len(os.listdir("/proc/self/fd")) - 1  # less the one listing it
-    except OSError:
-        return 0
-
-
-def _protocol_of(key: str) -> str:
-    """The protocol of a device key never heard yet: a BLE address, or `protocol:...`."""
-    return "bthome" if _BLE_ADDRESS.match(key) else key.split(":", 1)[0]
-
-
-def _timing(cfg: Config) -> Timing:
-    """The alarm lifecycle's timers from [sos]."""
-    sos = cfg.sos
-    return Timing(
-        sos.ack_timeout_s,
-        sos.resend_s,
-        sos.cancel_window_s,
-        sos.slow_resend_s,
-        cfg.escalation.uplink_grace_s,
-    )
-
-
-AlarmListener = Callable[[Alarm], None]
-
-
-def _iso(ts: datetime) -> str:
-    """UTC ISO 8601 with a Z, as events carry it."""
-    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class Hub:
-    """One running hub."""
+    """One running hub: its rooms, built from the config and started in order."""
 
     def __init__(
         self,
@@ -224,205 +72,175 @@ class Hub:
         player: Callable[[Sequence[str]], None] | None = None,
         audio_source: AudioSource | None = None,
     ) -> None:
-        self.cfg = cfg
-        # The installer's TOML document: fleet pushes are merged over it.
-        self.local_raw: dict[str, Any] = local_raw if local_raw is not None else {}
-        self.fleet_store = ConfigStore(cfg.data_path)
-        self.guard = ApplyGuard(cfg.fleet.rollback_after_s)
-        self.config_version = 0
-        self.speaker: Speaker | None = None
+        self.running = RunningConfig(cfg)
+        self.clock = clock or SystemClock()
+        self.tasks = Tasks()  # every running part, supervised
+        # The installer's TOML document (local_raw): fleet pushes are merged over it.
+        self.fleet = FleetConfigApplier(self.running, self.clock, self.tasks, local_raw or {})
+        self.pin_factory = pin_factory
+        self._escalation = escalation
         self._player = player
         self._audio_source = audio_source
-        self.listener: VoiceListener | None = None
-        # What waits to be spoken, elder-facing prompts first (hub/voice/speech_queue.py).
-        self._speech = SpeechQueue()
-        self._speech_waiting = asyncio.Event()
-        self._speaking: Utterance | None = None
-        self._fleet_lock = asyncio.Lock()
-        self.clock = clock or SystemClock()
-        self.pin_factory = pin_factory
-        self.escalation = escalation or self._family_escalation
-        self.book = AlarmBook(_timing(cfg))
-        # What the outbox refused (a failing SD card), stored again before anything else.
-        self.held = HeldEvents(self._store, monotonic=self.clock.monotonic)
-        self.alarm_listeners: list[AlarmListener] = []
-        self.started_at = time.monotonic()
-        self.outbox: AsyncOutbox
-        self.uplink: Uplink
-        self.buttons: HubButtons
-        self.indicators: Indicators
-        self._control: ControlServer | None = None
-        self.modem: Modem | None = None
-        self.sim_modem: SimulatedModem | None = None
-        self.escalator: Escalator
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._stopped = asyncio.Event()
-        self._last_storage_fault: float | None = None
-        self._dirty_alarms: set[str] = set()
-        self._persist_wanted = asyncio.Event()
-        self._shed_since_fault: dict[int, int] = {}
-        self.ups: Any = None  # hub.sensors.ups.UpsMonitor when [power] watches a UPS HAT
+        self._control: ControlServer | None = None
         self.ble: BleLink | None = None
         self.radars: dict[str, RadarSource] = {}  # by device key; the pages show them live
-        self._queued_storage_fault: str | None = None  # its id until the broker has it
-        self.homeassistant: HomeAssistantBridge | None = None
-        self.last_checkin: str | None = None  # ts of the last check-in event (for HA)
-        # The installer and family pages (hub/web), when [web] enabled; they follow every
-        # radio reading (paired or not) and the hub's button presses through
-        # reading_listeners.
-        self.web: WebServer | None = None
-        self.reading_listeners: list[Callable[[Reading, Device | None], None]] = []
-        # Each may flag an alarm's draft before it is raised (the walk test marks its
-        # devices' alarms as tests); they never drop one.
-        self.alarm_marks: list[Callable[[Draft], Draft]] = []
-        self.modem_rssi_dbm: int | None = None
-        # The centre's commands: ids seen, the last full escalation test (loaded at start).
-        self.commands = CommandGate()
-        self._centre_test_starting = False  # a cmd/test alarm being raised right now
+        self.homeassistant: HomeAssistantLink | None = None
+        self.web: WebServer | None = None  # the installer and family pages, when [web] on
 
-    # -- start and stop -------------------------------------------------------------
+    @property
+    def cfg(self) -> Config:
+        """The configuration in force (a fleet push changes it while the hub runs)."""
+        return self.running.cfg
 
     async def start(self) -> None:
         """Open storage, restore open alarms, start every part; returns once running."""
-        await self._start_fleet_config()
-        cfg = self.cfg
+        await self.fleet.load()
+        # Each room is handed the rooms it calls (README, "Layout"); the calls are kept
+        # compact (fmt: skip) so the wiring reads as one table.
+        cfg, running, clock, tasks = self.cfg, self.running, self.clock, self.tasks
         self.outbox = await AsyncOutbox.open(
             cfg.data_path / "hub.db", cfg.hub.id, cfg.outbox.max_bytes, cfg.outbox.log_keep
         )
-        now = self.clock.monotonic()
-        for record in await self.outbox.load_alarms():
-            try:
-                alarm = Alarm.from_record(record, now)
-            except (KeyError, ValueError) as exc:
-                _LOGGER.error("stored alarm record unusable, skipped: %s", exc)
-                continue
-            self.book.alarms[alarm.id] = alarm
-            _LOGGER.warning(
-                "alarm %s restored after restart in state %s", alarm.id, alarm.state.value
-            )
-        self.registry = await asyncio.to_thread(Registry, registry_path(cfg.data_path), self.clock)
-        saved_commands = await asyncio.to_thread(read_json, cfg.data_path / _COMMANDS_FILE)
-        if isinstance(saved_commands, dict) and isinstance(
-            saved_commands.get("family_test_at"), (int, float)
-        ):
-            self.commands.last_family_test = float(saved_commands["family_test_at"])
+        self.events = EventCommitter(self.outbox, clock, tasks)
+        self.speech = SpeechService(running, tasks, monotonic=clock.monotonic, player=self._player)
+        self.registry = await asyncio.to_thread(Registry, registry_path(cfg.data_path), clock)
         self.supervisor = Supervisor()
         self.vitals = VitalBuckets(cfg.health.bucket_s)
         for device in self.registry.devices():
-            self.supervisor.expect(device.key, device.kind, self.clock.monotonic())
+            self.supervisor.expect(device.key, device.kind, clock.monotonic())
             if device.supervision_s:
                 self.supervisor.set_interval(device.key, device.supervision_s)
-        saved = await asyncio.to_thread(read_json, self._care_state_path)
-        self.care = (
-            CareEngine.from_dict(cfg.care, self.clock, saved)
-            if isinstance(saved, dict)
-            else CareEngine(cfg.care, self.clock)
-        )
-        self._reconcile_hazards()
-        self.care.know(self._care_devices())
         if self.pin_factory is None:
             self.pin_factory = make_pin_factory(cfg.gpio.pin_factory)
-        self.buttons = HubButtons(cfg.gpio, cfg.sos, self.pin_factory, self.clock)
+        self.buttons = HubButtons(cfg.gpio, cfg.sos, self.pin_factory, clock)
         self.indicators = Indicators(cfg.gpio, self.pin_factory)
-        await self._start_modem()
-        self.escalator = Escalator(
-            self.modem,
-            cfg.escalation,
-            record=self._record,
-            siren=lambda: self.indicators.show("siren"),
-            speak=lambda _text: self.say("contacting_family"),
-            monotonic=self.clock.monotonic,
-        )
-        self.alarm_listeners.append(self._stop_cascade_when_answered)
+        self.family = FamilyEscalation(
+            running, clock, tasks, events=self.events, outbox=self.outbox,
+            indicators=self.indicators, speech=self.speech,
+        )  # fmt: skip
+        await self.family.start()
+        # The rooms made below are reached through lambdas: the uplink comes first.
         self.uplink = Uplink(
             cfg,
             self.outbox,
             on_sent=self._on_sent,
-            on_ack=self._on_ack,
-            on_command=self._on_command,
-            on_config=self._on_config,
+            on_ack=lambda ack: self.alarms.acked(ack),  # noqa: PLW0108
+            on_command=lambda name, args: self.centre.on_command(name, args),  # noqa: PLW0108
+            on_config=self.fleet.on_push,
             on_connected=self._on_uplink_connected,
-            monotonic=self.clock.monotonic,
-            status_payload=self.heartbeat,
+            monotonic=clock.monotonic,
+            status_payload=lambda: self.report.heartbeat(),  # noqa: PLW0108
         )
-        self.updates = UpdateAgent(cfg, publish=self.uplink.publish_retained, now=self.clock.now)
+        self.fleet.connect(self.uplink, self.events)
+        self.updates = UpdateAgent(cfg, publish=self.uplink.publish_retained, now=clock.now)
+        self.alarms = AlarmService(
+            running, clock, tasks, events=self.events, outbox=self.outbox, uplink=self.uplink,
+            indicators=self.indicators, speech=self.speech, family=self.family,
+            escalation=self._escalation,
+            presence=lambda: self.ble.last_presence() if self.ble is not None else [],
+        )  # fmt: skip
+        await self.alarms.restore()
+        self.events.when_committed.append(self.alarms.committed)
+        self.care = CareService(
+            running, clock, registry=self.registry, alarms=self.alarms, events=self.events,
+            indicators=self.indicators, speech=self.speech,
+        )  # fmt: skip
+        await self.care.start()
+        self.voice = VoiceService(
+            running, clock, tasks, alarms=self.alarms, care=self.care, events=self.events,
+            speech=self.speech, audio_source=self._audio_source,
+        )  # fmt: skip
+        self.readings = ReadingPipeline(
+            clock, registry=self.registry, supervisor=self.supervisor, vitals=self.vitals,
+            alarms=self.alarms, care=self.care, events=self.events, voice=self.voice,
+            buttons=self.buttons,
+        )  # fmt: skip
+        self.archive = HealthArchive(
+            running, clock, vitals=self.vitals, outbox=self.outbox, events=self.events
+        )
+        self.devices = DeviceAdmin(
+            running, clock, registry=self.registry, supervisor=self.supervisor, care=self.care
+        )
+        self.power = PowerWatch(running, clock, tasks, events=self.events)
+        self.centre = CentreCommands(
+            running, clock, tasks, alarms=self.alarms, speech=self.speech, updates=self.updates,
+            locate=lambda args: locate_later(self.ble, args),
+        )  # fmt: skip
+        await self.centre.load()
+        self.report = StatusReport(
+            running, clock, tasks, outbox=self.outbox, uplink=self.uplink, events=self.events,
+            alarms=self.alarms, devices=self.devices, family=self.family, power=self.power.status,
+            ble=lambda: self.ble.status() if self.ble is not None else None,
+        )  # fmt: skip
+        self.fleet.when_changed.append(self._reconfigure)
         if cfg.homeassistant.discovery:
-            await self._start_homeassistant()
-        debug_ops: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {
-            "press": self._op_press,
-            "inject": self._op_inject,
-            "block-loop": self._op_block_loop,
-        }
-        if cfg.gpio.pin_factory != "mock":  # not a simulation: refused, with the reason
-            debug_ops = {op: self._simulation_only(op) for op in debug_ops}
-        self._control = ControlServer(
-            cfg.control_socket,
-            {
-                "status": lambda _req: self.status(),
-                "events": self._op_events,
-                "test-alarm": self._op_test_alarm,
-                **debug_ops,
-                "devices": self._op_devices,
-                "health": self._op_health,
-                "pair": self._op_pair,
-                "remove": self._op_remove,
-                "rename": self._op_rename,
-                "pin": self._op_pin,
-                "voice-enrol": self._op_voice_enrol,
-            },
-        )
+            self.homeassistant = HomeAssistantLink(
+                running, tasks, outbox=self.outbox, uplink=self.uplink, alarms=self.alarms,
+                registry=self.registry, devices=self.devices,
+            )  # fmt: skip
+            self.events.when_committed.append(self.homeassistant.committed)
+            await self.homeassistant.start()
+        operations = ControlOperations(
+            running, clock, pin_factory=self.pin_factory, outbox=self.outbox, uplink=self.uplink,
+            events=self.events, alarms=self.alarms, devices=self.devices, archive=self.archive,
+            voice=self.voice, report=self.report, pages=lambda: self.web,
+        )  # fmt: skip
+        self._control = ControlServer(cfg.control_socket, operations.table())
         await self._control.start()
         if cfg.web.enabled:  # aiohttp is imported only here (resident memory)
             from hub.web.server import WebServer
 
             self.web = WebServer(self)
             await self.web.start()
-        self._supervise("uplink", self.uplink.run)
-        self._supervise("updates", self.updates.run)
-        self._supervise("held-events", self.held.run)
-        self._supervise("buttons", self._consume_buttons)
-        self._supervise("timers", self._tick_forever)
-        self._supervise("alarm-records", self._persist_forever)
-        self._supervise("care", self._care_forever)
+        tasks.supervise("uplink", self.uplink.run)
+        tasks.supervise("updates", self.updates.run)
+        tasks.supervise("held-events", self.events.held.run)
+        tasks.supervise("buttons", self.readings.consume_buttons)
+        tasks.supervise("timers", self._tick_forever)
+        tasks.supervise("alarm-records", self.alarms.persist_forever)
+        tasks.supervise("care", self.care.run)
         if cfg.voice.prompts:
-            self._start_speaker()
+            self.speech.start()
         if cfg.voice.listen:
-            await self._start_listener()
-        self._supervise("supervision", self._supervise_devices_forever)
-        self._supervise("health-archive", self._archive_forever)
+            await self.voice.start()
+        tasks.supervise("supervision", self.readings.supervise_forever)
+        tasks.supervise("health-archive", self.archive.run)
         if cfg.rflink.port:
             rf = SerialSource(cfg.rflink.port, baudrate=cfg.rflink.baudrate)
-            self._supervise("rflink", lambda: self._consume(rf.readings()))
+            tasks.supervise("rflink", lambda: self.readings.consume(rf.readings()))
         if cfg.modbus.port:
-            self._start_modbus()
+            start_modbus(
+                running, clock=clock, registry=self.registry, tasks=tasks, readings=self.readings
+            )
         if cfg.radar.devices:
-            self.radars = start_radars(self)
+            self.radars = start_radars(
+                cfg.radar.devices,
+                clock=clock,
+                registry=self.registry,
+                tasks=tasks,
+                readings=self.readings,
+            )
         if cfg.power.source != "none":
-            self._start_power()
+            self.power.start(self.pin_factory)
         if cfg.ble.enabled:
             self.ble = start_ble(self)
-        self._log_descriptor_budget()
+        log_descriptor_budget(cfg.web.enabled)
         interval = watchdog_interval()
         if interval:
-            self._supervise("watchdog", lambda: watchdog_loop(interval))
+            tasks.supervise("watchdog", lambda: watchdog_loop(interval))
         notify("READY=1")
         _LOGGER.info("hub %s started (pingan-hub %s)", cfg.hub.id, __version__)
 
-    def _log_descriptor_budget(self) -> None:
-        """Say how the process's file descriptors are shared (README, "Resource limits")."""
-        nofile = descriptor_limit()
-        pages = connection_cap(nofile) if self.cfg.web.enabled else 0
-        reserve = nofile - pages - CONTROL_CLIENTS - 1 - _open_descriptors()
-        log = _LOGGER.info if reserve >= _MIN_RESERVE_FDS else _LOGGER.warning
-        log(
-            "file descriptors: %d; the pages may hold %d (%d per address), the control "
-            "socket %d; %d left for the alarm path",
-            nofile,
-            pages,
-            MAX_PER_ADDRESS,
-            CONTROL_CLIENTS,
-            reserve,
-        )
+    def _reconfigure(self, before: Config, cfg: Config) -> None:
+        """A fleet push (or its rollback) is in force: hot-apply it to the live parts."""
+        if self.ble is not None and cfg.ble != before.ble:
+            _LOGGER.warning("[ble] changed: the scanner keeps its settings until the hub restarts")
+        self.alarms.reconfigure(cfg)
+        self.outbox.sync.max_bytes = cfg.outbox.max_bytes
+        self.family.escalator.cfg = cfg.escalation
+        self.care.reconfigure(cfg)
+        self.uplink.reconfigure(cfg)
 
     async def stop(self) -> None:
         """Stop every part and close storage (committed events stay on disk); idempotent."""
@@ -431,57 +249,24 @@ class Hub:
         self._stopped.set()
         notify("STOPPING=1")
         self.uplink.stopping = True
-        if self.speaker is not None:  # espeak-ng and aplay end with the hub, now
-            self.speaker.close()
-        for task in list(self._tasks):
-            task.cancel()
-        pending = set(self._tasks)
-        for _ in range(_STOP_TRIES):
-            # A part that missed its cancellation (Python 3.11's wait_for can swallow one)
-            # is cancelled again, not waited on forever.
-            _, pending = await asyncio.wait(pending, timeout=_STOP_GRACE_S)
-            if not pending:
-                break
-            for task in pending:
-                where = "; ".join(
-                    f"{f.f_code.co_filename.rsplit('/', 1)[-1]}:{f.f_lineno} {f.f_code.co_name}"
-                    for f in task.get_stack(limit=4)
-                )
-                _LOGGER.warning(
-                    "%s did not stop (at %s); cancelling it again", task.get_name(), where
-                )
-                task.cancel()
-        else:
-            # The rest of the stop (storage closed, last records written) matters more
-            # than a part that will not end: systemd would kill the whole hub instead.
-            for task in pending:
-                _LOGGER.error(
-                    "%s did not stop after %d cancellations; left", task.get_name(), _STOP_TRIES
-                )
-        # Readings held in a coalescing window (a chattering door's count and last state)
-        # are stored now, not lost with the process.
-        await self._commit_notices(self.supervisor.flush(self.clock.monotonic()))
-        await self.held.flush()  # the disk may answer again: a last try
-        self.held.close()
-        await self._persist_now()  # what changed in the last moment before stopping
-        await self._archive_now(everything=True)
-        await self._save_care()
+        self.speech.close()  # espeak-ng and aplay end with the hub, now
+        await self.tasks.cancel_all()
+        await self.readings.flush()  # a chattering door's count, not lost with the process
+        await self.events.close()  # the disk may answer again: a last try
+        await self.alarms.persist_now()  # what changed in the last moment before stopping
+        await self.archive.archive_now(everything=True)
+        await self.care.save()
         await self.uplink.flush_marks_now()
         if self._control:
             await self._control.close()
         if self.web is not None:
             await self.web.stop()
-        if self.modem is not None:
-            await self.modem.close()
-        if self.sim_modem is not None:
-            self.sim_modem.close()
+        await self.family.close()
         await asyncio.to_thread(self.registry.close)
-        if self.listener is not None:
-            self.listener.close()
+        self.voice.close()
         self.buttons.close()
         self.indicators.close()
-        if self.ups is not None:
-            self.ups.close()
+        self.power.close()
         await self.outbox.close()
 
     async def run(self) -> None:
@@ -492,1296 +277,21 @@ class Hub:
         finally:
             await self.stop()
 
-    def _supervise(self, name: str, part: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        async def keep_running() -> None:
-            task = asyncio.current_task()
-            while True:
-                try:
-                    await part()
-                    if self._stopped.is_set() or (task is not None and task.cancelling()):
-                        return  # asked to stop: a part that turned that into a return
-                    _LOGGER.error("%s ended unexpectedly; restarting", name)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    # A library may turn a cancellation into its own error (aiomqtt's
-                    # MqttError); restarting the part then would undo the stop, forever.
-                    if self._stopped.is_set() or (task is not None and task.cancelling()):
-                        return
-                    _LOGGER.exception("%s failed; restarting in %.0f s", name, _RESTART_DELAY_S)
-                await asyncio.sleep(_RESTART_DELAY_S)
-
-        self._spawn(keep_running(), name)
-
-    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str = "") -> None:
-        task = asyncio.create_task(coro, name=name or None)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            _LOGGER.error("background task %s failed", task.get_name(), exc_info=task.exception())
-
-    # -- events and alarms ----------------------------------------------------------
-
-    async def commit(self, draft: Draft) -> Event:
-        """Commit a non-alarm event to the outbox (it is sent from there); StoreError when
-        the outbox refuses it. Events refused earlier and held are stored first."""
-        if self.held:
-            await self.held.flush()
-        return await self._store(draft)
-
-    async def commit_or_hold(self, draft: Draft, then: Landed | None = None) -> Event | None:
-        """Commit; a draft the outbox refuses is held and stored later (None now), and
-        `then(event)` runs once it is stored, now or then."""
-        try:
-            event = await self.commit(draft)
-        except StoreError as exc:
-            self.held.hold(draft, exc, then)
-            return None
-        if then is not None:
-            await then(event)
-        return event
-
-    async def _store(self, draft: Draft) -> Event:
-        result = await self.outbox.commit(draft)
-        if result.shed or result.disk_full:
-            self._storage_fault(result.shed, result.disk_full)
-        _LOGGER.info(
-            "committed %s seq=%d id=%s", result.event.kind, result.event.seq, result.event.id
-        )
-        if result.event.kind == "checkin":
-            self.last_checkin = _iso(result.event.ts)
-            self._ha_refresh()
-        event = result.event
-        if event.priority is Priority.ALARM:  # at once, before the uplink can have sent it
-            self._execute(self.book.committed(event.id, event.seq, self.clock.monotonic()))
-        return event
-
-    async def _commit_unless_full(self, draft: Draft) -> None:
-        """Commit a report nobody waits on; an outbox full of alarms refusing it is logged,
-        not raised: the reading behind it must still reach the care checks."""
-        try:
-            await self.commit(draft)
-        except StoreError as exc:
-            _LOGGER.warning("%s not stored: %s", draft.kind, exc)
-
-    def _storage_fault(self, shed: dict[int, int], disk_full: bool) -> None:
-        """Say (at most every _FAULT_EVERY_S) that events were shed to keep room for alarms."""
-        why = "disk full" if disk_full else "outbox full"
-        for priority, n in shed.items():
-            self._shed_since_fault[priority] = self._shed_since_fault.get(priority, 0) + n
-        if self._queued_storage_fault is not None and shed.get(int(Priority.WARNING)):
-            # The queued fault is a warning too: it may have been shed, and never be sent.
-            queued = self._queued_storage_fault
-            self._spawn(self._requeue_shed_fault(queued, disk_full), "storage-fault")
-        now = self.clock.monotonic()
-        if self._last_storage_fault is not None and now - self._last_storage_fault < _FAULT_EVERY_S:
-            return
-        if self._queued_storage_fault is not None:
-            # The last one is still waiting for the uplink: queuing one every 10 min of a
-            # long outage would fill the outbox with faults. The counts keep adding up.
-            return
-        self._last_storage_fault = now
-        _LOGGER.warning("%s: shed unsent events %s (priority: count)", why, self._shed_since_fault)
-        data = {
-            "component": "storage",
-            "detail": f"{why}: older telemetry/warnings dropped so alarms keep their place",
-            "shed": {str(p): n for p, n in self._shed_since_fault.items()},
-            "disk_full": disk_full,
-        }
-        self._shed_since_fault = {}
-        draft = Draft.create("fault", self.clock, data=data)
-        self._queued_storage_fault = draft.id
-        self._spawn(self.commit(draft), "storage-fault")
-
-    async def _requeue_shed_fault(self, fault_id: str, disk_full: bool) -> None:
-        """A queued storage fault that was itself shed: queue a new one (it was never sent,
-        so the rate limit does not hold it back)."""
-        if self._queued_storage_fault != fault_id or await self.outbox.get(fault_id) is not None:
-            return
-        if self._queued_storage_fault == fault_id:  # still, after the lookup
-            _LOGGER.warning("the storage fault report was shed itself; queuing a new one")
-            self._queued_storage_fault = None
-            self._last_storage_fault = None
-            self._storage_fault({}, disk_full)
-
-    async def raise_alarm(
-        self,
-        kind: str,
-        *,
-        source: Source | None = None,
-        data: dict[str, Any] | None = None,
-        test: bool = False,
-        raised_by: str = "",
-    ) -> Event | None:
-        """Raise a priority-0 alarm: feedback at once, commit, then the uplink sends it."""
-        payload = dict(data or {})
-        if test:
-            payload["test"] = True
-        if self.ble is not None and self.ble.last:  # an emergency: where the wearable was
-            payload.setdefault("presence", self.ble.last_presence())
-        draft = Draft.create(kind, self.clock, data=payload, source=source)
-        return await self.raise_alarm_draft(draft, raised_by=raised_by)
-
-    async def raise_alarm_draft(self, draft: Draft, *, raised_by: str = "") -> Event | None:
-        """Raise an alarm from a ready draft (care checks make their own)."""
-        for mark in self.alarm_marks:
-            draft = mark(draft)
-        test = bool(draft.data.get("test"))
-        self._execute(
-            self.book.raised(
-                draft.id, draft.kind, self.clock.monotonic(), test=test, raised_by=raised_by
-            )
-        )
-        event = await self.commit_or_hold(draft)  # committed: _store moved it on
-        if event is None:
-            # The disk failed us. The alarm stays open in memory so the lifecycle
-            # escalates it locally (siren) when no centre ack comes; it is held and
-            # stored (then sent) as soon as the disk answers, with its own time.
-            _LOGGER.critical(
-                "ALARM %s could not be stored; escalating locally, storing it again "
-                "when the disk answers",
-                draft.id,
-            )
-        return event
-
-    def _execute(self, actions: list[Action]) -> None:
-        for action in actions:
-            alarm = self.book.alarms.get(action.alarm_id)
-            if alarm is None:
-                continue
-            if isinstance(action, Feedback):
-                _LOGGER.info("alarm %s %s", alarm.id, action.state.value)
-                if action.state in ALARM_PROMPTS:
-                    self.say(ALARM_PROMPTS[action.state])
-                for listener in self.alarm_listeners:
-                    listener(alarm)
-                # gpiozero starts and joins pattern threads: do it on the next loop turn,
-                # not between the press and the commit.
-                asyncio.get_running_loop().call_soon(self.indicators.show, _PATTERN[action.state])
-            elif isinstance(action, Persist):
-                self._dirty_alarms.add(alarm.id)
-                self._persist_wanted.set()
-            elif isinstance(action, Resend):
-                self._spawn(self._resend(alarm.id), "resend")
-            elif isinstance(action, Escalate):
-                self._spawn(self._escalate(alarm, action.reason), "escalate")
-
-    async def _persist_forever(self) -> None:
-        """Write changed alarm records in batches, a moment after they change.
-
-        Batching keeps SD-card writes few and keeps the single database thread free
-        for the next alarm's commit.
-        """
-        while True:
-            await self._persist_wanted.wait()
-            await asyncio.sleep(_LAZY_WRITE_S)
-            await self._persist_now()
-
-    async def _persist_now(self) -> None:
-        self._persist_wanted.clear()
-        dirty, self._dirty_alarms = self._dirty_alarms, set()
-        records, drops = [], []
-        for alarm_id in dirty:
-            alarm = self.book.alarms.get(alarm_id)
-            if alarm is not None and alarm.state is AlarmState.RAISED:
-                # Not stored yet (held): a record would outlive it across a restart, an
-                # open SOS with nothing to send that the next red press defers to.
-                continue
-            if alarm is not None and alarm.is_open:
-                records.append(alarm.to_record())
-            else:
-                drops.append(alarm_id)
-        if records or drops:
-            try:
-                await self.outbox.save_alarms(records, drops)
-            except StoreError as exc:  # a refusing disk: written with the next change
-                self._dirty_alarms |= dirty
-                _LOGGER.error("alarm records not saved, kept for the next try: %s", exc)
-
-    async def _resend(self, alarm_id: str) -> None:
-        event = await self.outbox.get(alarm_id)
-        if event is not None and await self.uplink.resend(event):
-            _LOGGER.info("alarm %s resent (no centre ack yet)", alarm_id)
-
-    async def _escalate(self, alarm: Alarm, reason: str) -> None:
-        _LOGGER.warning("alarm %s escalated: %s", alarm.id, reason)
-        await self.commit_or_hold(  # a refusing disk must not stop the family being called
-            Draft.create(
-                "escalate",
-                self.clock,
-                data={
-                    "alarm_id": alarm.id,
-                    "alarm_kind": alarm.kind,
-                    "reason": reason,
-                    "test": alarm.test,
-                },
-            )
-        )
-        await self.escalation(alarm, reason)
-
-    async def _start_modem(self) -> None:
-        """Open the cellular modem when one is configured; a failure is a fault, not a crash."""
-        port = self.cfg.escalation.modem_port
-        if not port:
-            return
-        if port == "sim":
-            self.sim_modem = SimulatedModem()
-            port = self.sim_modem.start()
-        self.modem = Modem(
-            port,
-            centre_numbers=self.cfg.escalation.centre_numbers,
-            baudrate=self.cfg.escalation.modem_baudrate,
-        )
-        await self._open_modem(report=True)
-        self._supervise("modem", self._modem_forever)
-
-    async def _open_modem(self, *, report: bool) -> bool:
-        """Open and initialise the modem; a failure is a fault event (when `report`)."""
-        assert self.modem is not None
-        try:
-            if not self.modem.is_open:
-                await self.modem.open()
-            await self.modem.initialise()
-        except ModemError as exc:
-            _LOGGER.error("cellular modem not usable: %s", exc)
-            if report:
-                await self.commit_or_hold(
-                    Draft.create(
-                        "fault", self.clock, data={"component": "modem", "detail": str(exc)}
-                    )
-                )
-            return False
-        return True
-
-    async def _modem_forever(self) -> None:
-        """Keep the modem open (reopen an unplugged one, backing off) and report calls in."""
-        assert self.modem is not None
-        delay = _MODEM_RETRY_MIN_S
-        reported = not self.modem.is_open  # start-up already reported this outage
-        while True:
-            if not self.modem.is_open:
-                if await self._open_modem(report=not reported):  # one fault per outage
-                    reported, delay = False, _MODEM_RETRY_MIN_S
-                else:
-                    reported = True
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, _MODEM_RETRY_MAX_S)
-                    continue
-            try:
-                # Not anext() of incoming_calls(): a timeout would cancel and so end
-                # the generator, and the next wait would crash with StopAsyncIteration.
-                call = await asyncio.wait_for(self.modem.next_call(), _MODEM_CHECK_S)
-            except TimeoutError:
-                continue
-            await self.commit_or_hold(  # a refusing disk must not restart the modem part
-                Draft.create(
-                    "incoming_call",
-                    self.clock,
-                    data={
-                        "number": call.number_masked,
-                        "answered": call.answered,
-                        "error": call.error,
-                    },
-                )
-            )
-
-    async def _record(self, kind: str, data: dict[str, Any]) -> None:
-        await self.commit_or_hold(Draft.create(kind, self.clock, data=data))
-
-    async def _family_escalation(self, alarm: Alarm, reason: str) -> None:
-        """The centre did not answer: siren, then SMS and calls to the family (modem)."""
-        event = await self.outbox.get(alarm.id)
-        held = self.held.get(alarm.id)
-        if event is None and held is not None:  # refused by the disk: its facts are here
-            event = Event.from_draft(held, self.cfg.hub.id, seq=0)
-        tz = self.cfg.hub.timezone
-        facts = (
-            AlarmFacts.from_event(event, tz)
-            if event is not None
-            else AlarmFacts(
-                alarm.id,
-                alarm.kind,
-                self.cfg.hub.id,
-                sms_time(self.clock.now(), tz),
-                test=alarm.test,
-                family=not alarm.test,
-            )
-        )
-        await self.escalator.escalate(facts, reason)
-
-    def _stop_cascade_when_answered(self, alarm: Alarm) -> None:
-        if alarm.state not in UNANSWERED:
-            self.escalator.acked(alarm.id)
-
     def _on_sent(self, event: Event) -> None:
-        if event.id == self._queued_storage_fault:
-            self._queued_storage_fault = None
-            if self._shed_since_fault:  # what was shed while it waited (rate limit kept)
-                self._storage_fault({}, disk_full=False)
-        self._execute(self.book.sent(event.id, self.clock.monotonic()))
-
-    def _on_ack(self, ack: Ack) -> None:
-        actions = self.book.acked(
-            ack.id, ack.state, self.clock.monotonic(), operator=ack.operator, note=ack.note
-        )
-        if actions is None:
-            _LOGGER.warning("ack for unknown alarm %r ignored", ack.id)
-            return
-        self._execute(actions)
-
-    def _on_command(self, name: str, args: dict[str, Any]) -> None:
-        """A command from the centre (never a retained one: the uplink drops those); one
-        with an id is obeyed once per id."""
-        if name not in _COMMANDS:
-            _LOGGER.warning("unknown command %r ignored", name[:100])
-            return
-        try:
-            test = parse_test(args) if name == "test" else None
-            ident = command_id(args)
-        except DecodeError as exc:
-            _LOGGER.warning("cmd/%s ignored: %s", name, exc)
-            return
-        if not self.commands.first_time(name, ident):
-            _LOGGER.info("cmd/%s %r already obeyed: the repeat is ignored", name[:40], ident)
-            return
-        if test is not None:
-            self._centre_test(test)
-        elif name == "speak":
-            text = args.get("text")
-            if not isinstance(text, str):
-                _LOGGER.warning("cmd/speak without a text ignored")
-            elif self.speaker is not None:
-                # Cleaned, cut and rate-limited before it is queued: a burst never fills
-                # the queue, and nothing raw reaches the log or the synthesiser.
-                admitted = self.speaker.admit_centre_text(text, self.clock.monotonic())
-                if admitted is not None:
-                    self._queue_speech(Kind.CENTRE, admitted)
-        elif name == "locate":
-            self._spawn(locate_later(self.ble, args), "cmd-locate")
-        elif name == "update":
-            self.updates.on_command(args)
-        elif name == "callback":
-            # This arrives with the modem issue.
-            _LOGGER.info("command %r not supported yet; ignored", name)
-
-    def _centre_test(self, command: CentreTest) -> None:
-        """Raise the centre's test alarm, unless one is still open; the family only for a
-        full escalation test, at most once a day."""
-        test_open = self._centre_test_starting or any(
-            a.is_open and a.raised_by == _CENTRE_TEST for a in self.book.alarms.values()
-        )
-        verdict = self.commands.judge_test(
-            command, test_open=test_open, now=self.clock.now().timestamp()
-        )
-        if verdict is Verdict.BUSY:
-            _LOGGER.warning("cmd/test %r ignored: the last test alarm is still open", command.id)
-            return
-        if verdict is Verdict.RAISE_WITHOUT_FAMILY:
-            _LOGGER.warning(
-                "cmd/test %r: the family was already part of a test in the last 24 h; "
-                "this test alarm does not text or call them",
-                command.id,
-            )
-        with_family = verdict is Verdict.RAISE_WITH_FAMILY
-        self._centre_test_starting = True
-        self._spawn(self._raise_centre_test(command.id, with_family), "cmd-test")
-
-    async def _raise_centre_test(self, command: str, with_family: bool) -> None:
-        try:
-            if with_family:  # remembered first: a restart must not allow a second one today
-                try:
-                    await asyncio.to_thread(
-                        write_json_atomic,
-                        self.cfg.data_path / _COMMANDS_FILE,
-                        {"family_test_at": self.commands.last_family_test},
-                    )
-                except OSError as exc:
-                    _LOGGER.error("full escalation test not remembered on disk: %s", exc)
-            await self.raise_alarm(
-                "sos",
-                test=True,
-                data={"command_id": command, "escalation_test": with_family},
-                source=Source("cloud", name="centre test", protocol="mqtt"),
-                raised_by=_CENTRE_TEST,
-            )
-        finally:
-            self._centre_test_starting = False
-
-    async def _tick_forever(self) -> None:
-        while True:
-            now = self.clock.monotonic()
-            self._execute(self.book.tick(now, self.uplink.down_since))
-            if self.listener is not None:
-                await self.listener.tick()
-            rollback = self.guard.tick(now)
-            if rollback is not None:
-                await self._roll_back(rollback.version)
-            for alarm in list(self.book.alarms.values()):
-                if (
-                    not alarm.is_open
-                    and alarm.history
-                    and now - alarm.history[-1][1] > _KEEP_CLOSED_S
-                ):
-                    del self.book.alarms[alarm.id]
-                    self.escalator.forget(alarm.id)
-            await asyncio.sleep(_TICK_S)
-
-    # -- fleet configuration ------------------------------------------------------
-
-    async def _start_fleet_config(self) -> None:
-        """Start on the last applied fleet config when it still validates (else the last
-        good one, else the local file), and put an unconfirmed one back on trial."""
-        if not self.local_raw:
-            return
-        state = await asyncio.to_thread(self.fleet_store.load)
-        if not state.applied.version and not state.last_good.version:
-            return
-        version, cfg, skipped = startup_config(
-            self.local_raw,
-            [
-                (state.applied.version, state.applied.overlay),
-                (state.last_good.version, state.last_good.overlay),
-            ],
-        )
-        for problem in skipped:
-            _LOGGER.error("%s", problem)
-        self._use_config(cfg, version)
-        if version and not state.applied.confirmed:
-            self.guard.on_applied(version, self.clock.monotonic())
-
-    def _use_config(self, cfg: Config, version: int) -> None:
-        """Make `cfg` the running config, without dropping or delaying anything in flight."""
-        if self.ble is not None and cfg.ble != self.cfg.ble:
-            _LOGGER.warning("[ble] changed: the scanner keeps its settings until the hub restarts")
-        self.cfg = cfg
-        self.config_version = version
-        self.book.timing = _timing(cfg)
-        self.guard.rollback_after_s = cfg.fleet.rollback_after_s
-        if hasattr(self, "outbox"):  # running: hot-apply to the live parts
-            self.outbox.sync.max_bytes = cfg.outbox.max_bytes
-            self.escalator.cfg = cfg.escalation
-            self.care = CareEngine.from_dict(cfg.care, self.clock, self.care.to_dict())
-            self.care.know(self._care_devices())
-            self.uplink.reconfigure(cfg)
-
-    def _on_config(self, raw: bytes) -> None:
-        self._spawn(self._apply_config(raw), "fleet-config")
-
-    async def _apply_config(self, raw: bytes) -> None:
-        """Judge a signed push; apply it atomically and report, or report why not."""
-        async with self._fleet_lock:  # one push at a time, and never beside a confirm
-            await self._apply_config_locked(raw)
-
-    async def _apply_config_locked(self, raw: bytes) -> None:
-        accepted, report = await receive_push(
-            self.fleet_store, raw, self.cfg, self.local_raw, self.clock
-        )
-        if accepted is None:
-            if report is not None:
-                self.uplink.report(report)
-            return
-        same_broker = (
-            accepted.config.mqtt == self.cfg.mqtt
-            and accepted.config.topic_root == self.cfg.topic_root
-        )
-        self._use_config(accepted.config, accepted.version)
-        _LOGGER.info("fleet config version %d applied", accepted.version)
-        await self.commit(
-            Draft.create("config_applied", self.clock, data={"version": accepted.version})
-        )
-        self.guard.on_applied(accepted.version, self.clock.monotonic())
-        # Same broker: the trial passes at once. A new broker must prove itself by a new
-        # connection; the old one may still look connected for a moment after the switch,
-        # and taking that as proof would confirm a push to an unreachable broker.
-        if same_broker and self.uplink.state.connected:
-            self._on_uplink_connected()
+        self.events.sent(event)
+        self.alarms.sent(event)
 
     def _on_uplink_connected(self) -> None:
         self.updates.on_connected()
         if self.homeassistant is not None:
-            self.homeassistant.on_connected(self._ha_state())
-        version = self.guard.on_connected(self.clock.monotonic())
-        if version is not None:
-            self._spawn(self._confirm_config(version), "fleet-confirm")
+            self.homeassistant.on_connected()
+        self.fleet.on_connected()
 
-    async def _confirm_config(self, version: int) -> None:
-        async with self._fleet_lock:
-            await confirm_push(self.fleet_store, version)
-        self.uplink.report(reported_payload(version, ReportStatus.APPLIED, self.clock.now()))
-
-    async def _roll_back(self, version: int) -> None:
-        """The pushed config left the hub without a broker: back to the last good one."""
-        async with self._fleet_lock:
-            state = await asyncio.to_thread(self.fleet_store.roll_back)
-        _, cfg, _ = startup_config(
-            self.local_raw, [(state.last_good.version, state.last_good.overlay)]
-        )
-        _LOGGER.error("fleet config version %d rolled back: no broker connection", version)
-        self._use_config(cfg, state.last_good.version)
-        self.uplink.report(
-            reported_payload(
-                version,
-                ReportStatus.ROLLED_BACK,
-                self.clock.now(),
-                message=f"no broker connection within {self.guard.rollback_after_s:.0f} s",
-            )
-        )
-
-    # -- Home Assistant discovery (optional) ---------------------------------------
-
-    async def _start_homeassistant(self) -> None:
-        for row in await self.outbox.recent(_HA_CHECKIN_LOOKBACK):  # newest first
-            if row.event.kind == "checkin":
-                self.last_checkin = _iso(row.event.ts)
-                break
-        self.homeassistant = HomeAssistantBridge(
-            self.cfg.homeassistant.prefix,
-            self.cfg.topic_root,
-            self.cfg.hub.id,
-            __version__,
-            self.uplink.publish_retained,
-        )
-        self.alarm_listeners.append(lambda _alarm: self._ha_refresh())
-        self._supervise("homeassistant", self._homeassistant_forever)
-
-    def _ha_state(self) -> HaState:
-        open_alarms = sorted(
-            (a for a in self.book.alarms.values() if a.is_open), key=lambda a: a.raised_at
-        )
-        devices = self.registry.devices()
-        levels = [d.battery for d in devices if d.battery is not None]
-        health = self.device_health()
-        return HaState(
-            open_alarms=len(open_alarms),
-            alarm=open_alarms[-1].state.value if open_alarms else "none",
-            last_checkin=self.last_checkin,
-            devices_offline=health["offline"],
-            devices_low_battery=health["low_battery"],
-            battery_min=min(levels) if levels else None,
-        )
-
-    def _ha_refresh(self) -> None:
-        if self.homeassistant is not None:
-            self.homeassistant.update(self._ha_state())
-
-    async def _homeassistant_forever(self) -> None:
-        while True:  # check-ins and device health change without an alarm listener call
-            await asyncio.sleep(_HA_REFRESH_S)
-            self._ha_refresh()
-
-    # -- spoken prompts -----------------------------------------------------------
-
-    def _start_speaker(self) -> None:
-        if shutil.which("espeak-ng") is None:
-            _LOGGER.error(
-                "voice.prompts is on but espeak-ng is not installed: the elder "
-                "hears nothing (apt-get install espeak-ng, or set prompts = false)"
-            )
-            return
-        voice = Voice(self.cfg.hub.language, self.cfg.voice.rate, self.cfg.voice.volume)
-        renderer = PromptRenderer(self.cfg.data_path / "prompts")
-        pack = (
-            PromptPack(Path(self.cfg.voice.prompt_pack), voice.language)
-            if self.cfg.voice.prompt_pack
-            else None
-        )
-        self.speaker = Speaker(renderer, voice, player=self._player, pack=pack)
-        self._supervise("speech", self._speak_forever)
-
-    def say_text(self, text: str) -> None:
-        """Queue a sentence of our own (e.g. the installer PIN) to be spoken to the room."""
-        self._queue_speech(Kind.TEXT, text)
-
-    def say(self, prompt_id: str) -> None:
-        """Queue a fixed prompt for the elder (never blocks; goes before the centre's text)."""
-        self._queue_speech(Kind.PROMPT, prompt_id)
-
-    def _queue_speech(self, kind: Kind, what: str) -> None:
-        if self.speaker is None:
-            return
-        item = Utterance(kind, what)
-        queued = self._speech.put(item, self._speaking)
-        for dropped in queued.dropped:
-            _LOGGER.warning("speech queue full: %s dropped for %s", dropped.shown(), item.shown())
-        if not queued.accepted:
-            _LOGGER.warning("speech queue full: %s dropped", item.shown())
-            return
-        if queued.interrupt and self._speaking is not None:
-            _LOGGER.info("%s cut short for %s", self._speaking.shown(), item.shown())
-            self.speaker.interrupt()
-        self._speech_waiting.set()
-
-    async def _speak_forever(self) -> None:
-        """Play prompts one at a time (rendering and aplay run off the event loop)."""
-        speaker = self.speaker
-        assert speaker is not None
-        await asyncio.to_thread(speaker.prerender)
+    async def _tick_forever(self) -> None:
         while True:
-            item = self._speech.pop()
-            if item is None:
-                self._speech_waiting.clear()
-                await self._speech_waiting.wait()
-                continue
-            self._speaking = item
-            try:
-                if item.kind is Kind.CENTRE:
-                    await asyncio.to_thread(speaker.speak_admitted, item.what)
-                elif item.kind is Kind.TEXT:
-                    await asyncio.to_thread(speaker.speak_text, item.what)
-                else:
-                    await asyncio.to_thread(speaker.say, item.what)
-            except Interrupted:
-                _LOGGER.info("%s cut short", item.shown())
-            except (OSError, subprocess.SubprocessError, SpeechError) as exc:
-                _LOGGER.error("could not speak %s: %s", item.shown(), exc)
-            finally:
-                self._speaking = None
-
-    async def _start_listener(self) -> None:
-        """Listen for a help phrase (the engines are loaded only when this is on, in a
-        thread: loading takes seconds on a Pi Zero, and the buttons already run)."""
-        from hub.voice.gate import EnergyGate
-        from hub.voice.setup import build_spotters
-        from hub.voice.spotter import VoiceError
-
-        try:
-            spotter, answers = await asyncio.to_thread(
-                build_spotters, self.cfg.voice, self.cfg.data_path
-            )
-        except (VoiceError, ImportError) as exc:
-            _LOGGER.error(
-                "voice.listen is on but no spotter can start: %s (install the 'voice' extra)", exc
-            )
-            return
-        self.listener = VoiceListener(
-            self._audio_source or ArecordSource(),
-            spotter,
-            ConfirmFlow(self.cfg.voice.confirm_s),
-            monotonic=self.clock.monotonic,
-            on_outcome=self._voice_outcome,
-            gate=EnergyGate(threshold_rms=self.cfg.voice.gate_rms),
-            answer_spotters=answers,
-        )
-        self._supervise("microphone", self.listener.run)
-
-    async def _op_voice_enrol(self, req: dict[str, Any]) -> dict[str, Any]:
-        """Record the elder's own help phrase three times; only its features are kept."""
-        from hub.voice.setup import check_label, enrol
-
-        if self.listener is None:
-            raise ControlError("the hub is not listening: set [voice] listen = true first")
-        label = check_label(req.get("phrase"))
-        speaker = self.speaker
-
-        async def prompt() -> None:  # played to the end before the take is recorded
-            if speaker is not None:
-                await asyncio.to_thread(speaker.say, "enrol_take")
-
-        phrase = await enrol(
-            self.listener, label, self.cfg.data_path, self.cfg.voice.enrolled_threshold, prompt
-        )
-        return {"phrase": phrase.phrase, "takes": len(phrase.templates)}
-
-    async def _voice_outcome(self, outcome: VoiceOutcome) -> None:
-        """Ask, raise the SOS, or log the elder's "no" (only phrase and confidence kept)."""
-        data = {
-            "phrase": outcome.phrase,
-            "confidence": round(outcome.confidence, 3),
-            "reason": outcome.reason,
-        }
-        if outcome.reason in (VoiceAnswer.YES.value, VoiceAnswer.NO.value):
-            # A spoken answer to the hub's question is a person acting (a phrase alone
-            # may be the television; a button answer reached the checks as a press).
-            await self.feed_care(Reading("voice", "voice", "voice", {"answer": outcome.reason}))
-        if outcome.action is VoiceAction.ASK:
-            self.say("confirm_help")
-        elif outcome.action is VoiceAction.RAISE_SOS:
-            if self.book.open_sos() is None:
-                await self.raise_alarm(
-                    "sos", data=data, source=Source("voice", name="呼救语音", protocol="voice")
-                )
-        else:  # a refusing disk holds it: the microphone part must not restart over it
-            await self.commit_or_hold(Draft.create("voice_declined", self.clock, data=data))
-
-    # -- health archive -----------------------------------------------------------
-
-    async def _archive_forever(self) -> None:
-        """Write finished vital-sign buckets (and send each as `vital` telemetry)."""
-        while True:
-            await asyncio.sleep(_ARCHIVE_CHECK_S)
-            await self._archive_now()
-
-    async def _archive_now(self, *, everything: bool = False) -> None:
-        now = self.clock.now().timestamp()
-        buckets = self.vitals.complete(now, everything=everything)
-        if not buckets:
-            return
-        keep_before = int(now - self.cfg.health.keep_days * 86400)
-        await self.outbox.store_vitals(buckets, keep_before)
-        if everything:
-            return  # stopping: the archive has them; no telemetry from a dying hub
-        for bucket in buckets:
-            await self._commit_unless_full(
-                Draft.create(
-                    "vital", self.clock, data=bucket.summary(), source=Source(bucket.device)
-                )
-            )
-
-    async def _op_health(self, request: dict[str, Any]) -> dict[str, Any]:
-        days = request.get("days", 1)
-        if not isinstance(days, (int, float)) or not 0 < days <= 3650:
-            raise HubError("days must be a number from 0 to 3650")
-        since = int(self.clock.now().timestamp() - days * 86400)
-        return {"vitals": await self.outbox.vitals_since(since)}
-
-    # -- care checks --------------------------------------------------------------
-
-    @property
-    def _care_state_path(self) -> Path:
-        return self.cfg.data_path / "care-state.json"
-
-    async def _care_forever(self) -> None:
-        """Tick the care checks; save their state so a restart never resets a window."""
-        last_save = self.clock.monotonic()
-        while True:
-            await asyncio.sleep(_CARE_TICK_S)
-            changed = await self._apply_care(self.care.tick())
-            if changed or self.clock.monotonic() - last_save >= _CARE_SAVE_S:
-                await self._save_care()
-                last_save = self.clock.monotonic()
-
-    async def _save_care(self) -> None:
-        try:
-            await asyncio.to_thread(write_json_atomic, self._care_state_path, self.care.to_dict())
-        except OSError as exc:  # a failing card: saved at the next change or in 5 min
-            _LOGGER.error("care state not saved to %s: %s", self._care_state_path, exc)
-
-    def _care_devices(self) -> dict[str, Paired]:
-        """The registry's devices as the care checks know them: kind and room."""
-        return {d.key: Paired(d.kind, d.room) for d in self.registry.devices()}
-
-    async def feed_care(self, reading: Reading, where: Paired | None = None) -> list[Event | Draft]:
-        """Give a reading (with its paired kind and room) to the care checks and act on
-        what they decide: the events stored, or the drafts held to store when the disk
-        answers again."""
-        episodes = set(self.care.hazards.active)
-        output = self.care.feed(reading, where)
-        events = await self._apply_care(output, save=True)
-        if self.care.hazards.active != episodes and not (output.drafts or output.actions):
-            # An all-clear decides nothing to do, yet it must reach the disk at once: a
-            # power cut before the next save would bring the detector back "in alarm",
-            # deaf to its next alarm.
-            await self._save_care()
-        return events
-
-    async def _apply_care(self, output: CareOutput, *, save: bool = False) -> list[Event | Draft]:
-        """Commit (or raise, for alarms) the care checks' events; carry out their actions.
-        Returns the events stored and the drafts the disk refused (held, stored later)."""
-        events: list[Event | Draft] = []
-        for draft in map(self._named, output.drafts):
-            if draft.priority is Priority.ALARM:
-                event = await self.raise_alarm_draft(draft)
-            else:  # refused: held; the alarms, siren and speech after it still count
-                event = await self.commit_or_hold(draft)
-            events.append(draft if event is None else event)
-        for action in output.actions:
-            if isinstance(action, Siren):
-                if action.on:
-                    self.indicators.show("siren")
-            elif isinstance(action, Speak):
-                if action.prompt_id in _CARE_PROMPTS:
-                    self.say(_CARE_PROMPTS[action.prompt_id])
-                else:
-                    _LOGGER.info("care prompt %s has no spoken text", action.prompt_id)
-            elif isinstance(action, Led) and not any(a.is_open for a in self.book.alarms.values()):
-                # An open alarm's pattern always wins: the elder must see where help is.
-                self.indicators.show("raised" if action.pattern == "alarm" else action.pattern)
-        if save and (output.drafts or output.actions):
-            await self._save_care()
-        return events
-
-    # -- paired devices -----------------------------------------------------------
-
-    def _named(self, draft: Draft) -> Draft:
-        """The draft with its device's name and room from the registry (the care checks
-        know only the device key; the centre must know *which* detector alarms, and where)."""
-        src = draft.source
-        device = self.registry.get(src.device) if src is not None and not src.name else None
-        if device is None:
-            return draft
-        named = Source(device.key, name=device.name, room=device.room, protocol=device.protocol)
-        return replace(draft, source=named)
-
-    def _start_power(self) -> None:
-        """Watch the UPS HAT ([power]): power_lost after the ride-through, power_restored,
-        battery_low for the hub's own battery."""
-        from hub.sensors.ups import UpsMonitor
-
-        self.ups = UpsMonitor(
-            self.cfg.power,
-            pin_factory=self.pin_factory,
-            monotonic=self.clock.monotonic,
-            state_path=self.cfg.data_path / "power.json",
-            wall=lambda: self.clock.now().timestamp(),
-        )
-        source = Source("hub:power", name="主机电源", protocol=self.cfg.power.source)
-
-        async def report() -> None:
-            async for notice in self.ups.notices():
-                _LOGGER.warning("hub power: %s %s", notice.kind, notice.data)
-                src = replace(source, device=notice.device)
-
-                async def remember(_event: Event, notice: Notice = notice) -> None:
-                    await self.ups.remember(notice)  # a restart mid-outage does not repeat it
-
-                # A refused report is held and stored later (then remembered): the state
-                # machine has already moved on, so it must not be lost here.
-                await self.commit_or_hold(
-                    Draft.create(notice.kind, self.clock, data=notice.data, source=src),
-                    then=remember,
-                )
-
-        self._supervise("power", report)
-
-    def _start_modbus(self) -> None:
-        """Poll the RS-485 detectors ([modbus]); pymodbus is imported only when one is set."""
-        from hub.sensors.modbus_source import ModbusSource
-
-        bus = ModbusSource(
-            self.cfg.modbus, on_silent=self._polled_device_silent, monotonic=self.clock.monotonic
-        )
-        for det in self.cfg.modbus.detectors:
-            if self.registry.get(det.key(bus.cfg.port)) is None:
-                _LOGGER.warning(
-                    "modbus unit %d is not paired: its readings wait in the pairing inbox "
-                    "and raise no alarm (pingan-hub devices pair %s --kind %s)",
-                    det.unit,
-                    det.key(bus.cfg.port),
-                    det.kind,
-                )
-        self._supervise("modbus", lambda: self._consume(bus.readings()))
-
-    async def _polled_device_silent(self, _detector: Any, key: str, reason: str) -> None:
-        """A polled detector stopped answering: sensor_offline now (once), if it is paired."""
-        device = self.registry.get(key)
-        if device is None:
-            return
-        now = self.clock.monotonic()
-        await self._commit_notices(
-            self.supervisor.silent(key, device.kind, now, {"reason": reason})
-        )
-
-    async def _consume(self, readings: AsyncIterator[Reading]) -> None:
-        async for reading in readings:
-            try:
-                await self.handle_reading(reading)
-            except Exception:
-                # One reading the hub fails to handle must not restart the source: that
-                # reopens the port and loses the lines already read (the next may be an
-                # alarm). An alarm the outbox refuses never lands here: raise_alarm_draft
-                # keeps it open in memory and it escalates locally.
-                _LOGGER.exception(
-                    "%s reading from %s not handled; going on with the next reading",
-                    reading.kind,
-                    reading.device,
-                )
-
-    async def handle_reading(self, reading: Reading) -> None:
-        """A reading from a radio source: attributed to its paired device, supervised,
-        given to the care checks; a pendant press raises SOS. Unpaired: pairing inbox only."""
-        device = await asyncio.to_thread(self.registry.seen, reading)
-        self._tell_reading_listeners(reading, device)
-        if device is None:
-            return  # heard, not paired: it waits in the inbox for the installer
-        # From here on the reading carries the registry's (canonical) key.
-        reading = replace(attribute(reading, device.kind), device=device.key)
-        if device.body_worn or device.kind == "wearable":
-            # Only what is worn on the body is a vital sign: a room thermometer's
-            # temperature never enters the elder's health record.
-            self.vitals.add(reading, self.clock.now().timestamp())
-        source = Source(device.key, name=device.name, room=device.room, protocol=device.protocol)
-        # A pendant, or a wristband's SOS key (a wearable paired as such), raises the SOS.
-        pressed = device.kind in ("button", "wearable") and reading.values.get("action") == "press"
-        if pressed and self.book.open_sos() is None:
-            await self.raise_alarm("sos", source=source)
-        notices = self.supervisor.observe(reading, self.clock.monotonic(), kind=device.kind)
-        await self._commit_notices(notices)
-        await self.feed_care(reading, Paired(device.kind, device.room))
-
-    def _tell_reading_listeners(self, reading: Reading, device: Device | None) -> None:
-        for listener in self.reading_listeners:
-            try:
-                listener(reading, device)
-            except Exception:  # the pages must never cost the hub a reading (or an alarm)
-                _LOGGER.exception("reading listener failed; the reading goes on")
-
-    async def _commit_notices(self, notices: list[Notice]) -> None:
-        for notice in notices:
-            if notice.kind in ("sensor_offline", "sensor_restored"):
-                # The care checks say which of their rules went blind (simulate --explain).
-                self.care.device_health(notice.device, online=notice.kind == "sensor_restored")
-            if notice.kind in (*HAZARD_KINDS, "button"):
-                continue  # alarms: raised by the care checks / the SOS path, not twice
-            if notice.kind in ("wearable", "radar"):
-                # Its vital signs reach the centre as 5-minute health-archive buckets
-                # (`vital`); one event per pulse reading would be 1,440 a day over cellular.
-                # A radar reports all day: what it means reaches the centre as the care
-                # checks' alarms (fall, fall_suspected) and as offline/restored.
-                continue
-            device = self.registry.get(notice.device)
-            data = notice.data
-            if notice.kind == "sensor_offline" and self.care.hazards.in_alarm(notice.device):
-                # Gone quiet in the middle of an alarm (burnt, or its battery gone): the
-                # centre must know the hazard was never reported over.
-                data = {**data, "in_alarm": True}
-            source = Source(
-                notice.device,
-                name=device.name if device else "",
-                room=device.room if device else "",
-                protocol=device.protocol if device else "",
-            )
-            await self._commit_unless_full(
-                Draft.create(notice.kind, self.clock, data=data, source=source)
-            )
-
-    async def _supervise_devices_forever(self) -> None:
-        while True:
-            await asyncio.sleep(_SUPERVISION_TICK_S)
-            await self._commit_notices(self.supervisor.tick(self.clock.monotonic()))
-            if self.registry.flush_due():  # a door's new state reaches the disk within a minute
-                await asyncio.to_thread(self.registry.flush)
-
-    def _reconcile_hazards(self) -> None:
-        """Drop saved hazard episodes of devices no longer paired as that detector (a
-        removed detector must not stay "in alarm", deaf to its next alarm, for ever)."""
-        paired = {d.key: d.kind for d in self.registry.devices()}
-        for episode in self.care.hazards.reconcile(paired):
-            _LOGGER.warning("hazard episode %s dropped: not paired as that detector now", episode)
-
-    async def _op_devices(self, _request: dict[str, Any]) -> dict[str, Any]:
-        devices = await asyncio.to_thread(self.registry.devices)
-        inbox = await asyncio.to_thread(self.registry.inbox)
-        return {
-            "devices": [asdict(d) for d in devices],
-            "inbox": [asdict(h) for h in inbox],
-        }
-
-    async def _op_pair(self, request: dict[str, Any]) -> dict[str, Any]:
-        key, kind = request.get("key"), request.get("kind")
-        name, room = request.get("name", ""), request.get("room", "")
-        body_worn = request.get("body_worn", False)
-        if not all(isinstance(v, str) for v in (key, kind, name, room)) or not key or not kind:
-            raise HubError("pair needs key and kind (text), and optionally name and room")
-        if not isinstance(body_worn, bool):
-            raise HubError("body_worn must be true or false")
-        if kind not in DEVICE_KINDS:
-            raise HubError(f"kind must be one of {', '.join(DEVICE_KINDS)}")
-        modbus = [det.key(self.cfg.modbus.port) for det in self.cfg.modbus.detectors]
-        try:
-            key = pairable(str(key), modbus, [d.key for d in self.cfg.radar.devices])
-        except ValueError as exc:  # a key no reading will ever carry: say so now
-            raise HubError(f"not paired: {exc}") from exc
-        heard = {h.key: h for h in await asyncio.to_thread(self.registry.inbox)}.get(key)
-        protocol = heard.protocol if heard else _protocol_of(key)
-        device = await asyncio.to_thread(
-            lambda: self.registry.pair(
-                key,
-                protocol=protocol,
-                address=key,
-                kind=str(kind),
-                name=str(name)[:40],
-                room=str(room)[:40],
-                body_worn=body_worn,
-            )
-        )
-        # Paired again (perhaps as another kind): its next alarm is a new one.
-        await self._forget_hazards(device.key)
-        self.supervisor.expect(device.key, device.kind, self.clock.monotonic())
-        self.care.know(self._care_devices())  # a door paired now is watched tonight
-        return {"device": asdict(device)}
-
-    async def _op_remove(self, request: dict[str, Any]) -> dict[str, Any]:
-        key = request.get("key")
-        if not isinstance(key, str) or not await asyncio.to_thread(self.registry.remove, key):
-            raise HubError(f"no paired device {key!r}")
-        key = canonical_key(key)
-        self.supervisor.forget(key)
-        await self._forget_hazards(key)
-        self.care.know(self._care_devices())
-        return {"removed": key}
-
-    async def _forget_hazards(self, key: str) -> None:
-        """End the hazard episodes of a device removed or paired again (saved at once)."""
-        ended = self.care.hazards.forget(key)
-        if ended:
-            _LOGGER.warning(
-                "hazard episodes %s ended: the device was removed or paired again", ended
-            )
-            await self._save_care()
-
-    async def _op_rename(self, request: dict[str, Any]) -> dict[str, Any]:
-        key, name, room = request.get("key"), request.get("name"), request.get("room")
-        if not isinstance(key, str) or self.registry.get(key) is None:
-            raise HubError(f"no paired device {key!r}")
-        if not all(v is None or isinstance(v, str) for v in (name, room)):
-            raise HubError("name and room must be text")
-        device = await asyncio.to_thread(lambda: self.registry.rename(key, name=name, room=room))
-        self.care.know(self._care_devices())  # a moved PIR counts for its new room
-        return {"device": asdict(device)}
-
-    # -- readings -----------------------------------------------------------------
-
-    async def _consume_buttons(self) -> None:
-        async for reading in self.buttons.readings():
-            await self.handle_button(reading)
-
-    async def handle_button(self, reading: Reading) -> None:
-        """Red press raises SOS; a later hold of it cancels; green press is a check-in."""
-        press = f"press:{reading.values.get('press', 0)}"
-        action = reading.values.get("action")
-        self._tell_reading_listeners(reading, None)  # the walk test ticks the hub's buttons
-        source = Source(
-            reading.device,
-            protocol=reading.protocol,
-            name="红色求助按钮" if reading.device == SOS_BUTTON else "绿色平安按钮",
-        )
-        if self.listener is not None and action == "press":
-            await self.listener.answer(
-                VoiceAnswer.BUTTON_SOS
-                if reading.device == SOS_BUTTON
-                else VoiceAnswer.BUTTON_CANCEL
-            )
-        if reading.device == SOS_BUTTON and action == "press":
-            existing = self.book.open_sos()
-            if existing is not None:
-                # The centre already has it; show where it is rather than raise twice.
-                _LOGGER.info(
-                    "red button pressed again while alarm %s is %s",
-                    existing.id,
-                    existing.state.value,
-                )
-                self.indicators.show(_PATTERN[existing.state])
-            else:
-                await self.raise_alarm("sos", source=source, raised_by=press)
-        elif reading.device == SOS_BUTTON and action == "hold":
-            alarm = self.book.open_alarm_for_cancel(self.clock.monotonic(), press)
-            if alarm is not None:
-                self._execute(self.book.cancelled(alarm.id, self.clock.monotonic()))
-                await self.commit_or_hold(
-                    Draft.create(
-                        "sos_cancelled", self.clock, source=source, data={"alarm_id": alarm.id}
-                    )
-                )
-        events = await self.feed_care(reading)  # every press is a sign of life
-        if (
-            reading.device == OK_BUTTON
-            and action == "press"
-            and not any(e.kind == "checkin" for e in events)  # stored or held, not twice
-        ):
-            await self.commit_or_hold(Draft.create("checkin", self.clock, source=source))
-
-    # -- what the CLI and the heartbeat see ---------------------------------------
-
-    async def heartbeat(self) -> dict[str, Any]:
-        """The retained status payload's fields."""
-        depth = await self.outbox.depth()
-        return {
-            "ts": self.clock.now().isoformat().replace("+00:00", "Z"),
-            "version": __version__,
-            "config_version": self.config_version,
-            "uptime_s": round(time.monotonic() - self.started_at),
-            "outbox": {str(k): v for k, v in depth.items()},
-            "open_alarms": sum(1 for a in self.book.alarms.values() if a.is_open),
-            "devices": self.device_health(),
-            "signal": await self.link_signal(),
-        }
-
-    async def link_signal(self) -> dict[str, Any]:
-        """Uplink kind, Wi-Fi and modem signal (the modem's last reading: never waits on it)."""
-        # Two small procfs files, made by the kernel on read (no disk IO): read in place,
-        # so the heartbeat adds no await point to the uplink's connect path.
-        link = read_link(Path(self.cfg.web.wireless_path))
-        if self.modem is not None and self.modem.is_open:
-            self._spawn(self.modem_signal(), "modem-signal")  # fresh for the next heartbeat
-        return {
-            "uplink": link.uplink,
-            "wifi_rssi_dbm": link.wifi.level_dbm if link.wifi else None,
-            "modem_rssi_dbm": self.modem_rssi_dbm,
-        }
-
-    async def modem_signal(self) -> SignalQuality | None:
-        """AT+CSQ through the modem driver; None without a modem or when it fails."""
-        if self.modem is None or not self.modem.is_open:
-            return None
-        try:
-            quality = await self.modem.signal_quality()
-        except ModemError as exc:
-            _LOGGER.warning("modem signal not read: %s", exc)
-            return None
-        self.modem_rssi_dbm = quality.rssi_dbm
-        return quality
-
-    # -- what the pages call (the same functions as the CLI's control ops) ----------
-
-    async def device_listing(self) -> dict[str, Any]:
-        """Paired devices and the pairing inbox, as `devices list` shows them."""
-        return await self._op_devices({})
-
-    async def pair_device(self, key: str, kind: str, name: str = "", room: str = "") -> None:
-        """Pair a heard device, as `devices pair`; HubError says what is wrong."""
-        await self._op_pair({"key": key, "kind": kind, "name": name, "room": room})
-
-    async def remove_device(self, key: str) -> None:
-        """Unpair a device, as `devices remove`; HubError when it is not paired."""
-        await self._op_remove({"key": key})
-
-    async def rename_device(self, key: str, name: str | None, room: str | None) -> None:
-        """Rename or move a device, as `devices rename`; HubError when it is not paired."""
-        await self._op_rename({"key": key, "name": name, "room": room})
-
-    async def test_alarm(self) -> dict[str, Any]:
-        """An SOS marked test through the real path, as `test-alarm`: {id, seq}."""
-        return await self._op_test_alarm({})
-
-    async def _op_pin(self, request: dict[str, Any]) -> dict[str, Any]:
-        """The installer's one-time PIN (or the family PIN) for the pages."""
-        if self.web is None:
-            raise HubError("the web pages are off: set [web] enabled = true and restart the hub")
-        result: dict[str, Any] = await self.web.pin_op(
-            family=bool(request.get("family")), new=bool(request.get("new"))
-        )
-        return result
-
-    def device_health(self) -> dict[str, int]:
-        """Paired devices heard recently, gone silent, and with a low battery."""
-        devices = self.registry.devices()
-        offline = sum(1 for d in devices if self.supervisor.health(d.key) is Health.OFFLINE)
-        return {
-            "online": len(devices) - offline,
-            "offline": offline,
-            "low_battery": sum(1 for d in devices if d.battery_low),
-        }
-
-    async def status(self) -> dict[str, Any]:
-        """Everything `pingan-hub status` shows."""
-        up = self.uplink.state
-        depth = await self.outbox.depth()
-        now = self.clock.monotonic()
-        return {
-            "hub": self.cfg.hub.id,
-            "version": __version__,
-            "uptime_s": round(time.monotonic() - self.started_at),
-            "clock_synced": self.clock.synced(),
-            "fds": {"open": _open_descriptors(), "limit": descriptor_limit()},
-            "uplink": {
-                "connected": up.connected,
-                "protocol": up.protocol,
-                "broker": f"{self.cfg.mqtt.host}:{self.cfg.mqtt.port}",
-                "connected_since": up.connected_since,
-                "last_heartbeat": up.last_heartbeat,
-                "last_error": up.last_error,
-                "published": up.published,
-            },
-            "devices": self.device_health(),
-            "power": self.ups.status() if self.ups is not None else None,
-            **({"ble": self.ble.status()} if self.ble is not None else {}),
-            "outbox": {
-                "depth": {str(k): v for k, v in depth.items()},
-                "pending_bytes": self.outbox.sync.pending_bytes,
-                "last_seq": await self.outbox.last_seq(),
-                "held": self.held.kinds(),  # refused by the disk, waiting in memory
-            },
-            "alarms": [
-                {
-                    "id": a.id,
-                    "kind": a.kind,
-                    "state": a.state.value,
-                    "seq": a.seq,
-                    "test": a.test,
-                    "escalated": a.escalated,
-                    "operator": a.operator,
-                    "note": a.note,
-                    "age_s": round(now - a.raised_at),
-                }
-                for a in sorted(self.book.alarms.values(), key=lambda a: a.raised_at)
-            ],
-        }
-
-    async def _op_events(self, request: dict[str, Any]) -> dict[str, Any]:
-        last = request.get("last", 20)
-        if not isinstance(last, int) or not 1 <= last <= 10_000:
-            raise HubError("last must be a whole number from 1 to 10000")
-        rows = await self.outbox.recent(last)
-
-        def sent_at(row: LoggedEvent) -> str | None:
-            published = self.uplink.published_at(row.event.id)
-            return row.sent_at or (published.isoformat() if published else None)
-
-        return {"events": [{**row.event.to_dict(), "sent_at": sent_at(row)} for row in rows]}
-
-    async def _op_test_alarm(self, _request: dict[str, Any]) -> dict[str, Any]:
-        event = await self.raise_alarm(
-            "sos", test=True, source=Source("control", name="test-alarm", protocol="cli")
-        )
-        if event is None:
-            raise HubError("the test alarm could not be stored; see the hub's log")
-        return {"id": event.id, "seq": event.seq}
-
-    def _require_simulation(self, op: str) -> None:
-        from gpiozero.pins.mock import MockFactory
-
-        if self.cfg.gpio.pin_factory != "mock" or not isinstance(self.pin_factory, MockFactory):
-            raise HubError(f'{op} works only in simulation (gpio.pin_factory = "mock")')
-
-    @staticmethod
-    def _simulation_only(op: str) -> Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]:
-        """A control op that exists only in simulation (demo, tests, the power-cut harness):
-        on a real hub it is refused before anything runs (freezing the loop, committing a
-        made-up alarm or pressing a pin is no operation for a hub in a home)."""
-
-        async def refuse(_request: dict[str, Any]) -> dict[str, Any]:
-            raise HubError(f'{op} works only in simulation (gpio.pin_factory = "mock")')
-
-        return refuse
-
-    async def _op_inject(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Commit a simulated device event (simulation only: demo, tests, power-cut harness)."""
-        self._require_simulation("inject")
-        kind, data = request.get("kind"), request.get("data", {})
-        if not isinstance(kind, str) or not valid_kind(kind) or not isinstance(data, dict):
-            raise HubError("inject needs kind (lower-case letters, digits, _) and data (object)")
-        source = Source("sim", protocol="sim")
-        if KIND_PRIORITY.get(kind) is Priority.ALARM:
-            event = await self.raise_alarm(kind, data=data, source=source)
-            if event is None:
-                raise HubError("the alarm could not be stored")
-        else:
-            event = await self.commit(Draft.create(kind, self.clock, data=data, source=source))
-        return {"id": event.id, "seq": event.seq}
-
-    async def _op_block_loop(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Freeze the event loop on purpose (simulation only): proves the watchdog bites."""
-        self._require_simulation("block-loop")
-        seconds = request.get("seconds", 1.0)
-        if not isinstance(seconds, (int, float)) or not 0 < seconds <= 60:
-            raise HubError("seconds must be a number from 0 to 60")
-        time.sleep(seconds)  # noqa: ASYNC251 - blocking is the point of this operation
-        return {"blocked_s": seconds}
-
-    async def _op_press(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Simulated press of a mock-pin button (demo and tests only)."""
-        self._require_simulation("press")
-        button = {"sos": self.cfg.gpio.sos_pin, "ok": self.cfg.gpio.ok_pin}.get(
-            str(request.get("button", "sos"))
-        )
-        hold = request.get("hold_s", 0.2)
-        if button is None or not isinstance(hold, (int, float)) or not 0 <= hold <= 30:
-            raise HubError("button must be 'sos' or 'ok' and hold_s 0 to 30")
-        pin = self.pin_factory.pin(button)
-        pin.drive_low()
-        await asyncio.sleep(hold)
-        pin.drive_high()
-        return {"pressed": request.get("button", "sos"), "hold_s": hold}
+            now = self.clock.monotonic()
+            self.alarms.tick(now)
+            await self.voice.tick()
+            await self.fleet.tick(now)
+            self.alarms.forget_closed(now)
+            await asyncio.sleep(_TICK_S)

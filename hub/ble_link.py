@@ -1,7 +1,8 @@
 """The hub's BLE side: the shared scanner, GATT wearables, presence history, `locate`.
 
 Wiring only (the logic is in hub.sensors.ble, .presence, .gatt_link and hub.store.presence):
-  * BTHome readings go to `Hub.handle_reading`, exactly like RFLink's: registry
+  * BTHome readings go to the reading pipeline (hub/services/readings.py), exactly like
+    RFLink's: registry
     attribution, supervision, care checks; a paired pendant's press raises SOS;
   * GATT readings of paired wearables (heart rate, SpO2, blood pressure, battery) too,
     so they reach the vital-sign checks and the health archive;
@@ -17,16 +18,22 @@ import functools
 import logging
 import math
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from hub.clock import Clock
+from hub.config import Config
 from hub.event import Draft, Priority, Source
 from hub.reading import Reading
 from hub.sensors.ble import PROTOCOL, BleSource, ScannerFactory
 from hub.sensors.ble_options import parse_addresses, parse_bindkeys
 from hub.sensors.presence import PresenceTracker
+from hub.services.care import CareService
+from hub.services.committer import EventCommitter
+from hub.services.readings import ReadingPipeline
+from hub.store.outbox import AsyncOutbox
+from hub.tasks import Tasks
 
 if TYPE_CHECKING:
-    from hub.app import Hub
     from hub.sensors.gatt_link import ClientClass, GattLink
 
 _LOGGER = logging.getLogger(__name__)
@@ -35,22 +42,42 @@ _LOGGER = logging.getLogger(__name__)
 LOCATE_MAX_TRANSITIONS = 200
 
 
+class BleParts(Protocol):
+    """What the BLE link uses of the running hub: the config in force, the task owner, the
+    reading pipeline, the committer and the outbox (presence history), the care checks."""
+
+    @property
+    def cfg(self) -> Config: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def tasks(self) -> Tasks: ...
+    @property
+    def readings(self) -> ReadingPipeline: ...
+    @property
+    def events(self) -> EventCommitter: ...
+    @property
+    def outbox(self) -> AsyncOutbox: ...
+    @property
+    def care(self) -> CareService: ...
+
+
 class BleLink:
     """Runs the BLE parts of one hub; see the module docstring."""
 
     def __init__(
         self,
-        hub: Hub,
+        parts: BleParts,
         *,
         scanner_factory: ScannerFactory | None = None,
         client_class: ClientClass | None = None,
     ) -> None:
-        self.hub = hub
-        ble = hub.cfg.ble
-        clock = hub.clock
+        self.parts = parts
+        ble = parts.cfg.ble
+        clock = parts.clock
         # The care checks know the wearable by the key the installer wrote in
         # care.wearable_devices; the radio reports addresses in upper case.
-        self._care_key = {d.upper(): d for d in hub.cfg.care.wearable_devices}
+        self._care_key = {d.upper(): d for d in parts.cfg.care.wearable_devices}
         wearables = tuple(self._care_key)
         self.presence = PresenceTracker(
             wearables,
@@ -78,9 +105,11 @@ class BleLink:
 
     def start(self) -> None:
         """Start the scanner and a connection keeper per GATT wearable (supervised by the hub)."""
-        self.hub._supervise("ble", self._scan_forever)
+        self.parts.tasks.supervise("ble", self._scan_forever)
         for address in self.gatt_devices:
-            self.hub._supervise(f"gatt-{address}", functools.partial(self._gatt_forever, address))
+            self.parts.tasks.supervise(
+                f"gatt-{address}", functools.partial(self._gatt_forever, address)
+            )
 
     async def _scan_forever(self) -> None:
         async for reading in self.source.readings():
@@ -97,26 +126,26 @@ class BleLink:
             link = GattLink(address, self.source.device, client_class=self._client_class)
             self._links[address] = link
         # One reading the hub fails on is logged and skipped, not a reconnect.
-        await self.hub._consume(link.readings())
+        await self.parts.readings.consume(link.readings())
 
     async def handle(self, reading: Reading) -> None:
         """One reading from the scanner: presence, scanner fault, or a device's reading."""
         if reading.protocol != PROTOCOL:
-            await self.hub.handle_reading(reading)
+            await self.parts.readings.handle_reading(reading)
         elif reading.kind == "presence":
             await self._presence(reading)
         elif reading.kind == "fault":
-            await self.hub.commit(
+            await self.parts.events.commit(
                 Draft.create(
                     "fault",
-                    self.hub.clock,
+                    self.parts.clock,
                     data=dict(reading.values),
                     source=Source(reading.device, protocol=PROTOCOL),
                 )
             )
 
     async def _presence(self, reading: Reading) -> None:
-        ts = reading.ts or self.hub.clock.now()
+        ts = reading.ts or self.parts.clock.now()
         present = bool(reading.values.get("present"))
         room = str(reading.values.get("room", ""))
         self.last[reading.device] = {
@@ -127,11 +156,11 @@ class BleLink:
         }
         _LOGGER.info("wearable %s %s", reading.device, "near" if present else "away")
         epoch = int(ts.timestamp())
-        keep_after = epoch - self.hub.cfg.ble.presence_keep_days * 86400
-        await self.hub.outbox.store_presence(
+        keep_after = epoch - self.parts.cfg.ble.presence_keep_days * 86400
+        await self.parts.outbox.store_presence(
             [(epoch, reading.device, present, room, reading.rssi)], keep_after
         )
-        await self.hub.feed_care(
+        await self.parts.care.feed(
             replace(reading, device=self._care_key.get(reading.device, reading.device))
         )
 
@@ -159,13 +188,13 @@ class BleLink:
         if not valid or not math.isfinite(hours) or hours < 0:
             _LOGGER.warning("cmd/locate: hours must be a number >= 0; using 24")
             hours = 24
-        keep_s = self.hub.cfg.ble.presence_keep_days * 86400
-        since = int(self.hub.clock.now().timestamp() - min(float(hours) * 3600, keep_s))
-        history = await self.hub.outbox.presence_since(since, LOCATE_MAX_TRANSITIONS)
-        await self.hub.commit(
+        keep_s = self.parts.cfg.ble.presence_keep_days * 86400
+        since = int(self.parts.clock.now().timestamp() - min(float(hours) * 3600, keep_s))
+        history = await self.parts.outbox.presence_since(since, LOCATE_MAX_TRANSITIONS)
+        await self.parts.events.commit(
             Draft.create(
                 "presence",
-                self.hub.clock,
+                self.parts.clock,
                 data={"current": self.last_presence(), "history": history, "requested": True},
                 # The centre asked, most likely in an emergency: not shed like telemetry.
                 priority=Priority.WARNING,
@@ -173,15 +202,15 @@ class BleLink:
         )
 
 
-def start_ble(hub: Hub) -> BleLink | None:
+def start_ble(hub: BleParts) -> BleLink | None:
     """Start BLE when [ble] enabled: bleak is imported only now, and only if installed."""
     try:
         import bleak  # noqa: F401  (the `ble` extra)
     except ImportError:
         detail = "ble.enabled is on but bleak is not installed: pip install 'pingan-hub[ble]'"
         _LOGGER.error("%s", detail)
-        hub._spawn(
-            hub.commit(
+        hub.tasks.spawn(
+            hub.events.commit(
                 Draft.create("fault", hub.clock, data={"component": "ble", "detail": detail})
             ),
             "ble-fault",

@@ -23,6 +23,7 @@ from hub.sensors.keys import canonical_key
 from hub.sensors.modbus import ModbusConfig, parse_modbus
 from hub.sensors.radar import RadarConfig, parse_radar
 from hub.sos.escalation import EscalationConfig, parse_escalation
+from hub.voice.options import check_voice_config
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9_/-]{1,100}$")
@@ -413,6 +414,19 @@ class Config:
         return f"{self.mqtt.prefix}/{self.hub.id}"
 
 
+class RunningConfig:
+    """The configuration in force: the installer's file, or a fleet push merged over it.
+
+    Every part of a running hub reads its options from `cfg` here when it needs them, so
+    a push applied (or rolled back) is seen by all of them at once; `version` is the fleet
+    config version in force (0: the installer's file alone).
+    """
+
+    def __init__(self, cfg: Config, version: int = 0) -> None:
+        self.cfg = cfg
+        self.version = version
+
+
 _TYPES: dict[str, type] = {"int": int, "float": float, "str": str, "bool": bool}
 _TYPE_NAMES = {int: "a whole number", float: "a number", str: "text", bool: "true or false"}
 
@@ -507,8 +521,6 @@ def _cross_checks(cfg: Config, problems: list[str]) -> None:
             f"web.listen: {cfg.web.listen!r} would serve the pages on every network the hub "
             "is on (cellular, VPN); give the LAN address, or leave it empty to use web.interface"
         )
-    from hub.voice.options import check_voice_config
-
     problems.extend(check_voice_config(cfg.voice))
     for name in filter(None, (n.strip() for n in cfg.web.host_names.split(","))):
         if not _HOST_NAME.match(name):

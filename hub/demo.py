@@ -15,8 +15,9 @@ from typing import Any
 
 from gpiozero.pins.mock import MockFactory
 
-from hub.app import ALARM_PROMPTS, Hub
+from hub.app import Hub
 from hub.config import parse_config
+from hub.services.alarms import ALARM_PROMPTS
 from hub.sim.broker import Mosquitto, free_port
 from hub.sim.centre import SimulatedCentre
 from hub.sos.lifecycle import Alarm, AlarmState
@@ -71,14 +72,14 @@ async def _demo(data_dir: Path, port: int, forever: bool, ack_delay: float) -> i
                 seq=alarm.seq, operator=alarm.operator or "an operator", note=alarm.note
             )
         )
-        if alarm.state in ALARM_PROMPTS and hub.speaker is not None:
+        if alarm.state in ALARM_PROMPTS and hub.speech.speaker is not None:
             words = prompt_text(ALARM_PROMPTS[alarm.state], cfg.hub.language)
             print(f'[elder hears] "{words}"')
         if alarm.state in (AlarmState.DISPATCHED, AlarmState.CLOSED):
             done.set()
 
-    hub.alarm_listeners.append(narrate)
     await hub.start()
+    hub.alarms.listeners.append(narrate)
     try:
         await asyncio.wait_for(hub.uplink.connected.wait(), 10)
         print(

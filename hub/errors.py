@@ -29,3 +29,7 @@ class DecodeError(HubError):
 
 class ControlError(HubError):
     """The local control socket could not be reached or answered with an error."""
+
+
+class VoiceError(HubError):
+    """A voice engine could not be loaded or failed while decoding."""

@@ -32,10 +32,11 @@ import aiomqtt
 
 from hub.config import parse_config
 from hub.errors import ConfigError, HubError, UplinkError
+from hub.fleet_keys import FleetError, keygen, load_private_key
 from hub.sync import ota
 
 if TYPE_CHECKING:  # cryptography (~7 MB) is loaded only by the commands that sign
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    pass
 
 # How long `fleet status` listens: retained messages arrive right after SUBSCRIBE, so a
 # couple of seconds is plenty on a LAN; a big fleet over a slow link may want more.
@@ -46,10 +47,6 @@ DEFAULT_STALE_S: Final = 180.0
 _CONNECT_TIMEOUT_S: Final = 10.0
 # Topic filters per SUBSCRIBE packet when `fleet status` names its hubs.
 _SUBSCRIBE_BATCH: Final = 100
-
-
-class FleetError(HubError):
-    """An admin tool could not do what was asked (bad key file, broker unreachable)."""
 
 
 @dataclass(frozen=True)
@@ -84,48 +81,7 @@ class Broker:
         )
 
 
-# -- keys and signing ---------------------------------------------------------------------
-
-
-def keygen(private_path: Path) -> str:
-    """Write a new Ed25519 key (PEM, mode 0600) and `<path>.pub`; returns the public key text."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    public = ota.public_key_text(key)
-    try:
-        # O_EXCL: never overwrite a fleet key, losing it would orphan every hub.
-        fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError as exc:
-        raise FleetError(f"{private_path} exists; refusing to overwrite a key") from exc
-    except OSError as exc:
-        raise FleetError(f"cannot write {private_path}: {exc}") from exc
-    with os.fdopen(fd, "wb") as f:
-        f.write(pem)
-    Path(f"{private_path}.pub").write_text(public + "\n", encoding="ascii")
-    return public
-
-
-def load_private_key(path: Path) -> Ed25519PrivateKey:
-    """The Ed25519 signing key in a PEM file written by keygen."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except OSError as exc:
-        raise FleetError(f"cannot read {path}: {exc}") from exc
-    except (ValueError, TypeError) as exc:
-        raise FleetError(f"{path}: not an unencrypted PEM private key: {exc}") from exc
-    if not isinstance(key, Ed25519PrivateKey):
-        raise FleetError(f"{path}: not an Ed25519 key")
-    return key
+# -- signing ----------------------------------------------------------------------------
 
 
 def read_overlay(path: Path, *, check: bool = True) -> dict[str, Any]:

@@ -267,12 +267,12 @@ async def main():
     pin = hub.pin_factory.pin(hub.cfg.gpio.sos_pin)
     pin.drive_low(); await asyncio.sleep(0.1); pin.drive_high()
     for _ in range(300):
-        sim = hub.sim_modem
+        sim = hub.family.sim_modem
         if sim.sms and any(c.startswith("ATD") for c in sim.commands):
             break
         await asyncio.sleep(0.05)
     watching = False
-    print(len(hub.sim_modem.sms), [c for c in hub.sim_modem.commands if c.startswith("ATD")])
+    print(len(hub.family.sim_modem.sms), [c for c in hub.family.sim_modem.commands if c.startswith("ATD")])
     print(sorted(set(sys.modules) - modules))
     print(seen)
     await hub.stop()

@@ -40,7 +40,9 @@ async def test_a_paired_wearables_vital_signs_reach_the_hub_and_a_dropped_link_c
             WEARABLE, protocol="ble_gatt", address=WEARABLE, kind="wearable", name="手环", room=""
         )
     )
-    hub.cfg = replace(hub.cfg, ble=replace(hub.cfg.ble, enabled=True, gatt_devices=WEARABLE))
+    hub.running.cfg = replace(
+        hub.cfg, ble=replace(hub.cfg.ble, enabled=True, gatt_devices=WEARABLE)
+    )
     hub.ble = BleLink(hub, client_class=FakeBleakClient)
     hub.ble.start()
     await eventually(lambda: hub.ble.source.scanning)
@@ -98,7 +100,9 @@ async def test_a_wearable_that_refuses_connections_is_retried_with_backoff(
     monkeypatch.setattr(gatt_link, "CONNECT_ATTEMPTS", 1)
     FakeBleakClient.refuse_connects = 2
     hub = await make_hub(broker.port)
-    hub.cfg = replace(hub.cfg, ble=replace(hub.cfg.ble, enabled=True, gatt_devices=WEARABLE))
+    hub.running.cfg = replace(
+        hub.cfg, ble=replace(hub.cfg.ble, enabled=True, gatt_devices=WEARABLE)
+    )
     hub.ble = BleLink(hub, client_class=FakeBleakClient)
     hub.ble.start()
     await eventually(lambda: hub.ble.source.scanning)
@@ -127,7 +131,9 @@ async def test_a_wearable_reading_the_hub_fails_on_is_skipped_without_dropping_t
             WEARABLE, protocol="ble_gatt", address=WEARABLE, kind="wearable", name="手环", room=""
         )
     )
-    hub.cfg = replace(hub.cfg, ble=replace(hub.cfg.ble, enabled=True, gatt_devices=WEARABLE))
+    hub.running.cfg = replace(
+        hub.cfg, ble=replace(hub.cfg.ble, enabled=True, gatt_devices=WEARABLE)
+    )
     hub.ble = BleLink(hub, client_class=FakeBleakClient)
     hub.ble.start()
     await eventually(lambda: hub.ble.source.scanning)

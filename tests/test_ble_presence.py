@@ -34,12 +34,14 @@ async def test_the_wearables_comings_and_goings_stay_home_until_the_centre_asks(
     for rssi in (-55, -57, -54):  # on her wrist, next to the hub
         await bluez.advertise_async(WEARABLE, rssi=rssi)
     await eventually(lambda: hub.ble.last.get(WEARABLE, {}).get("present") is True)
-    assert hub.care.wearable_gone is False
+    assert hub.care.engine.wearable_gone is False
 
     for _ in range(8):  # she walks out: the band fades
         await bluez.advertise_async(WEARABLE, rssi=-97)
     await eventually(lambda: hub.ble.last[WEARABLE]["present"] is False)
-    await eventually(lambda: hub.care.wearable_gone)  # the care checks know: away mode can start
+    await eventually(
+        lambda: hub.care.engine.wearable_gone
+    )  # the care checks know: away mode can start
 
     history = await hub.outbox.presence_since(0)
     assert [(h["device"], h["present"], h["room"]) for h in history] == [

@@ -135,7 +135,7 @@ async def test_a_scanner_that_goes_deaf_is_restarted_and_a_fault_is_sent_once(
     monkeypatch.setattr(ble_module, "CHECK_S", 0.1)
     hub = await make_hub(broker.port)
     # stall_s is at least 30 s in a config file; a test cannot wait that long.
-    hub.cfg = replace(hub.cfg, ble=replace(hub.cfg.ble, enabled=True, stall_s=0.6))
+    hub.running.cfg = replace(hub.cfg, ble=replace(hub.cfg.ble, enabled=True, stall_s=0.6))
     hub.ble = BleLink(hub)
     hub.ble.start()
     await eventually(lambda: hub.ble.source.scanning)
@@ -161,7 +161,7 @@ async def test_a_broken_reading_handler_does_not_stop_the_scanner(
     assert hub.ble is not None
     await eventually(lambda: hub.ble.source.scanning)
     seen: list[Reading] = []
-    original = hub.handle_reading
+    original = hub.readings.handle_reading
 
     async def flaky(reading: Reading) -> None:
         seen.append(reading)
@@ -169,7 +169,7 @@ async def test_a_broken_reading_handler_does_not_stop_the_scanner(
             raise RuntimeError("database hiccup")
         await original(reading)
 
-    hub.handle_reading = flaky  # type: ignore[method-assign]
+    hub.readings.handle_reading = flaky  # type: ignore[method-assign]
     await asyncio.to_thread(bluez.add_device, PENDANT, "SBBT-002C")
     await bluez.advertise_async(PENDANT, PENDANT_IDLE_ADV)
     await bluez.advertise_async(PENDANT, PENDANT_BUTTON_PRESS_ADV)

@@ -30,7 +30,7 @@ async def test_a_gas_reading_raises_an_alarm_the_centre_must_acknowledge(
     broker: Mosquitto, collector: Collector, make_hub: HubFactory
 ) -> None:
     hub = await make_hub(broker.port)
-    await hub.feed_care(
+    await hub.care.feed(
         Reading(
             device="rflink:gas:1",
             protocol="rflink",
@@ -41,12 +41,12 @@ async def test_a_gas_reading_raises_an_alarm_the_centre_must_acknowledge(
     )
     [gas] = await collector.wait_event("gas")
     assert gas["priority"] == 0
-    await eventually(lambda: gas["id"] in hub.book.alarms)
-    assert hub.book.alarms[gas["id"]].state.value == "sent"  # waiting for the centre's ack
+    await eventually(lambda: gas["id"] in hub.alarms.book.alarms)
+    assert hub.alarms.book.alarms[gas["id"]].state.value == "sent"  # waiting for the centre's ack
     await collector.publish(
         "pingan/v1/T-0001/ack", json.dumps({"id": gas["id"], "state": "received"})
     )
-    await eventually(lambda: hub.book.alarms[gas["id"]].state.value == "acknowledged")
+    await eventually(lambda: hub.alarms.book.alarms[gas["id"]].state.value == "acknowledged")
 
 
 async def test_care_state_is_saved_and_restored_across_a_restart(
@@ -59,7 +59,7 @@ async def test_care_state_is_saved_and_restored_across_a_restart(
     last_sign = json.loads(path.read_text())["last_sign"]
     await hub.stop()
     again = await make_hub(broker.port)
-    assert again.care.to_dict()["last_sign"]["wall"] == last_sign["wall"]
+    assert again.care.engine.to_dict()["last_sign"]["wall"] == last_sign["wall"]
 
 
 async def test_the_checkin_reminder_blinks_the_led_until_the_green_button(
@@ -79,10 +79,10 @@ async def test_the_checkin_reminder_blinks_the_led_until_the_green_button(
     hub = Hub(parse_config(raw), pin_factory=MockFactory(), local_raw=raw, clock=clock)
     await hub.start()
     try:
-        await hub._apply_care(hub.care.tick())
+        await hub.care.apply(hub.care.engine.tick())
         assert hub.indicators.pattern == "off"
         clock.advance(180)  # 10:01: the reminder is due
-        await hub._apply_care(hub.care.tick())
+        await hub.care.apply(hub.care.engine.tick())
         await eventually(lambda: hub.indicators.pattern == "checkin_due")
         await press(hub, "ok")
         await eventually(lambda: hub.indicators.pattern != "checkin_due")
@@ -112,16 +112,16 @@ async def test_an_inactivity_alarm_due_with_a_missed_checkin_is_raised_when_the_
     hub = Hub(parse_config(raw), pin_factory=MockFactory(), local_raw=raw, clock=clock)
     await hub.start()
     try:
-        await hub._apply_care(hub.care.tick())  # inside the window, nobody stirs
+        await hub.care.apply(hub.care.engine.tick())  # inside the window, nobody stirs
         db = hub.outbox.sync._db
         await asyncio.to_thread(db.execute, "PRAGMA query_only=ON")  # the SD card fails
         clock.advance(125 * 60)  # 12:35: no check-in since the reminder; a quiet window
-        output = hub.care.tick()
+        output = hub.care.engine.tick()
         assert [d.kind for d in output.drafts] == ["checkin_missed", "inactivity"]
-        await hub._apply_care(output)
+        await hub.care.apply(output)
         # The warning could not be stored; the alarm after it is raised all the same (open
         # in memory: it escalates locally when no centre answers).
-        [alarm] = [a for a in hub.book.alarms.values() if a.kind == "inactivity"]
+        [alarm] = [a for a in hub.alarms.book.alarms.values() if a.kind == "inactivity"]
         assert alarm.state is AlarmState.RAISED and alarm.is_open
         await asyncio.to_thread(db.execute, "PRAGMA query_only=OFF")
     finally:
@@ -145,17 +145,15 @@ async def test_a_night_fall_in_the_bathroom_reaches_the_centre_with_its_room_and
     hub = Hub(parse_config(raw), pin_factory=MockFactory(), local_raw=raw, clock=clock)
     await hub.start()
     try:
-        await hub._op_pair(
-            {"key": "rflink:pir:bath", "kind": "motion", "name": "浴室感应", "room": "卫生间"}
-        )
+        await hub.devices.pair("rflink:pir:bath", "motion", "浴室感应", "卫生间")
         # the 433 MHz PIR says "command on" (ALARM, as the RFLink decoder states it); the
         # registry makes it motion in the bathroom
-        await hub.handle_reading(
+        await hub.readings.handle_reading(
             Reading("rflink:pir:bath", "rflink", "switch", {"command": "on"}, state=State.ALARM)
         )
         for _ in range(36):  # she does not come back: 30 min, then the 5 min pre-alarm
             clock.advance(60)
-            await hub._apply_care(hub.care.tick())
+            await hub.care.apply(hub.care.engine.tick())
         [fall] = await collector.wait_event("fall_suspected")
         assert fall["priority"] == 0
         assert (fall["source"]["device"], fall["source"]["room"]) == ("rflink:pir:bath", "卫生间")
@@ -170,11 +168,11 @@ async def test_a_hub_with_a_paired_door_contact_watches_the_door_at_night_from_i
     broker: Mosquitto, make_hub: HubFactory
 ) -> None:
     hub = await make_hub(broker.port)
-    assert hub.care.night_exit_on() == (False, "auto: no door contact paired")
-    await hub._op_pair({"key": "rflink:door:1", "kind": "door", "room": "大门"})
+    assert hub.care.engine.night_exit_on() == (False, "auto: no door contact paired")
+    await hub.devices.pair("rflink:door:1", "door", room="大门")
     await hub.stop()
     again = await make_hub(broker.port)  # restarted: the registry says a door is paired
-    assert again.care.night_exit_on() == (True, "auto: a door contact is paired")
+    assert again.care.engine.night_exit_on() == (True, "auto: a door contact is paired")
 
 
 async def test_a_door_contact_paired_on_a_running_hub_is_watched_that_night_without_a_restart(
@@ -182,7 +180,7 @@ async def test_a_door_contact_paired_on_a_running_hub_is_watched_that_night_with
 ) -> None:
     # The installer pairs the door and leaves; nobody restarts the hub.
     hub = await make_hub(broker.port)
-    await hub._op_pair({"key": "rflink:door:1", "kind": "door", "room": "大门"})
-    assert hub.care.night_exit_on() == (True, "auto: a door contact is paired")
-    await hub._op_remove({"key": "rflink:door:1"})
-    assert hub.care.night_exit_on() == (False, "auto: no door contact paired")
+    await hub.devices.pair("rflink:door:1", "door", room="大门")
+    assert hub.care.engine.night_exit_on() == (True, "auto: a door contact is paired")
+    await hub.devices.remove("rflink:door:1")
+    assert hub.care.engine.night_exit_on() == (False, "auto: no door contact paired")

@@ -13,9 +13,11 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from hub.app import Hub
-from hub.config import parse_config
+from hub.clock import FakeClock
+from hub.config import RunningConfig, parse_config
 from hub.errors import DecodeError
 from hub.event import Event, Priority, new_event_id
+from hub.services.centre import CentreCommands
 from hub.sim.broker import Mosquitto
 from hub.sos.escalation import AlarmFacts, Cascade, CascadeState, SendSms, Siren
 from hub.sync.commands import (
@@ -26,6 +28,7 @@ from hub.sync.commands import (
     Verdict,
     parse_test,
 )
+from hub.tasks import Tasks
 from tests.conftest import HUB_ID, hub_raw
 from tests.helpers import Collector, eventually
 from tests.test_escalation import CFG
@@ -107,7 +110,7 @@ async def start_hub(tmp_path: Path, port: int) -> Hub:
 
 
 def raised_tests(hub: Hub) -> list[Any]:
-    return [a for a in hub.book.alarms.values() if a.test]
+    return [a for a in hub.alarms.book.alarms.values() if a.test]
 
 
 def alarms_sent(collector: Collector) -> list[dict[str, Any]]:
@@ -123,17 +126,17 @@ async def test_a_burst_of_a_hundred_test_commands_makes_one_test_alarm_and_texts
         for i in range(100):
             payload = json.dumps({"id": f"T-{i % 50}"})  # and each sent twice
             await collector.publish(f"{ROOT}/cmd/test", payload)
-        await eventually(lambda: len(hub.commands._seen) == 50)  # every command handled
+        await eventually(lambda: len(hub.centre.gate._seen) == 50)  # every command handled
         [alarm] = raised_tests(hub)
         await collector.wait_event("escalate", timeout=15)  # the centre did not answer
         [sos] = alarms_sent(collector)
         assert sos["data"]["test"] is True and sos["data"]["command_id"] == "T-0"
         assert sos["data"]["escalation_test"] is False
         assert alarm.escalated
-        await eventually(lambda: hub.escalator.cascades.get(alarm.id) is not None)
-        assert hub.escalator.cascades[alarm.id].state is CascadeState.EXHAUSTED
-        assert hub.sim_modem is not None and hub.sim_modem.sms == []
-        assert not any(c.startswith("ATD") for c in hub.sim_modem.commands)
+        await eventually(lambda: hub.family.escalator.cascades.get(alarm.id) is not None)
+        assert hub.family.escalator.cascades[alarm.id].state is CascadeState.EXHAUSTED
+        assert hub.family.sim_modem is not None and hub.family.sim_modem.sms == []
+        assert not any(c.startswith("ATD") for c in hub.family.sim_modem.commands)
         # Once the centre closes it, the next test raises a new one.
         await collector.publish(f"{ROOT}/ack", json.dumps({"id": alarm.id, "state": "resolved"}))
         await eventually(lambda: not alarm.is_open)
@@ -151,8 +154,8 @@ async def test_the_full_escalation_test_texts_the_family_once_a_day_even_across_
     hub = await start_hub(tmp_path, broker.port)
     try:
         await collector.publish(f"{ROOT}/cmd/test", json.dumps({"id": "F-1", "escalation": True}))
-        assert hub.sim_modem is not None
-        sim = hub.sim_modem
+        assert hub.family.sim_modem is not None
+        sim = hub.family.sim_modem
         await eventually(lambda: sim.sms, timeout=15)
         assert "【测试，请勿处理】" in decode_submit(sim.sms[0].pdu).text
         [alarm] = raised_tests(hub)
@@ -168,10 +171,10 @@ async def test_the_full_escalation_test_texts_the_family_once_a_day_even_across_
         [_, second] = alarms_sent(collector)
         assert second["data"]["escalation_test"] is False
         assert "already part of a test in the last 24 h" in caplog.text
-        cascades = hub.escalator.cascades
+        cascades = hub.family.escalator.cascades
         await eventually(lambda: second["id"] in cascades)
         assert cascades[second["id"]].state is CascadeState.EXHAUSTED  # nobody texted
-        assert hub.sim_modem is not None and hub.sim_modem.sms == []
+        assert hub.family.sim_modem is not None and hub.family.sim_modem.sms == []
     finally:
         await hub.stop()
 
@@ -206,8 +209,14 @@ async def test_a_retained_command_is_never_obeyed_at_a_reconnect_or_a_restart(
 
 
 def test_a_command_without_a_usable_id_is_refused(caplog: pytest.LogCaptureFixture) -> None:
-    hub = Hub(parse_config(hub_raw(Path("/nonexistent"), 1)), pin_factory=MockFactory())
-    hub._on_command("test", {})
-    hub._on_command("locate", {"id": ["not", "text"]})
+    # Refused before any room is asked: the centre's command table needs no running hub.
+    cfg = parse_config(hub_raw(Path("/nonexistent"), 1))
+    unused: Any = None
+    centre = CentreCommands(
+        RunningConfig(cfg), FakeClock(), Tasks(), alarms=unused, speech=unused, updates=unused,
+        locate=unused,
+    )  # fmt: skip
+    centre.on_command("test", {})
+    centre.on_command("locate", {"id": ["not", "text"]})
     assert "cmd/test ignored: cmd/test needs an 'id'" in caplog.text
     assert "cmd/locate ignored: 'id' must be a non-empty string" in caplog.text

@@ -101,7 +101,7 @@ async def test_a_real_hub_refuses_the_simulations_debug_operations(
             ControlError, match=r'works only in simulation \(gpio.pin_factory = "mock"\)'
         ):
             await asyncio.to_thread(call, hub.cfg.control_socket, op, **args)
-        assert [a for a in hub.book.alarms.values()] == []  # nothing was raised or pressed
+        assert [a for a in hub.alarms.book.alarms.values()] == []  # nothing was raised or pressed
         status = await asyncio.to_thread(call, hub.cfg.control_socket, "status", timeout=2)
         assert status["hub"] == hub.cfg.hub.id  # the loop was never frozen
     finally:

@@ -266,13 +266,13 @@ class Story:
         hub = await self.make_hub(self.broker.port, **self.source.config)
         self.hub = hub
         for name in ("handle_reading", "handle_button"):  # count what the hub finished
-            original = getattr(hub, name)
+            original = getattr(hub.readings, name)
 
             async def counted(reading: Reading, original: Any = original) -> None:
                 await original(reading)
                 self.handled.append(reading)
 
-            setattr(hub, name, counted)
+            setattr(hub.readings, name, counted)
         await self.source.ready(hub)
         return hub
 
@@ -364,7 +364,7 @@ async def tell_the_story(source: Source, kind: str, centre: Centre) -> None:
     story = Story(centre.make_hub, centre.broker, collector, source, kind)
     hub = await story.start()
     if source.key:
-        await hub.pair_device(source.key, kind, "测试", "家")
+        await hub.devices.pair(source.key, kind, "测试", "家")
     event = ALARM_EVENT[kind]
     expected = 0
     episode = False  # whether the device is alarming now
@@ -376,14 +376,18 @@ async def tell_the_story(source: Source, kind: str, centre: Centre) -> None:
             after = story.device(hub)
             assert (after.state if after else None) == (before.state if before else None)
             if kind in STATEFUL:
-                assert hub.care.hazards.in_alarm(after.key) == (episode and event is not None)
+                assert hub.care.engine.hazards.in_alarm(after.key) == (
+                    episode and event is not None
+                )
             continue
         if what == "resolve":  # the operator closes what the centre has
             for alarm_id in story.alarms():
                 await collector.publish(
                     f"pingan/v1/{HUB_ID}/ack", json.dumps({"id": alarm_id, "state": "resolved"})
                 )
-            await eventually(lambda h=hub: not any(a.is_open for a in h.book.alarms.values()))
+            await eventually(
+                lambda h=hub: not any(a.is_open for a in h.alarms.book.alarms.values())
+            )
             continue
         await source.say(hub, story.handled, what)
         if what == "alarm" and not episode and event is not None:
@@ -394,11 +398,11 @@ async def tell_the_story(source: Source, kind: str, centre: Centre) -> None:
         if kind in STATEFUL and what in ("alarm", "clear"):
             device = story.device(hub)
             assert device.state == ("alarm" if what == "alarm" else "clear")
-            assert hub.care.hazards.in_alarm(device.key) == (episode and event is not None)
+            assert hub.care.engine.hazards.in_alarm(device.key) == (episode and event is not None)
     # At the centre: exactly the alarms the story calls for, of the paired kind.
     if expected:
         await collector.wait_event(event or "", count=expected)
-    await hub.commit_or_hold(_marker(hub))
+    await hub.events.commit_or_hold(_marker(hub))
     await collector.wait_event("walk_test")  # telemetry after them: every alarm has arrived
     assert len(story.alarms()) == expected
     kinds = {e["kind"] for e in collector.events() if e["priority"] == 0}

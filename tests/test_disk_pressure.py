@@ -72,8 +72,8 @@ async def test_outage_overflowing_the_outbox_sheds_telemetry_and_reports_a_fault
 ) -> None:
     hub = await make_hub(stopped_broker.port, outbox={"max_bytes": 64 * 1024})
     for n in range(300):  # about 150 KB of motion while the broker is unreachable
-        await hub.commit(Draft.create("motion", hub.clock, data={"pad": PAD, "n": n}))
-    alarm = await hub.raise_alarm("sos")
+        await hub.events.commit(Draft.create("motion", hub.clock, data={"pad": PAD, "n": n}))
+    alarm = await hub.alarms.raise_alarm("sos")
     assert alarm is not None
     stopped_broker.start()
     collector = Collector(stopped_broker.port)
@@ -103,12 +103,12 @@ async def test_a_motion_reading_still_counts_as_a_sign_of_life_when_only_alarms_
         hub.registry.pair, "rflink:pir:1", protocol="rflink", address="rflink:pir:1", kind="motion"
     )
     while hub.outbox.sync.pending_bytes < 64 * 1024:
-        await hub.raise_alarm("smoke", data={"pad": PAD})
-    before = hub.care.to_dict()["last_sign"]
-    await hub.handle_reading(
+        await hub.alarms.raise_alarm("smoke", data={"pad": PAD})
+    before = hub.care.engine.to_dict()["last_sign"]
+    await hub.readings.handle_reading(
         Reading("rflink:pir:1", "rflink", "switch", {"command": "on"}, state=State.ALARM)
     )
-    assert hub.care.to_dict()["last_sign"] != before
+    assert hub.care.engine.to_dict()["last_sign"] != before
 
 
 async def test_a_long_outage_still_tells_the_centre_what_was_dropped_when_its_first_report_was(
@@ -119,11 +119,11 @@ async def test_a_long_outage_still_tells_the_centre_what_was_dropped_when_its_fi
     # that events were dropped once the broker is back.
     hub = await make_hub(stopped_broker.port, outbox={"max_bytes": 64 * 1024})
     for n in range(300):  # motion overflowing the outbox: a fault is queued
-        await hub.commit(Draft.create("motion", hub.clock, data={"pad": PAD, "n": n}))
-    first = await eventually(lambda: hub._queued_storage_fault)
+        await hub.events.commit(Draft.create("motion", hub.clock, data={"pad": PAD, "n": n}))
+    first = await eventually(lambda: hub.events._queued_storage_fault)
     await eventually(lambda: hub.outbox.sync.depth().get(Priority.WARNING) == 1)
     for n in range(300):  # then warnings overflowing it: the oldest warning goes first
-        await hub.commit(Draft.create("checkin", hub.clock, data={"pad": PAD, "n": n}))
+        await hub.events.commit(Draft.create("checkin", hub.clock, data={"pad": PAD, "n": n}))
     assert await hub.outbox.get(first) is None  # the first report was pushed out
     stopped_broker.start()
     collector = Collector(stopped_broker.port)

@@ -34,8 +34,9 @@ from hub.sos.escalation import (
     parse_escalation,
     sms_text,
 )
+from hub.sos.escalator import Escalator
 from hub.sos.lifecycle import UNANSWERED, Alarm
-from hub.sos.modem import Escalator, Modem
+from hub.sos.modem import Modem
 from hub.sos.sms import Encoding, decode_submit
 from tests.conftest import HUB_ID, HubFactory
 from tests.helpers import Collector, eventually
@@ -485,7 +486,7 @@ def wire(hub: HubApp, modem: Modem, cfg: EscalationConfig) -> Escalator:
     alarm listeners."""
 
     async def record(kind: str, data: dict[str, Any]) -> None:
-        await hub.commit(Draft.create(kind, hub.clock, data=data))
+        await hub.events.commit(Draft.create(kind, hub.clock, data=data))
 
     escalator = Escalator(
         modem,
@@ -505,8 +506,8 @@ def wire(hub: HubApp, modem: Modem, cfg: EscalationConfig) -> Escalator:
         if alarm.state not in UNANSWERED:
             escalator.acked(alarm.id)
 
-    hub.escalation = escalate
-    hub.alarm_listeners.append(centre_answered)
+    hub.alarms.escalation = escalate
+    hub.alarms.listeners.append(centre_answered)
     return escalator
 
 
@@ -519,7 +520,7 @@ async def test_sos_with_the_uplink_down_texts_then_calls_the_family_until_the_ce
 
     await press_sos(hub)
     await eventually(lambda: f"ATD{DAUGHTER.number};" in sim.commands, timeout=10)
-    alarm = hub.book.open_sos()
+    alarm = hub.alarms.book.open_sos()
     assert alarm is not None
     event = await hub.outbox.get(alarm.id)
     assert event is not None
@@ -581,10 +582,12 @@ async def test_a_hub_configured_with_the_simulated_modem_texts_the_family_when_o
             "contacts": [{"name": "王小红", "number": "+8613800138000", "relation": "女儿"}],
         },
     )
-    assert hub.sim_modem is not None
+    assert hub.family.sim_modem is not None
     await press_sos(hub)
-    await eventually(lambda: hub.sim_modem is not None and hub.sim_modem.sms, timeout=15)
-    sms = decode_submit(hub.sim_modem.sms[0].pdu)
+    await eventually(
+        lambda: hub.family.sim_modem is not None and hub.family.sim_modem.sms, timeout=15
+    )
+    sms = decode_submit(hub.family.sim_modem.sms[0].pdu)
     assert sms.number == "+8613800138000"
     assert "您的家人触发紧急求助" in sms.text and "设备T-0001" in sms.text
 
@@ -596,14 +599,14 @@ async def test_the_centre_calling_back_is_answered_and_logged_a_stranger_is_not(
         broker.port,
         escalation={"modem_port": "sim", "centre_numbers": ["+862012345678"]},
     )
-    assert hub.sim_modem is not None
-    hub.sim_modem.incoming_call("+862012345678", 145)
+    assert hub.family.sim_modem is not None
+    hub.family.sim_modem.incoming_call("+862012345678", 145)
     [answered] = await collector.wait_event("incoming_call")
     assert answered["data"]["answered"] is True
     assert "12345678" not in answered["data"]["number"]  # masked, never logged whole
-    assert "ATA" in hub.sim_modem.commands
-    hub.sim_modem.remote_hang_up()
-    hub.sim_modem.incoming_call("13912345678")
+    assert "ATA" in hub.family.sim_modem.commands
+    hub.family.sim_modem.remote_hang_up()
+    hub.family.sim_modem.incoming_call("13912345678")
     await collector.wait_event("incoming_call", count=2)
     assert collector.events("incoming_call")[1]["data"]["answered"] is False
 
@@ -617,15 +620,15 @@ async def test_a_call_after_many_quiet_checks_is_still_answered_and_the_modem_ne
 ) -> None:
     # Found by the 24 h outage test: each quiet 5 s check cancelled the incoming-call
     # generator, so the modem part crashed (StopAsyncIteration) and restarted forever.
-    import hub.app
+    import hub.services.family
 
-    monkeypatch.setattr(hub.app, "_MODEM_CHECK_S", 0.02)
+    monkeypatch.setattr(hub.services.family, "_MODEM_CHECK_S", 0.02)
     hub = await make_hub(
         broker.port, escalation={"modem_port": "sim", "centre_numbers": ["+862012345678"]}
     )
-    assert hub.sim_modem is not None
+    assert hub.family.sim_modem is not None
     await asyncio.sleep(0.3)  # about 15 checks with no call
-    hub.sim_modem.incoming_call("+862012345678", 145)
+    hub.family.sim_modem.incoming_call("+862012345678", 145)
     [answered] = await collector.wait_event("incoming_call")
     assert answered["data"]["answered"] is True
     assert not [r for r in caplog.records if "modem failed" in r.getMessage()]

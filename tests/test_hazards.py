@@ -154,13 +154,13 @@ async def test_an_episodes_end_is_on_disk_at_once_so_a_power_cut_cannot_leave_it
     # would come back "still in alarm" and its next alarm would raise nothing.
     hub = await make_hub(broker.port)
     gas = "rflink:chuango:0b2c3d:03"
-    await hub.pair_device(gas, "gas", "燃气", "厨房")
+    await hub.devices.pair(gas, "gas", "燃气", "厨房")
     saved = hub.cfg.data_path / "care-state.json"
 
     def on_disk() -> list[str]:
         return list(json.loads(saved.read_text())["hazards"]["active"])
 
-    await hub.handle_reading(rflink.decode(b"20;01;Chuango;ID=0b2c3d;SWITCH=03;CMD=ON;"))
+    await hub.readings.handle_reading(rflink.decode(b"20;01;Chuango;ID=0b2c3d;SWITCH=03;CMD=ON;"))
     assert on_disk() == [f"gas:{gas}"]
-    await hub.handle_reading(rflink.decode(b"20;02;Chuango;ID=0b2c3d;SWITCH=03;CMD=OFF;"))
+    await hub.readings.handle_reading(rflink.decode(b"20;02;Chuango;ID=0b2c3d;SWITCH=03;CMD=OFF;"))
     assert on_disk() == []

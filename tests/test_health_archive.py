@@ -81,21 +81,22 @@ async def test_a_hub_keeps_the_record_sends_it_and_finds_it_after_a_restart(
     raw = hub_raw(tmp_path / "data", broker.port)
     hub = Hub(parse_config(raw), pin_factory=MockFactory(), local_raw=raw, clock=clock)
     await hub.start()
-    await hub.pair_device(STRAP, "wearable")
+    await hub.devices.pair(STRAP, "wearable")
     for bpm in (68, 70, 72):
-        await hub.handle_reading(hr(bpm, STRAP))
+        await hub.readings.handle_reading(hr(bpm, STRAP))
     clock.advance(600)
-    await hub._archive_now()
+    await hub.archive.archive_now()
     [vital] = await collector.wait_event("vital")
     assert vital["data"]["measure"] == "bpm" and vital["data"]["mean"] == 70.0
     assert vital["priority"] == 2
-    await hub.handle_reading(hr(100, STRAP))  # in the next bucket: written when the hub stops
+    # In the next bucket: written when the hub stops.
+    await hub.readings.handle_reading(hr(100, STRAP))
     await hub.stop()
 
     again = Hub(parse_config(raw), pin_factory=MockFactory(), local_raw=raw, clock=clock)
     await again.start()
     try:
-        rows = (await again._op_health({"days": 1}))["vitals"]
+        rows = (await again.archive.query(1))["vitals"]
         assert [(r["n"], r["mean"]) for r in rows] == [(3, 70.0), (1, 100.0)]
     finally:
         await again.stop()
@@ -109,14 +110,14 @@ async def test_a_room_thermometer_is_not_a_vital_sign_but_a_body_worn_one_is(
     broker: Mosquitto, make_hub: HubFactory
 ) -> None:
     hub = await make_hub(broker.port)
-    await hub.pair_device(THERMOMETER, "sensor", "客厅温度计", "客厅")
-    await hub._op_pair({"key": PATCH.lower(), "kind": "sensor", "body_worn": True})
-    await hub.pair_device(STRAP, "wearable")
-    await hub.handle_reading(temperature(THERMOMETER, 31.5))  # a hot summer afternoon
-    await hub.handle_reading(temperature(PATCH, 36.6))
-    await hub.handle_reading(hr(71, STRAP))
+    await hub.devices.pair(THERMOMETER, "sensor", "客厅温度计", "客厅")
+    await hub.devices.pair(PATCH.lower(), "sensor", body_worn=True)
+    await hub.devices.pair(STRAP, "wearable")
+    await hub.readings.handle_reading(temperature(THERMOMETER, 31.5))  # a hot summer afternoon
+    await hub.readings.handle_reading(temperature(PATCH, 36.6))
+    await hub.readings.handle_reading(hr(71, STRAP))
     archived = {(b.device, b.measure) for b in hub.vitals.open.values()}
     assert archived == {(PATCH, "temperature_c"), (STRAP, "bpm")}
-    listing = await hub.device_listing()
+    listing = await hub.devices.listing()
     worn = {d["key"]: d["body_worn"] for d in listing["devices"]}
     assert worn == {THERMOMETER: False, PATCH: True, STRAP: True}

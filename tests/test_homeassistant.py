@@ -136,7 +136,7 @@ async def test_with_discovery_on_home_assistant_is_told_of_the_hub_and_its_state
         assert value("battery_min") == "None"
         assert available("open_alarms")
 
-        alarm = await hub.raise_alarm("sos")
+        alarm = await hub.alarms.raise_alarm("sos")
         assert alarm is not None
         await eventually(lambda: value("open_alarms") == "1")
         await eventually(lambda: value("alarm") in ("sent", "raised"))
@@ -198,7 +198,7 @@ async def test_with_discovery_off_nothing_is_published_for_home_assistant(
         await eventually(
             lambda: len([m for m in seen.messages if m.topic == f"{ROOT}/status"]) >= 2
         )
-        await hub.raise_alarm("sos")
+        await hub.alarms.raise_alarm("sos")
         await asyncio.sleep(0.5)
         assert [m.topic for m in seen.messages if "homeassistant" in m.topic] == []
         assert hub.homeassistant is None

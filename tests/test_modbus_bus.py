@@ -267,7 +267,7 @@ async def test_noise_on_the_line_does_not_stop_polling_or_hide_an_alarm(
     [gas] = await collector.wait_event("gas")
     assert gas["source"]["room"] == "厨房"
     assert collector.events("sensor_offline") == []
-    assert (await hub.status())["uplink"]["connected"]
+    assert (await hub.report.status())["uplink"]["connected"]
 
 
 async def test_a_detector_fault_and_its_repair_are_reported_once_each(

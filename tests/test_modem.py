@@ -12,23 +12,20 @@ from hypothesis import strategies as st
 
 from hub.errors import DecodeError
 from hub.sim.modem import Dial, ReceivedSms, SimulatedModem
-from hub.sos.modem import (
+from hub.sos.at import (
     CallOutcome,
     CallResult,
     IncomingCall,
     Line,
     LineFramer,
     LineKind,
-    Modem,
-    ModemError,
     ModemStatus,
-    NetworkError,
     Prompt,
     SignalQuality,
-    SimError,
     parse_line,
     same_number,
 )
+from hub.sos.modem import Modem, ModemError, NetworkError, SimError
 from hub.sos.sms import Concat, Encoding, SubmitPdu, decode_submit
 from tests.helpers import eventually
 

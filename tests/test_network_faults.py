@@ -31,10 +31,10 @@ async def proxy(broker: Mosquitto) -> AsyncIterator[FaultyProxy]:
 async def inject(hub: Hub, kind: str, n: int) -> str:
     """Commit one simulated event through the hub, as a device source would."""
     if kind in ("sos", "smoke"):
-        event = await hub.raise_alarm(kind, data={"n": n})
+        event = await hub.alarms.raise_alarm(kind, data={"n": n})
         assert event is not None
         return event.id
-    return (await hub.commit(Draft.create(kind, hub.clock, data={"n": n}))).id
+    return (await hub.events.commit(Draft.create(kind, hub.clock, data={"n": n}))).id
 
 
 def delivered_ids(collector: Collector) -> set[str]:

@@ -62,7 +62,8 @@ async def test_a_signed_push_changes_a_threshold_and_a_contact_while_events_flow
 ) -> None:
     hub = await start(make_hub, broker.port)
     sent = [
-        (await hub.commit(Draft.create("motion", hub.clock, data={"n": n}))).id for n in range(100)
+        (await hub.events.commit(Draft.create("motion", hub.clock, data={"n": n}))).id
+        for n in range(100)
     ]
     await fleet_collector.publish(
         f"{ROOT}/config/desired",
@@ -77,16 +78,16 @@ async def test_a_signed_push_changes_a_threshold_and_a_contact_while_events_flow
         ),
         retain=True,
     )
-    alarm = await hub.raise_alarm("sos")
+    alarm = await hub.alarms.raise_alarm("sos")
     sent += [
-        (await hub.commit(Draft.create("motion", hub.clock, data={"n": n}))).id
+        (await hub.events.commit(Draft.create("motion", hub.clock, data={"n": n}))).id
         for n in range(100, 200)
     ]
     [report] = await eventually(lambda: reports(fleet_collector))
     assert report["version"] == 1 and report["status"] == "applied" and report["error"] is None
     assert hub.cfg.sos.ack_timeout_s == 20.0
-    assert hub.book.timing.ack_timeout_s == 20.0
-    assert [c.number for c in hub.escalator.cfg.contacts] == ["+8613800138000"]
+    assert hub.alarms.book.timing.ack_timeout_s == 20.0
+    assert [c.number for c in hub.family.escalator.cfg.contacts] == ["+8613800138000"]
     assert alarm is not None
     await eventually(lambda: {e["id"] for e in fleet_collector.events()} >= {*sent, alarm.id})
     [applied] = await fleet_collector.wait_event("config_applied")
@@ -202,8 +203,8 @@ async def test_everything_the_hub_publishes_conforms_to_the_asyncapi_contract(
     await everything.subscribed.wait()
     try:
         hub = await start(make_hub, broker.port, mqtt={"heartbeat_s": 1.0})
-        await hub.raise_alarm("sos")
-        await hub.commit(Draft.create("motion", hub.clock, data={"room": "厨房"}))
+        await hub.alarms.raise_alarm("sos")
+        await hub.events.commit(Draft.create("motion", hub.clock, data={"room": "厨房"}))
         await everything.publish(f"{ROOT}/config/desired", signed(1, {"sos": {"resend_s": 5.0}}))
         await everything.publish(f"{ROOT}/config/desired", b"garbage")
         await eventually(

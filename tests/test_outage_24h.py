@@ -21,6 +21,9 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 import hub.app
+import hub.services.archive
+import hub.services.care
+import hub.services.readings
 from hub.app import Hub
 from hub.clock import FakeClock
 from hub.config import parse_config
@@ -84,8 +87,13 @@ async def day_hub(
     broker: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Callable[[int], Any]]:
     """Start a hub on a fake clock whose loops tick every few real milliseconds."""
-    for period in ("_TICK_S", "_CARE_TICK_S", "_SUPERVISION_TICK_S", "_ARCHIVE_CHECK_S"):
-        monkeypatch.setattr(hub.app, period, 0.002)
+    for module, period in (
+        (hub.app, "_TICK_S"),
+        (hub.services.care, "_CARE_TICK_S"),
+        (hub.services.readings, "_SUPERVISION_TICK_S"),
+        (hub.services.archive, "_ARCHIVE_CHECK_S"),
+    ):
+        monkeypatch.setattr(module, period, 0.002)
     hubs: list[Hub] = []
 
     async def start(max_bytes: int) -> tuple[Hub, FakeClock]:
@@ -129,8 +137,8 @@ async def live_a_day_offline(h: Hub, clock: FakeClock, broker: Mosquitto) -> Day
 
     h.outbox.commit = recorded  # type: ignore[method-assign]
     watch = LoopWatch(clock)
-    h.book.tick = watch.wrap("alarm timers", h.book.tick)  # type: ignore[method-assign]
-    h.care.tick = watch.wrap("care checks", h.care.tick)  # type: ignore[method-assign]
+    h.alarms.book.tick = watch.wrap("alarm timers", h.alarms.book.tick)  # type: ignore[method-assign]
+    h.care.engine.tick = watch.wrap("care checks", h.care.engine.tick)  # type: ignore[method-assign]
     h.supervisor.tick = watch.wrap("supervision", h.supervisor.tick)  # type: ignore[method-assign]
     h.vitals.complete = watch.wrap("health archive", h.vitals.complete)  # type: ignore[method-assign]
 
@@ -144,11 +152,15 @@ async def live_a_day_offline(h: Hub, clock: FakeClock, broker: Mosquitto) -> Day
         local_hour = (8 + minute // 60) % 24
         awake = 7 <= local_hour < 23
         if minute % (3 if awake else 20) == 0:
-            await h.handle_reading(Reading(MOTION, "rflink", "switch", {"command": "on"}, state=ON))
-        await h.handle_reading(Reading(WATCH, "ble", "heart_rate", {"bpm": 60 + minute % 25}))
+            await h.readings.handle_reading(
+                Reading(MOTION, "rflink", "switch", {"command": "on"}, state=ON)
+            )
+        await h.readings.handle_reading(
+            Reading(WATCH, "ble", "heart_rate", {"bpm": 60 + minute % 25})
+        )
         if minute % 240 == 0:  # the front door, a few times a day; its battery runs low
             battery = 9 if minute >= 720 else 80
-            await h.handle_reading(
+            await h.readings.handle_reading(
                 Reading(DOOR, "rflink", "switch", {"command": "on"}, battery=battery, state=ON)
             )
         if minute == 125:  # 10:05: the elder presses the green button
@@ -158,9 +170,11 @@ async def live_a_day_offline(h: Hub, clock: FakeClock, broker: Mosquitto) -> Day
             await press(h, "sos")
             await eventually(lambda: any(e.kind == "sos" for e in committed))
         if minute == 450:  # 15:30: the kitchen smoke detector
-            await h.handle_reading(Reading(SMOKE, "rflink", "switch", {"command": "on"}, state=ON))
+            await h.readings.handle_reading(
+                Reading(SMOKE, "rflink", "switch", {"command": "on"}, state=ON)
+            )
         if minute == 1140:  # 03:00: a fall reported by the watch
-            await h.raise_alarm("fall", source=Source(WATCH, protocol="ble"))
+            await h.alarms.raise_alarm("fall", source=Source(WATCH, protocol="ble"))
         await watch.caught_up()
     # Let escalations still writing to the modem finish before the link returns.
     await eventually(lambda: sum(e.kind == "escalation_sms" for e in committed) >= 6)
@@ -228,8 +242,8 @@ async def test_a_day_without_the_broker_loses_nothing_and_alarms_arrive_first(
     assert sorted((d["alarm_id"], d["contact"], d["ok"]) for d in sms) == sorted(
         (a.id, c, True) for a in day.alarms for c in (0, 1)
     )
-    assert h.sim_modem is not None
-    assert sum(s.accepted for s in h.sim_modem.sms) == 6
+    assert h.family.sim_modem is not None
+    assert sum(s.accepted for s in h.family.sim_modem.sms) == 6
 
 
 async def test_a_day_offline_with_a_small_outbox_sheds_only_old_telemetry(
@@ -264,7 +278,7 @@ async def test_a_day_offline_with_a_small_outbox_sheds_only_old_telemetry(
     # by the second fault itself, wait in memory for the next report; an event being
     # published as it is shed is counted and still arrives).
     delivered = {e["id"] for e in collector.events()}
-    reported = sum(f.data["shed"]["2"] for f in faults) + h._shed_since_fault.get(2, 0)
+    reported = sum(f.data["shed"]["2"] for f in faults) + h.events._shed_since_fault.get(2, 0)
     assert sum(e.id not in delivered for e in telemetry) <= reported
     seqs = [e["seq"] for e in got]
     assert len(seqs) == len(set(seqs))

@@ -107,7 +107,7 @@ async def test_a_restart_during_an_outage_does_not_repeat_power_lost_and_still_s
 
     again = await make_hub(broker.port, power=power)
     await asyncio.sleep(1.0)  # more than three ride-throughs on battery after the restart
-    assert again.ups.status()["mains"] == "lost"
+    assert again.power.ups.status()["mains"] == "lost"
     assert power_events(collector) == ["power_lost"]
     (root / "ACAD" / "online").write_text("1\n")
     [restored] = await collector.wait_event("power_restored")

@@ -51,9 +51,9 @@ async def test_an_elder_who_calls_for_help_is_asked_in_mandarin_tones_not_digits
     )
     await hub.start()
     try:
-        assert hub.speaker is not None
+        assert hub.speech.speaker is not None
         question = prompt_text("confirm_help", "cmn")
-        asked = str(hub.speaker.renderer.path_for(question, hub.speaker.voice))
+        asked = str(hub.speech.speaker.renderer.path_for(question, hub.speech.speaker.voice))
         mic.say(SILENCE + render("please help me", "slt", 1.0, tmp_path))
         await eventually(lambda: asked in played, timeout=20)
         [sos] = await collector.wait_event("sos", timeout=20)

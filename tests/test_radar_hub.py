@@ -93,10 +93,10 @@ async def test_an_ld2410_in_the_bathroom_is_read_through_garbage_and_reported_wh
     for i in range(0, len(stream), 5):  # in ragged pieces, as a UART delivers them
         os.write(master, stream[i : i + 5])
         await asyncio.sleep(0.001)
-    await eventually(lambda: hub.care.last_action is not None, timeout=10)
-    assert hub.care.last_action is not None
-    assert (hub.care.last_action.what, hub.care.last_action.device) == ("motion", key)
-    assert hub.care.last_action.room == "卫生间"
+    await eventually(lambda: hub.care.engine.last_action is not None, timeout=10)
+    assert hub.care.engine.last_action is not None
+    assert (hub.care.engine.last_action.what, hub.care.engine.last_action.device) == ("motion", key)
+    assert hub.care.engine.last_action.room == "卫生间"
     source = hub.radars[key]
     assert source.tracker.live.bad_frames == 1
     assert source.tracker.live.moving_gates == (20, 80, 10, 5, 2, 1, 0, 0, 0)

@@ -93,7 +93,9 @@ async def test_a_smoke_alarm_the_outbox_refuses_stays_open_and_escalates_while_l
     await asyncio.to_thread(db.execute, "PRAGMA query_only=ON")  # SQLite refuses every write
     os.write(master, SMOKE)
 
-    [alarm] = await eventually(lambda: [a for a in hub.book.alarms.values() if a.kind == "smoke"])
+    [alarm] = await eventually(
+        lambda: [a for a in hub.alarms.book.alarms.values() if a.kind == "smoke"]
+    )
     assert alarm.state is AlarmState.RAISED and alarm.is_open  # not stored, not dropped
     assert any(
         r.levelno == logging.CRITICAL and "could not be stored" in r.getMessage()

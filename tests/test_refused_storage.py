@@ -51,7 +51,7 @@ async def test_an_sos_the_disk_refused_reaches_the_centre_with_its_own_time_and_
     pressed_at = datetime.now(UTC)
 
     await press(hub)
-    alarm = await eventually(hub.book.open_sos)
+    alarm = await eventually(hub.alarms.book.open_sos)
     assert alarm.state is AlarmState.RAISED  # not stored, not dropped
     assert logged(caplog, "ALARM", alarm.id, "could not be stored")
     shown = await asyncio.to_thread(
@@ -97,7 +97,7 @@ async def test_a_refused_alarm_is_stored_before_the_next_event_so_its_seq_comes_
     await eventually(hub.uplink.connected.is_set)
     await refuse_writes(hub, True)
     await press(hub)
-    alarm = await eventually(hub.book.open_sos)
+    alarm = await eventually(hub.alarms.book.open_sos)
     await refuse_writes(hub, False)
 
     await press(hub, "ok")  # the next thing the hub stores: the held alarm goes first
@@ -118,11 +118,11 @@ async def test_an_alarm_still_refused_at_its_timeout_escalates_locally_and_reach
     async def family(alarm: Any, reason: str) -> None:
         escalated.append((alarm.id, reason))
 
-    hub.escalation = family
+    hub.alarms.escalation = family
     await eventually(hub.uplink.connected.is_set)
     await refuse_writes(hub, True)
     await press(hub)
-    alarm = await eventually(hub.book.open_sos)
+    alarm = await eventually(hub.alarms.book.open_sos)
 
     # The disk still refuses: the escalate record cannot be stored, the family is reached.
     await eventually(lambda: escalated)
@@ -152,18 +152,20 @@ async def test_a_refused_sos_still_texts_the_family_and_the_centre_later_gets_it
             "contacts": [{"name": "王小红", "number": "+8613800138000", "relation": "女儿"}],
         },
     )
-    assert hub.sim_modem is not None
+    assert hub.family.sim_modem is not None
     await eventually(hub.uplink.connected.is_set)
     await refuse_writes(hub, True)
     await press(hub)
-    alarm = await eventually(hub.book.open_sos)
+    alarm = await eventually(hub.alarms.book.open_sos)
 
     # The disk refuses every record of it; the daughter is texted all the same.
-    await eventually(lambda: hub.sim_modem is not None and hub.sim_modem.sms, timeout=15)
-    assert decode_submit(hub.sim_modem.sms[0].pdu).number == "+8613800138000"
-    hub.sim_modem.incoming_call("+862012345678", 145)  # the centre calls back: answered
-    await eventually(lambda: "ATA" in hub.sim_modem.commands)
-    await eventually(lambda: "incoming_call" in hub.held.kinds())
+    await eventually(
+        lambda: hub.family.sim_modem is not None and hub.family.sim_modem.sms, timeout=15
+    )
+    assert decode_submit(hub.family.sim_modem.sms[0].pdu).number == "+8613800138000"
+    hub.family.sim_modem.incoming_call("+862012345678", 145)  # the centre calls back: answered
+    await eventually(lambda: "ATA" in hub.family.sim_modem.commands)
+    await eventually(lambda: "incoming_call" in hub.events.held.kinds())
     assert collector.events() == []
     await refuse_writes(hub, False)
 
@@ -184,24 +186,24 @@ async def test_after_a_restart_that_lost_a_refused_sos_the_next_red_press_still_
     async def family(alarm: Any, reason: str) -> None:
         escalated.append(alarm.id)
 
-    hub.escalation = family
+    hub.alarms.escalation = family
     await eventually(hub.uplink.connected.is_set)
     # The card refuses new events (SQLite aborts the insert) but still takes alarm records.
     db = hub.outbox.sync._db
     refuse = "CREATE TEMP TRIGGER refuse BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
     await hub.outbox._run(db.execute, refuse)
     await press(hub)
-    lost = await eventually(hub.book.open_sos)
+    lost = await eventually(hub.alarms.book.open_sos)
     await eventually(lambda: escalated == [lost.id])  # the family is called; the record kept
     await asyncio.sleep(0.3)
     await hub.stop()  # restarted before the card answered: the held SOS is gone
 
     hub = await make_hub(broker.port)
     await eventually(hub.uplink.connected.is_set)
-    assert lost.id not in hub.book.alarms  # no open alarm without an event behind it
+    assert lost.id not in hub.alarms.book.alarms  # no open alarm without an event behind it
     await press(hub)
     [sos] = await collector.wait_event("sos")
-    assert sos["id"] != lost.id and hub.book.alarms[sos["id"]].is_open
+    assert sos["id"] != lost.id and hub.alarms.book.alarms[sos["id"]].is_open
 
 
 @pytest.mark.parametrize(
@@ -267,10 +269,10 @@ async def test_a_false_alarm_cancelled_while_the_disk_refused_reaches_the_centre
     await eventually(hub.uplink.connected.is_set)
     await refuse_writes(hub, True)
     await press(hub, hold=0.1)
-    alarm = await eventually(hub.book.open_sos)
+    alarm = await eventually(hub.alarms.book.open_sos)
     await press(hub, hold=0.9)  # the elder holds the red button: a false alarm
     await eventually(lambda: alarm.state is AlarmState.CANCELLED)
-    await eventually(lambda: hub.held.kinds() == ["sos", "sos_cancelled"])
+    await eventually(lambda: hub.events.held.kinds() == ["sos", "sos_cancelled"])
     await refuse_writes(hub, False)
 
     [sos] = await collector.wait_event("sos")

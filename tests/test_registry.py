@@ -182,7 +182,7 @@ def test_pairings_survive_a_power_cut_at_any_moment_of_a_write(tmp_path: Path) -
 
 def test_a_ble_wearable_paired_before_it_was_heard_is_recorded_as_bluetooth() -> None:
     # The installer types the address from the box label before the watch has advertised.
-    from hub.app import _protocol_of
+    from hub.services.devices import protocol_of as _protocol_of
 
     assert _protocol_of("A4:C1:38:0D:2E:11") == "bthome"
     assert _protocol_of("rflink:Eurodomest:123456:01") == "rflink"

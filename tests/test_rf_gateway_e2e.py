@@ -147,13 +147,13 @@ async def test_a_chattering_doors_last_summary_is_stored_when_the_hub_stops_clea
     key = "rflink:eurodomest:123456:01"
     await asyncio.to_thread(call, hub.cfg.control_socket, "pair", key=key, kind="door")
     handled: list[Reading] = []
-    original = hub.handle_reading
+    original = hub.readings.handle_reading
 
     async def counted(reading: Reading) -> None:
         await original(reading)
         handled.append(reading)
 
-    hub.handle_reading = counted  # type: ignore[method-assign]
+    hub.readings.handle_reading = counted  # type: ignore[method-assign]
     await asyncio.sleep(0.5)
     closed = DOOR.replace(b"CMD=ON", b"CMD=OFF")
     os.write(master, DOOR + closed + DOOR + closed)  # open, shut, open, shut within a second

@@ -264,7 +264,7 @@ async def test_the_centres_consumers_share_the_events_each_delivered_once(
         from hub.event import Draft
 
         sent = [
-            (await hub.commit(Draft.create("motion", hub.clock, data={"n": n}))).id
+            (await hub.events.commit(Draft.create("motion", hub.clock, data={"n": n}))).id
             for n in range(40)
         ]
         await eventually(lambda: len(got["a"]) + len(got["b"]) >= len(sent), timeout=4)

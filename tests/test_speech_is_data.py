@@ -259,7 +259,7 @@ async def test_the_centre_cannot_fill_the_disk_or_forge_the_log_through_cmd_spea
     await hub.start()
     try:
         await hub.uplink.connected.wait()
-        speaker = hub.speaker
+        speaker = hub.speech.speaker
         assert speaker is not None
         cache = speaker.renderer.cache_dir
         topic = f"pingan/v1/{HUB_ID}/cmd/speak"

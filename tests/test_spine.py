@@ -103,8 +103,10 @@ async def test_alarm_pressed_while_broker_is_down_is_delivered_when_it_comes_bac
 ) -> None:
     hub = await make_hub(stopped_broker.port)
     await press(hub)
-    await eventually(lambda: hub.book.open_sos() is not None and hub.book.open_sos().seq)
-    alarm_id = hub.book.open_sos().id  # type: ignore[union-attr]
+    await eventually(
+        lambda: hub.alarms.book.open_sos() is not None and hub.alarms.book.open_sos().seq
+    )
+    alarm_id = hub.alarms.book.open_sos().id  # type: ignore[union-attr]
     assert (await hub.outbox.depth())[0] == 1  # committed, waiting for the uplink
 
     stopped_broker.start()
@@ -113,7 +115,7 @@ async def test_alarm_pressed_while_broker_is_down_is_delivered_when_it_comes_bac
     try:
         [sos] = await collector.wait_event("sos", timeout=15)
         assert sos["id"] == alarm_id
-        await eventually(lambda: hub.book.alarms[alarm_id].state.value == "sent")
+        await eventually(lambda: hub.alarms.book.alarms[alarm_id].state.value == "sent")
         for _ in range(100):  # PUBACK marks are written in batches, a moment later
             if (await hub.outbox.depth())[0] == 0:
                 break
@@ -147,7 +149,7 @@ async def test_holding_the_red_button_cancels_a_false_alarm(
     [cancelled] = await collector.wait_event("sos_cancelled")
     assert cancelled["data"] == {"alarm_id": sos["id"]}
     assert cancelled["seq"] > sos["seq"]
-    assert hub.book.alarms[sos["id"]].state.value == "cancelled"
+    assert hub.alarms.book.alarms[sos["id"]].state.value == "cancelled"
     assert hub.indicators.pattern == "off"
 
 
@@ -160,7 +162,7 @@ async def test_a_long_first_press_is_still_an_alarm_not_a_cancel(
     await press(hub, "ok")
     await collector.wait_event("checkin")
     assert collector.events("sos_cancelled") == []
-    assert hub.book.alarms[sos["id"]].is_open
+    assert hub.alarms.book.alarms[sos["id"]].is_open
 
 
 async def test_centre_silence_resends_the_alarm_then_escalates(
@@ -172,7 +174,7 @@ async def test_centre_silence_resends_the_alarm_then_escalates(
     async def hook(alarm: object, reason: str) -> None:
         escalated.append((alarm.id, reason))  # type: ignore[attr-defined]
 
-    hub.escalation = hook
+    hub.alarms.escalation = hook
     await press(hub)
     [escalation] = await collector.wait_event("escalate", timeout=10)
     sos = collector.events("sos")
@@ -191,7 +193,7 @@ async def test_centre_ack_in_time_means_no_escalation(
     await collector.publish(
         f"pingan/v1/{HUB_ID}/ack", json.dumps({"id": sos["id"], "state": "dispatched"})
     )
-    await eventually(lambda: hub.book.alarms[sos["id"]].state.value == "dispatched")
+    await eventually(lambda: hub.alarms.book.alarms[sos["id"]].state.value == "dispatched")
     await asyncio.sleep(2.0)  # past the ack timeout
     await press(hub, "ok")
     await collector.wait_event("checkin")
@@ -270,7 +272,7 @@ async def test_the_hub_stops_even_when_a_part_missed_the_stop_request(
             swallowed.set()  # as wait_for does in the race: the cancellation is lost
         await asyncio.Event().wait()
 
-    hub._supervise("deaf", deaf_part)
+    hub.tasks.supervise("deaf", deaf_part)
     await asyncio.sleep(0)
     await asyncio.wait_for(hub.stop(), 30)
     assert swallowed.is_set()

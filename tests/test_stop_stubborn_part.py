@@ -34,10 +34,10 @@ async def test_a_part_that_turns_its_cancellation_into_an_error_is_not_restarted
 ) -> None:
     monkeypatch.setattr(UpdateAgent, "run", _turns_cancel_into_error)
     # Restarted at once: without the fix every later cancellation lands in the part again.
-    monkeypatch.setattr("hub.app._RESTART_DELAY_S", 0.0)
-    monkeypatch.setattr("hub.app._STOP_GRACE_S", 0.05)
+    monkeypatch.setattr("hub.tasks._RESTART_DELAY_S", 0.0)
+    monkeypatch.setattr("hub.tasks._STOP_GRACE_S", 0.05)
     hub = await make_hub(stopped_broker.port)
-    event = await hub.raise_alarm("sos")  # the broker is down: it stays in the outbox
+    event = await hub.alarms.raise_alarm("sos")  # the broker is down: it stays in the outbox
     assert event is not None
     with caplog.at_level(logging.WARNING):
         await asyncio.wait_for(hub.stop(), timeout=30)

@@ -106,7 +106,10 @@ async def test_hub_connects_over_tls_with_its_client_certificate(
     await eventually(hub.uplink.connected.is_set, timeout=15)
     await press(hub)
     await eventually(
-        lambda: (hub.book.open_sos() or None) and hub.book.open_sos().state.value == "sent"
+        lambda: (
+            (hub.alarms.book.open_sos() or None)
+            and hub.alarms.book.open_sos().state.value == "sent"
+        )
     )  # type: ignore[union-attr]
 
 

@@ -95,7 +95,7 @@ async def test_a_signed_update_is_downloaded_handed_over_and_every_step_reported
 ) -> None:
     hub = await start(make_hub, broker.port)
     await fleet.publish(f"{ROOT}/cmd/update", update_command(bundle_server))
-    alarm = await hub.raise_alarm("sos")  # while the download runs
+    alarm = await hub.alarms.raise_alarm("sos")  # while the download runs
     request = files.request_path(hub.cfg.data_path)
     await eventually(request.exists, timeout=20)
     assert json.loads(request.read_bytes()) == {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from hub.errors import VoiceError
 from hub.voice.capture import FRAME_BYTES, ArecordSource, ArraySource
-from hub.voice.spotter import VoiceError
 
 
 async def test_audio_in_memory_arrives_in_30_ms_frames() -> None:

@@ -53,8 +53,8 @@ async def test_an_enrolled_phrase_is_heard_and_other_talk_is_not(
     )
     await hub.start()
     try:
-        assert hub.listener is not None and hub.speaker is not None
-        listener, speaker = hub.listener, hub.speaker
+        assert hub.voice.listener is not None and hub.speech.speaker is not None
+        listener, speaker = hub.voice.listener, hub.speech.speaker
         take_prompt = str(speaker.renderer.path_for(prompt_text("enrol_take"), speaker.voice))
         enrolling = asyncio.create_task(
             asyncio.to_thread(
@@ -98,8 +98,8 @@ async def test_the_enrolled_phrase_survives_a_restart(broker: Mosquitto, tmp_pat
     hub = Hub(parse_config(raw), pin_factory=MockFactory(), local_raw=raw, audio_source=mic)
     await hub.start()
     try:
-        assert hub.listener is not None
-        listener = hub.listener
+        assert hub.voice.listener is not None
+        listener = hub.voice.listener
         mic.say(SILENCE + render("help me", "awb", 1.05, tmp_path) + SILENCE)
         await eventually(lambda: listener.flow.state.value == "asking", timeout=20)
     finally:
@@ -114,7 +114,7 @@ async def test_enrolling_on_a_hub_that_does_not_listen_says_what_to_do(
     await hub.start()
     try:
         with pytest.raises(ControlError, match="listen = true"):
-            await hub._op_voice_enrol({"phrase": "救命"})
+            await hub.voice.enrol("救命")
     finally:
         await hub.stop()
 
@@ -131,7 +131,7 @@ async def test_a_damaged_enrolled_phrase_file_does_not_stop_the_hub_from_startin
     hub = Hub(parse_config(raw), pin_factory=MockFactory(), local_raw=raw, audio_source=mic)
     await hub.start()  # the hub (and every alarm path) runs; only the phrase is left out
     try:
-        assert hub.listener is not None
+        assert hub.voice.listener is not None
         assert hub.uplink is not None
         await eventually(hub.uplink.connected.is_set, timeout=10)
     finally:

@@ -35,8 +35,8 @@ async def test_prompts_follow_the_alarm_and_the_centre_can_speak(
     hub = Hub(parse_config(raw), pin_factory=MockFactory(), local_raw=raw, player=player)
     await hub.start()
     try:
-        assert hub.speaker is not None
-        speaker = hub.speaker
+        assert hub.speech.speaker is not None
+        speaker = hub.speech.speaker
 
         def heard(prompt_id: str) -> bool:
             text = prompt_text(prompt_id, "cmn")
@@ -50,7 +50,7 @@ async def test_prompts_follow_the_alarm_and_the_centre_can_speak(
         )
         await eventually(lambda: heard("centre_received"))
 
-        await hub.feed_care(
+        await hub.care.feed(
             Reading(
                 device="rf:gas",
                 protocol="rflink",

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hub.errors import VoiceError
 from hub.voice.corpus import render
 from hub.voice.neural import (
     EMBEDDING_SIZE,
@@ -18,7 +19,7 @@ from hub.voice.neural import (
     utterance_features,
 )
 from hub.voice.sounds import sox_sounds
-from hub.voice.spotter import SURE_HELP_PHRASE, Detection, PocketsphinxSpotter, VoiceError
+from hub.voice.spotter import SURE_HELP_PHRASE, Detection, PocketsphinxSpotter
 
 
 def test_an_utterance_becomes_one_vector_that_keeps_word_order() -> None:

@@ -77,8 +77,8 @@ async def test_the_green_button_after_a_spoken_call_stands_it_down_and_logs_it(
     mic = LiveSource()
     hub, _ = await listening_hub(tmp_path, broker.port, mic, confirm_s=5.0)
     try:
-        assert hub.listener is not None
-        listener = hub.listener
+        assert hub.voice.listener is not None
+        listener = hub.voice.listener
         mic.say(render("please help me", "slt", 1.0, tmp_path))
         await eventually(lambda: listener.flow.state.value == "asking", timeout=20)
         await press(hub, "ok")
@@ -96,8 +96,8 @@ async def test_an_elder_who_answers_no_out_loud_is_not_called_and_it_is_logged(
     mic = LiveSource()
     hub, played = await listening_hub(tmp_path, broker.port, mic, confirm_s=6.0)
     try:
-        assert hub.listener is not None
-        listener = hub.listener
+        assert hub.voice.listener is not None
+        listener = hub.voice.listener
         mic.say(render("please help me", "slt", 1.0, tmp_path))
         await eventually(lambda: listener.flow.state.value == "asking", timeout=20)
         await eventually(lambda: len(played) > 0)  # the elder heard the question
@@ -116,8 +116,8 @@ async def test_an_elder_who_answers_yes_out_loud_is_called_at_once(
     mic = LiveSource()
     hub, _ = await listening_hub(tmp_path, broker.port, mic, confirm_s=30.0)
     try:
-        assert hub.listener is not None
-        listener = hub.listener
+        assert hub.voice.listener is not None
+        listener = hub.voice.listener
         mic.say(render("please help me", "slt", 1.0, tmp_path))
         await eventually(lambda: listener.flow.state.value == "asking", timeout=20)
         mic.say(render("yes", "rms", 1.0, tmp_path))
@@ -135,14 +135,14 @@ async def test_a_spoken_no_the_disk_refused_is_logged_later_and_the_hub_keeps_li
     mic = LiveSource()
     hub, played = await listening_hub(tmp_path, broker.port, mic, confirm_s=6.0)
     try:
-        assert hub.listener is not None
-        listener = hub.listener
+        assert hub.voice.listener is not None
+        listener = hub.voice.listener
         mic.say(render("please help me", "slt", 1.0, tmp_path))
         await eventually(lambda: listener.flow.state.value == "asking", timeout=20)
         await eventually(lambda: len(played) > 0)
         await refuse_writes(hub, True)  # the SD card fails while the elder answers
         mic.say(render("no", "rms", 1.0, tmp_path))
-        await eventually(lambda: len(hub.held) == 1, timeout=10)
+        await eventually(lambda: len(hub.events.held) == 1, timeout=10)
         await refuse_writes(hub, False)
         [declined] = await collector.wait_event("voice_declined", timeout=40)
         assert declined["data"]["reason"] == "no"

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from hub.config import parse_config
-from hub.errors import ConfigError
+from hub.errors import ConfigError, VoiceError
 from hub.voice.corpus import render
-from hub.voice.spotter import VoiceError
 
 MODEL = os.environ.get("PINGAN_VOSK_MODEL", "")
 

@@ -137,7 +137,7 @@ async def test_a_form_without_its_csrf_token_changes_nothing(
     web: tuple[Hub, WebServer, TestClient[Any, Any]],
 ) -> None:
     hub, server, client = web
-    await hub.pair_device(DOOR, "door", "大门", "门口")
+    await hub.devices.pair(DOOR, "door", "大门", "门口")
     token = await installer(server, client)
     for form in (
         {"key": DOOR},
@@ -161,7 +161,7 @@ async def test_an_oversized_body_is_refused_and_changes_nothing(
     web: tuple[Hub, WebServer, TestClient[Any, Any]],
 ) -> None:
     hub, server, client = web
-    await hub.pair_device(DOOR, "door", "大门", "门口")
+    await hub.devices.pair(DOOR, "door", "大门", "门口")
     token = await installer(server, client)
     resp = await client.post(
         "/installer/rename", data={"csrf": token, "key": DOOR, "name": "门" * 20_000}
@@ -176,11 +176,11 @@ async def test_malformed_fields_get_a_clear_error_and_change_nothing(
     web: tuple[Hub, WebServer, TestClient[Any, Any]],
 ) -> None:
     hub, server, client = web
-    await hub.pair_device(DOOR, "door", "大门", "门口")
+    await hub.devices.pair(DOOR, "door", "大门", "门口")
     token = await installer(server, client)
     await client.post("/installer/permit-join", data={"csrf": token})
     stranger = Reading("rflink:kaku:00beef:1", "rflink", "door", {"state": "on"}, rssi=-60)
-    await hub.handle_reading(stranger)
+    await hub.readings.handle_reading(stranger)
     upload = FormData()
     upload.add_field("csrf", token)
     upload.add_field("key", DOOR)
@@ -256,7 +256,7 @@ async def test_a_device_heard_during_permit_join_is_named_and_paired(
 ) -> None:
     hub, server, client = web
     token = await installer(server, client)
-    await hub.handle_reading(door_reading())  # heard before the window: not offered
+    await hub.readings.handle_reading(door_reading())  # heard before the window: not offered
     assert DOOR not in server.join.candidates
     resp = await client.post(
         "/installer/pair", data={"csrf": token, "key": DOOR, "kind": "door", "name": "大门"}
@@ -264,7 +264,7 @@ async def test_a_device_heard_during_permit_join_is_named_and_paired(
     assert resp.status == 400 and hub.registry.get(DOOR) is None
     html = await (await client.post("/installer/permit-join", data={"csrf": token})).text()
     assert "正在等待新设备" in html
-    await hub.handle_reading(door_reading())
+    await hub.readings.handle_reading(door_reading())
     html = await (await client.get("/installer/devices")).text()
     assert DOOR in html and "门磁" in html  # decoded type shown
     resp = await client.post(
@@ -292,11 +292,13 @@ async def test_a_new_device_replaces_a_broken_one(
     web: tuple[Hub, WebServer, TestClient[Any, Any]],
 ) -> None:
     hub, server, client = web
-    await hub.pair_device(DOOR, "door", "大门", "门口")
+    await hub.devices.pair(DOOR, "door", "大门", "门口")
     token = await installer(server, client)
     await client.post("/installer/permit-join", data={"csrf": token})
     new = "rflink:eurodomest:654321:01"
-    await hub.handle_reading(Reading(new, "rflink", "door", {"state": "on"}, state=State.ALARM))
+    await hub.readings.handle_reading(
+        Reading(new, "rflink", "door", {"state": "on"}, state=State.ALARM)
+    )
     resp = await client.post(
         "/installer/pair",
         data={"csrf": token, "key": new, "kind": "door", "name": "大门", "replaces": DOOR},
@@ -313,7 +315,7 @@ async def test_live_updates_show_a_device_as_it_is_heard(
     await client.post("/installer/permit-join", data={"csrf": token})
     resp = await client.get("/live/devices")
     assert resp.headers["Content-Type"].startswith("text/event-stream")
-    await hub.handle_reading(door_reading())
+    await hub.readings.handle_reading(door_reading())
     seen = b""
     while DOOR.encode() not in seen:
         seen += await asyncio.wait_for(resp.content.readany(), 10)
@@ -326,12 +328,12 @@ async def test_the_walk_test_ticks_devices_and_sends_its_report(
     collector: Collector,
 ) -> None:
     hub, server, client = web
-    await hub.pair_device(DOOR, "door", "大门", "门口")
-    await hub.pair_device(PENDANT, "wearable", "胸牌", "卧室")
+    await hub.devices.pair(DOOR, "door", "大门", "门口")
+    await hub.devices.pair(PENDANT, "wearable", "胸牌", "卧室")
     token = await installer(server, client)
     html = await (await client.post("/installer/walk/start", data={"csrf": token})).text()
     assert "已确认 0 / 4" in html  # two devices and the hub's red and green buttons
-    await hub.handle_reading(door_reading())
+    await hub.readings.handle_reading(door_reading())
     html = await (await client.get("/installer/walk")).text()
     assert "已确认 1 / 4" in html
     await client.post("/installer/walk/test-alarm", data={"csrf": token})
@@ -364,37 +366,43 @@ async def test_a_detector_set_off_in_the_walk_test_reaches_the_centre_flagged_as
     collector: Collector,
 ) -> None:
     hub, server, client = web
-    await hub.pair_device(SMOKE, "smoke", "厨房烟感", "厨房")
+    await hub.devices.pair(SMOKE, "smoke", "厨房烟感", "厨房")
     token = await installer(server, client)
     html = await (await client.post("/installer/walk/start", data={"csrf": token})).text()
     assert "巡检模式" in html and "标为测试" in html and "30 分钟内自动结束" in html
-    await hub.pair_device(GAS, "gas", "燃气", "厨房")  # paired after the walk began: not on it
-    await hub.handle_reading(Reading(SMOKE, "rflink", "smoke", {"smoke": True}, state=State.ALARM))
+    await hub.devices.pair(GAS, "gas", "燃气", "厨房")  # paired after the walk began: not on it
+    await hub.readings.handle_reading(
+        Reading(SMOKE, "rflink", "smoke", {"smoke": True}, state=State.ALARM)
+    )
     [smoke] = await collector.wait_event("smoke")
     # stored and sent the real way (priority 0), but the centre sees it is the installer
     assert smoke["priority"] == 0 and smoke["source"]["device"] == SMOKE
     assert smoke["data"]["test"] is True and smoke["data"]["walk_test"] == server.walk.id
-    assert hub.book.alarms[smoke["id"]].test  # the lifecycle treats it as any test alarm
+    assert hub.alarms.book.alarms[smoke["id"]].test  # the lifecycle treats it as any test alarm
     html = await (await client.get("/installer/walk")).text()
     assert "已确认 1 / 3" in html and "测试报警：" in html
     # a detector that is not on the checklist still raises a real alarm
-    await hub.handle_reading(Reading(GAS, "rflink", "gas", {"gas": True}, state=State.ALARM))
+    await hub.readings.handle_reading(
+        Reading(GAS, "rflink", "gas", {"gas": True}, state=State.ALARM)
+    )
     [gas] = await collector.wait_event("gas")
     assert "test" not in gas["data"] and "walk_test" not in gas["data"]
-    assert not hub.book.alarms[gas["id"]].test
+    assert not hub.alarms.book.alarms[gas["id"]].test
     await client.post("/installer/walk/finish", data={"csrf": token})
     [report] = await collector.wait_event("walk_test")
     assert report["data"]["test_alarms"] == [smoke["id"]]
     assert report["data"]["test_alarm"]["id"] == smoke["id"]
     # the walk test is over: the same detector is a real alarm again
-    await hub.handle_reading(
+    await hub.readings.handle_reading(
         Reading(SMOKE, "rflink", "smoke", {"alarm": False}, state=State.CLEAR)
     )  # clear
-    await hub.handle_reading(Reading(SMOKE, "rflink", "smoke", {"smoke": True}, state=State.ALARM))
+    await hub.readings.handle_reading(
+        Reading(SMOKE, "rflink", "smoke", {"smoke": True}, state=State.ALARM)
+    )
     [real] = await eventually(
         lambda: [e for e in collector.events("smoke") if e["id"] != smoke["id"]]
     )
-    assert "test" not in real["data"] and not hub.book.alarms[real["id"]].test
+    assert "test" not in real["data"] and not hub.alarms.book.alarms[real["id"]].test
 
 
 async def test_the_hubs_red_and_green_buttons_tick_off_and_a_red_press_is_a_test_sos(
@@ -427,7 +435,7 @@ async def test_a_forgotten_walk_test_ends_by_itself_and_alarms_are_real_again(
     from dataclasses import replace
 
     hub, server, client = web
-    await hub.pair_device(SMOKE, "smoke", "厨房烟感", "厨房")
+    await hub.devices.pair(SMOKE, "smoke", "厨房烟感", "厨房")
     server.cfg = replace(server.cfg, walk_test_s=1)  # the installer drove off 30 min ago
     token = await installer(server, client)
     await client.post("/installer/walk/start", data={"csrf": token})
@@ -437,17 +445,19 @@ async def test_a_forgotten_walk_test_ends_by_itself_and_alarms_are_real_again(
     assert server.walk is None
     html = await (await client.get("/installer/walk")).text()
     assert "巡检超时，已自动结束" in html
-    await hub.handle_reading(Reading(SMOKE, "rflink", "smoke", {"smoke": True}, state=State.ALARM))
+    await hub.readings.handle_reading(
+        Reading(SMOKE, "rflink", "smoke", {"smoke": True}, state=State.ALARM)
+    )
     [smoke] = await collector.wait_event("smoke")
-    assert "test" not in smoke["data"] and not hub.book.alarms[smoke["id"]].test
+    assert "test" not in smoke["data"] and not hub.alarms.book.alarms[smoke["id"]].test
 
 
 async def test_the_survey_shows_wifi_broker_cellular_and_device_signal(
     web: tuple[Hub, WebServer, TestClient[Any, Any]],
 ) -> None:
     hub, server, client = web
-    await hub.pair_device(PENDANT, "wearable", "胸牌", "卧室")
-    await hub.handle_reading(Reading(PENDANT, "bthome", "presence", {}, rssi=-88))
+    await hub.devices.pair(PENDANT, "wearable", "胸牌", "卧室")
+    await hub.readings.handle_reading(Reading(PENDANT, "bthome", "presence", {}, rssi=-88))
     await installer(server, client)
     await eventually(lambda: hub.uplink.state.connected)
     html = await (await client.get("/installer/survey")).text()
@@ -467,11 +477,11 @@ async def test_the_heartbeat_carries_uplink_and_modem_signal(
         web={"wireless_path": str(tmp_path / "wireless")},
         escalation={"modem_port": "sim"},
     )
-    await hub.heartbeat()  # the first one asks the modem
+    await hub.report.heartbeat()  # the first one asks the modem
     signal = await eventually(
-        lambda: hub.modem_rssi_dbm is not None and hub.modem_rssi_dbm, timeout=10
+        lambda: hub.family.modem_rssi_dbm is not None and hub.family.modem_rssi_dbm, timeout=10
     )
-    beat = await hub.heartbeat()
+    beat = await hub.report.heartbeat()
     assert signal == -73
     assert beat["signal"]["wifi_rssi_dbm"] == -72 and beat["signal"]["modem_rssi_dbm"] == -73
 
@@ -480,9 +490,9 @@ async def test_the_family_page_shows_open_alerts_and_troubled_devices(
     web: tuple[Hub, WebServer, TestClient[Any, Any]],
 ) -> None:
     hub, server, client = web
-    await hub.pair_device(DOOR, "door", "大门", "门口")
-    await hub.handle_reading(door_reading(battery_low=True))
-    await hub.test_alarm()
+    await hub.devices.pair(DOOR, "door", "大门", "门口")
+    await hub.readings.handle_reading(door_reading(battery_low=True))
+    await hub.alarms.test_alarm()
     status, html = await login(client, server.access.family_pin)
     assert status == 200
     assert "紧急求助" in html and "(测试)" in html  # the open (test) SOS and its state
@@ -524,7 +534,7 @@ async def test_pin_command_and_both_buttons_give_the_installer_pin(
         # hold both buttons: the PIN is spoken (the red press also raises an SOS: never muted)
         factory.pin(hub.cfg.gpio.sos_pin).drive_low()
         factory.pin(hub.cfg.gpio.ok_pin).drive_low()
-        speaker = hub.speaker
+        speaker = hub.speech.speaker
         assert speaker is not None
         from hub.web.server import spoken_pin
 
@@ -572,7 +582,7 @@ async def test_the_installer_pin_never_lands_in_the_log_when_the_speaker_fails(
         pin = (await hub.web.pin_op(family=False, new=False))["pin"]
         factory.pin(hub.cfg.gpio.sos_pin).drive_low()
         factory.pin(hub.cfg.gpio.ok_pin).drive_low()
-        speaker = hub.speaker
+        speaker = hub.speech.speaker
         assert speaker is not None
         from hub.web.server import spoken_pin
 
@@ -612,7 +622,7 @@ async def test_the_hub_starts_and_raises_alarms_when_the_pages_pin_file_cannot_b
     try:
         assert hub.web is not None and re.fullmatch(r"\d{8}", hub.web.access.family_pin)
         assert "family PIN not saved" in caplog.text
-        await hub.test_alarm()
+        await hub.alarms.test_alarm()
         [sos] = await collector.wait_event("sos")
         assert sos["data"]["test"] is True
     finally:
@@ -641,10 +651,11 @@ async def test_pages_listen_on_the_lan_interface_and_wait_for_its_address(
 
     from aiohttp import ClientSession
 
+    import hub.web.address as address_module
     import hub.web.server as server_module
 
-    assert server_module.interface_address("lo") == "127.0.0.1"
-    assert server_module.interface_address("nosuch0") is None
+    assert address_module.interface_address("lo") == "127.0.0.1"
+    assert address_module.interface_address("nosuch0") is None
     monkeypatch.setattr(server_module, "_BIND_RETRY_S", 0.1)
     port = free_port()
     hub = await make_hub(broker.port, web={"enabled": True, "interface": "nosuch0", "port": port})
@@ -653,7 +664,7 @@ async def test_pages_listen_on_the_lan_interface_and_wait_for_its_address(
     family = await asyncio.to_thread(call, hub.cfg.control_socket, "pin", family=True)
     assert len(family["pin"]) == 8  # the PINs can be handed out meanwhile
     assert "has no IPv4 address; retrying" in caplog.text
-    await hub.test_alarm()  # and the alarm path does not care
+    await hub.alarms.test_alarm()  # and the alarm path does not care
     pages.cfg = replace(pages.cfg, interface="lo")  # the interface got its address
     await eventually(lambda: pages.address == "127.0.0.1")
     async with ClientSession() as session, session.get(f"http://127.0.0.1:{port}/login") as r:
@@ -824,13 +835,15 @@ async def test_a_failing_page_listener_never_costs_the_hub_an_alarm(
 ) -> None:
     hub = await make_hub(broker.port)
     smoke = "rflink:alecto v4:0003"
-    await hub.pair_device(smoke, "smoke", "厨房烟感", "厨房")
+    await hub.devices.pair(smoke, "smoke", "厨房烟感", "厨房")
 
     def broken(_reading: Reading, _device: object) -> None:
         raise RuntimeError("a bug in the pages")
 
-    hub.reading_listeners.append(broken)
-    await hub.handle_reading(Reading(smoke, "rflink", "smoke", {"smoke": True}, state=State.ALARM))
+    hub.readings.listeners.append(broken)
+    await hub.readings.handle_reading(
+        Reading(smoke, "rflink", "smoke", {"smoke": True}, state=State.ALARM)
+    )
     [alarm] = await collector.wait_event("smoke")
     assert alarm["priority"] == 0 and alarm["source"]["device"] == smoke
 
@@ -891,7 +904,7 @@ async def test_pages_that_cannot_load_stop_listening_and_say_why(
     assert "aiohttp.web" in caplog.text  # and why
     with pytest.raises(ConnectionRefusedError):
         await asyncio.open_connection("127.0.0.1", port)
-    await hub.test_alarm()  # the hub carries on
+    await hub.alarms.test_alarm()  # the hub carries on
 
 
 async def test_signal_of_neighbours_pushed_off_the_candidate_list_is_not_kept(
@@ -900,13 +913,13 @@ async def test_signal_of_neighbours_pushed_off_the_candidate_list_is_not_kept(
     from hub.web.join import MAX_CANDIDATES
 
     hub, server, client = web
-    await hub.pair_device(PENDANT, "wearable", "胸牌", "卧室")
-    await hub.handle_reading(Reading(PENDANT, "bthome", "presence", {}, rssi=-60))
+    await hub.devices.pair(PENDANT, "wearable", "胸牌", "卧室")
+    await hub.readings.handle_reading(Reading(PENDANT, "bthome", "presence", {}, rssi=-60))
     token = await installer(server, client)
     await client.post("/installer/permit-join", data={"csrf": token})
     neighbours = [f"rflink:kaku:{n:06x}:1" for n in range(MAX_CANDIDATES * 3)]
     for n, key in enumerate(neighbours):  # a street full of chatty 433 MHz gear
-        await hub.handle_reading(Reading(key, "rflink", "switch", {}, rssi=-90 + n % 10))
+        await hub.readings.handle_reading(Reading(key, "rflink", "switch", {}, rssi=-90 + n % 10))
     assert len(server.join.candidates) == MAX_CANDIDATES
     assert set(server.rssi) <= {*server.join.candidates, PENDANT}
     assert server.rssi[PENDANT] == -60  # the paired device's signal stays for the survey
@@ -922,8 +935,8 @@ async def test_a_walk_test_cut_short_by_a_restart_still_reports_what_was_ticked(
     pages = {"enabled": True, "listen": "127.0.0.1", "port": port}
     hub = await make_hub(broker.port, web=pages)
     assert hub.web is not None
-    await hub.pair_device(DOOR, "door", "大门", "门口")
-    await hub.pair_device(PENDANT, "wearable", "胸牌", "卧室")
+    await hub.devices.pair(DOOR, "door", "大门", "门口")
+    await hub.devices.pair(PENDANT, "wearable", "胸牌", "卧室")
     url = f"http://127.0.0.1:{port}"
     async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as phone:  # cookies for an IP
         token = csrf_of(await (await phone.get(f"{url}/login")).text())
@@ -932,7 +945,7 @@ async def test_a_walk_test_cut_short_by_a_restart_still_reports_what_was_ticked(
         await phone.post(f"{url}/installer/walk/start", data={"csrf": csrf_of(html)})
     walk = hub.web.walk
     assert walk is not None
-    await hub.handle_reading(door_reading())  # the installer opens the door...
+    await hub.readings.handle_reading(door_reading())  # the installer opens the door...
     await hub.stop()  # ...and the hub is restarted (an update, a power cut) mid-walk
 
     await make_hub(broker.port, web=pages)  # the report waited on disk for the uplink

@@ -56,7 +56,7 @@ async def test_garbage_on_any_form_is_answered_and_changes_no_paired_device(
 ) -> None:
     hub, server, client = web
     if hub.registry.get(DOOR) is None:
-        await hub.pair_device(DOOR, "door", "大门", "门口")
+        await hub.devices.pair(DOOR, "door", "大门", "门口")
     token = await installer(server, client)
     form = {**fields, "csrf": token} if with_token else fields
     # Encoded by hand: aiohttp's own client refuses control characters in field names,
@@ -73,4 +73,4 @@ async def test_garbage_on_any_form_is_answered_and_changes_no_paired_device(
         "门口",
         "door",
     )
-    assert (await hub.status())["hub"] == hub.cfg.hub.id  # the hub still answers
+    assert (await hub.report.status())["hub"] == hub.cfg.hub.id  # the hub still answers

@@ -23,9 +23,9 @@ async def test_the_sos_key_of_a_wristband_paired_as_a_wearable_raises_the_sos(
     await asyncio.to_thread(
         call, hub.cfg.control_socket, "pair", key=PENDANT, kind="wearable", name="手环"
     )
-    await hub.handle_reading(decode_advert(PENDANT_IDLE_ADV, address=PENDANT))
-    assert hub.book.open_sos() is None  # being worn is not a call for help
-    await hub.handle_reading(decode_advert(PENDANT_BUTTON_PRESS_ADV, address=PENDANT))
+    await hub.readings.handle_reading(decode_advert(PENDANT_IDLE_ADV, address=PENDANT))
+    assert hub.alarms.book.open_sos() is None  # being worn is not a call for help
+    await hub.readings.handle_reading(decode_advert(PENDANT_BUTTON_PRESS_ADV, address=PENDANT))
     [sos] = await collector.wait_event("sos")
     assert sos["source"]["device"] == PENDANT
     assert sos["source"]["name"] == "手环"
@@ -37,7 +37,7 @@ async def test_a_wristbands_pulse_is_archived_not_sent_reading_by_reading(
     hub = await make_hub(broker.port)
     await asyncio.to_thread(call, hub.cfg.control_socket, "pair", key=PENDANT, kind="wearable")
     for bpm in (70, 72, 75, 71):
-        await hub.handle_reading(
+        await hub.readings.handle_reading(
             Reading(device=PENDANT, protocol="ble_gatt", kind="heart_rate", values={"bpm": bpm})
         )
     # The readings are folded into the health archive's 5-minute bucket ...
@@ -45,7 +45,7 @@ async def test_a_wristbands_pulse_is_archived_not_sent_reading_by_reading(
     assert counts == {(PENDANT, "bpm"): 4}
     # ... and only there: the centre is sent no event per pulse reading. A later telemetry
     # event is the marker: telemetry leaves oldest first, so anything before it has arrived.
-    await hub.commit(Draft.create("motion", hub.clock, data={"marker": True}))
+    await hub.events.commit(Draft.create("motion", hub.clock, data={"marker": True}))
     await collector.wait_event("motion")
     assert collector.events("wearable") == []
     assert collector.events("heart_rate") == []

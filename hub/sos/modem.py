@@ -12,8 +12,8 @@ routing is decided per line, never by position:
 * NO CARRIER / BUSY / NO ANSWER end a dial command (ATD, ATA) but are URCs otherwise;
 * anything else while a command is in flight is its information response.
 
-The pure parts (`LineFramer`, `parse_line`, `split_args`, `same_number`) take bytes and
-return plain data; `Modem` is the thin IO edge.
+The pure parts (`LineFramer`, `parse_line`, `split_args`, `same_number`) are in
+hub.sos.at: they take bytes and return plain data; `Modem` is the thin IO edge.
 """
 
 from __future__ import annotations
@@ -21,25 +21,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
 from hub.errors import DecodeError, HubError
-from hub.sos.escalation import (
-    AlarmFacts,
-    Call,
-    Cascade,
-    CascadeState,
-    EscalationAction,
-    EscalationConfig,
-    HangUp,
-    Record,
-    SendSms,
-    Siren,
-    Speak,
+from hub.sos.at import (
+    REG_STATES,
+    CallOutcome,
+    CallResult,
+    IncomingCall,
+    Line,
+    LineFramer,
+    LineKind,
+    ModemStatus,
+    Prompt,
+    SignalQuality,
+    csq_to_signal,
+    parse_line,
+    same_number,
 )
 from hub.sos.sms import SmsError, encode_submit, mask_number
 
@@ -79,242 +79,7 @@ _RING_REPEAT_S = 10.0
 # After a timeout, how long a late answer is waited for (and dropped) before the next
 # command, so it cannot be taken for that command's answer.
 _LATE_ANSWER_S = 1.0
-_MAX_LINE = 1024  # longer "lines" are garbage on the wire, not AT responses
 _CTRL_Z, _ESC = b"\x1a", b"\x1b"
-
-
-# -- lines ------------------------------------------------------------------------
-
-
-class LineKind(Enum):
-    """What a received line is, before routing."""
-
-    OK = "ok"
-    ERROR = "error"  # ERROR, +CME ERROR, +CMS ERROR
-    CALL_END = "call_end"  # NO CARRIER, BUSY, NO ANSWER, NO DIALTONE
-    URC = "urc"  # only ever unsolicited
-    INFO = "info"  # an information response (or an unsolicited line sharing its prefix)
-
-
-# Prefixes that are never the answer to a command we send.
-URC_PREFIXES = frozenset(
-    {
-        "RING",
-        "+CRING",
-        "+CLIP",
-        "+CMTI",
-        "+CMT",
-        "+CDSI",
-        "+CDS",
-        "+CUSD",
-        "VOICE CALL",
-        "MISSED_CALL",
-        "RDY",
-        "SMS DONE",
-        "PB DONE",
-        "+QIND",
-        "+CPIN",  # also the answer to AT+CPIN?, which declares it
-        "+CREG",  # also the answer to AT+CREG?, which declares it
-        "+CEREG",
-        "+CGREG",
-        "+CLCC",
-    }
-)
-CALL_END_CODES = frozenset({"NO CARRIER", "BUSY", "NO ANSWER", "NO DIALTONE"})
-_PREFIX_RE = re.compile(r"^(\+[A-Z0-9]+|[A-Z_ ]+?):\s?(.*)$")
-
-
-@dataclass(frozen=True)
-class Line:
-    """One parsed response line."""
-
-    kind: LineKind
-    text: str
-    prefix: str = ""  # "+CLIP" for '+CLIP: "138...",129'; the whole text for RING/OK
-    args: tuple[str, ...] = ()
-
-
-def split_args(text: str) -> tuple[str, ...]:
-    """Comma-separated values with double quotes removed ('"a,b",1' -> ('a,b', '1'))."""
-    out: list[str] = []
-    current: list[str] = []
-    quoted = False
-    for ch in text:
-        if ch == '"':
-            quoted = not quoted
-        elif ch == "," and not quoted:
-            out.append("".join(current).strip())
-            current = []
-        else:
-            current.append(ch)
-    if quoted:
-        raise DecodeError("unbalanced quote in response")
-    out.append("".join(current).strip())
-    return tuple(out)
-
-
-def parse_line(raw: bytes) -> Line:
-    """Classify one line (without its CR LF); DecodeError when it is not text."""
-    if len(raw) > _MAX_LINE:
-        raise DecodeError(f"line longer than {_MAX_LINE} bytes")
-    try:
-        text = raw.decode("utf-8").strip()
-    except UnicodeDecodeError as exc:
-        raise DecodeError("line is not UTF-8 text") from exc
-    if any(ord(c) < 0x20 and c != "\t" for c in text):
-        raise DecodeError("line holds control characters")
-    if text == "OK":
-        return Line(LineKind.OK, text, text)
-    if text == "ERROR":
-        return Line(LineKind.ERROR, text, text)
-    if text in CALL_END_CODES:
-        return Line(LineKind.CALL_END, text, text)
-    if text.startswith(("+CME ERROR:", "+CMS ERROR:")):
-        prefix, _, rest = text.partition(":")
-        return Line(LineKind.ERROR, text, prefix, (rest.strip(),))
-    if text in URC_PREFIXES:
-        return Line(LineKind.URC, text, text)
-    match = _PREFIX_RE.match(text)
-    if match:
-        prefix = match.group(1).strip()
-        kind = LineKind.URC if prefix in URC_PREFIXES else LineKind.INFO
-        return Line(kind, text, prefix, split_args(match.group(2)))
-    return Line(LineKind.INFO, text)
-
-
-@dataclass(frozen=True)
-class Prompt:
-    """The "> " after AT+CMGS=<len>: the modem waits for the PDU."""
-
-
-class LineFramer:
-    """Bytes in, complete lines (and prompts) out; survives any split of the stream."""
-
-    def __init__(self) -> None:
-        self._buf = bytearray()
-
-    def feed(self, data: bytes) -> list[bytes | Prompt]:
-        """Everything complete so far; partial lines stay buffered."""
-        self._buf += data
-        out: list[bytes | Prompt] = []
-        while True:
-            cut = min(
-                (i for i in (self._buf.find(b"\r"), self._buf.find(b"\n")) if i >= 0), default=-1
-            )
-            if cut < 0:
-                break
-            line = bytes(self._buf[:cut])
-            del self._buf[: cut + 1]
-            if line.strip() == b">":
-                out.append(Prompt())  # a URC right after the prompt ended its "line"
-            elif line.strip():
-                out.append(line)
-        # The prompt is the only output not ended by a line break.
-        if self._buf.lstrip().startswith(b">"):
-            self._buf.clear()
-            out.append(Prompt())
-        elif len(self._buf) > _MAX_LINE:
-            out.append(bytes(self._buf))  # let parse_line reject it; do not grow forever
-            self._buf.clear()
-        return out
-
-
-# -- numbers ----------------------------------------------------------------------
-
-
-def national_number(number: str, international: bool = False) -> str:
-    """Digits for comparing Chinese numbers: +86 / 0086 / trunk 0 removed; others keep '+'."""
-    s = number.strip()
-    digits = "".join(c for c in s if c.isdigit())
-    if s.startswith("+"):
-        international = True
-    elif digits.startswith("00"):
-        international, digits = True, digits[2:]
-    elif len(digits) == 13 and digits.startswith("861"):
-        international = True  # a mobile number reported with its country code but no '+'
-    if international:
-        if not digits.startswith("86"):
-            return "+" + digits
-        digits = digits[2:]
-    return digits.removeprefix("0")
-
-
-def same_number(a: str, b: str, *, b_international: bool = False) -> bool:
-    """Whether two spellings name the same subscriber (+86 138..., 138..., 0086...)."""
-    na, nb = national_number(a), national_number(b, b_international)
-    return bool(na) and na == nb
-
-
-# -- results ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SignalQuality:
-    """AT+CSQ, converted (TS 27.007 8.5): None where the modem does not know."""
-
-    rssi_dbm: int | None
-    ber: int | None
-    raw_rssi: int
-
-    @property
-    def bars(self) -> int:
-        """0-5, for the installer's survey page."""
-        if self.rssi_dbm is None:
-            return 0
-        return max(0, min(5, (self.rssi_dbm + 113) // 10))
-
-
-@dataclass(frozen=True)
-class ModemStatus:
-    """What initialisation found."""
-
-    sim: str
-    registered: bool
-    registration: str
-    signal: SignalQuality
-
-
-class CallOutcome(Enum):
-    """How an outgoing call ended up."""
-
-    ANSWERED = "answered"
-    BUSY = "busy"
-    NO_ANSWER = "no_answer"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class CallResult:
-    """The outcome of `Modem.dial`, with a reason a person can read."""
-
-    outcome: CallOutcome
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class IncomingCall:
-    """A call came in; `answered` when its number is a whitelisted centre number."""
-
-    number_masked: str
-    answered: bool
-    error: str = ""
-
-
-# TS 27.007 7.3 registration states (<stat> of +CREG / +CEREG).
-_REG_STATES = {
-    "0": "not registered, not searching",
-    "1": "registered, home network",
-    "2": "not registered, searching",
-    "3": "registration denied",
-    "4": "unknown",
-    "5": "registered, roaming",
-}
-
-
-def csq_to_signal(rssi: int, ber: int) -> SignalQuality:
-    """TS 27.007 8.5: 0 -> -113 dBm ... 31 -> -51 dBm in 2 dB steps; 99 unknown."""
-    dbm = -113 + 2 * rssi if 0 <= rssi <= 31 else None
-    return SignalQuality(dbm, ber if 0 <= ber <= 7 else None, rssi)
 
 
 # -- the driver -------------------------------------------------------------------
@@ -459,7 +224,7 @@ class Modem:
             self._on_clip(line)
         elif line.prefix in ("+CREG", "+CEREG"):
             stat = line.args[0] if line.args else ""
-            _LOGGER.info("network registration: %s", _REG_STATES.get(stat, stat))
+            _LOGGER.info("network registration: %s", REG_STATES.get(stat, stat))
         elif line.prefix == "+CMTI":
             _LOGGER.info("SMS received and stored (%s)", ",".join(line.args))
 
@@ -626,7 +391,7 @@ class Modem:
             for line in lines:
                 if line.prefix == prefix and len(line.args) >= 2:
                     stat = line.args[1]
-                    best = _REG_STATES.get(stat, stat)
+                    best = REG_STATES.get(stat, stat)
                     if stat in ("1", "5"):
                         return True, best
         return False, best
@@ -753,114 +518,3 @@ def _translate_error(command: str, line: Line) -> ModemError:
 
 # TS 27.007 9.2.1: numeric +CME ERROR codes about the SIM (with AT+CMEE=1).
 _SIM_CODES = frozenset({"10", "11", "12", "13", "14", "15", "16", "17", "18"})
-
-
-# -- carrying out escalation on the modem ---------------------------------------------
-
-RecordFn = Callable[[str, dict[str, Any]], Awaitable[object]]
-
-
-class Escalator:
-    """Runs `hub.sos.escalation.Cascade`s: the modem steps, siren, voice and event drafts.
-
-    `record(kind, data)` commits an event draft; `siren()` and `speak(text)` are the
-    hub's local feedback; `monotonic()` is the clock the cascade's timers use.
-    """
-
-    def __init__(
-        self,
-        modem: Modem | None,
-        cfg: EscalationConfig,
-        *,
-        record: RecordFn,
-        siren: Callable[[], object],
-        speak: Callable[[str], object],
-        monotonic: Callable[[], float],
-    ) -> None:
-        self.modem = modem
-        self.cfg = cfg
-        self.record = record
-        self.siren = siren
-        self.speak = speak
-        self.monotonic = monotonic
-        self.cascades: dict[str, Cascade] = {}
-        self._wakes: dict[str, asyncio.Event] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
-
-    async def escalate(self, facts: AlarmFacts, reason: str) -> Cascade:
-        """Reach the family for this alarm; returns when the cascade has finished."""
-        cascade = self.cascades.get(facts.alarm_id)
-        if cascade is None:
-            cascade = self.cascades[facts.alarm_id] = Cascade(facts, self.cfg)
-        if self.modem is None:
-            self.siren()
-            await self.record(
-                "fault",
-                {
-                    "alarm_id": facts.alarm_id,
-                    "component": "modem",
-                    "detail": "no cellular modem configured: only the siren sounds",
-                },
-            )
-            return cascade
-        modem = self.modem
-        actions = cascade.start(reason, self.monotonic())
-        while True:
-            step = await self._carry_out(actions)
-            if isinstance(step, SendSms):
-                try:
-                    refs = await modem.send_sms(step.number, step.text)
-                    ok, detail = True, f"sent in {len(refs)} part(s)"
-                except ModemError as exc:
-                    ok, detail = False, str(exc)
-                actions = cascade.sms_sent(step.contact, ok, detail, self.monotonic())
-            elif isinstance(step, Call):
-                result = await modem.dial(step.number, ring_timeout=step.ring_timeout_s)
-                actions = cascade.call_ended(
-                    step.contact, result.outcome.value, result.detail, self.monotonic()
-                )
-            elif cascade.state is CascadeState.WAITING and cascade.resume_at is not None:
-                wake = self._wakes.setdefault(facts.alarm_id, asyncio.Event())
-                with contextlib.suppress(TimeoutError):
-                    delay = max(0.0, cascade.resume_at - self.monotonic())
-                    await asyncio.wait_for(wake.wait(), delay)
-                actions = cascade.tick(self.monotonic())
-            else:
-                return cascade
-
-    async def _carry_out(self, actions: list[EscalationAction]) -> SendSms | Call | None:
-        step: SendSms | Call | None = None
-        for action in actions:
-            if isinstance(action, (SendSms, Call)):
-                step = action
-            elif isinstance(action, Record):
-                await self.record(action.kind, action.data)
-            elif isinstance(action, Siren):
-                self.siren()
-            elif isinstance(action, Speak):
-                self.speak(action.text)
-            elif isinstance(action, HangUp) and self.modem is not None:
-                try:
-                    await self.modem.hang_up()
-                except ModemError as exc:
-                    _LOGGER.warning("hang-up after the centre's ack failed: %s", exc)
-        return step
-
-    def acked(self, alarm_id: str) -> None:
-        """The centre acknowledged `alarm_id`: stop its cascade (from the hub's ack handler)."""
-        cascade = self.cascades.get(alarm_id)
-        if cascade is None:
-            return  # never escalated: the lifecycle does not escalate acknowledged alarms
-        actions = cascade.acked(self.monotonic())
-        wake = self._wakes.get(alarm_id)
-        if wake is not None:
-            wake.set()  # a cascade waiting between rounds ends now, not after the gap
-        if actions:
-            task = asyncio.get_running_loop().create_task(self._carry_out(actions))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    def forget(self, alarm_id: str) -> None:
-        """Drop a closed alarm's cascade."""
-        self.cascades.pop(alarm_id, None)
-        self._wakes.pop(alarm_id, None)

@@ -2,7 +2,7 @@
 
 The pure judgement is `hub.sync.ota.verify_envelope`; the durable state is
 `hub.store.config_store.ConfigStore`. This module joins the two the same way for the
-hub (`hub.app.Hub`) and for the 1,000-hub benchmark (`bench/fleet.py`), so the
+hub (hub/services/fleet.py) and for the 1,000-hub benchmark (`bench/fleet.py`), so the
 benchmark runs exactly the hub's verify -> store -> report path. File IO runs on a
 worker thread: the fleet file is fsynced twice per push (apply, then confirm).
 """

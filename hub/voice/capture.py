@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
-from hub.voice.spotter import VoiceError
+from hub.errors import VoiceError
 
 FRAME_BYTES = 960  # 30 ms at 16 kHz mono s16le
 ARECORD = ("arecord", "-q", "-f", "S16_LE", "-r", "16000", "-c", "1", "-t", "raw")

@@ -9,8 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hub.errors import VoiceError
 from hub.voice.enrolled import EnrolledPhrase
-from hub.voice.spotter import SAMPLE_RATE, Detection, Spotter, VoiceError
+from hub.voice.spotter import SAMPLE_RATE, Detection, Spotter
 
 _LOGGER = logging.getLogger(__name__)
 

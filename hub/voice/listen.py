@@ -16,10 +16,11 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+from hub.errors import VoiceError
 from hub.voice.capture import AudioSource
 from hub.voice.confirm import Answer, ConfirmFlow, ConfirmState, Outcome
 from hub.voice.gate import EnergyGate
-from hub.voice.spotter import AnswerSpotter, Detection, Spotter, VoiceError
+from hub.voice.spotter import AnswerSpotter, Detection, Spotter
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from hub.voice.spotter import VoiceError
+from hub.errors import VoiceError
 
 Floats = npt.NDArray[np.float32]
 

@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from hub.config import VoiceSection
+from typing import Protocol
 
 ENGINES = ("pocketsphinx", "whisper", "stage", "vosk", "enrolled")
 
 
-def engine_names(voice: VoiceSection) -> list[str]:
+class VoiceOptions(Protocol):
+    """The [voice] options these checks read (hub.config.VoiceSection has them)."""
+
+    @property
+    def engines(self) -> str: ...
+    @property
+    def listen(self) -> bool: ...
+    @property
+    def vosk_model(self) -> str: ...
+    @property
+    def vosk_phrases(self) -> str: ...
+    @property
+    def prompt_pack(self) -> str: ...
+
+
+def engine_names(voice: VoiceOptions) -> list[str]:
     """The configured engines, in order."""
     return [e.strip() for e in voice.engines.split(",") if e.strip()]
 
 
-def check_voice_config(voice: VoiceSection) -> list[str]:
+def check_voice_config(voice: VoiceOptions) -> list[str]:
     """Problems with the [voice] engines, each naming the option and what to do."""
     problems: list[str] = []
     names = engine_names(voice)

@@ -14,11 +14,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hub.errors import ControlError
+from hub.errors import ControlError, VoiceError
 from hub.voice.engines import EnrolledSpotter, MultiSpotter
 from hub.voice.enrolled import TEMPLATES_FILE, THRESHOLDS, EnrolledPhrase
 from hub.voice.options import engine_names
-from hub.voice.spotter import AnswerSpotter, Spotter, VoiceError
+from hub.voice.spotter import AnswerSpotter, Spotter
 
 if TYPE_CHECKING:
     from hub.config import VoiceSection

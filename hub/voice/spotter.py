@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from hub.errors import HubError
+from hub.errors import VoiceError
 
 if TYPE_CHECKING:
     from hub.voice.neural import HelpClassifier
@@ -70,10 +70,6 @@ _CONFIRM_SEARCH = "confirm"
 DEFAULT_ANSWERS: dict[str, float] = {"yes": 1e-10, "yes please": 1e-20, "no": 1e-5}
 YES_WORDS = frozenset({"yes", "yes please"})
 _ANSWER_SEARCH = "answer"
-
-
-class VoiceError(HubError):
-    """A voice engine could not be loaded or failed while decoding."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,69 @@
+"""The health archive at work: finished vital-sign buckets (hub/store/health.py) written
+to the archive and sent as `vital` telemetry, and the archive read back for `pingan-hub
+health`. Kept `health.keep_days`; what the hub stops with is archived, not sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from hub.clock import Clock
+from hub.config import RunningConfig
+from hub.errors import HubError
+from hub.event import Draft, Source
+from hub.services.committer import EventCommitter
+from hub.store.health import VitalBuckets
+from hub.store.outbox import AsyncOutbox
+
+# Finished health-archive buckets are looked for this often.
+_ARCHIVE_CHECK_S = 30.0
+
+
+class HealthArchive:
+    """Writes finished vital-sign buckets and answers what the archive holds."""
+
+    def __init__(
+        self,
+        running: RunningConfig,
+        clock: Clock,
+        *,
+        vitals: VitalBuckets,
+        outbox: AsyncOutbox,
+        events: EventCommitter,
+    ) -> None:
+        self.running = running
+        self.clock = clock
+        self.vitals = vitals
+        self.outbox = outbox
+        self.events = events
+
+    async def run(self) -> None:
+        """Write finished vital-sign buckets (and send each as `vital` telemetry)."""
+        while True:
+            await asyncio.sleep(_ARCHIVE_CHECK_S)
+            await self.archive_now()
+
+    async def archive_now(self, *, everything: bool = False) -> None:
+        """Write the finished buckets now (`everything`: the unfinished too, unsent)."""
+        now = self.clock.now().timestamp()
+        buckets = self.vitals.complete(now, everything=everything)
+        if not buckets:
+            return
+        keep_before = int(now - self.running.cfg.health.keep_days * 86400)
+        await self.outbox.store_vitals(buckets, keep_before)
+        if everything:
+            return  # stopping: the archive has them; no telemetry from a dying hub
+        for bucket in buckets:
+            await self.events.commit_unless_full(
+                Draft.create(
+                    "vital", self.clock, data=bucket.summary(), source=Source(bucket.device)
+                )
+            )
+
+    async def query(self, days: object = 1) -> dict[str, Any]:
+        """The archived buckets of the last `days` days, as `pingan-hub health` shows them."""
+        if not isinstance(days, (int, float)) or not 0 < days <= 3650:
+            raise HubError("days must be a number from 0 to 3650")
+        since = int(self.clock.now().timestamp() - days * 86400)
+        return {"vitals": await self.outbox.vitals_since(since)}

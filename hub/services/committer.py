@@ -1,0 +1,132 @@
+"""The one door into the outbox: event drafts committed (or held while the disk
+refuses them), and storage faults reported.
+
+Every event is committed here before anything sends it or says it was sent (DESIGN.md).
+What the outbox refuses (a failing SD card) is held in memory (hub/store/held.py) and
+stored before the next event is; what the outbox sheds to keep room for alarms is said
+in a `fault` event, at most every _FAULT_EVERY_S.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from hub.clock import Clock
+from hub.errors import StoreError
+from hub.event import Draft, Event, Priority
+from hub.store.held import HeldEvents, Landed
+from hub.store.outbox import AsyncOutbox
+from hub.tasks import Tasks
+
+_LOGGER = logging.getLogger(__name__)
+
+# A storage fault (events shed) is reported at most this often; counts accumulate between.
+_FAULT_EVERY_S = 600.0
+
+
+class EventCommitter:
+    """Commits drafts to the outbox; holds the refused ones; reports shed events."""
+
+    def __init__(self, outbox: AsyncOutbox, clock: Clock, tasks: Tasks) -> None:
+        self.outbox = outbox
+        self.clock = clock
+        self.tasks = tasks
+        # What the outbox refused (a failing SD card), stored again before anything else.
+        self.held = HeldEvents(self._store, monotonic=clock.monotonic)
+        # Told of every event as soon as it is on disk (before the uplink can send it).
+        self.when_committed: list[Callable[[Event], None]] = []
+        self._last_storage_fault: float | None = None
+        self._shed_since_fault: dict[int, int] = {}
+        self._queued_storage_fault: str | None = None  # its id until the broker has it
+
+    async def commit(self, draft: Draft) -> Event:
+        """Commit a non-alarm event to the outbox (it is sent from there); StoreError when
+        the outbox refuses it. Events refused earlier and held are stored first."""
+        if self.held:
+            await self.held.flush()
+        return await self._store(draft)
+
+    async def commit_or_hold(self, draft: Draft, then: Landed | None = None) -> Event | None:
+        """Commit; a draft the outbox refuses is held and stored later (None now), and
+        `then(event)` runs once it is stored, now or then."""
+        try:
+            event = await self.commit(draft)
+        except StoreError as exc:
+            self.held.hold(draft, exc, then)
+            return None
+        if then is not None:
+            await then(event)
+        return event
+
+    async def commit_unless_full(self, draft: Draft) -> None:
+        """Commit a report nobody waits on; an outbox full of alarms refusing it is logged,
+        not raised: the reading behind it must still reach the care checks."""
+        try:
+            await self.commit(draft)
+        except StoreError as exc:
+            _LOGGER.warning("%s not stored: %s", draft.kind, exc)
+
+    async def _store(self, draft: Draft) -> Event:
+        result = await self.outbox.commit(draft)
+        if result.shed or result.disk_full:
+            self._storage_fault(result.shed, result.disk_full)
+        _LOGGER.info(
+            "committed %s seq=%d id=%s", result.event.kind, result.event.seq, result.event.id
+        )
+        event = result.event
+        for listener in self.when_committed:
+            listener(event)
+        return event
+
+    def sent(self, event: Event) -> None:
+        """The broker has `event` (PUBACK): a storage fault waiting for it is out."""
+        if event.id == self._queued_storage_fault:
+            self._queued_storage_fault = None
+            if self._shed_since_fault:  # what was shed while it waited (rate limit kept)
+                self._storage_fault({}, disk_full=False)
+
+    async def close(self) -> None:
+        """Try the held drafts a last time (the disk may answer again); say what is lost."""
+        await self.held.flush()
+        self.held.close()
+
+    def _storage_fault(self, shed: dict[int, int], disk_full: bool) -> None:
+        """Say (at most every _FAULT_EVERY_S) that events were shed to keep room for alarms."""
+        why = "disk full" if disk_full else "outbox full"
+        for priority, n in shed.items():
+            self._shed_since_fault[priority] = self._shed_since_fault.get(priority, 0) + n
+        if self._queued_storage_fault is not None and shed.get(int(Priority.WARNING)):
+            # The queued fault is a warning too: it may have been shed, and never be sent.
+            queued = self._queued_storage_fault
+            self.tasks.spawn(self._requeue_shed_fault(queued, disk_full), "storage-fault")
+        now = self.clock.monotonic()
+        if self._last_storage_fault is not None and now - self._last_storage_fault < _FAULT_EVERY_S:
+            return
+        if self._queued_storage_fault is not None:
+            # The last one is still waiting for the uplink: queuing one every 10 min of a
+            # long outage would fill the outbox with faults. The counts keep adding up.
+            return
+        self._last_storage_fault = now
+        _LOGGER.warning("%s: shed unsent events %s (priority: count)", why, self._shed_since_fault)
+        data = {
+            "component": "storage",
+            "detail": f"{why}: older telemetry/warnings dropped so alarms keep their place",
+            "shed": {str(p): n for p, n in self._shed_since_fault.items()},
+            "disk_full": disk_full,
+        }
+        self._shed_since_fault = {}
+        draft = Draft.create("fault", self.clock, data=data)
+        self._queued_storage_fault = draft.id
+        self.tasks.spawn(self.commit(draft), "storage-fault")
+
+    async def _requeue_shed_fault(self, fault_id: str, disk_full: bool) -> None:
+        """A queued storage fault that was itself shed: queue a new one (it was never sent,
+        so the rate limit does not hold it back)."""
+        if self._queued_storage_fault != fault_id or await self.outbox.get(fault_id) is not None:
+            return
+        if self._queued_storage_fault == fault_id:  # still, after the lookup
+            _LOGGER.warning("the storage fault report was shed itself; queuing a new one")
+            self._queued_storage_fault = None
+            self._last_storage_fault = None
+            self._storage_fault({}, disk_full)
