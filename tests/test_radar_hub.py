@@ -32,6 +32,7 @@ from tests.test_radar_decoders import (
     MR60_HEARTBEAT,
     MR60_SOMEONE,
 )
+from tests.test_web_api import client_for, installer
 
 # An engineering report of someone moving at 120 cm (gate 1), LD2410B.
 LD2410_ENGINEERING_MOVING = bytes.fromhex(
@@ -140,3 +141,49 @@ async def test_an_mr60fda1_fall_reaches_the_centre_at_once_with_its_room(
     await asyncio.sleep(0.5)
     assert len(collector.events("fall")) == 1
     assert hub.radars[key].tracker.live.fall is True
+
+
+def parameters_reply(max_gate: int, moving: int, still: int, no_one_s: int) -> bytes:
+    """The LD2410's answer to "read parameters" (protocol V1.02, 2.2.8), every gate alike."""
+    body = bytes([0xAA, 8, max_gate, max_gate]) + bytes([moving] * 9) + bytes([still] * 9)
+    payload = b"\x61\x01\x00\x00" + body + no_one_s.to_bytes(2, "little")
+    return b"\xfd\xfc\xfb\xfa" + len(payload).to_bytes(2, "little") + payload + b"\x04\x03\x02\x01"
+
+
+async def test_the_installer_sets_an_ld2410s_distance_and_thresholds_from_the_devices_page(
+    broker: Mosquitto,
+    make_hub: HubFactory,
+    module: tuple[int, str],
+) -> None:
+    master, port = module
+    key = f"radar:{port}"
+    hub = await make_hub(broker.port, radar={"devices": [{"port": port, "model": "ld2410"}]})
+    await pair(hub.cfg.control_socket, key, "卫生间", "浴室雷达")
+    on = b"".join(ld2410.engineering_on())
+    assert on in await asyncio.to_thread(read_from_hub, master, on)
+    os.write(master, parameters_reply(8, 50, 40, 5))  # what it was set to at the factory
+    await eventually(lambda: hub.radars[key].tracker.live.settings is not None, timeout=10)
+    async for server, client in client_for(hub):
+        csrf = await installer(server, client)
+        page = await (await client.get("/installer/devices")).text()
+        assert 'action="/installer/radar"' in page and "6 m · 50 % / 40 %" in page
+        # A distance the module cannot watch: refused with the reason, nothing sent.
+        bad = {"csrf": csrf, "key": key, "max_m": "9", "moving": "30", "still": "35"}
+        resp = await client.post("/installer/radar", data=bad)
+        assert resp.status == 400 and "1.5 到 6 米" in await resp.text()
+        # The bathroom is 3 m deep: watch 3 m, a little more sensitive.
+        good = {**bad, "max_m": "3"}
+        resp = await client.post("/installer/radar", data=good)
+        assert resp.status == 200 and "已发给雷达" in await resp.text()
+        want = b"".join(ld2410.set_range(4, 4, 5) + ld2410.set_gate(0xFFFF, 30, 35))
+        written = await asyncio.to_thread(read_from_hub, master, want)
+        assert want in written
+        set_max_gates = ld2410.set_range(4, 4, 5)[1][:8]  # header, length, command word
+        assert written.count(set_max_gates) == 1  # the refused form sent nothing
+        os.write(master, parameters_reply(4, 30, 35, 5))  # the module reads them back
+        await eventually(
+            lambda: hub.radars[key].tracker.live.settings.max_moving_gate == 4,  # type: ignore[union-attr]
+            timeout=10,
+        )
+        page = await (await client.get("/installer/devices")).text()
+        assert "3 m · 30 % / 35 %" in page

@@ -156,12 +156,15 @@ class Observation:
     still_gates: tuple[int, ...] = ()
     dwell: bool | None = None  # the module's own "still too long" (MR60FDA1 residency)
     movement: int | None = None  # MR60FDA1 body movement 0-100
+    settings: ld2410.Parameters | None = None  # an LD2410's answer to "read parameters"
+    refused: int | None = None  # the command word of a setting the module refused
 
 
 def ld2410_observation(frame: ld2410.Frame) -> Observation | None:
-    """An LD2410 report in the shared vocabulary (None for ACKs)."""
-    if not isinstance(frame, ld2410.Report):
-        return None
+    """An LD2410 report in the shared vocabulary; an answer to a command carries only the
+    module's settings (read back after each change) or the command it refused."""
+    if isinstance(frame, ld2410.Ack):
+        return Observation(settings=frame.parameters, refused=None if frame.ok else frame.command)
     if frame.target.value > ld2410.Target.MOVING_AND_STILL:
         return Observation()  # calibrating: alive, says nothing about people
     distance = frame.moving_cm if frame.moving else frame.still_cm if frame.presence else None
@@ -245,6 +248,8 @@ class Live:
     frames: int = 0
     bad_frames: int = 0
     last_frame: float | None = None  # monotonic
+    settings: ld2410.Parameters | None = None  # as the module last read them back
+    refused: int = 0  # settings the module refused (its ACK said "failed")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (the pages, `status`)."""
@@ -294,10 +299,12 @@ class RadarTracker:
         live = self.live
         live.frames += 1
         live.last_frame = now
-        for name in ("presence", "moving", "fall", "dwell", "movement"):
+        for name in ("presence", "moving", "fall", "dwell", "movement", "settings"):
             value = getattr(obs, name)
             if value is not None:
                 setattr(live, name, value)
+        if obs.refused is not None:
+            live.refused += 1
         if obs.presence is not None:
             live.distance_cm = obs.distance_cm
             live.moving_energy, live.still_energy = obs.moving_energy, obs.still_energy

@@ -10,11 +10,12 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from hub.sensors import ld2410
 from hub.sensors.supervision import Health
 from hub.web.access import Role
 from hub.web.join import PermitJoin
 from hub.web.kit import BadInput, HubParts, PageKit, clean, text_field
-from hub.web.radar import live_of, radar_fragment
+from hub.web.radar import live_of, radar_fragment, settings_commands
 from hub.web.text import t
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class PairingPages:
         r.add_post("/installer/pair", self._pair)
         r.add_post("/installer/rename", self._rename)
         r.add_post("/installer/remove", self._remove)
+        r.add_post("/installer/radar", self._radar_settings)
 
     def device_views(self) -> list[pages.DeviceView]:
         """The paired devices with their health, battery, last seen and signal."""
@@ -89,7 +91,15 @@ class PairingPages:
             ),
             "candidates": pages.candidates_fragment(lang, candidates, paired, csrf),
             "paired": pages.paired_fragment(lang, self.device_views(), csrf)
-            + radar_fragment(lang, live_of(self.hub.radars), {d.key: d.name for d in paired}),
+            + radar_fragment(
+                lang,
+                live_of(self.hub.radars),
+                {d.key: d.name for d in paired},
+                settable=frozenset(
+                    key for key, r in self.hub.radars.items() if r.model.name == ld2410.MODEL
+                ),
+                csrf=csrf,
+            ),
         }
 
     async def _devices_page(self, request: web.Request) -> web.StreamResponse:
@@ -163,5 +173,33 @@ class PairingPages:
             raise BadInput("no_device")
         await self.hub.devices.remove(key)
         session.flash = t(self.kit.lang_of(request), "ok_removed")
+        self.kit.notify()
+        raise web.HTTPSeeOther("/installer/devices")
+
+    async def _radar_settings(self, request: web.Request) -> web.StreamResponse:
+        session = self.kit.need(request, Role.INSTALLER)
+        form = await self.kit.form(request, session)
+        source = self.hub.radars.get(text_field(form, "key"))
+        if source is None:
+            raise BadInput("no_device")
+        if source.model.name != ld2410.MODEL:
+            raise BadInput("radar_not_settable")
+        fields = {name: text_field(form, name) for name in ("max_m", "moving", "still")}
+        try:
+            frames = settings_commands(fields, source.tracker.live.settings)
+        except ValueError as exc:
+            raise BadInput(
+                "bad_radar_max_m" if str(exc).startswith("max_m") else "bad_radar_threshold"
+            ) from None
+        if not source.send(frames):
+            raise BadInput("radar_offline")
+        _LOGGER.info(
+            "radar %s: settings sent (farthest %s m, thresholds %s/%s %%)",
+            source.key,
+            fields["max_m"][:8],
+            fields["moving"][:4],
+            fields["still"][:4],
+        )
+        session.flash = t(self.kit.lang_of(request), "ok_radar_sent")
         self.kit.notify()
         raise web.HTTPSeeOther("/installer/devices")

@@ -106,6 +106,26 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Name and room: at most 40 characters, no control characters.",
     },
     "no_device": {"zh": "没有这个设备。", "en": "There is no such device."},
+    "bad_radar_max_m": {
+        "zh": "最远距离请填 1.5 到 6 米。",
+        "en": "Farthest distance: give 1.5 to 6 metres.",
+    },
+    "bad_radar_threshold": {
+        "zh": "门限请填 0 到 100 的整数。",
+        "en": "Thresholds: give a whole number from 0 to 100.",
+    },
+    "radar_not_settable": {
+        "zh": "这个雷达不能从网页设置（只有 LD2410 可以）。",
+        "en": "This radar cannot be set from the page (only an LD2410 can).",
+    },
+    "radar_offline": {
+        "zh": "雷达的串口没有打开：检查连线和供电后再试。",
+        "en": "The radar's serial port is not open: check its cable and power, then try again.",
+    },
+    "ok_radar_sent": {
+        "zh": "已发给雷达；它读回的设置显示在卡片上。",
+        "en": "Sent to the radar; the settings it reads back show on its card.",
+    },
     "kind_door": {"zh": "门磁", "en": "door"},
     "kind_motion": {"zh": "人体感应", "en": "motion"},
     "kind_smoke": {"zh": "烟感", "en": "smoke"},
