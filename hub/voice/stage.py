@@ -39,7 +39,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from hub.voice.spotter import MIN_UTTERANCE_S, SAMPLE_RATE, Detection, VoiceError
+from hub.errors import VoiceError
+from hub.voice.spotter import MIN_UTTERANCE_S, SAMPLE_RATE, Detection
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from hub.voice.spotter import VoiceError
+from hub.errors import VoiceError
 
 # sha256 of part1 + part2 joined (145,217,607 bytes), and of the other files in part 2.
 MODEL_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
