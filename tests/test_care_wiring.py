@@ -7,6 +7,8 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
+
 from hub.reading import Reading, State
 from hub.sim.broker import Mosquitto
 from tests.conftest import HubFactory
@@ -184,3 +186,35 @@ async def test_a_door_contact_paired_on_a_running_hub_is_watched_that_night_with
     assert hub.care.engine.night_exit_on() == (True, "auto: a door contact is paired")
     await hub.devices.remove("rflink:door:1")
     assert hub.care.engine.night_exit_on() == (False, "auto: no door contact paired")
+
+
+async def test_the_care_state_is_written_when_it_changed_not_on_every_timer(
+    broker: Mosquitto, make_hub: HubFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A quiet night changes nothing the checks keep: nothing is written however often
+    the timer falls due; her next movement is written at the next one (SD card wear)."""
+    import hub.services.care as care_module
+
+    monkeypatch.setattr(care_module, "_CARE_TICK_S", 0.01)
+    monkeypatch.setattr(care_module, "_CARE_SAVE_S", 0.0)  # due at every tick
+    writes: list[bytes] = []
+    real_write = care_module.write_atomic
+
+    def counted(path: Path, data: bytes) -> None:
+        writes.append(data)
+        real_write(path, data)
+
+    monkeypatch.setattr(care_module, "write_atomic", counted)
+    hub = await make_hub(broker.port)
+    await hub.devices.pair("rflink:pir:bath", "motion", "浴室感应", "卫生间")
+    await eventually(lambda: len(writes) >= 1, timeout=10)
+    quiet = len(writes)
+    await asyncio.sleep(0.5)  # about 50 ticks, each with the save due
+    assert len(writes) == quiet
+    await hub.readings.handle_reading(
+        Reading("rflink:pir:bath", "rflink", "motion", {"motion": True}, state=State.ALARM)
+    )
+    await eventually(lambda: len(writes) > quiet, timeout=10)
+    saved = json.loads(writes[-1])
+    assert saved["last_action"] is not None
+    assert json.loads((hub.cfg.data_path / "care-state.json").read_bytes()) == saved

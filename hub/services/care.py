@@ -10,6 +10,7 @@ window nor brings a detector back "in alarm". The checks know the registry's dev
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -26,15 +27,18 @@ from hub.sensors.gpio import Indicators
 from hub.services.alarms import AlarmService
 from hub.services.committer import EventCommitter
 from hub.services.speech import SpeechService
-from hub.store.atomic import read_json, write_json_atomic
+from hub.store.atomic import read_json, write_atomic
 from hub.store.registry import Registry
 
 _LOGGER = logging.getLogger(__name__)
 
-# Care checks are ticked this often (their windows are in minutes) and their state is
-# saved at least this often, and at once whenever they decide something.
+# Care checks are ticked this often (their windows are in minutes). Their state is saved
+# at once whenever they decide something, and otherwise (her last sign of life moving on)
+# at most this often and only when it changed: the SD card sees a few dozen writes a day,
+# not 288. After a power cut the last sign of life may be up to this much older than it
+# was, so a check can call up to 15 minutes early, never late.
 _CARE_TICK_S = 15.0
-_CARE_SAVE_S = 300.0
+_CARE_SAVE_S = 900.0
 # The care checks' prompt ids, as the voice module names them.
 _CARE_PROMPTS = {
     "prealarm_press_green": "prealarm",
@@ -68,6 +72,7 @@ class CareService:
         self.events = events
         self.indicators = indicators
         self.speech = speech
+        self._saved = ""  # the state as last written (JSON), "" before the first save
         self.engine: CareEngine
 
     async def start(self) -> None:
@@ -102,11 +107,17 @@ class CareService:
                 last_save = self.clock.monotonic()
 
     async def save(self) -> None:
-        """Write the checks' state (a failing card: saved at the next change)."""
+        """Write the checks' state unless it is what was last written (a failing card:
+        saved at the next change)."""
+        state = json.dumps(self.engine.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        if state == self._saved:
+            return
         try:
-            await asyncio.to_thread(write_json_atomic, self._care_state_path, self.engine.to_dict())
-        except OSError as exc:  # a failing card: saved at the next change or in 5 min
+            await asyncio.to_thread(write_atomic, self._care_state_path, state.encode())
+        except OSError as exc:  # a failing card: saved at the next change or in 15 min
             _LOGGER.error("care state not saved to %s: %s", self._care_state_path, exc)
+            return
+        self._saved = state
 
     def _care_devices(self) -> dict[str, Paired]:
         """The registry's devices as the care checks know them: kind and room."""
