@@ -62,6 +62,11 @@ class MqttSection:
 
     host: str = _opt("localhost", "broker host name or address")
     port: int = _opt(1883, "broker TCP port (8883 is usual with TLS)", lo=1, hi=65535)
+    brokers: tuple[str, ...] = _opt(
+        (),
+        "the nodes of a broker cluster as host:port (port defaults to mqtt.port); the hub "
+        "rotates through them on failure; replaces mqtt.host when given",
+    )
     prefix: str = _opt("pingan/v1", "topic prefix; the hub id is appended")
     protocol: str = _opt(
         "auto",
@@ -385,8 +390,22 @@ class Config:
         return f"{self.mqtt.prefix}/{self.hub.id}"
 
 
-_TYPES: dict[str, type] = {"int": int, "float": float, "str": str, "bool": bool}
-_TYPE_NAMES = {int: "a whole number", float: "a number", str: "text", bool: "true or false"}
+_TYPES: dict[str, type] = {
+    "int": int,
+    "float": float,
+    "str": str,
+    "bool": bool,
+    "tuple[str, ...]": tuple,
+}
+_TYPE_NAMES = {
+    int: "a whole number",
+    float: "a number",
+    str: "text",
+    bool: "true or false",
+    tuple: "a list of texts",
+}
+# Entries of a list option (mqtt.brokers): a cluster has a handful of nodes.
+_MAX_LIST = 64
 
 
 def _check_value(name: str, f: Any, value: Any) -> tuple[Any, str | None]:
@@ -394,6 +413,12 @@ def _check_value(name: str, f: Any, value: Any) -> tuple[Any, str | None]:
     want = _TYPES[f.type] if isinstance(f.type, str) else f.type
     if want is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if want is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return value, f"{name}: must be {_TYPE_NAMES[tuple]}, got {value!r}"
+        if len(value) > _MAX_LIST:
+            return value, f"{name}: at most {_MAX_LIST} entries"
+        return tuple(value), None
     if not isinstance(value, want) or (want is int and isinstance(value, bool)):
         return value, f"{name}: must be {_TYPE_NAMES[want]}, got {value!r}"
     if isinstance(value, float) and not math.isfinite(value):  # nan: no timer would ever fire
@@ -452,6 +477,7 @@ def _cross_checks(cfg: Config, problems: list[str]) -> None:
         problems.append(
             f"hub.timezone: {cfg.hub.timezone!r} is not a known IANA timezone, e.g. 'Asia/Shanghai'"
         )
+    _broker_checks(cfg.mqtt, problems)
     if cfg.mqtt.reconnect_min_s > cfg.mqtt.reconnect_max_s:
         problems.append("mqtt.reconnect_min_s: must not exceed mqtt.reconnect_max_s")
     if bool(cfg.mqtt.cert_file) != bool(cfg.mqtt.key_file):
@@ -503,6 +529,23 @@ def _cross_checks(cfg: Config, problems: list[str]) -> None:
         problems.append(
             f"homeassistant.prefix: {ha_prefix!r} must be topic levels like 'homeassistant'"
         )
+
+
+def _broker_checks(mqtt: MqttSection, problems: list[str]) -> None:
+    """mqtt.brokers: each entry a host:port, and not beside a host of its own."""
+    from hub.sync.brokers import parse_broker  # pure; hub.sync's IO modules stay unloaded
+
+    if not mqtt.brokers:
+        return
+    if mqtt.host != MqttSection.host:
+        problems.append(
+            "mqtt.host: not used when mqtt.brokers is given; put every node in mqtt.brokers"
+        )
+    for entry in mqtt.brokers:
+        try:
+            parse_broker(entry, mqtt.port)
+        except ValueError as exc:
+            problems.append(f"mqtt.brokers: {exc}; give host:port, e.g. 'mq1.gz.example:8883'")
 
 
 SECTIONS: dict[str, Any] = {
