@@ -17,6 +17,7 @@ import pytest
 from hub.config import parse_config
 from hub.errors import ConfigError
 from hub.sim.broker import Mosquitto
+from hub.sim.proxy import FaultyProxy
 from hub.sync.brokers import BrokerAddress, BrokerRotation, addresses, hub_order, parse_broker
 from tests.conftest import HubFactory
 from tests.helpers import Collector, eventually
@@ -123,3 +124,26 @@ async def test_the_hub_moves_to_another_node_when_its_own_goes_down_and_the_alar
 def _mkdir(path: Path) -> Path:
     path.mkdir()
     return path
+
+
+async def test_an_alarm_goes_out_on_a_node_that_never_answers_the_hubs_subscribe(
+    broker: Mosquitto, make_hub: HubFactory
+) -> None:
+    """RabbitMQ's default (classic) session queue lives on one node; when that node is
+    gone, another node never answers the hub's SUBSCRIBE. The alarm must not wait for it."""
+    proxy = FaultyProxy(broker.port)
+    await proxy.start()
+    proxy.drop_subscribe = True
+    collector = Collector(broker.port)
+    await collector.start()
+    await collector.subscribed.wait()
+    try:
+        hub = await make_hub(proxy.port)
+        await eventually(lambda: proxy.dropped_subscribes >= 1)
+        await press(hub)
+        [sos] = await collector.wait_event("sos", timeout=5)
+        assert sos["id"] == hub.book.open_sos().id  # type: ignore[union-attr]
+        assert not hub.uplink.connected.is_set()  # never fully online: no SUBACK came
+    finally:
+        await collector.stop()
+        await proxy.close()
