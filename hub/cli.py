@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     enrol.add_argument("phrase", help="what the phrase is, for events, e.g. 救命啊 or 'help me'")
 
-    from hub.fleet import add_fleet_commands
+    from hub.fleet.cli import add_fleet_commands
 
     add_fleet_commands(sub)
     return parser
@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "fleet_command", None):
-        from hub.fleet import run_fleet_command
+        from hub.fleet.cli import run_fleet_command
 
         return run_fleet_command(args)
     try:

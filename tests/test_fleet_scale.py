@@ -17,17 +17,10 @@ from typing import Any
 import aiomqtt
 import pytest
 
-from hub.fleet import (
-    Broker,
-    PushJournal,
-    PushProgress,
-    _Pusher,
-    add_fleet_commands,
-    envelope_payload,
-    push,
-    run_fleet_command,
-)
-from hub.fleet_watch import FleetWatch
+from hub.fleet.broker import Broker
+from hub.fleet.cli import add_fleet_commands, run_fleet_command
+from hub.fleet.push import PushJournal, PushProgress, _Pusher, envelope_payload, push
+from hub.fleet.watch import FleetWatch
 from hub.sim.broker import Mosquitto, free_port
 from tests.helpers import eventually
 

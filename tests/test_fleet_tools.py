@@ -20,7 +20,8 @@ import pytest
 import yaml
 
 from hub.event import Event, Priority, Source, new_event_id
-from hub.fleet import add_fleet_commands, fold_messages, run_fleet_command
+from hub.fleet.cli import add_fleet_commands, run_fleet_command
+from hub.fleet.status import fold_messages
 from hub.sim.broker import Mosquitto
 from hub.sync import ota
 from hub.sync.ota import ReportStatus

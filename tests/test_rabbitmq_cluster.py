@@ -29,8 +29,10 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from hub.fleet import Broker, PushProgress, add_fleet_commands, push, run_fleet_command
-from hub.fleet_watch import FleetWatch
+from hub.fleet.broker import Broker
+from hub.fleet.cli import add_fleet_commands, run_fleet_command
+from hub.fleet.push import PushProgress, push
+from hub.fleet.watch import FleetWatch
 from hub.sim.centre import ClusterCentre
 from hub.sim.fleet_hub import FleetHub
 from hub.sim.rabbitmq_broker import rabbitmq_installed

@@ -40,7 +40,8 @@ import aiomqtt
 from hub.errors import UplinkError
 
 if TYPE_CHECKING:
-    from hub.fleet import Broker, HubRow
+    from hub.fleet.broker import Broker
+    from hub.fleet.status import HubRow
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -218,7 +219,7 @@ def read_state(path: Path) -> tuple[list[Known], dict[str, str]]:
 
 def to_rows(known: list[Known]) -> list[HubRow]:
     """The watcher's rows as `fleet status` rows (silence is judged when shown)."""
-    from hub.fleet import HubRow
+    from hub.fleet.status import HubRow
 
     return [
         HubRow(
