@@ -140,6 +140,36 @@ async def test_a_push_to_the_whole_city_is_spread_at_its_rate(tmp_path: Path) ->
     assert published_at[-1] == pytest.approx(83_999 / 200)
 
 
+async def test_a_lost_connection_gives_up_the_publishes_awaiting_their_puback() -> None:
+    """The client leaves a publish in flight waiting out its 10 s timeout when the
+    connection drops; the push moves on at the first failure instead."""
+    never = asyncio.Event()
+    calls: list[str] = []
+
+    class DroppedClient:
+        async def publish(self, topic: str, payload: bytes, **_kw: Any) -> None:
+            calls.append(topic)
+            if len(calls) <= 5:
+                await never.wait()  # sent before the drop: no PUBACK will come
+            raise aiomqtt.MqttError("The client is not currently connected.")
+
+    pusher = _Pusher(
+        Broker(),
+        b"{}",
+        rate=None,
+        window=50,
+        log=None,
+        state=PushProgress(total=20),
+        progress=None,
+    )
+    acked: set[str] = set()
+    topics = [f"pingan/v1/GZ-{n:05d}/config/desired" for n in range(20)]
+    async with asyncio.timeout(2):
+        with pytest.raises(aiomqtt.MqttError, match="not currently connected"):
+            await pusher._publish_paced(DroppedClient(), topics, acked)  # type: ignore[arg-type]
+    assert not acked  # all 20 go again on the next node
+
+
 async def test_a_push_moves_on_to_the_next_node_when_one_is_down(broker: Mosquitto) -> None:
     dead = free_port()
     admin = Broker(brokers=(f"127.0.0.1:{dead}", f"127.0.0.1:{broker.port}"))

@@ -204,8 +204,13 @@ class _Pusher:
     async def _publish_paced(
         self, client: aiomqtt.Client, pending: list[str], acked: set[str]
     ) -> None:
-        """Publish each pending topic at the rate, `window` awaiting PUBACK; stop at the
-        first failure (after the ones in flight have settled) and raise it."""
+        """Publish each pending topic at the rate, `window` awaiting PUBACK; at the first
+        failure, give up the ones in flight and raise it.
+
+        A publish waiting for its PUBACK when the connection drops is not failed by the
+        client: it waits out its timeout (10 s). Those hubs are published again on the
+        next node instead; a hub that gets the envelope twice ignores the copy (same
+        version: hub.sync.ota REPLAY)."""
         slots = asyncio.Semaphore(self.window)
         failed: list[BaseException] = []
         tasks: set[asyncio.Task[None]] = set()
@@ -215,6 +220,9 @@ class _Pusher:
                 await client.publish(topic, self.payload, qos=1, retain=True)
             except (aiomqtt.MqttError, OSError) as exc:
                 failed.append(exc)
+                for other in tasks:  # the connection is gone: waiting on them is waste
+                    if other is not asyncio.current_task():
+                        other.cancel()
                 return
             finally:
                 slots.release()
@@ -238,7 +246,7 @@ class _Pusher:
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
             if tasks:
-                await asyncio.gather(*tasks)
+                await asyncio.gather(*tasks, return_exceptions=True)
         finally:
             # Interrupted (the admin's Ctrl-C): nothing may run on after the journal closes.
             for task in list(tasks):
