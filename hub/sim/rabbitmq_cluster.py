@@ -12,8 +12,9 @@ Durable MQTT sessions (clean session off) are quorum queues (`mqtt.durable_queue
 = quorum`, RabbitMQ 3.10+): a hub's session and the messages queued in it are
 replicated on every node and outlive the loss of the node that held them. With
 RabbitMQ's default (classic queues) a session lives on one node only, and when that node
-dies the hub cannot subscribe anywhere else until it comes back
-(tests/test_rabbitmq_cluster.py shows both).
+dies the hub cannot subscribe anywhere else until it comes back (seen while building
+this runner; tests/test_broker_list.py plays such a node through a proxy that drops
+SUBSCRIBE, tests/test_rabbitmq_cluster.py runs the quorum case).
 
 `kill(i)` is SIGKILL of a node's Erlang VM (no goodbye to clients, no last wills sent:
 a crashed or unplugged server); `stop(i)` is a clean shutdown; `start(i)` brings a node
