@@ -115,6 +115,11 @@ class ClusterNode:
             "RUNNING_UNDER_SYSTEMD": "true",
             "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": (
                 "-start_epmd false -kernel inet_dist_use_interface {127,0,0,1}"
+                + (
+                    f" -rabbit quorum_tick_interval {self.cluster.quorum_tick_ms}"
+                    if self.cluster.quorum_tick_ms
+                    else ""
+                )
             ),
         }
 
@@ -167,6 +172,7 @@ class RabbitCluster:
         *,
         session_queues: str = "quorum",
         memory_fraction: float = 0.3,
+        quorum_tick_ms: int | None = None,
     ) -> None:
         if size < 1:
             raise ValueError("a cluster has at least one node")
@@ -176,6 +182,10 @@ class RabbitCluster:
         self.workdir = workdir or Path(self._tmp.name)  # type: ignore[union-attr]
         self.session_queues = session_queues
         self.memory_fraction = memory_fraction
+        # Every replica of every quorum queue wakes up this often (RabbitMQ's
+        # `quorum_tick_interval`, 5,000 ms by default) to publish its metrics and check
+        # its members: with a queue per hub session that is work per hub, not per node.
+        self.quorum_tick_ms = quorum_tick_ms
         self.epmd_port = free_port()
         self.epmd: subprocess.Popen[bytes] | None = None
         tag = uuid.uuid4().hex[:6]
