@@ -249,6 +249,13 @@ async def test_the_watcher_keeps_the_fleet_and_status_shows_counts_then_laggards
         assert "GZ-00001" not in out
         assert out.rstrip().endswith("120 hubs, 115 online")
 
+        # --json alone is the counts too: 84,000 rows nobody asked for are 19 MB.
+        argv = ("fleet", "status", "--state", str(state), "--json")
+        assert await asyncio.to_thread(cli, *argv) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["counts"]["state"] == {"online": 115, "offline": 3, "silent": 2}
+        assert doc["hubs"] is None
+
         argv = ("fleet", "status", "--state", str(state), "--lagging", "--json")
         assert await asyncio.to_thread(cli, *argv) == 0
         doc = json.loads(capsys.readouterr().out)
