@@ -44,6 +44,7 @@ import logging
 import os
 import random
 import resource
+import signal
 import sys
 import tempfile
 import time
@@ -752,8 +753,10 @@ async def city(run: CityRun) -> None:
             print(f"  connecting: {up} up after {time.monotonic() - t0:.0f} s", flush=True)
 
     shower = asyncio.create_task(show_progress())
-    await asyncio.gather(*(w.read() for w in run.workers))
-    shower.cancel()
+    try:
+        await asyncio.gather(*(w.read() for w in run.workers))
+    finally:
+        shower.cancel()
     connect_s = time.monotonic() - t0
     stats = await all_stats(run.workers)
     nodes: Counter[str] = Counter()
@@ -919,6 +922,9 @@ def main() -> None:
     parser.add_argument("--dir", help=argparse.SUPPRESS)
     parser.add_argument("--key", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    # Started in the background from a script, a process inherits SIGINT ignored: Ctrl-C
+    # or kill -INT must still end a run cleanly (nodes stopped, files removed).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     args.heartbeat = args.heartbeat_given if args.heartbeat_given is not None else 10.0
     if args.worker:
         asyncio.run(run_worker(args))
