@@ -20,11 +20,12 @@ import aiomqtt
 from hub.errors import UplinkError
 from hub.fleet.broker import Broker, FleetError
 
-# `fleet push` publishes per second by default. Each envelope costs the broker a retained
-# store write and a replicated enqueue, and each hub answers with a report and a
-# heartbeat; a 3-node RabbitMQ 3.10 cluster on 2 cores took ~300 pushes/s while 20,000
-# hubs stayed connected (bench/README.md "Fleet at city scale"): 84,000 hubs in under
-# 10 min at 200/s, leaving headroom for alarms.
+# `fleet push` publishes at most this many a second by default: 84,000 hubs in 7 min.
+# Each envelope costs the broker a retained store write and a replicated enqueue, and
+# each hub answers with a report. A 3-node RabbitMQ 3.10 cluster sharing 2 busy cores
+# with its hubs PUBACKed 70-120 a second (bench/README.md "Fleet at city scale"): there
+# the broker, not this limit, set the pace; on a real cluster the limit keeps a push to
+# the whole city from crowding out the alarms.
 DEFAULT_PUSH_RATE: Final = 200.0
 # Envelopes awaiting their PUBACK at once: enough to keep a LAN's round trips busy at
 # the default rate, few enough that a lost connection re-sends little.
