@@ -18,8 +18,9 @@ One mosquitto (the default). Prints: connect time for all hubs; push -> all `app
 (target <= 10 s); the broker's own message counters ($SYS, every second) over a window of
 heartbeats; CPU and memory of the harness and of mosquitto.
 
-    .venv/bin/python -m bench.fleet --cluster 3 --hubs 20000 [--alarm-hubs 200]
+    .venv/bin/python -m bench.fleet --cluster 3 --hubs 5000 [--alarm-hubs 200]
         [--rate 200] [--heartbeat 60] [--session-queues quorum|classic] [--seed N]
+        [--connect-rate 20] [--quorum-tick-ms 60000] [--protocol 3.1.1|auto]
 
 A RabbitMQ cluster (hub.sim.rabbitmq_cluster; Debian's rabbitmq-server). Every hub is
 given the nodes in `mqtt.brokers` and spreads itself over them; the admin's tools
