@@ -187,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Also after the action (`voice prompts --config FILE`); SUPPRESS keeps voice's own.
     prompts.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="config file")
 
-    from hub.fleet import add_fleet_commands
+    from hub.fleet.cli import add_fleet_commands
     from hub.update.admin import add_hub_commands
 
     add_fleet_commands(sub)
@@ -370,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "fleet_command", None):
-        from hub.fleet import run_fleet_command
+        from hub.fleet.cli import run_fleet_command
 
         return run_fleet_command(args)
     try:

@@ -23,6 +23,7 @@ from hub.sensors.keys import canonical_key
 from hub.sensors.modbus import ModbusConfig, parse_modbus
 from hub.sensors.radar import RadarConfig, parse_radar
 from hub.sos.escalation import EscalationConfig, parse_escalation
+from hub.sync.brokers import check_brokers
 from hub.voice.options import check_voice_config
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -64,6 +65,11 @@ class MqttSection:
 
     host: str = _opt("localhost", "broker host name or address")
     port: int = _opt(1883, "broker TCP port (8883 is usual with TLS)", lo=1, hi=65535)
+    brokers: tuple[str, ...] = _opt(
+        (),
+        "the nodes of a broker cluster as host:port (port defaults to mqtt.port); the hub "
+        "rotates through them on failure; replaces mqtt.host when given",
+    )
     prefix: str = _opt("pingan/v1", "topic prefix; the hub id is appended")
     protocol: str = _opt(
         "auto",
@@ -427,8 +433,22 @@ class RunningConfig:
         self.version = version
 
 
-_TYPES: dict[str, type] = {"int": int, "float": float, "str": str, "bool": bool}
-_TYPE_NAMES = {int: "a whole number", float: "a number", str: "text", bool: "true or false"}
+_TYPES: dict[str, type] = {
+    "int": int,
+    "float": float,
+    "str": str,
+    "bool": bool,
+    "tuple[str, ...]": tuple,
+}
+_TYPE_NAMES = {
+    int: "a whole number",
+    float: "a number",
+    str: "text",
+    bool: "true or false",
+    tuple: "a list of texts",
+}
+# Entries of a list option (mqtt.brokers): a cluster has a handful of nodes.
+_MAX_LIST = 64
 
 
 def _check_value(name: str, f: Any, value: Any) -> tuple[Any, str | None]:
@@ -436,6 +456,12 @@ def _check_value(name: str, f: Any, value: Any) -> tuple[Any, str | None]:
     want = _TYPES[f.type] if isinstance(f.type, str) else f.type
     if want is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if want is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return value, f"{name}: must be {_TYPE_NAMES[tuple]}, got {value!r}"
+        if len(value) > _MAX_LIST:
+            return value, f"{name}: at most {_MAX_LIST} entries"
+        return tuple(value), None
     if not isinstance(value, want) or (want is int and isinstance(value, bool)):
         return value, f"{name}: must be {_TYPE_NAMES[want]}, got {value!r}"
     if isinstance(value, float) and not math.isfinite(value):  # nan: no timer would ever fire
@@ -494,6 +520,7 @@ def _cross_checks(cfg: Config, problems: list[str]) -> None:
         problems.append(
             f"hub.timezone: {cfg.hub.timezone!r} is not a known IANA timezone, e.g. 'Asia/Shanghai'"
         )
+    problems += check_brokers(cfg.mqtt, MqttSection.host)
     if cfg.mqtt.reconnect_min_s > cfg.mqtt.reconnect_max_s:
         problems.append("mqtt.reconnect_min_s: must not exceed mqtt.reconnect_max_s")
     if bool(cfg.mqtt.cert_file) != bool(cfg.mqtt.key_file):

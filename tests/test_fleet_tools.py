@@ -20,7 +20,8 @@ import pytest
 import yaml
 
 from hub.event import Event, Priority, Source, new_event_id
-from hub.fleet import add_fleet_commands, fold_messages, run_fleet_command
+from hub.fleet.cli import add_fleet_commands, run_fleet_command
+from hub.fleet.status import fold_messages
 from hub.sim.broker import Mosquitto
 from hub.sync import ota
 from hub.sync.ota import ReportStatus
@@ -199,7 +200,16 @@ def test_admin_pushes_to_a_group_and_sees_each_hub_report(
     asyncio.run(_hub_reports(broker.port, "GZ-0001", applied))
 
     assert cli("fleet", "status", *broker_args, "--wait", "0.5", "--json") == 0
-    rows = json.loads(capsys.readouterr().out)
+    doc = json.loads(capsys.readouterr().out)
+    # Counts first: what an admin of 84,000 hubs reads before any row.
+    assert doc["counts"] == {
+        "hubs": 3,
+        "state": {"online": 1, "offline": 1, "silent": 1},
+        "software": {"0.1.0": 2, "-": 1},
+        "config": {"v3": 1, "none": 1, "v2": 1},
+        "report": {"none": 2, "v3 applied": 1},
+    }
+    rows = doc["hubs"]
     assert rows == [
         {
             "hub": "GZ-0001",
@@ -234,6 +244,7 @@ def test_admin_pushes_to_a_group_and_sees_each_hub_report(
     ]
     assert cli("fleet", "status", *broker_args, "--wait", "0.3") == 0
     table = capsys.readouterr().out
+    assert table.startswith("3 hubs\nstate    online 1   offline 1   silent 1\n")
     assert "GZ-0001  online" in table
     assert table.rstrip().endswith("3 hubs, 1 online")
 

@@ -112,8 +112,8 @@ async def test_rabbitmq_closing_on_an_mqtt5_connect_is_a_refusal_not_a_timeout(
 
 
 async def test_fleet_status_of_named_hubs_sees_their_retained_status(broker: RabbitMQ) -> None:
-    from hub.fleet import Broker as Admin
-    from hub.fleet import collect_status
+    from hub.fleet.broker import Broker as Admin
+    from hub.fleet.status import collect_status
 
     v311 = aiomqtt.ProtocolVersion.V311
     async with aiomqtt.Client("127.0.0.1", broker.port, identifier="hub", protocol=v311) as c:

@@ -1,11 +1,14 @@
-"""A small simulated alarm centre: prints each event and acknowledges alarms."""
+"""Simulated alarm centres: one that prints each event and acknowledges alarms (the demo
+and tests), and one with a consumer per node of a broker cluster (fleet runs)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import aiomqtt
@@ -78,3 +81,104 @@ class SimulatedCentre:
                 ),
                 qos=1,
             )
+
+
+# A consumer whose node is gone retries the next node after this long (doubling to the
+# cap): the other consumers already receive everything meanwhile.
+_CONSUMER_RETRY_S = 0.5
+_CONSUMER_RETRY_MAX_S = 10.0
+
+
+@dataclass
+class Arrival:
+    """The first copy of an event the centre received."""
+
+    event: dict[str, Any]
+    at: float  # wall-clock epoch seconds
+    consumer: int
+
+
+class ClusterCentre:
+    """The alarm centre's consumers on a broker cluster: one subscriber per node.
+
+    DESIGN.md has the centre scale with a shared subscription (`$share/alarm/...`).
+    RabbitMQ 3.10's MQTT plugin has none: it grants the `$share/...` filter and then
+    delivers nothing to it (tests/test_rabbitmq.py). So here each consumer is an ordinary
+    subscriber with its own persistent session, started on a different node; every one
+    receives every event, and the centre keeps the first copy of each event id (it
+    de-duplicates by id anyway). When a node dies, the consumers on the others already
+    hold every event; the dead node's consumer reconnects to the next node and catches
+    up from its session (on RabbitMQ, a quorum queue that outlived the node). Each copy of
+    an alarm is acknowledged (`received`) on the hub's `ack` topic.
+    """
+
+    def __init__(
+        self,
+        nodes: list[tuple[str, int]],
+        prefix: str = "pingan/v1",
+        *,
+        name: str = "sim-centre",
+        acknowledge: bool = True,
+    ) -> None:
+        self.nodes = nodes
+        self.prefix = prefix
+        self.name = name
+        self.acknowledge = acknowledge
+        self.first: dict[str, Arrival] = {}  # event id -> first arrival
+        self.copies: dict[str, int] = {}  # event id -> copies received in all
+        self.connected: list[str] = ["" for _ in nodes]  # each consumer's node, "" if none
+        self.subscribed = [asyncio.Event() for _ in nodes]
+        self.reconnects = 0
+
+    async def run(self) -> None:
+        """Run every consumer until cancelled."""
+        await asyncio.gather(*(self._consumer(i) for i in range(len(self.nodes))))
+
+    async def _consumer(self, index: int) -> None:
+        pause = _CONSUMER_RETRY_S
+        attempt = 0
+        while True:
+            host, port = self.nodes[(index + attempt) % len(self.nodes)]
+            try:
+                async with aiomqtt.Client(
+                    host,
+                    port,
+                    identifier=f"{self.name}-{index}",
+                    clean_session=False,
+                    timeout=10,
+                ) as client:
+                    self.connected[index] = f"{host}:{port}"
+                    await client.subscribe(f"{self.prefix}/+/event/#", qos=1)
+                    self.subscribed[index].set()
+                    pause = _CONSUMER_RETRY_S
+                    async for message in client.messages:
+                        self._take(index, client, message.payload)
+            except aiomqtt.MqttError as exc:
+                _LOGGER.warning("centre consumer %d on %s:%s: %s", index, host, port, exc)
+            self.connected[index] = ""
+            self.subscribed[index].clear()
+            self.reconnects += 1
+            attempt += 1
+            await asyncio.sleep(pause)
+            pause = min(_CONSUMER_RETRY_MAX_S, pause * 2)
+
+    def _take(self, index: int, client: aiomqtt.Client, payload: Any) -> None:
+        try:
+            event = json.loads(payload)
+            event_id = str(event["id"])
+        except (TypeError, ValueError, KeyError):
+            return
+        self.copies[event_id] = self.copies.get(event_id, 0) + 1
+        self.first.setdefault(event_id, Arrival(event, time.time(), index))
+        # Every copy of an alarm is acknowledged: a copy comes again only when the hub
+        # has not had the ack (it resends), and an ack lost with a node must not be final.
+        if self.acknowledge and event.get("priority") == 0:
+            ack = {"id": event_id, "state": "received", "operator": "坐席 07", "note": ""}
+            task = asyncio.get_running_loop().create_task(
+                client.publish(
+                    f"{self.prefix}/{event['hub']}/ack",
+                    json.dumps(ack, ensure_ascii=False),
+                    qos=1,
+                )
+            )
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Final
+
+_SUBSCRIBE: Final = 8  # MQTT control packet type (3.1.1 section 2.2.1)
 
 
 class FaultyProxy:
@@ -15,7 +18,10 @@ class FaultyProxy:
     - `delay_s`: every chunk waits this long (a slow cellular link);
     - `mqtt311_only = True`: MQTT 5 CONNECTs are refused as an MQTT 3.1.1 broker would;
     - `close_mqtt5 = True`: MQTT 5 CONNECTs get no CONNACK, the connection is closed (what
-      RabbitMQ 3.10 does, measured: FIN within a millisecond, not a byte sent).
+      RabbitMQ 3.10 does, measured: FIN within a millisecond, not a byte sent);
+    - `drop_subscribe = True`: the client's SUBSCRIBE packets never reach the broker, so
+      no SUBACK comes (what a RabbitMQ 3.10 node does when the session's classic queue
+      lived on a node that is gone: measured, the SUBSCRIBE is never answered).
     """
 
     def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
@@ -26,7 +32,9 @@ class FaultyProxy:
         self.delay_s = 0.0
         self.mqtt311_only = False
         self.close_mqtt5 = False
+        self.drop_subscribe = False
         self.refused_mqtt5 = 0
+        self.dropped_subscribes = 0
         self.connections = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -99,12 +107,30 @@ class FaultyProxy:
             up_writer.write(first)
         self.connections += 1
         self._writers |= {writer, up_writer}
+        upstream = self._pipe_packets if self.drop_subscribe else self._pipe
         await asyncio.gather(
-            self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
+            upstream(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
         )
         for w in (writer, up_writer):
             self._writers.discard(w)
             w.close()
+
+    async def _pipe_packets(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """Client to broker packet by packet, leaving out SUBSCRIBEs."""
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            while True:
+                packet = await _read_packet(reader)
+                if packet[0] >> 4 == _SUBSCRIBE:
+                    self.dropped_subscribes += 1
+                    continue
+                await self._flowing.wait()
+                if writer.is_closing():
+                    break
+                writer.write(packet)
+                await writer.drain()
+        writer.close()
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(OSError, asyncio.IncompleteReadError):
@@ -117,6 +143,19 @@ class FaultyProxy:
                 writer.write(chunk)
                 await writer.drain()
         writer.close()
+
+
+async def _read_packet(reader: asyncio.StreamReader) -> bytes:
+    """One whole MQTT packet: fixed header, remaining length, body."""
+    packet = await reader.readexactly(1)
+    length = 0
+    for shift in range(0, 28, 7):  # remaining length: at most four bytes
+        byte = await reader.readexactly(1)
+        packet += byte
+        length |= (byte[0] & 0x7F) << shift
+        if not byte[0] & 0x80:
+            break
+    return packet + await reader.readexactly(length)
 
 
 def _connect_level(data: bytes) -> int | None:

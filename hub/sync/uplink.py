@@ -7,6 +7,17 @@ published again after reconnecting (same id; the cloud de-duplicates).
 
 The session is persistent (clean start off, session kept a day) so that acks the
 centre sends while the hub is offline are queued by the broker, not lost.
+
+On a broker cluster (`mqtt.brokers`) the hub rotates through the nodes in its own order
+(hub.sync.brokers): a lost session or a refused attempt moves it to the next node at
+once, and only a whole round of failures makes it back off. When the node holding its
+session dies, the hub reconnects to another node with the same client id and clean
+start off: on a cluster that replicates sessions (RabbitMQ with quorum session queues,
+EMQX, HiveMQ) it finds its subscriptions and whatever was queued for it there; events
+not yet PUBACKed are published again (same id). The outbox is drained from the moment
+the connection is up, not after the SUBACKs: a broker that cannot restore the session's
+subscriptions (RabbitMQ's default classic queues whose node is gone) still gets the
+alarms, and the alarm lifecycle escalates locally when no ack can come back.
 """
 
 from __future__ import annotations
@@ -36,6 +47,7 @@ from hub.errors import DecodeError
 from hub.event import Event
 from hub.store.atomic import read_json, write_json_atomic
 from hub.store.outbox import AsyncOutbox
+from hub.sync.brokers import BrokerAddress, BrokerRotation, addresses, cluster_key
 from hub.sync.messages import Ack, Topics, parse_ack, parse_command
 from hub.sync.mqtt_client import ClosedBeforeConnack, NoConnack, UplinkClient
 from hub.sync.protocol_plan import V5, V311, ProtocolPlan
@@ -69,6 +81,7 @@ class UplinkState:
 
     connected: bool = False
     protocol: str = ""
+    broker: str = ""  # host:port of the node connected to, or being tried
     connected_since: float | None = None  # wall-clock epoch seconds
     last_heartbeat: float | None = None
     last_error: str = ""
@@ -156,6 +169,7 @@ class Uplink:
         self._reconfigure = asyncio.Event()
         self._side_tasks: set[asyncio.Task[Any]] = set()  # publish_retained's, kept alive
         self.state = UplinkState()
+        self._rotation = BrokerRotation(addresses(cfg.mqtt), cfg.hub.id)
         self._client: aiomqtt.Client | None = None
         self.connected = asyncio.Event()
         # PUBACKed but not yet marked on disk: skipped when draining, flushed in batches.
@@ -166,7 +180,9 @@ class Uplink:
         self._monotonic = monotonic
         self.down_since: float | None = monotonic()
 
-    def _make_client(self, version: str, connect_timeout: float) -> UplinkClient:
+    def _make_client(
+        self, version: str, connect_timeout: float, broker: BrokerAddress
+    ) -> UplinkClient:
         m = self.cfg.mqtt
         protocol = _VERSIONS[version]
         will = aiomqtt.Will(
@@ -184,8 +200,8 @@ class Uplink:
         else:
             kwargs["clean_session"] = False
         return UplinkClient(
-            m.host,
-            m.port,
+            broker.host,
+            broker.port,
             username=m.username or None,
             password=m.password or None,
             identifier=m.client_id or f"pingan-{self.cfg.hub.id}",
@@ -204,8 +220,8 @@ class Uplink:
         )
 
     def _broker_key(self) -> str:
-        m = self.cfg.mqtt
-        return f"{m.host}:{m.port}"
+        # One MQTT version per cluster: every node of it runs the same broker.
+        return cluster_key(addresses(self.cfg.mqtt))
 
     async def _load_plan(self, *, at_start: bool = False) -> ProtocolPlan:
         """The attempt plan for the configured broker, with what worked there last time."""
@@ -258,20 +274,24 @@ class Uplink:
         while True:
             if plan_for != (self._broker_key(), self.cfg.mqtt.protocol):  # settings pushed
                 plan = await self._load_plan()
+                self._rotation = BrokerRotation(addresses(self.cfg.mqtt), self.cfg.hub.id)
                 plan_for = (self._broker_key(), self.cfg.mqtt.protocol)
+            broker = self._rotation.current
+            self.state.broker = str(broker)
+            connected = False
             for version in plan.order():
                 outcome = "unreachable"
                 try:
-                    await self._session(plan, version)
+                    await self._session(plan, version, broker)
                 except aiomqtt.MqttError as exc:
                     self.state.last_error = str(exc)
                     outcome = _outcome(exc)
-                    _LOGGER.warning("uplink (MQTT %s) lost or refused: %s", version, exc)
+                    _LOGGER.warning(
+                        "uplink (MQTT %s, %s) lost or refused: %s", version, broker, exc
+                    )
                 except (OSError, ssl.SSLError) as exc:
                     self.state.last_error = str(exc)
-                    _LOGGER.warning(
-                        "uplink cannot reach %s:%s: %s", self.cfg.mqtt.host, self.cfg.mqtt.port, exc
-                    )
+                    _LOGGER.warning("uplink cannot reach %s: %s", broker, exc)
                 finally:
                     self._mark_down()
                 # aiomqtt's __aexit__ can turn a cancellation into MqttError (it waits for
@@ -279,11 +299,18 @@ class Uplink:
                 if self.stopping:
                     return
                 if self.state.protocol:  # it connected: the plan now tries this version first
+                    connected = True
                     delays = self._fresh_delays()
                     self.state.protocol = ""
                     break
                 self.state.attempts.append((version, outcome))
-            await self._back_off(next(delays))
+            if connected:
+                # The node may be gone: the next attempt goes to the next one, after the
+                # shortest (jittered) delay.
+                self._rotation.lost()
+                await self._back_off(next(delays))
+            elif self._rotation.failed():
+                await self._back_off(next(delays))  # every node failed once: back off
 
     async def _back_off(self, seconds: float) -> None:
         """Wait before the next attempt; new broker settings (a fleet push, a rollback)
@@ -314,36 +341,27 @@ class Uplink:
         self._client = None
         self.connected.clear()
 
-    async def _session(self, plan: ProtocolPlan, version: str) -> None:
-        async with self._make_client(version, plan.connect_timeout(version)) as client:
+    async def _session(self, plan: ProtocolPlan, version: str, broker: BrokerAddress) -> None:
+        timeout = plan.connect_timeout(version)
+        async with self._make_client(version, timeout, broker) as client:
             self._client = client
             self.state.connected = True
             self.down_since = None
             self.state.protocol = version
             self.state.attempts.append((version, "connected"))
+            self._rotation.connected()
             if plan.worked(version):
                 self._spawn(self._remember(version))
             self.state.connected_since = time.time()
             self.state.last_error = ""
-            _LOGGER.info(
-                "uplink connected to %s:%s (MQTT %s)",
-                self.cfg.mqtt.host,
-                self.cfg.mqtt.port,
-                self.state.protocol,
-            )
-            await client.subscribe(self.topics.ack, qos=1)
-            await client.subscribe(self.topics.cmd_filter, qos=1)
-            await client.subscribe(self.topics.config_desired, qos=1)
-            await self._publish_status(client)
-            self.connected.set()
-            if self.on_connected is not None:
-                self.on_connected()
-            await self._publish_report(client)
+            _LOGGER.info("uplink connected to %s (MQTT %s)", broker, self.state.protocol)
             try:
                 async with asyncio.TaskGroup() as tasks:
-                    tasks.create_task(self._receive(client))
+                    # Created first, so its SUBSCRIBE for acks leaves before any event
+                    # (tasks start in order; paho sends packets in the order they are made).
+                    tasks.create_task(self._come_online(client))
                     tasks.create_task(self._drain_outbox(client))
-                    tasks.create_task(self._heartbeat(client))
+                    tasks.create_task(self._receive(client))
                     tasks.create_task(self._watch_reconfigure())
             except ExceptionGroup as group:
                 # A lost connection fails whichever task noticed first: report that one.
@@ -353,6 +371,18 @@ class Uplink:
                 ):
                     raise
                 raise group.exceptions[0] from None
+
+    async def _come_online(self, client: aiomqtt.Client) -> None:
+        """Subscribe, say online, then heartbeat; the outbox drains meanwhile."""
+        await client.subscribe(self.topics.ack, qos=1)
+        await client.subscribe(self.topics.cmd_filter, qos=1)
+        await client.subscribe(self.topics.config_desired, qos=1)
+        await self._publish_status(client)
+        self.connected.set()
+        if self.on_connected is not None:
+            self.on_connected()
+        await self._publish_report(client)
+        await self._heartbeat(client)
 
     async def _watch_reconfigure(self) -> None:
         self._reconfigure.clear()

@@ -120,7 +120,7 @@ def _print_step(hub: str, report: dict[str, Any]) -> None:
 
 def run_fleet_update(args: argparse.Namespace, broker: Any) -> int:
     """`fleet update`: sign, publish, optionally follow; 0 when every followed hub committed."""
-    from hub.fleet_keys import load_private_key
+    from hub.fleet.signing import load_private_key
 
     sha, size = _sha256(args.bundle)
     hubs = [args.hub] if args.hub else list(dict.fromkeys(args.to))

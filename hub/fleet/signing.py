@@ -1,25 +1,20 @@
-"""The fleet's signing key (`pingan-hub keygen`): written once, never overwritten, read
-by the admin tools that sign (`fleet push`, `fleet update`).
-
-Kept apart from hub/fleet.py so the update tools (hub/update/admin.py), which the fleet
-command line hosts, can read the key without importing that command line back.
-"""
+"""`keygen` and `sign-config`: the fleet's Ed25519 key and the envelopes it signs."""
 
 from __future__ import annotations
 
 import os
+import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from hub.errors import HubError
+from hub.config import parse_config
+from hub.errors import ConfigError
+from hub.fleet.broker import FleetError
 from hub.sync import ota
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # cryptography (~7 MB) is loaded only by the commands that sign
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-
-class FleetError(HubError):
-    """An admin tool could not do what was asked (bad key file, broker unreachable)."""
 
 
 def keygen(private_path: Path) -> str:
@@ -61,3 +56,41 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
     if not isinstance(key, Ed25519PrivateKey):
         raise FleetError(f"{path}: not an Ed25519 key")
     return key
+
+
+def read_overlay(path: Path, *, check: bool = True) -> dict[str, Any]:
+    """A partial config from TOML; ConfigError when a hub would refuse it outright.
+
+    The check merges it over the defaults: a hub merges it over its own file, so this
+    catches unknown options, wrong types and forbidden sections, not every cross-check.
+    """
+    try:
+        overlay = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc}"]) from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from exc
+    if check:
+        problems = ota.check_overlay(overlay)
+        if problems:
+            raise ConfigError(problems)
+        parse_config(ota.merge_config({"hub": {"id": "fleet-check"}}, overlay))
+    return overlay
+
+
+def sign_config(
+    key_path: Path,
+    version: int,
+    config_path: Path,
+    *,
+    hub: str | None = None,
+    group: str | None = None,
+    now: datetime | None = None,
+    check: bool = True,
+) -> dict[str, Any]:
+    """The signed envelope for a TOML partial config."""
+    if not 1 <= version <= ota.MAX_VERSION:
+        raise FleetError(f"--version must be from 1 to {ota.MAX_VERSION}")
+    overlay = read_overlay(config_path, check=check)
+    key = load_private_key(key_path)
+    return ota.sign_envelope(key, version, overlay, now or datetime.now(UTC), hub=hub, group=group)
