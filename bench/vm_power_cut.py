@@ -98,13 +98,23 @@ def _record_boot(vm: Vm, result: CutResult) -> None:
     result.fsck_lines[_summarise_fsck(lines)] += 1
 
 
-def _drive_until_cut(vm: Vm, seconds: float, result: CutResult) -> None:
-    """Start the driver, collect its confirmations, and cut the power after `seconds`."""
+def _start_driver(vm: Vm) -> None:
+    """Start the driver in the guest's shell; it prints `C <id> <seq>` per commit."""
     encoded = base64.b64encode(_DRIVER.encode()).decode()
     vm.sh(f"echo {encoded} | base64 -d > /tmp/driver.py", check=True)
     assert vm._sock is not None
     vm._sock.sendall(b"python3 -u /tmp/driver.py\n")
-    deadline = time.monotonic() + seconds
+
+
+def _collect(
+    vm: Vm, seconds: float, result: HarnessResult, first_within: float | None = None
+) -> None:
+    """Read the driver's confirmations for `seconds`; with `first_within`, counted from the
+    first one, which must come within that many seconds."""
+    assert vm._sock is not None
+    now = time.monotonic()
+    waiting = first_within is not None
+    deadline = now + (first_within if first_within is not None else seconds)
     vm._sock.settimeout(0.05)
     pending = b""
     while time.monotonic() < deadline:
@@ -120,6 +130,17 @@ def _drive_until_cut(vm: Vm, seconds: float, result: CutResult) -> None:
             parts = line.strip().split()
             if len(parts) == 3 and parts[0] == b"C":
                 result.committed[parts[1].decode()] = int(parts[2])
+                if waiting:
+                    waiting = False
+                    deadline = time.monotonic() + seconds
+    if waiting:
+        raise VmError(f"no commit confirmed by the driver in {first_within} s")
+
+
+def _drive_until_cut(vm: Vm, seconds: float, result: HarnessResult) -> None:
+    """Start the driver, collect its confirmations, and cut the power after `seconds`."""
+    _start_driver(vm)
+    _collect(vm, seconds, result)
     vm.cut_power()
 
 
