@@ -94,11 +94,13 @@ def make_bundles(build: Path, work: Path) -> dict[str, Any]:
 
     def bundle(name: str, rootfs: Path, k: Path = key, c: Path = cert) -> None:
         out = work / f"{name}.raucb"
+        bundles[name] = out
+        if out.exists():  # made by an earlier, interrupted run in the same workdir
+            return
         subprocess.run(
             [str(PROJECT / "image" / "make-bundle.sh"), str(rootfs), str(k), str(c), str(out)],
             check=True,
         )
-        bundles[name] = out
 
     names = ("back", "next", "bad", "forged", "unsigned")
     if all((work / f"{name}.raucb").exists() for name in names):  # a rerun in the same workdir
