@@ -107,16 +107,13 @@ def _data_partition(disk: Path, out: Path) -> None:
         check=True,
     )
     entry = out.read_bytes()[446 + 3 * 16 : 446 + 4 * 16]  # MBR entry 4: the data partition
-    start = int.from_bytes(entry[8:12], "little") // 2048
-    size = int.from_bytes(entry[12:16], "little") // 2048
-    if start != lay["DATA_START"] or size <= 0:
-        raise VmError(f"unexpected data partition: start {start} MiB, {size} MiB")
+    start = int.from_bytes(entry[8:12], "little") * 512  # bytes, exactly: the partition
+    size = int.from_bytes(entry[12:16], "little") * 512  # need not end on a whole MiB
+    if start != lay["DATA_START"] * 2**20 or size <= 0:
+        raise VmError(f"unexpected data partition: at byte {start}, {size} bytes")
     out.unlink()
     # The raw driver's offset/size over the qcow2 chain; convert leaves zeros as holes.
-    opts = (
-        f"driver=raw,offset={start * 2**20},size={size * 2**20},"
-        f"file.driver=qcow2,file.file.filename={disk}"
-    )
+    opts = f"driver=raw,offset={start},size={size},file.driver=qcow2,file.file.filename={disk}"
     subprocess.run(
         ["qemu-img", "convert", "--image-opts", opts, "-O", "raw", str(out)],
         check=True,
@@ -125,15 +122,25 @@ def _data_partition(disk: Path, out: Path) -> None:
 
 
 def _e2fsck_repair(part: Path) -> tuple[int, str]:
-    """e2fsck -fy: replay the journal and check; (exit status, what it said, summarised)."""
-    run = subprocess.run(["e2fsck", "-fy", str(part)], capture_output=True, text=True, check=False)
-    text = run.stdout + run.stderr
-    if "recovering journal" in text:
+    """e2fsck -fy: replay the journal and check; (exit status, what it said, summarised).
+
+    Exit 0 (clean) or 1 (repaired) is a data filesystem the next boot mounts; 4 and up
+    (left uncorrected, or e2fsck itself failed) is not, and says why in the last line.
+    """
+    run = subprocess.run(
+        ["e2fsck", "-fy", str(part)],
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    text = (run.stdout + run.stderr).strip()
+    if run.returncode >= 4:
+        summary = text.splitlines()[-1][:120] if text else "no output"
+    elif "recovering journal" in text:
         summary = "journal recovered"
-    elif run.returncode == 0:
-        summary = "clean"
     else:
-        summary = text.strip().splitlines()[-1][:80] if text.strip() else "no output"
+        summary = "clean"
     return run.returncode, summary
 
 
