@@ -375,3 +375,31 @@ def test_the_health_check_finds_the_data_directory_of_a_slot_whose_config_is_bro
     assert _paths(broken) == (Path("/srv/hub"), Path("/srv/hub/control.sock"))
     broken.write_text("not toml at all [[[")
     assert _paths(broken) == (Path("/var/lib/pingan-hub"), Path("/var/lib/pingan-hub/control.sock"))
+
+
+def test_reports_name_the_slot_the_health_check_wrote_for_this_boot(tmp_path: Path) -> None:
+    """The hub starts before the health check: booted-slot still names the boot before."""
+    import asyncio
+
+    from hub.config import parse_config
+    from hub.update.agent import UpdateAgent
+
+    cfg = parse_config({"hub": {"id": "VM-0001", "data_dir": str(tmp_path)}})
+    files.update_dir(tmp_path).mkdir()
+    files.booted_path(tmp_path).write_text("A")  # left by the boot that installed slot B
+    files.write_state(tmp_path, installed(Phase.REBOOTING))
+    sent: list[dict[str, Any]] = []
+    agent = UpdateAgent(
+        cfg,
+        publish=lambda _topic, payload: sent.append(json.loads(payload)) is None,
+        now=lambda: LATER,
+        release=tmp_path / "no-release",
+        cmdline=tmp_path / "no-cmdline",  # the sandbox hides /proc/cmdline
+    )
+    asyncio.run(agent._publish_state())
+    # Then the health check of this boot: booted-slot first, then the trial state.
+    files.booted_path(tmp_path).write_text("B")
+    files.write_state(tmp_path, boot_outcome(installed(), "B", "0.2.0", LATER).state)
+    asyncio.run(agent._publish_state())
+    assert [r["status"] for r in sent] == ["rebooting", "trial"]
+    assert sent[-1]["running"]["slot"] == "B"

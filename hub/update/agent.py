@@ -57,7 +57,10 @@ class UpdateAgent:
         self.now = now
         self.data_dir = cfg.data_path
         self.version = files.running_version(release)
-        self.slot = files.booted_slot(cmdline)
+        # The kernel's word when the sandbox lets the hub read it; else what the root health
+        # check wrote for this boot (read again with every new state, see _publish_state).
+        self._cmdline_slot = files.booted_slot(cmdline)
+        self.slot = self._cmdline_slot
         self._published: bytes | None = None
         self._last_state: bytes | None = None
         self._busy = asyncio.Lock()
@@ -85,8 +88,6 @@ class UpdateAgent:
             await asyncio.sleep(WATCH_S)
 
     async def _publish_state(self) -> None:
-        if not self.slot:  # written by the root health check each boot, after the hub starts
-            self.slot = await asyncio.to_thread(_read_slot, files.booted_path(self.data_dir))
         state = await asyncio.to_thread(files.read_state, self.data_dir)
         if state.phase is None:
             return
@@ -94,6 +95,11 @@ class UpdateAgent:
         if raw == self._last_state and self._published is not None:
             return
         self._last_state = raw
+        if not self._cmdline_slot:
+            # The health check starts after the hub and rewrites booted-slot before it
+            # writes this boot's state: read at the hub's start, the file still named the
+            # slot of the boot before (the VM's first update reported N+1 "in slot A").
+            self.slot = await asyncio.to_thread(_read_slot, files.booted_path(self.data_dir))
         payload = report_payload(
             state, running_version=self.version, running_slot=self.slot, at=self.now()
         )
