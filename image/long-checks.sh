@@ -3,7 +3,8 @@
 # other, each timed (figures and durations in bench/README.md):
 #   1. build the VM variant of the image from this checkout (image/vm/build-vm.sh)
 #   2. boot test: SOS from inside the VM acknowledged at the host's broker
-#   3. VM power cuts (default 100)
+#   3. VM power cuts (default 100): a full boot after each (bench/vm_power_cut.py), then the
+#      same number of cuts of a running hub resumed from a saved machine (vm_resume_cut.py)
 #   4. A/B update round trip: N -> N+1 -> N, a bad bundle rolled back, forged/unsigned
 #      bundles and a stranger's command refused
 #
@@ -41,5 +42,6 @@ want() { [ -z "$only" ] || [ "$only" = "$1" ]; }
 if want build && [ "$skip_build" = no ]; then timed build image/vm/build-vm.sh "$out" --arch "$arch"; fi
 want boot && timed boot-test .venv/bin/python -m bench.vm_boot_test --image "$out/pingan-hub.img"
 want cuts && timed power-cuts .venv/bin/python -m bench.vm_power_cut --cuts "$cuts" --image "$out/pingan-hub.img"
+want cuts && timed resumed-cuts .venv/bin/python -m bench.vm_resume_cut --cuts "$cuts" --image "$out/pingan-hub.img"
 want update && timed update .venv/bin/python -m bench.vm_update --build "$out"
 echo "== all long checks passed"
