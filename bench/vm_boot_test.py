@@ -82,13 +82,13 @@ def _status(vm: Vm) -> dict[str, Any]:
     return result
 
 
-def boot_test(image: Path, workdir: Path, say: Any = print) -> dict[str, Any]:
+def boot_test(image: Path, workdir: Path, say: Any = print, accel: str = "") -> dict[str, Any]:
     """Boot, check and measure; returns the figures (raises VmError on a failed step)."""
     figures: dict[str, Any] = {}
     disk = workdir / "disk.img"
     prepare_disk(image, disk)
     with host_side(workdir) as (broker, centre):
-        vm = Vm(disk, workdir, broker.port)
+        vm = Vm(disk, workdir, broker.port, accel=accel)
         vm.start()
         try:
             figures["shell_s"] = vm.wait_shell(900)
@@ -189,12 +189,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--image", type=Path, default=IMAGE_DIR / "build" / "pingan-hub.img")
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument(
+        "--accel", choices=("kvm", "tcg"), default="", help="default: kvm for amd64 if usable"
+    )
     args = parser.parse_args()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="pingan-vm-", dir="/var/tmp") as tmp:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        figures = boot_test(args.image, workdir)
+        figures = boot_test(args.image, workdir, accel=args.accel)
     print(json.dumps(figures, ensure_ascii=False, indent=1))
     print(
         f"boot: shell {figures['shell_s']:.1f} s, hub READY {figures['hub_active_s']:.1f} s, "

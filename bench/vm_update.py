@@ -94,11 +94,13 @@ def make_bundles(build: Path, work: Path) -> dict[str, Any]:
 
     def bundle(name: str, rootfs: Path, k: Path = key, c: Path = cert) -> None:
         out = work / f"{name}.raucb"
+        bundles[name] = out
+        if out.exists():  # made by an earlier, interrupted run in the same workdir
+            return
         subprocess.run(
             [str(PROJECT / "image" / "make-bundle.sh"), str(rootfs), str(k), str(c), str(out)],
             check=True,
         )
-        bundles[name] = out
 
     names = ("back", "next", "bad", "forged", "unsigned")
     if all((work / f"{name}.raucb").exists() for name in names):  # a rerun in the same workdir
@@ -211,7 +213,7 @@ def _after_reboot(vm: Vm) -> tuple[str, str]:
     return _running(vm)
 
 
-def update_test(build: Path, workdir: Path) -> dict[str, Any]:
+def update_test(build: Path, workdir: Path, accel: str = "") -> dict[str, Any]:
     """Run the five steps; returns what each showed (and the overall checks)."""
     started = time.monotonic()
     made = make_bundles(build, workdir)
@@ -227,7 +229,7 @@ def update_test(build: Path, workdir: Path) -> dict[str, Any]:
     checks: dict[str, bool] = {}
     with host_side(workdir) as (broker, centre):
         centre.centre.resolve = True  # alarms close, so the reboot may go ahead
-        vm = Vm(disk, workdir, broker.port, http_port=server.port)
+        vm = Vm(disk, workdir, broker.port, http_port=server.port, accel=accel)
         vm.start()
         try:
             vm.wait_shell(900)
@@ -316,11 +318,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--build", type=Path, default=PROJECT / "image" / "build")
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument(
+        "--accel", choices=("kvm", "tcg"), default="", help="default: kvm for amd64 if usable"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pingan-update-", dir="/var/tmp") as tmp:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        results = update_test(args.build.resolve(), workdir)
+        results = update_test(args.build.resolve(), workdir, accel=args.accel)
     print(json.dumps(results, ensure_ascii=False, indent=1, default=str))
     for name, ok in results["checks"].items():
         print(f"  {'PASS' if ok else 'FAIL'}  {name}")

@@ -5,8 +5,12 @@
 # directory (mkfs.ext4 -d, mkfs.vfat + mcopy) and sfdisk + dd lay them into one file.
 #
 #   image/build.sh [--config FILE] [--version V] [--update-cert PEM] [--out DIR]
-#                  [--mirror URL] [--allow-mock] [--reuse-root]
+#                  [--mirror URL] [--allow-mock] [--reuse-root] [--arch arm64|amd64]
 #
+#   --arch A           arm64 (default): the Pi image. amd64: the same recipe (units, hub,
+#                      read-only A/B roots, data partition, GRUB slot choice) for an x86-64
+#                      PC/VM, built natively and booted under KVM by the long VM tests
+#                      (image/README.md: what it does and does not stand for)
 #   --config FILE      the hub's config.toml for this batch (default config.example.toml)
 #   --version V        the image's version, shown by the hub and compared by updates
 #                      (default: the project's version + commit count, e.g. 0.1.0+412)
@@ -37,6 +41,7 @@ cert=""
 mirror=""
 allow_mock=no
 reuse_root=no
+arch=arm64
 while [ $# -gt 0 ]; do
   case "$1" in
     --config) config=$(realpath "$2"); shift 2 ;;
@@ -46,11 +51,18 @@ while [ $# -gt 0 ]; do
     --mirror) mirror=$2; shift 2 ;;
     --allow-mock) allow_mock=yes; shift ;;
     --reuse-root) reuse_root=yes; shift ;;
-    *) sed -n '2,26p' "$0" >&2; exit 2 ;;
+    --arch) arch=$2; shift 2 ;;
+    *) sed -n '2,30p' "$0" >&2; exit 2 ;;
   esac
 done
+case "$arch" in arm64|amd64) ;; *) echo "--arch: arm64 or amd64" >&2; exit 2 ;; esac
+# Programs of a foreign architecture run under qemu-user (binfmt_misc).
+qemu_user=""
+if [ "$arch" != "$(dpkg --print-architecture)" ]; then
+  case "$arch" in arm64) qemu_user=qemu-aarch64 ;; amd64) qemu_user=qemu-x86_64 ;; esac
+fi
 [ "$(id -u)" = 0 ] || { echo "run as root: files in the root belong to root and the hub's user" >&2; exit 1; }
-for tool in mmdebstrap mkfs.ext4 mkfs.vfat mcopy sfdisk qemu-aarch64-static; do
+for tool in mmdebstrap mkfs.ext4 mkfs.vfat mcopy sfdisk ${qemu_user:+$qemu_user-static}; do
   command -v "$tool" >/dev/null || {
     echo "missing $tool: apt-get install mmdebstrap qemu-user-static binfmt-support e2fsprogs dosfstools mtools fdisk" >&2
     exit 1
@@ -78,13 +90,15 @@ if [ -z "$mirror" ]; then
   mirror=${mirror:-http://deb.debian.org/debian}
 fi
 
-# arm64 programs (maintainer scripts, pip) run under qemu-user through binfmt_misc.
-if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
-  mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null || true
+# Foreign programs (maintainer scripts, pip) run under qemu-user through binfmt_misc.
+if [ -n "$qemu_user" ]; then
+  if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
+    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null || true
+  fi
+  command -v update-binfmts >/dev/null && update-binfmts --enable "$qemu_user" 2>/dev/null || true
+  grep -qs '^enabled' "/proc/sys/fs/binfmt_misc/$qemu_user" \
+    || { echo "binfmt_misc has no $qemu_user entry: apt-get install qemu-user-static binfmt-support" >&2; exit 1; }
 fi
-command -v update-binfmts >/dev/null && update-binfmts --enable qemu-aarch64 2>/dev/null || true
-grep -qs '^enabled' /proc/sys/fs/binfmt_misc/qemu-aarch64 \
-  || { echo "binfmt_misc has no qemu-aarch64 entry: apt-get install qemu-user-static binfmt-support" >&2; exit 1; }
 
 step "checking the batch config $config"
 python=$project/.venv/bin/python
@@ -113,24 +127,27 @@ wheel=$(ls "$out"/dist/pingan_hub-*.whl)
 # Debian packages in the root. The Pi boots its firmware -> U-Boot -> GRUB (EFI) -> the
 # kernel of the chosen slot; a VM's UEFI firmware starts the same GRUB (image/README.md).
 packages=(
-  systemd systemd-sysv udev dbus kmod iproute2 netbase ca-certificates
-  linux-image-arm64 initramfs-tools raspi-firmware u-boot-rpi grub-efi-arm64-bin
+  systemd systemd-sysv udev dbus kmod iproute2 netbase ca-certificates initramfs-tools
   firmware-brcm80211 bluez bluez-firmware wpasupplicant iw
   systemd-timesyncd systemd-resolved cloud-guest-utils fdisk e2fsprogs dosfstools
   python3 python3-venv espeak-ng alsa-utils rauc rauc-service
 )
+case "$arch" in
+  arm64) packages+=(linux-image-arm64 raspi-firmware u-boot-rpi grub-efi-arm64-bin) ;;
+  amd64) packages+=(linux-image-amd64 grub-efi-amd64-bin) ;;
+esac
 
 if [ "$reuse_root" = yes ] && [ -x "$root/usr/bin/python3" ]; then
   step "reusing the Debian root in $root"
 else
-  step "mmdebstrap bookworm arm64 from $mirror (${#packages[@]} packages; slow under qemu-user)"
+  step "mmdebstrap bookworm $arch from $mirror (${#packages[@]} packages${qemu_user:+; slow under qemu-user})"
   rm -rf "$root"
   security=$(echo "$mirror" | sed -E 's#/debian/?$#/debian-security#')
   # Kernel hooks write the Pi's firmware files into /boot/firmware: it must exist first.
   # The initramfs is made once at the end instead of after every package that triggers it
   # (each run takes minutes under qemu-user). No manual pages, translations or docs
   # except the copyright files.
-  mmdebstrap --mode=root --variant=minbase --arch=arm64 \
+  mmdebstrap --mode=root --variant=minbase --arch="$arch" \
     --components=main,non-free-firmware \
     --include="$(IFS=,; echo "${packages[*]}")" \
     --dpkgopt='path-exclude=/usr/share/man/*' \
@@ -152,7 +169,7 @@ else
   step "Debian root ready ($(du -sh "$root" | cut -f1))"
 fi
 
-step "installing pingan-hub $version (wheel + pi,voice extras) under qemu-user"
+step "installing pingan-hub $version (wheel + pi,voice extras)${qemu_user:+ under qemu-user}"
 cp "$wheel" "$root/tmp/"
 # pip inside the root trusts what this machine trusts (a build network may inspect TLS
 # with its own CA); the image itself keeps Debian's ca-certificates.
@@ -215,11 +232,11 @@ pyver=$(ls "$root/opt/pingan-hub/lib")
 ln -sf /opt/pingan-hub/bin/pingan-hub "$root/usr/bin/pingan-hub"
 
 step "files, units, users and the read-only layout"
-"$here/rootfs.sh" "$root" "$config" "$version" "$commit" "$cert"
+"$here/rootfs.sh" "$root" "$config" "$version" "$commit" "$cert" "$arch"
 
 step "manifest"
 {
-  echo "image $version, commit $commit, SOURCE_DATE_EPOCH $SOURCE_DATE_EPOCH"
+  echo "image $version ($arch), commit $commit, SOURCE_DATE_EPOCH $SOURCE_DATE_EPOCH"
   echo "mirror $mirror (bookworm, bookworm-updates, bookworm-security)"
   echo "== Debian packages"
   chroot "$root" dpkg-query -W -f '${Package} ${Version} ${Architecture}\n'
@@ -232,5 +249,6 @@ step "filesystems from directories"
 "$here/assemble.sh" "$root" "$out"
 size=$(stat -c %s "$out/pingan-hub.img")
 used=$(du -k "$out/pingan-hub.img" | cut -f1)
-step "image: $out/pingan-hub.img, $((size / 1048576)) MiB ($((used / 1024)) MiB allocated); root filesystem $(( $(stat -c %s "$out/rootfs.ext4") / 1048576 )) MiB; version $version"
+step "image: $out/pingan-hub.img, $((size / 1048576)) MiB ($((used / 1024)) MiB allocated); root filesystem $(( $(stat -c %s "$out/rootfs.ext4") / 1048576 )) MiB; version $version, $arch"
+[ "$arch" = arm64 ] || exit 0  # the amd64 variant is for VMs (and PCs), not an SD card
 echo "write it with: dd if=$out/pingan-hub.img of=/dev/sdX bs=4M conv=fsync"

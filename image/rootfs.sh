@@ -4,11 +4,11 @@
 # the boot files of the firmware partition (kept under /boot/firmware in the tree and
 # moved to their own filesystem by assemble.sh).
 #
-#   image/rootfs.sh ROOT CONFIG VERSION COMMIT UPDATE_CERT
+#   image/rootfs.sh ROOT CONFIG VERSION COMMIT UPDATE_CERT [ARCH]    (ARCH arm64 or amd64)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 project=$(dirname "$here")
-root=$1 config=$2 version=$3 commit=$4 cert=$5
+root=$1 config=$2 version=$3 commit=$4 cert=$5 arch=${6:-arm64}
 # shellcheck source=layout.sh
 . "$here/layout.sh"
 inroot() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"; }
@@ -100,10 +100,11 @@ ln -sf /dev/null "$root/etc/systemd/system/serial-getty@hvc0.service"
 # -- software updates: rauc, two root slots, this project's boot-slot backend ------------
 install -D -m 0755 "$here/boot/boot-slots" "$root/usr/lib/pingan-hub/boot-slots"
 install -D -m 0644 "$cert" "$root/etc/rauc/keyring.pem"
+# A bundle is for one architecture: make-bundle.sh and the hub read this name from here.
 cat >"$root/etc/rauc/system.conf" <<CONF
 # Two root slots; the firmware partition and the data partition are not updated.
 [system]
-compatible=pingan-hub-arm64
+compatible=pingan-hub-$arch
 bootloader=custom
 statusfile=/var/lib/pingan-hub/rauc.status
 max-bundle-download-size=1073741824
@@ -134,15 +135,21 @@ ln -sf "$kernel" "$root/boot/vmlinuz"
 ln -sf "initrd.img-$kver" "$root/boot/initrd.img"
 fw=$root/boot/firmware
 mkdir -p "$fw/EFI/BOOT" "$fw/EFI/pingan"
-# The Pi's boot files: firmware blobs (raspi-firmware), device trees, U-Boot.
-cp -a "$root"/usr/lib/raspi-firmware/* "$fw/"
-mkdir -p "$fw/overlays"
-cp -a "$root/usr/lib/linux-image-$kver/broadcom/"bcm27*-rpi-*.dtb "$root/usr/lib/linux-image-$kver/broadcom/"bcm2837-rpi-*.dtb "$fw/" 2>/dev/null || true
-cp "$root/usr/lib/u-boot/rpi_arm64/u-boot.bin" "$fw/u-boot.bin"
-install -m 0644 "$here/boot/config.txt" "$fw/config.txt"
-rm -f "$fw/cmdline.txt" "$fw/vmlinuz"* "$fw/initrd.img"*  # GRUB starts the slot's kernel
-# GRUB for arm64 EFI with its modules built in; its prefix is the partition it came from.
-inroot grub-mkimage -O arm64-efi -o /boot/firmware/EFI/BOOT/BOOTAA64.EFI -p /EFI/pingan \
+if [ "$arch" = arm64 ]; then
+  # The Pi's boot files: firmware blobs (raspi-firmware), device trees, U-Boot.
+  cp -a "$root"/usr/lib/raspi-firmware/* "$fw/"
+  mkdir -p "$fw/overlays"
+  cp -a "$root/usr/lib/linux-image-$kver/broadcom/"bcm27*-rpi-*.dtb "$root/usr/lib/linux-image-$kver/broadcom/"bcm2837-rpi-*.dtb "$fw/" 2>/dev/null || true
+  cp "$root/usr/lib/u-boot/rpi_arm64/u-boot.bin" "$fw/u-boot.bin"
+  install -m 0644 "$here/boot/config.txt" "$fw/config.txt"
+  rm -f "$fw/cmdline.txt" "$fw/vmlinuz"* "$fw/initrd.img"*  # GRUB starts the slot's kernel
+  grub_target=arm64-efi grub_file=BOOTAA64.EFI
+else
+  # A PC's (or x86-64 VM's) UEFI firmware starts GRUB directly.
+  grub_target=x86_64-efi grub_file=BOOTX64.EFI
+fi
+# GRUB for EFI with its modules built in; its prefix is the partition it came from.
+inroot grub-mkimage -O "$grub_target" -o "/boot/firmware/EFI/BOOT/$grub_file" -p /EFI/pingan \
   part_msdos fat ext2 normal configfile linux loadenv test echo regexp sleep reboot \
   halt true search search_label cat
 install -m 0644 "$here/boot/grub.cfg" "$fw/EFI/pingan/grub.cfg"

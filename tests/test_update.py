@@ -142,28 +142,49 @@ def test_any_bytes_are_a_command_or_a_clean_refusal(raw: bytes) -> None:
 
 # -- the bundle's manifest (rauc info) ------------------------------------------------------
 
+PI = "pingan-hub-arm64"
 MANIFEST = {
-    "compatible": "pingan-hub-arm64",
+    "compatible": PI,
     "version": "0.2.0",
     "images": [{"rootfs": {"filename": "rootfs.ext4", "size": 1_300_000_000}}],
 }
 
 
 def test_a_bundle_for_this_hub_with_the_commanded_version_is_installed() -> None:
-    assert command.bundle_problems(MANIFEST, version="0.2.0", compatible=command.COMPATIBLE) == []
+    assert command.bundle_problems(MANIFEST, version="0.2.0", compatible=PI) == []
 
 
 def test_a_bundle_for_another_kind_of_box_or_version_is_refused_with_both_reasons() -> None:
     other = {**MANIFEST, "compatible": "raspberrypi-os", "version": "9.9"}
-    assert command.bundle_problems(other, version="0.2.0", compatible=command.COMPATIBLE) == [
+    assert command.bundle_problems(other, version="0.2.0", compatible=PI) == [
         "for 'raspberrypi-os', this hub is 'pingan-hub-arm64'",
         "carries version '9.9', not '0.2.0'",
     ]
 
 
+def test_a_pc_bundle_is_refused_by_a_pi() -> None:
+    pc = {**MANIFEST, "compatible": "pingan-hub-amd64"}
+    assert command.bundle_problems(pc, version="0.2.0", compatible=PI) == [
+        "for 'pingan-hub-amd64', this hub is 'pingan-hub-arm64'"
+    ]
+
+
+def test_the_hub_takes_its_kind_from_the_images_rauc_config(tmp_path: Path) -> None:
+    conf = tmp_path / "system.conf"
+    conf.write_text("[system]\ncompatible=pingan-hub-amd64\nbootloader=custom\n")
+    assert files.compatible(conf) == "pingan-hub-amd64"
+    conf.write_text("[keyring]\npath=/etc/rauc/keyring.pem\n")
+    assert files.compatible(conf) == ""
+    assert files.compatible(tmp_path / "missing.conf") == ""
+    # "" matches no bundle: a hub without rauc's config installs nothing.
+    assert command.bundle_problems(MANIFEST, version="0.2.0", compatible="") == [
+        "for 'pingan-hub-arm64', this hub is ''"
+    ]
+
+
 def test_a_bundle_that_would_also_write_the_firmware_partition_is_refused() -> None:
     both = {**MANIFEST, "images": [*MANIFEST["images"], {"firmware": {"filename": "f.vfat"}}]}
-    assert command.bundle_problems(both, version="0.2.0", compatible=command.COMPATIBLE) == [
+    assert command.bundle_problems(both, version="0.2.0", compatible=PI) == [
         "must hold one rootfs image, holds ['rootfs', 'firmware']"
     ]
 
@@ -354,3 +375,31 @@ def test_the_health_check_finds_the_data_directory_of_a_slot_whose_config_is_bro
     assert _paths(broken) == (Path("/srv/hub"), Path("/srv/hub/control.sock"))
     broken.write_text("not toml at all [[[")
     assert _paths(broken) == (Path("/var/lib/pingan-hub"), Path("/var/lib/pingan-hub/control.sock"))
+
+
+def test_reports_name_the_slot_the_health_check_wrote_for_this_boot(tmp_path: Path) -> None:
+    """The hub starts before the health check: booted-slot still names the boot before."""
+    import asyncio
+
+    from hub.config import parse_config
+    from hub.update.agent import UpdateAgent
+
+    cfg = parse_config({"hub": {"id": "VM-0001", "data_dir": str(tmp_path)}})
+    files.update_dir(tmp_path).mkdir()
+    files.booted_path(tmp_path).write_text("A")  # left by the boot that installed slot B
+    files.write_state(tmp_path, installed(Phase.REBOOTING))
+    sent: list[dict[str, Any]] = []
+    agent = UpdateAgent(
+        cfg,
+        publish=lambda _topic, payload: sent.append(json.loads(payload)) is None,
+        now=lambda: LATER,
+        release=tmp_path / "no-release",
+        cmdline=tmp_path / "no-cmdline",  # the sandbox hides /proc/cmdline
+    )
+    asyncio.run(agent._publish_state())
+    # Then the health check of this boot: booted-slot first, then the trial state.
+    files.booted_path(tmp_path).write_text("B")
+    files.write_state(tmp_path, boot_outcome(installed(), "B", "0.2.0", LATER).state)
+    asyncio.run(agent._publish_state())
+    assert [r["status"] for r in sent] == ["rebooting", "trial"]
+    assert sent[-1]["running"]["slot"] == "B"

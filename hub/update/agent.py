@@ -57,10 +57,14 @@ class UpdateAgent:
         self.now = now
         self.data_dir = cfg.data_path
         self.version = files.running_version(release)
-        self.slot = files.booted_slot(cmdline)
+        # The kernel's word when the sandbox lets the hub read it; else what the root health
+        # check wrote for this boot (read again whenever that file changes, see _publish_state).
+        self._cmdline_slot = files.booted_slot(cmdline)
+        self.slot = self._cmdline_slot
         self._published: bytes | None = None
         self._last_state: bytes | None = None
         self._state_stamp: tuple[int, int, int] | None = None  # of state.json when last read
+        self._booted_stamp: tuple[int, int, int] | None = None  # of booted-slot when last read
         self._busy = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -95,7 +99,11 @@ class UpdateAgent:
                 _stamp(files.state_path(self.data_dir)),
             )
         )
-        if not self.slot and booted is not None:  # written by the root health check each boot
+        if not self._cmdline_slot and booted is not None and booted != self._booted_stamp:
+            # The root health check starts after the hub and rewrites booted-slot before it
+            # writes this boot's state: read once at the hub's start, the file still named the
+            # slot of the boot before (the VM's first update reported N+1 "in slot A").
+            self._booted_stamp = booted
             self.slot = await asyncio.to_thread(_read_slot, files.booted_path(self.data_dir))
         if stamp is None or stamp == self._state_stamp:
             return  # no update ever, or nothing new since the last look

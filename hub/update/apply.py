@@ -112,7 +112,7 @@ def apply(data_dir: Path, system: System, socket: Path) -> int:
         manifest: Any = json.loads(info.stdout)
     except ValueError:
         return fail(cmd.INSTALL_FAILED, "rauc info did not answer JSON")
-    problems = cmd.bundle_problems(manifest, version=state.version, compatible=cmd.COMPATIBLE)
+    problems = cmd.bundle_problems(manifest, version=state.version, compatible=files.compatible())
     if problems:
         return fail(cmd.INCOMPATIBLE, "; ".join(problems))
     installed = system.run(["rauc", "install", str(bundle)])

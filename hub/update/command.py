@@ -35,7 +35,6 @@ from hub.sync import ota
 MAX_BUNDLE_BYTES: Final = 1024 * 1024 * 1024
 MAX_COMMAND_BYTES: Final = 4 * 1024
 MAX_URL: Final = 1024
-COMPATIBLE: Final = "pingan-hub-arm64"  # [system] compatible in the image's rauc config
 _VERSION_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+~_-]{0,63}")
 _SHA256_RE: Final = re.compile(r"[0-9a-f]{64}")
 _KEYS: Final = frozenset(

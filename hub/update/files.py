@@ -8,6 +8,7 @@ root's writes anywhere else.
 
 from __future__ import annotations
 
+import configparser
 import json
 import os
 from pathlib import Path
@@ -18,6 +19,7 @@ from hub.update.state import UpdateState
 
 RELEASE_FILE: Final = Path("/etc/pingan-release")
 CMDLINE_FILE: Final = Path("/proc/cmdline")
+RAUC_CONF: Final = Path("/etc/rauc/system.conf")
 
 
 def update_dir(data_dir: Path) -> Path:
@@ -77,6 +79,18 @@ def running_version(release: Path = RELEASE_FILE) -> str:
     except OSError:
         pass
     return ""
+
+
+def compatible(conf: Path = RAUC_CONF) -> str:
+    """The kind of hub bundles must be made for: rauc's `[system] compatible` in the image
+    ("pingan-hub-arm64" on a Pi; "" when there is no readable config)."""
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        with conf.open(encoding="utf-8") as handle:
+            parser.read_file(handle)
+    except (OSError, UnicodeDecodeError, configparser.Error):
+        return ""
+    return parser.get("system", "compatible", fallback="").strip()
 
 
 def booted_path(data_dir: Path) -> Path:
