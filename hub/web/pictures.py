@@ -26,7 +26,7 @@ GRID_W = WIDTH - LABEL_W - 8  # 24 h across, a little margin on the right
 CELL_MIN = 30  # shading resolution: the half hour
 CELLS = 24 * 60 // CELL_MIN
 ROW_H = 30
-TOP = 18  # the hour axis
+TOP = 34  # the title and the hour axis
 STRIP_DAYS = 7
 # Shading levels by signs of life in a half hour; fixed, so one week compares with another.
 LEVEL_FLOORS = (1, 3, 6)
@@ -51,6 +51,7 @@ COLOURS = {
 
 WORDS: dict[str, dict[str, str]] = {
     "strip_title": {"zh": "近 7 天活动", "en": "Activity, last 7 days"},
+    "activity": {"zh": "活动", "en": "activity"},
     "away": {"zh": "外出", "en": "out"},
     "night_visit": {"zh": "起夜", "en": "night visit"},
     "checkin": {"zh": "报平安", "en": "check-in"},
@@ -255,9 +256,9 @@ def activity_strip(
             key = (local.date(), _cell(local))
             counts[key] = counts.get(key, 0) + 1
 
-    height = TOP + STRIP_DAYS * ROW_H + 40
+    height = TOP + STRIP_DAYS * ROW_H + 44
     title = word(lang, "strip_title")
-    parts: list[str] = []
+    parts = [f'<text x="4" y="14" font-size="12" font-weight="bold">{x(title)}</text>']
     # Hour axis.
     for hour in range(0, 25, 6):
         hx = LABEL_W + hour * 60 * minute_w
@@ -353,6 +354,9 @@ def activity_strip(
     parts.append(
         f'<rect x="4" y="{ly + 6}" width="10" height="8" fill="{COLOURS["alarm"]}"/>'
         f'<text x="18" y="{ly + 14}" font-size="11">{x(word(lang, "alarm"))}</text>'
+        f'<rect x="84" y="{ly + 6}" width="10" height="8" fill="{COLOURS["activity"]}" '
+        f'fill-opacity="{LEVEL_OPACITY[1]}"/>'
+        f'<text x="98" y="{ly + 14}" font-size="11">{x(word(lang, "activity"))}</text>'
     )
 
     summary = _strip_summary(
@@ -515,9 +519,12 @@ def vital_chart(
     for i, day in enumerate(shown_days):
         cx = left + (i + 0.5) * col_w
         if i % label_every == 0 or i == days - 1:
+            # The last label ends at the right edge: centred, it would be cut off.
+            anchor = "end" if i == days - 1 and days > 7 else "middle"
+            lx = right if anchor == "end" else cx
             parts.append(
-                f'<text x="{cx:.1f}" y="{top + plot_h + 14}" font-size="10" '
-                f'text-anchor="middle">{day.month}/{day.day}</text>'
+                f'<text x="{lx:.1f}" y="{top + plot_h + 14}" font-size="10" '
+                f'text-anchor="{anchor}">{day.month}/{day.day}</text>'
             )
         vital = by_day.get(day)
         if vital is None:
