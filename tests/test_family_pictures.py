@@ -16,6 +16,7 @@ from hub.web.pictures import (
     CELLS,
     GRID_W,
     LABEL_W,
+    WORDS,
     DailyVital,
     Picture,
     Span,
@@ -112,7 +113,9 @@ def assert_offline_safe(picture: Picture) -> None:
         for name, value in el.attrib.items():
             assert not name.endswith("href"), (el.tag, name, value)
             assert not name.startswith("on"), (el.tag, name)  # no inline handlers
-            assert name == "xmlns" or ("url(" not in value and "http" not in value), value
+            # Nothing fetched: no url() paint or style (the accessible name is only words).
+            assert name == "aria-label" or "url(" not in value, (el.tag, name, value)
+    # Any "<script" in the text is escaped, never an element.
     assert "<script" not in picture.svg.lower()
     # The accessible name is the summary, and the summary is there as text too.
     assert root.get("role") == "img"
@@ -149,16 +152,18 @@ def test_strip_has_a_row_per_day_and_the_marks_of_the_data(week: GeneratedWeek) 
     assert marks(row, "no_checkin") == missing
 
 
-def test_strip_shades_the_half_hours_with_signs_and_leaves_the_rest_blank() -> None:
-    signs = [at(TODAY, 7, 5), at(TODAY, 7, 10), at(TODAY, 7, 20), at(TODAY, 13, 40)]
+def test_strip_shades_the_half_hours_by_how_many_signs_and_leaves_the_rest_blank() -> None:
+    signs = [at(TODAY, 7, 5), at(TODAY, 7, 10)]  # 2 signs: level 1
+    signs += [at(TODAY, 9, m) for m in range(0, 30, 5)]  # 6: level 3
+    signs += [at(TODAY, 13, 40)]  # 1: level 1
+    signs += [at(TODAY, 15, 1), at(TODAY, 15, 2), at(TODAY, 15, 29)]  # 3: level 2
     picture = activity_strip(WeekActivity(signs=signs), clock_at(NOW), TZ)
     row = next(el for el in parse(picture).iter() if el.get("data-day") == TODAY.isoformat())
     cells = [el for el in row if el.get("data-level")]
-    # 07:00-07:30 holds three signs (level 2), 13:30-14:00 one (level 1); no other cell.
-    assert [el.get("data-level") for el in cells] == ["2", "1"]
+    assert [el.get("data-level") for el in cells] == ["1", "3", "1", "2"]
     xs = [float(el.get("x", "0")) for el in cells]
     cell_w = GRID_W / CELLS
-    assert xs == pytest.approx([LABEL_W + 14 * cell_w, LABEL_W + 27 * cell_w], abs=0.06)
+    assert xs == pytest.approx([LABEL_W + n * cell_w for n in (14, 18, 27, 30)], abs=0.06)
     other_days = [
         el
         for el in parse(picture).iter()
@@ -238,11 +243,24 @@ def test_marks_outside_the_week_or_in_the_future_are_not_drawn() -> None:
     assert "夜间起夜 0 次" in picture.summary
 
 
-def test_text_put_into_the_svg_is_escaped() -> None:
-    # A language nobody knows falls back to Mandarin; the labels still parse as XML.
+def test_an_unknown_language_falls_back_to_mandarin() -> None:
     picture = activity_strip(WeekActivity(), clock_at(NOW), TZ, lang="<x>")
     assert_offline_safe(picture)
-    assert "本周没有起床记录" in picture.summary
+    assert picture.summary == "本周没有起床记录，夜间起夜 0 次。"
+
+
+def test_text_put_into_the_svg_is_escaped(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Labels are the hub's own today; a translation holding markup must still be text.
+    hostile = '<script>alert("x")</script> & <a href="http://x">'
+    monkeypatch.setitem(WORDS["strip_title"], "zh", hostile)
+    monkeypatch.setitem(WORDS["night_visits"], "zh", hostile + " {n}")
+    monkeypatch.setitem(WORDS["heart_rate"], "zh", hostile)
+    strip = activity_strip(WeekActivity(), clock_at(NOW), TZ)
+    chart = vital_chart("heart_rate", [], VitalLimits(), clock_at(NOW), TZ)
+    for picture in (strip, chart):
+        assert_offline_safe(picture)
+        texts = "".join(parse(picture).itertext())
+        assert hostile in texts and hostile in picture.summary
 
 
 def test_presence_rows_become_outings() -> None:
