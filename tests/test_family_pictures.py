@@ -25,6 +25,7 @@ from hub.web.pictures import (
     activity_strip,
     away_spans,
     daily_vitals,
+    signs_from_routine,
     usual_wake_from_routine,
     vital_chart,
 )
@@ -276,6 +277,17 @@ def test_presence_rows_become_outings() -> None:
         (at(TODAY, 9, 10), at(TODAY, 10, 0)),
         (at(TODAY, 11, 0), NOW),
     ]
+
+
+def test_the_routine_profile_shades_the_strip() -> None:
+    # 07:00-07:30 fully active (6 slots of 5 min), 12:00 one slot; out-of-range slots ignored.
+    profile = {TODAY.isoformat(): [84, 85, 86, 87, 88, 89, 144, 144, 400]}
+    signs = signs_from_routine(profile, 5, TZ)
+    assert signs[0] == at(TODAY, 7, 0) and signs[-1] == at(TODAY, 12, 0) and len(signs) == 7
+    picture = activity_strip(WeekActivity(signs=signs), clock_at(NOW), TZ)
+    row = next(el for el in parse(picture).iter() if el.get("data-day") == TODAY.isoformat())
+    assert [el.get("data-level") for el in row if el.get("data-level")] == ["3", "1"]
+    assert picture.summary.startswith("本周约 07:00 起床")
 
 
 def test_usual_wake_comes_from_the_routine_profile() -> None:

@@ -191,6 +191,25 @@ def wake_minutes(signs: Iterable[datetime], tz: ZoneInfo) -> dict[date, int]:
     return first
 
 
+def signs_from_routine(
+    profile_days: Mapping[str, Sequence[int]], slot_min: int, tz: ZoneInfo
+) -> list[datetime]:
+    """Signs of life from the learned routine's profile (RoutineCheck.days: local date ->
+    5-minute slots with a sign), one at the start of each active slot: the hub already
+    keeps 15 days of these, so the strip needs no new writes. A half hour then holds 0-6,
+    which LEVEL_FLOORS shade as some, much, all of it active."""
+    signs: list[datetime] = []
+    for day_text, slots in profile_days.items():
+        midnight = datetime.combine(date.fromisoformat(day_text), time(0), tz)
+        # Wall-clock minutes, not elapsed ones: a DST day keeps its slots at their hours.
+        signs += [
+            midnight.replace(hour=s * slot_min // 60, minute=s * slot_min % 60)
+            for s in sorted(set(slots))
+            if 0 <= s * slot_min < 24 * 60
+        ]
+    return signs
+
+
 def usual_wake_from_routine(profile_days: Mapping[str, Sequence[int]], slot_min: int) -> int | None:
     """The usual wake-up minute from the learned routine's profile (RoutineCheck.days:
     local date -> active slots): the median of each day's first slot from WAKE_EARLIEST."""
@@ -600,6 +619,7 @@ __all__ = [
     "activity_strip",
     "away_spans",
     "daily_vitals",
+    "signs_from_routine",
     "usual_wake_from_routine",
     "vital_chart",
     "wake_minutes",
