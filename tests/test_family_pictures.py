@@ -212,6 +212,13 @@ def test_a_later_week_is_said_to_be_later() -> None:
     assert "报警" not in picture.summary and "外出" not in picture.summary
 
 
+def test_a_night_visit_after_four_is_not_getting_up() -> None:
+    visit = at(TODAY, 4, 30)
+    signs = [visit, at(TODAY, 4, 35), at(TODAY, 4, 40), at(TODAY, 6, 45), at(TODAY, 7, 0)]
+    picture = activity_strip(WeekActivity(signs=signs, night_visits=[visit]), clock_at(NOW), TZ)
+    assert picture.summary == "本周约 06:45 起床，夜间起夜 1 次。"
+
+
 def test_today_without_checkin_is_marked_only_once_its_time_is_past() -> None:
     morning = at(TODAY, 8, 0)
     checked = WeekActivity(checkins=[at(d, 8, 30) for d in WEEK[:-1]])

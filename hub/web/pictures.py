@@ -33,6 +33,9 @@ LEVEL_FLOORS = (1, 3, 6)
 LEVEL_OPACITY = (0.25, 0.5, 0.85)
 # "Got up": the first sign of life at or after this time (a night visit is earlier).
 WAKE_EARLIEST = time(4, 0)
+# Signs this long after a night visit's start belong to the visit (the night-visit check
+# ends one with motion back in bed or elsewhere, usually within minutes).
+VISIT_SPAN_MIN = 30
 # A week's usual wake-up time is "as usual" within this many minutes of the routine's.
 WAKE_SAME_MIN = 30
 
@@ -177,12 +180,19 @@ def _days_text(lang: str, days: Sequence[date]) -> str:
     return word(lang, "list_sep").join(f"{d.month}/{d.day}" for d in days)
 
 
-def wake_minutes(signs: Iterable[datetime], tz: ZoneInfo) -> dict[date, int]:
-    """Per local day, the minute of the day of the first sign of life from WAKE_EARLIEST."""
+def wake_minutes(
+    signs: Iterable[datetime], tz: ZoneInfo, night_visits: Sequence[datetime] = ()
+) -> dict[date, int]:
+    """Per local day, the minute of the day of the first sign of life from WAKE_EARLIEST
+    that is not part of a night visit (a 04:30 trip to the bathroom and back to bed is
+    not getting up: signs within VISIT_SPAN_MIN of a visit's start are skipped)."""
+    visit_span = timedelta(minutes=VISIT_SPAN_MIN)
     first: dict[date, int] = {}
     for sign in signs:
         local = sign.astimezone(tz)
         if local.time() < WAKE_EARLIEST:
+            continue
+        if any(v <= sign < v + visit_span for v in night_visits):
             continue
         minute = local.hour * 60 + local.minute
         day = local.date()
@@ -408,7 +418,7 @@ def _strip_summary(
         return sum(1 for t in times if t.astimezone(tz).date() in in_week and t <= now)
 
     sentences: list[str] = []
-    wakes = [m for d, m in wake_minutes(week.signs, tz).items() if d in in_week]
+    wakes = [m for d, m in wake_minutes(week.signs, tz, week.night_visits).items() if d in in_week]
     if not wakes:
         sentences.append(word(lang, "wake_none"))
     else:
