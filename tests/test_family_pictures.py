@@ -252,9 +252,20 @@ def test_marks_outside_the_week_or_in_the_future_are_not_drawn() -> None:
 
 
 def test_an_unknown_language_falls_back_to_mandarin() -> None:
-    picture = activity_strip(WeekActivity(), clock_at(NOW), TZ, lang="<x>")
+    picture = activity_strip(WeekActivity(night_visits=[]), clock_at(NOW), TZ, lang="<x>")
     assert_offline_safe(picture)
     assert picture.summary == "本周没有起床记录，夜间起夜 0 次。"
+
+
+def test_what_the_hub_has_no_record_of_is_neither_drawn_nor_said() -> None:
+    signs = [at(d, 6, 30) for d in WEEK]
+    unknown = activity_strip(WeekActivity(signs=signs), clock_at(NOW), TZ, checkin_by=time(9))
+    assert unknown.summary == "本周约 06:30 起床。"
+    assert marks(parse(unknown), "no_checkin") == []
+    none_pressed = WeekActivity(signs=signs, night_visits=[], checkins=[], alarms=[])
+    known = activity_strip(none_pressed, clock_at(NOW), TZ, checkin_by=time(9))
+    assert len(marks(parse(known), "no_checkin")) == 7
+    assert known.summary.startswith("本周约 06:30 起床，夜间起夜 0 次，")
 
 
 def test_text_put_into_the_svg_is_escaped(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -263,7 +274,7 @@ def test_text_put_into_the_svg_is_escaped(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setitem(WORDS["strip_title"], "zh", hostile)
     monkeypatch.setitem(WORDS["night_visits"], "zh", hostile + " {n}")
     monkeypatch.setitem(WORDS["heart_rate"], "zh", hostile)
-    strip = activity_strip(WeekActivity(), clock_at(NOW), TZ)
+    strip = activity_strip(WeekActivity(night_visits=[]), clock_at(NOW), TZ)
     chart = vital_chart("heart_rate", [], VitalLimits(), clock_at(NOW), TZ)
     for picture in (strip, chart):
         assert_offline_safe(picture)

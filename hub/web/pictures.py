@@ -130,13 +130,15 @@ class Span:
 
 @dataclass(frozen=True)
 class WeekActivity:
-    """What the activity strip shows; every time timezone-aware."""
+    """What the activity strip shows; every time timezone-aware. None: the hub has no
+    record of that kind for the week, so it is neither drawn nor said (an empty list would
+    say "0 night visits" or mark every day as without check-in)."""
 
     signs: Sequence[datetime] = ()  # signs of life (motion, doors, presses)
     away: Sequence[Span] = ()  # out of home (presence history)
-    night_visits: Sequence[datetime] = ()  # the start of each night bathroom visit
-    checkins: Sequence[datetime] = ()
-    alarms: Sequence[datetime] = ()
+    night_visits: Sequence[datetime] | None = None  # the start of each night bathroom visit
+    checkins: Sequence[datetime] | None = None
+    alarms: Sequence[datetime] | None = None
 
 
 @dataclass(frozen=True)
@@ -296,7 +298,9 @@ def activity_strip(
             f'stroke="{COLOURS["grid"]}" stroke-width="0.5"/>'
             f'<text x="{hx:.1f}" y="{TOP - 5}" font-size="10" text-anchor="middle">{hour}</text>'
         )
-    checked_days = {c.astimezone(tz).date() for c in week.checkins}
+    checked_days = {c.astimezone(tz).date() for c in week.checkins or ()}
+    # Without a record of check-ins nothing can be said to be missing.
+    checkin_by = checkin_by if week.checkins is not None else None
     # Each day's drawing goes into its row's group, so the row says what it holds.
     rows: dict[date, list[str]] = {day: [] for day in days}
     for day in days:
@@ -343,8 +347,8 @@ def activity_strip(
                 )
             start = piece_end
 
-    def point_marks(times: Sequence[datetime], kind: str, shape: str) -> None:
-        for at in times:
+    def point_marks(times: Sequence[datetime] | None, kind: str, shape: str) -> None:
+        for at in times or ():
             local = at.astimezone(tz)
             if local.date() not in row_of or local > now:
                 continue
@@ -418,7 +422,9 @@ def _strip_summary(
         return sum(1 for t in times if t.astimezone(tz).date() in in_week and t <= now)
 
     sentences: list[str] = []
-    wakes = [m for d, m in wake_minutes(week.signs, tz, week.night_visits).items() if d in in_week]
+    wakes = [
+        m for d, m in wake_minutes(week.signs, tz, week.night_visits or ()).items() if d in in_week
+    ]
     if not wakes:
         sentences.append(word(lang, "wake_none"))
     else:
@@ -436,7 +442,8 @@ def _strip_summary(
             sentences.append(
                 word(lang, key, t=_clock_text(typical), usual=_clock_text(usual_wake_min))
             )
-    sentences.append(word(lang, "night_visits", n=count(week.night_visits)))
+    if week.night_visits is not None:
+        sentences.append(word(lang, "night_visits", n=count(week.night_visits)))
     away_days = {
         d
         for span in week.away
@@ -456,7 +463,7 @@ def _strip_summary(
             if missing
             else word(lang, "all_checked_in")
         )
-    alarms = count(week.alarms)
+    alarms = count(week.alarms or ())
     if alarms:
         sentences.append(word(lang, "alarms", n=alarms))
     return word(lang, "sep").join(sentences) + word(lang, "end")
