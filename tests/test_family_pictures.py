@@ -25,6 +25,7 @@ from hub.web.pictures import (
     activity_strip,
     away_spans,
     daily_vitals,
+    routine_strip,
     signs_from_routine,
     usual_wake_from_routine,
     vital_chart,
@@ -306,6 +307,22 @@ def test_the_routine_profile_shades_the_strip() -> None:
     row = next(el for el in parse(picture).iter() if el.get("data-day") == TODAY.isoformat())
     assert [el.get("data-level") for el in row if el.get("data-level")] == ["3", "1"]
     assert picture.summary.startswith("本周约 07:00 起床")
+
+
+def test_the_routine_strip_compares_this_week_with_the_days_before() -> None:
+    # 15 learned days: up at 06:30 (slot 78) the 8 days before the week, 08:00 in it.
+    profile = {
+        (TODAY - timedelta(days=n)).isoformat(): [24, 96 if n < 7 else 78, 200] for n in range(15)
+    }
+    picture = routine_strip(profile, 5, clock_at(NOW), TZ)
+    assert picture.summary == "本周起床比平常晚（约 08:00，平常 06:30）。"
+    root = parse(picture)
+    assert [el.get("data-day") for el in root if el.get("data-day")] == [
+        d.isoformat() for d in WEEK
+    ]
+    assert marks(root, "no_checkin") == [] and marks(root, "night_visit") == []
+    short = {TODAY.isoformat(): [96]}  # nothing learned before the week: no "usual"
+    assert routine_strip(short, 5, clock_at(NOW), TZ).summary == "本周约 08:00 起床。"
 
 
 def test_usual_wake_comes_from_the_routine_profile() -> None:

@@ -15,7 +15,6 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from html import escape
 from zoneinfo import ZoneInfo
 
 from hub.clock import Clock
@@ -107,9 +106,14 @@ def word(lang: str, key: str, **values: object) -> str:
     return text.format(**values) if values else text
 
 
+# Local, not html.escape: importing `html` loads html.entities (~0.7 MiB), which the hub
+# keeps out of memory until a page needs it.
+_XML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
+
+
 def x(value: object) -> str:
     """Escape for SVG (XML) text and attribute values."""
-    return escape(str(value), quote=True)
+    return str(value).translate(_XML_ESCAPES)
 
 
 @dataclass(frozen=True)
@@ -220,6 +224,28 @@ def signs_from_routine(
             if 0 <= s * slot_min < 24 * 60
         ]
     return signs
+
+
+def routine_strip(
+    profile_days: Mapping[str, Sequence[int]],
+    slot_min: int,
+    clock: Clock,
+    tz: ZoneInfo,
+    *,
+    lang: str = "zh",
+) -> Picture:
+    """The strip from what the care engine keeps in memory (the learned routine's 15 days
+    of active slots): her activity this week, the wake-up time against the days before
+    it. Outings, night visits, check-ins and alarms have no week-long record yet: unknown."""
+    week_start = (clock.now().astimezone(tz).date() - timedelta(days=STRIP_DAYS - 1)).isoformat()
+    before = {day: slots for day, slots in profile_days.items() if day < week_start}
+    return activity_strip(
+        WeekActivity(signs=signs_from_routine(profile_days, slot_min, tz)),
+        clock,
+        tz,
+        lang=lang,
+        usual_wake_min=usual_wake_from_routine(before, slot_min),
+    )
 
 
 def usual_wake_from_routine(profile_days: Mapping[str, Sequence[int]], slot_min: int) -> int | None:
@@ -636,6 +662,7 @@ __all__ = [
     "activity_strip",
     "away_spans",
     "daily_vitals",
+    "routine_strip",
     "signs_from_routine",
     "usual_wake_from_routine",
     "vital_chart",
