@@ -263,9 +263,13 @@ def test_what_the_hub_has_no_record_of_is_neither_drawn_nor_said() -> None:
     unknown = activity_strip(WeekActivity(signs=signs), clock_at(NOW), TZ, checkin_by=time(9))
     assert unknown.summary == "本周约 06:30 起床。"
     assert marks(parse(unknown), "no_checkin") == []
+    legend = [el.get("data-legend") for el in parse(unknown).iter() if el.get("data-legend")]
+    assert legend == ["activity"]
     none_pressed = WeekActivity(signs=signs, night_visits=[], checkins=[], alarms=[])
     known = activity_strip(none_pressed, clock_at(NOW), TZ, checkin_by=time(9))
     assert len(marks(parse(known), "no_checkin")) == 7
+    legend = [el.get("data-legend") for el in parse(known).iter() if el.get("data-legend")]
+    assert legend == ["activity", "night_visit", "checkin", "no_checkin", "alarm"]
     assert known.summary.startswith("本周约 06:30 起床，夜间起夜 0 次，")
 
 

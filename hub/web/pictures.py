@@ -42,7 +42,7 @@ COLOURS = {
     "activity": "#2e7d32",
     "away": "#1565c0",
     "night_visit": "#6a1b9a",
-    "checkin": "#2e7d32",
+    "checkin": "#00695c",  # darker than the shading, and ringed in white on it
     "no_checkin": "#e65100",
     "alarm": "#c62828",
     "grid": "#cccccc",
@@ -391,8 +391,8 @@ def activity_strip(
     point_marks(
         week.checkins,
         "checkin",
-        '<circle data-mark="{kind}" cx="{x}" cy="{y}" r="3" fill="{c}" '
-        'transform="translate(0 15)"/>',
+        '<circle data-mark="{kind}" cx="{x}" cy="{y}" r="3.5" fill="{c}" stroke="#ffffff" '
+        'stroke-width="1.5" transform="translate(0 15)"/>',
     )
     point_marks(
         week.alarms,
@@ -402,21 +402,21 @@ def activity_strip(
     )
 
     parts += (f'<g data-day="{day.isoformat()}">{"".join(rows[day])}</g>' for day in days)
-    # Legend.
-    ly = TOP + STRIP_DAYS * ROW_H + 22
-    legend = [("away", 0), ("night_visit", 80), ("checkin", 160), ("no_checkin", 240)]
-    for kind, lx in legend:
+    # Legend: only what this picture can show (no key for a kind the hub has no record of).
+    legend = ["activity"]
+    legend += ["away"] if week.away else []
+    legend += ["night_visit"] if week.night_visits is not None else []
+    legend += ["checkin"] if week.checkins is not None else []
+    legend += ["no_checkin"] if checkin_by is not None else []
+    legend += ["alarm"] if week.alarms is not None else []
+    for i, kind in enumerate(legend):
+        lx, ly = 4 + i % 4 * 80, TOP + STRIP_DAYS * ROW_H + 22 + i // 4 * 14
+        opacity = f' fill-opacity="{LEVEL_OPACITY[1]}"' if kind == "activity" else ""
         parts.append(
-            f'<rect x="{4 + lx}" y="{ly - 8}" width="10" height="8" fill="{COLOURS[kind]}"/>'
-            f'<text x="{18 + lx}" y="{ly}" font-size="11">{x(word(lang, kind))}</text>'
+            f'<rect data-legend="{kind}" x="{lx}" y="{ly - 8}" width="10" height="8" '
+            f'fill="{COLOURS[kind]}"{opacity}/>'
+            f'<text x="{lx + 14}" y="{ly}" font-size="11">{x(word(lang, kind))}</text>'
         )
-    parts.append(
-        f'<rect x="4" y="{ly + 6}" width="10" height="8" fill="{COLOURS["alarm"]}"/>'
-        f'<text x="18" y="{ly + 14}" font-size="11">{x(word(lang, "alarm"))}</text>'
-        f'<rect x="84" y="{ly + 6}" width="10" height="8" fill="{COLOURS["activity"]}" '
-        f'fill-opacity="{LEVEL_OPACITY[1]}"/>'
-        f'<text x="98" y="{ly + 14}" font-size="11">{x(word(lang, "activity"))}</text>'
-    )
 
     summary = _strip_summary(
         lang,
