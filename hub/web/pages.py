@@ -493,9 +493,11 @@ def family_fragment(
     )
 
 
-def family_body(fragment: str) -> str:
-    """The family page."""
-    return f'<section id="family">{fragment}</section>'
+def family_body(fragment: str, pictures: Sequence[str] = ()) -> str:
+    """The family page: the live part, then the pictures (inline SVG drawn on the hub,
+    escaped there; outside the live part, so a live update does not redraw them)."""
+    cards = "".join(f'<div class="card picture">{svg}</div>' for svg in pictures)
+    return f'<section id="family">{fragment}</section>{cards}'
 
 
 STYLE = """

@@ -132,11 +132,25 @@ class SurveyPages:
         )
         return {"family": fragment}
 
+    def family_pictures(self, lang: str) -> list[str]:
+        """The family page's pictures, from memory only (the care engine's learned routine):
+        no database query and no write per view."""
+        care = getattr(self.hub, "care", None)
+        if care is None:
+            return []
+        # Imported here, as the pages are: the hub loads it at the first family view.
+        from hub.care.routine import SLOT_MIN
+        from hub.web.pictures import routine_strip
+
+        engine = care.engine
+        strip = routine_strip(engine.routine.days, SLOT_MIN, self.hub.clock, engine.tz, lang=lang)
+        return [strip.svg]
+
     async def _family_page(self, request: web.Request) -> web.StreamResponse:
         session = self.kit.need(request, None)
         lang = self.kit.lang_of(request)
         parts = await self.family_fragments(lang, session.csrf)
-        body = pages.family_body(parts["family"])
+        body = pages.family_body(parts["family"], self.family_pictures(lang))
         return self.kit.page(
             request, session, "family_title", body, tab="family", live="/live/family"
         )
