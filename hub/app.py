@@ -102,7 +102,7 @@ class Hub:
         self.outbox = await AsyncOutbox.open(
             cfg.data_path / "hub.db", cfg.hub.id, cfg.outbox.max_bytes, cfg.outbox.log_keep
         )
-        self.events = EventCommitter(self.outbox, clock, tasks)
+        self.events = EventCommitter(self.outbox, clock, tasks, cfg.outbox.telemetry_group_s)
         self.speech = SpeechService(running, tasks, monotonic=clock.monotonic, player=self._player)
         self.registry = await asyncio.to_thread(Registry, registry_path(cfg.data_path), clock)
         self.supervisor = Supervisor()
@@ -196,6 +196,7 @@ class Hub:
         tasks.supervise("uplink", self.uplink.run)
         tasks.supervise("updates", self.updates.run)
         tasks.supervise("held-events", self.events.held.run)
+        tasks.supervise("telemetry-groups", self.events.write_groups_forever)
         tasks.supervise("buttons", self.readings.consume_buttons)
         tasks.supervise("timers", self._tick_forever)
         tasks.supervise("alarm-records", self.alarms.persist_forever)
@@ -238,6 +239,7 @@ class Hub:
             _LOGGER.warning("[ble] changed: the scanner keeps its settings until the hub restarts")
         self.alarms.reconfigure(cfg)
         self.outbox.sync.max_bytes = cfg.outbox.max_bytes
+        self.events.group_s = cfg.outbox.telemetry_group_s
         self.family.escalator.cfg = cfg.escalation
         self.care.reconfigure(cfg)
         self.uplink.reconfigure(cfg)

@@ -102,6 +102,13 @@ class OutboxSection:
     log_keep: int = _opt(
         2000, "how many sent events are kept for `pingan-hub events`", lo=10, hi=1_000_000
     )
+    telemetry_group_s: float = _opt(
+        300.0,
+        "telemetry is written to the SD card in one forced commit at most this often "
+        "(0: each at once); alarms and warnings are always written at once",
+        lo=0.0,
+        hi=900.0,
+    )
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,10 @@ def hub_raw(data_dir: Path, port: int, **sections: dict[str, Any]) -> dict[str, 
         "gpio": {"pin_factory": "mock", "bounce_s": 0.0},
         "sos": {"cancel_hold_s": 0.5},
         "voice": {"prompts": False},  # tests that listen turn it on with a fake player
+        # Telemetry stored at once, each in its own commit (the default groups it for up to
+        # 5 min): tests look for the events their readings make. The grouping has its own
+        # tests (tests/test_telemetry_groups.py).
+        "outbox": {"telemetry_group_s": 0.0},
     }
     for name, values in sections.items():
         raw.setdefault(name, {}).update(values)

@@ -144,6 +144,12 @@ class ControlOperations:
             event = await self.alarms.raise_alarm(kind, data=data, source=source)
             if event is None:
                 raise HubError("the alarm could not be stored")
+        elif KIND_PRIORITY.get(kind) is Priority.TELEMETRY and self.events.group_s > 0:
+            # As a sensor's report: queued for the next group write (hub/services/
+            # committer.py); it has no seq until then, and the reply says so.
+            draft = Draft.create(kind, self.clock, data=data, source=source)
+            self.events.queue(draft)
+            return {"id": draft.id, "seq": None, "queued": True}
         else:
             event = await self.events.commit(
                 Draft.create(kind, self.clock, data=data, source=source)

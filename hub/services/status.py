@@ -149,6 +149,7 @@ class StatusReport:
                 "pending_bytes": self.outbox.sync.pending_bytes,
                 "last_seq": await self.outbox.last_seq(),
                 "held": self.events.held.kinds(),  # refused by the disk, waiting in memory
+                "queued_telemetry": self.events.queued,  # the next group write's
             },
             "alarms": [
                 {

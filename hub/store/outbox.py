@@ -2,6 +2,9 @@
 
 One SQLite file in WAL mode with `synchronous=FULL`: a commit returns only once the
 WAL is on disk, so an event reported committed survives kill -9 and power loss.
+`commit_group` stores many events in one such transaction: telemetry is grouped by the
+committer (hub/services/committer.py) because on an SD card each transaction costs
+about as much as the next whatever it holds (bench/README.md, "SD card writes").
 
 One table holds both the outbox (rows not yet sent) and the event log (recent sent
 rows kept for `pingan-hub events`); a partial index over unsent rows keeps "next to
@@ -84,6 +87,14 @@ class CommitResult:
     disk_full: bool = False  # the disk filled up and space had to be freed
 
 
+@dataclass(frozen=True)
+class GroupResult:
+    """What a group commit stored, and the drafts the bound refused (with why)."""
+
+    stored: list[CommitResult]
+    refused: list[tuple[Draft, StoreError]]
+
+
 class Outbox:
     """Synchronous outbox over one SQLite connection; use from one thread only."""
 
@@ -95,6 +106,7 @@ class Outbox:
         self.max_bytes = max_bytes
         self.log_keep = log_keep
         self._sent_since_trim = 0
+        self._group_bytes = 0  # bytes added by the group commit in progress, not yet counted
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: we issue BEGIN/COMMIT ourselves.
@@ -150,27 +162,86 @@ class Outbox:
     def _commit_once(self, draft: Draft) -> CommitResult:
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            seq = int(
-                self._db.execute(
-                    "UPDATE meta SET value = value + 1 WHERE key = 'seq' RETURNING value"
-                ).fetchone()[0]
-            )
-            event = Event.from_draft(draft, self.hub_id, seq)
-            body = event.to_json()
-            shed, freed = self._make_room(len(body), event.priority)
-            self._db.execute(
-                "INSERT INTO events (seq, id, priority, kind, size, body) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (seq, event.id, int(event.priority), event.kind, len(body), body),
-            )
+            result, added = self._insert(draft)
             self._db.execute("COMMIT")
         except BaseException:
             if self._db.in_transaction:  # SQLite may already have rolled back (disk full)
                 self._db.execute("ROLLBACK")
             raise
         # Only after COMMIT: a rolled-back transaction must not skew the running total.
-        self.pending_bytes += len(body) - freed
-        return CommitResult(event, shed)
+        self.pending_bytes += added
+        return result
+
+    def _insert(self, draft: Draft) -> tuple[CommitResult, int]:
+        """Insert one draft with the next seq, inside the caller's transaction; returns
+        what was stored and by how many bytes the unsent total grows."""
+        seq = int(
+            self._db.execute(
+                "UPDATE meta SET value = value + 1 WHERE key = 'seq' RETURNING value"
+            ).fetchone()[0]
+        )
+        event = Event.from_draft(draft, self.hub_id, seq)
+        body = event.to_json()
+        shed, freed = self._make_room(len(body), event.priority)
+        self._db.execute(
+            "INSERT INTO events (seq, id, priority, kind, size, body) VALUES (?, ?, ?, ?, ?, ?)",
+            (seq, event.id, int(event.priority), event.kind, len(body), body),
+        )
+        return CommitResult(event, shed), len(body) - freed
+
+    def commit_group(self, drafts: list[Draft]) -> GroupResult:
+        """Store many drafts in one forced transaction: one SD-card write for the group.
+
+        Each draft gets the next seq in list order. A draft the bound refuses (the
+        outbox full of alarms and warnings) is left out of the group and reported in
+        `refused`; the others are stored. On a full disk, space is freed as `commit`
+        does and the group is tried once more.
+        """
+        try:
+            return self._group_once(drafts)
+        except sqlite3.OperationalError as exc:
+            if "full" not in str(exc).lower():
+                raise StoreError(f"cannot commit {len(drafts)} events: {exc}") from exc
+            _LOGGER.error("disk full while committing %d events: shedding", len(drafts))
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot commit {len(drafts)} events: {exc}") from exc
+        try:
+            self._shed_for_disk(min((d.priority for d in drafts), default=Priority.TELEMETRY))
+            result = self._group_once(drafts)
+        except sqlite3.Error as exc:
+            raise StoreError(f"disk full: cannot commit {len(drafts)} events: {exc}") from exc
+        return GroupResult(
+            [CommitResult(r.event, r.shed, disk_full=True) for r in result.stored], result.refused
+        )
+
+    def _group_once(self, drafts: list[Draft]) -> GroupResult:
+        stored: list[CommitResult] = []
+        refused: list[tuple[Draft, StoreError]] = []
+        added = 0
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for draft in drafts:
+                # A savepoint per draft: a refused one is undone alone (its seq too).
+                self._db.execute("SAVEPOINT draft")
+                self._group_bytes = added
+                try:
+                    result, grew = self._insert(draft)
+                except StoreError as exc:
+                    self._db.execute("ROLLBACK TO draft")
+                    refused.append((draft, exc))
+                else:
+                    stored.append(result)
+                    added += grew
+                self._db.execute("RELEASE draft")
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+        finally:
+            self._group_bytes = 0
+        self.pending_bytes += added
+        return GroupResult(stored, refused)
 
     def _shed_for_disk(self, priority: Priority) -> dict[int, int]:
         """Free space on a full disk: sent history first, then the oldest telemetry, then
@@ -209,7 +280,7 @@ class Outbox:
         Returns what was shed per priority and the bytes freed.
         """
         shed: dict[int, int] = {}
-        need = self.pending_bytes + size - self.max_bytes
+        need = self.pending_bytes + self._group_bytes + size - self.max_bytes
         freed = 0
         for victim in (Priority.TELEMETRY, Priority.WARNING):
             if need <= 0 or victim < priority:
@@ -384,6 +455,17 @@ class AsyncOutbox:
             self._fresh_overflowed = True
         self._fresh.append(result.event)
         self.changed.set()
+        return result
+
+    async def commit_group(self, drafts: list[Draft]) -> GroupResult:
+        """Store many drafts in one forced transaction; returns once on disk."""
+        result = await self._run(self.sync.commit_group, drafts)
+        for stored in result.stored:
+            if len(self._fresh) == self._fresh.maxlen:
+                self._fresh_overflowed = True
+            self._fresh.append(stored.event)
+        if result.stored:
+            self.changed.set()
         return result
 
     def take_fresh(self) -> tuple[list[Event], bool]:
