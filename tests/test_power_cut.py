@@ -114,7 +114,8 @@ def test_a_hundred_power_cuts_lose_no_committed_event_and_reuse_no_seq(tmp_path:
     from bench.power_cut import run_harness
 
     result = run_harness(kills=100, workdir=tmp_path, seed=7, say=False)
-    assert len(result.committed) > 500  # the cuts landed while events were flowing
+    assert len(result.committed) > 150  # the cuts landed while events were flowing
+    assert result.queued_delivered > 100  # telemetry groups were written between the cuts
     assert result.lost == []
     assert result.seq_changed == []
     assert result.seq_reused == []

@@ -120,8 +120,9 @@ class EventCommitter:
     async def write_groups_forever(self) -> None:
         """Write the queued telemetry whenever its group is due."""
         while True:
+            check = min(_GROUP_CHECK_S, self.group_s) if self.group_s > 0 else _GROUP_CHECK_S
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._group_wanted.wait(), _GROUP_CHECK_S)
+                await asyncio.wait_for(self._group_wanted.wait(), check)
             self._group_wanted.clear()
             if self.group_due(self.clock.monotonic()):
                 await self.write_group()
