@@ -264,7 +264,9 @@ def _print_status(st: dict[str, Any]) -> None:
         f"({st['outbox']['pending_bytes']} bytes)  last seq {st['outbox']['last_seq']}"
     )
     if st["outbox"].get("queued_telemetry"):
-        print(f"        {st['outbox']['queued_telemetry']} telemetry queued for the next group write")
+        print(
+            f"        {st['outbox']['queued_telemetry']} telemetry queued for the next group write"
+        )
     if st["outbox"].get("held"):
         held = st["outbox"]["held"]
         print(f"        {len(held)} refused by the disk, held in memory: {', '.join(held)}")

@@ -11,18 +11,27 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+from gpiozero.pins.mock import MockFactory
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hub.app import Hub
 from hub.clock import FakeClock
+from hub.config import parse_config
 from hub.event import Draft, Priority
+from hub.reading import Reading
+from hub.sensors.gpio import OK_BUTTON
 from hub.services import committer as committer_module
 from hub.services.committer import EventCommitter
+from hub.sim.broker import Mosquitto
 from hub.store.outbox import AsyncOutbox, Outbox
 from hub.tasks import Tasks
+from tests.conftest import hub_raw
 from tests.fuzzing import examples
+from tests.helpers import Collector
 
 GROUP_S = 300.0
+STRAP = "A4:C1:38:0D:2E:11"  # a heart-rate strap (GATT)
 
 
 def draft(kind: str, clock: FakeClock, pad: int = 0) -> Draft:
@@ -246,3 +255,33 @@ async def test_a_cut_anywhere_loses_only_queued_telemetry_and_reuses_no_seq(
                 assert len(set(on_disk.values())) == len(on_disk)  # no seq given twice
         finally:
             await outbox.close()
+
+
+# -- in a running hub --------------------------------------------------------------------
+
+
+async def test_a_hubs_vitals_and_their_events_wait_for_the_group_and_then_reach_the_centre(
+    broker: Mosquitto, collector: Collector, tmp_path: Path
+) -> None:
+    clock = FakeClock()
+    raw = hub_raw(tmp_path / "data", broker.port, outbox={"telemetry_group_s": GROUP_S})
+    hub = Hub(parse_config(raw), pin_factory=MockFactory(), local_raw=raw, clock=clock)
+    await hub.start()
+    try:
+        await hub.devices.pair(STRAP, "wearable")
+        for bpm in (68, 70, 72):
+            await hub.readings.handle_reading(Reading(STRAP, "gatt", "heart_rate", {"bpm": bpm}))
+        clock.advance(600)
+        await hub.archive.archive_now()  # the bucket is finished: queued with its event
+        await hub.readings.handle_button(Reading(OK_BUTTON, "gpio", "button", {"action": "press"}))
+        [checkin] = await collector.wait_event("checkin")  # a warning: at once
+        assert (await hub.archive.query(1))["vitals"] == []  # not on the card yet
+        assert collector.events("vital") == []
+        assert (await hub.report.status())["outbox"]["queued_telemetry"] == 1
+        clock.advance(GROUP_S)  # the group writer (every second) finds it due
+        [vital] = await collector.wait_event("vital")
+        assert vital["data"]["mean"] == 70.0 and vital["seq"] == checkin["seq"] + 1
+        [row] = (await hub.archive.query(1))["vitals"]
+        assert (row["n"], row["mean"]) == (3, 70.0)
+    finally:
+        await hub.stop()

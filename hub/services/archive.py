@@ -51,7 +51,13 @@ class HealthArchive:
         if not buckets:
             return
         keep_before = int(now - self.running.cfg.health.keep_days * 86400)
-        await self.outbox.store_vitals(buckets, keep_before)
+        if self.events.group_s > 0 and not everything:
+            # Written with the telemetry group, with the `vital` events made of them: one
+            # SD-card write for both (hub/services/committer.py); a crash before it loses
+            # them as it loses the queued telemetry.
+            self.events.queue_vitals(buckets, keep_before)
+        else:
+            await self.outbox.store_vitals(buckets, keep_before)
         if everything:
             return  # stopping: the archive has them; no telemetry from a dying hub
         for bucket in buckets:

@@ -9,15 +9,16 @@ in a `fault` event, at most every _FAULT_EVERY_S.
 Telemetry nobody waits on (priority 2 through `commit_unless_full`: motion and door
 reports, vital-sign summaries) is written in groups: queued in memory and stored in one
 forced transaction `outbox.telemetry_group_s` after the first of the group (or once
-_GROUP_LIMIT are queued). On an SD card a transaction costs about the same whatever it
-holds (its pages, the WAL frames, the file system's journal), so one write per group
-instead of one per event is what keeps the card's wear down (bench/README.md, "SD card
-writes"). Alarms, warnings (a check-in among them) and anything a caller waits on are
-committed at once, each in its own forced transaction, exactly as before; the group
-never delays them. What a power cut, a crash or kill -9 can lose is the queued telemetry
-alone, at most one group period of it; it had no seq yet and had not left the hub (the
-uplink sends only what is in the outbox), so nothing the centre saw is lost and no seq
-is given twice. A clean stop writes the queue.
+_GROUP_LIMIT are queued), with the health-archive buckets finished meanwhile. On an SD
+card a transaction costs about the same whatever it holds (its pages, the WAL frames,
+the file system's journal), so one write per group instead of one per event is what
+keeps the card's wear down (bench/README.md, "SD card writes"). Alarms, warnings (a
+check-in among them) and anything a caller waits on are committed at once, each in its
+own forced transaction, exactly as before; the group never delays them. What a power
+cut, a crash or kill -9 can lose is what is queued, at most one group period of it; the
+queued telemetry had no seq yet and had not left the hub (the uplink sends only what is
+in the outbox), so nothing the centre saw is lost and no seq is given twice. A clean
+stop writes the queue.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from collections.abc import Callable
 from hub.clock import Clock
 from hub.errors import StoreError
 from hub.event import Draft, Event, Priority
+from hub.store.health import Bucket
 from hub.store.held import HeldEvents, Landed
 from hub.store.outbox import AsyncOutbox, CommitResult
 from hub.tasks import Tasks
@@ -57,6 +59,8 @@ class EventCommitter:
         # Telemetry is written in groups at most this often (0: each at once).
         self.group_s = group_s
         self._queued: list[Draft] = []
+        self._vitals: list[Bucket] = []  # health-archive buckets, written with the group
+        self._vitals_keep_before = 0
         self._queued_since: float | None = None  # monotonic: when the oldest was queued
         self._group_wanted = asyncio.Event()
         # What the outbox refused (a failing SD card), stored again before anything else.
@@ -100,11 +104,19 @@ class EventCommitter:
 
     def queue(self, draft: Draft) -> None:
         """Queue a telemetry draft for the next group write."""
-        if not self._queued:
+        if self._queued_since is None:
             self._queued_since = self.clock.monotonic()
         self._queued.append(draft)
         if len(self._queued) >= _GROUP_LIMIT:
             self._group_wanted.set()
+
+    def queue_vitals(self, buckets: list[Bucket], keep_before: int) -> None:
+        """Queue health-archive buckets for the next group write (the `vital` events made
+        of them are queued as telemetry): one SD-card write for both."""
+        if self._queued_since is None:
+            self._queued_since = self.clock.monotonic()
+        self._vitals.extend(buckets)
+        self._vitals_keep_before = keep_before
 
     @property
     def queued(self) -> int:
@@ -113,7 +125,7 @@ class EventCommitter:
 
     def group_due(self, now: float) -> bool:
         """Whether the queued telemetry is to be written now (monotonic `now`)."""
-        if not self._queued or self._queued_since is None:
+        if self._queued_since is None:
             return False
         return len(self._queued) >= _GROUP_LIMIT or now - self._queued_since >= self.group_s
 
@@ -134,14 +146,21 @@ class EventCommitter:
         did); so is the whole group when the disk refuses it: telemetry is not held.
         """
         drafts, self._queued, self._queued_since = self._queued, [], None
-        if not drafts:
+        buckets, self._vitals = self._vitals, []
+        if not drafts and not buckets:
             return
         if self.held:
             await self.held.flush()  # refused earlier: stored before what came after
+        vitals = (buckets, self._vitals_keep_before) if buckets else None
         try:
-            result = await self.outbox.commit_group(drafts)
+            result = await self.outbox.commit_group(drafts, vitals)
         except StoreError as exc:
-            _LOGGER.warning("%d telemetry events not stored: %s", len(drafts), exc)
+            _LOGGER.warning(
+                "%d telemetry events and %d vital-sign buckets not stored: %s",
+                len(drafts),
+                len(buckets),
+                exc,
+            )
             return
         for draft, why in result.refused:
             _LOGGER.warning("%s not stored: %s", draft.kind, why)

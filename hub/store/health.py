@@ -117,19 +117,25 @@ def store_buckets(db: sqlite3.Connection, buckets: list[Bucket], keep_before: in
     """Write buckets and forget those older than `keep_before` (one transaction)."""
     db.execute("BEGIN IMMEDIATE")
     try:
-        db.executemany(
-            "INSERT INTO vitals (bucket, device, measure, n, mean, min, max) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(bucket, device, measure) DO UPDATE SET "
-            "mean = (mean * n + excluded.mean * excluded.n) / (n + excluded.n), "
-            "n = n + excluded.n, min = MIN(min, excluded.min), max = MAX(max, excluded.max)",
-            [b.row() for b in buckets],
-        )
-        db.execute("DELETE FROM vitals WHERE bucket < ?", (keep_before,))
+        write_buckets(db, buckets, keep_before)
         db.execute("COMMIT")
     except BaseException:
         if db.in_transaction:
             db.execute("ROLLBACK")
         raise
+
+
+def write_buckets(db: sqlite3.Connection, buckets: list[Bucket], keep_before: int) -> None:
+    """Write buckets and forget those older than `keep_before`, in the caller's transaction
+    (the outbox's telemetry group writes them with its events)."""
+    db.executemany(
+        "INSERT INTO vitals (bucket, device, measure, n, mean, min, max) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(bucket, device, measure) DO UPDATE SET "
+        "mean = (mean * n + excluded.mean * excluded.n) / (n + excluded.n), "
+        "n = n + excluded.n, min = MIN(min, excluded.min), max = MAX(max, excluded.max)",
+        [b.row() for b in buckets],
+    )
+    db.execute("DELETE FROM vitals WHERE bucket < ?", (keep_before,))
 
 
 def query(db: sqlite3.Connection, since: int) -> list[dict[str, Any]]:

@@ -87,6 +87,10 @@ class CommitResult:
     disk_full: bool = False  # the disk filled up and space had to be freed
 
 
+# Health-archive buckets to write, and the archive's horizon (epoch s): older ones go.
+VitalsWrite = tuple[list[health.Bucket], int]
+
+
 @dataclass(frozen=True)
 class GroupResult:
     """What a group commit stored, and the drafts the bound refused (with why)."""
@@ -189,16 +193,17 @@ class Outbox:
         )
         return CommitResult(event, shed), len(body) - freed
 
-    def commit_group(self, drafts: list[Draft]) -> GroupResult:
+    def commit_group(self, drafts: list[Draft], vitals: VitalsWrite | None = None) -> GroupResult:
         """Store many drafts in one forced transaction: one SD-card write for the group.
 
         Each draft gets the next seq in list order. A draft the bound refuses (the
         outbox full of alarms and warnings) is left out of the group and reported in
-        `refused`; the others are stored. On a full disk, space is freed as `commit`
-        does and the group is tried once more.
+        `refused`; the others are stored. `vitals` (health-archive buckets and the
+        archive's horizon) are written in the same transaction. On a full disk, space is
+        freed as `commit` does and the group is tried once more.
         """
         try:
-            return self._group_once(drafts)
+            return self._group_once(drafts, vitals)
         except sqlite3.OperationalError as exc:
             if "full" not in str(exc).lower():
                 raise StoreError(f"cannot commit {len(drafts)} events: {exc}") from exc
@@ -207,14 +212,14 @@ class Outbox:
             raise StoreError(f"cannot commit {len(drafts)} events: {exc}") from exc
         try:
             self._shed_for_disk(min((d.priority for d in drafts), default=Priority.TELEMETRY))
-            result = self._group_once(drafts)
+            result = self._group_once(drafts, vitals)
         except sqlite3.Error as exc:
             raise StoreError(f"disk full: cannot commit {len(drafts)} events: {exc}") from exc
         return GroupResult(
             [CommitResult(r.event, r.shed, disk_full=True) for r in result.stored], result.refused
         )
 
-    def _group_once(self, drafts: list[Draft]) -> GroupResult:
+    def _group_once(self, drafts: list[Draft], vitals: VitalsWrite | None) -> GroupResult:
         stored: list[CommitResult] = []
         refused: list[tuple[Draft, StoreError]] = []
         added = 0
@@ -233,6 +238,8 @@ class Outbox:
                     stored.append(result)
                     added += grew
                 self._db.execute("RELEASE draft")
+            if vitals is not None:
+                health.write_buckets(self._db, *vitals)
             self._db.execute("COMMIT")
         except BaseException:
             if self._db.in_transaction:
@@ -457,9 +464,12 @@ class AsyncOutbox:
         self.changed.set()
         return result
 
-    async def commit_group(self, drafts: list[Draft]) -> GroupResult:
-        """Store many drafts in one forced transaction; returns once on disk."""
-        result = await self._run(self.sync.commit_group, drafts)
+    async def commit_group(
+        self, drafts: list[Draft], vitals: VitalsWrite | None = None
+    ) -> GroupResult:
+        """Store many drafts (and health-archive buckets) in one forced transaction;
+        returns once on disk."""
+        result = await self._run(self.sync.commit_group, drafts, vitals)
         for stored in result.stored:
             if len(self._fresh) == self._fresh.maxlen:
                 self._fresh_overflowed = True
