@@ -5,7 +5,7 @@ driver thread feeds it simulated device events and SOS alarms through the contro
 socket. An alarm or warning counts as *committed* when the hub's reply arrives with its
 seq (the hub replies only after the forced SQLite commit returns: on disk, power loss
 included). Telemetry is answered "queued", without a seq: it is written in the next
-group (hub/services/committer.py; the harness sets the group period to 0.2 s so groups
+group (hub/services/committer.py; the harness sets the group period to 0.05 s so groups
 are written, and cut, all through the run); a kill may lose it, and that is the
 documented price, so it is not counted as committed. After every kill the hub is
 restarted. At the end the hub drains and a persistent MQTT subscriber (the cloud's side)
@@ -132,7 +132,7 @@ pin_factory = "mock"
 [voice]
 prompts = false
 [outbox]
-telemetry_group_s = 0.2
+telemetry_group_s = 0.05
 """)
 
 
