@@ -5,6 +5,9 @@ WAL is on disk, so an event reported committed survives kill -9 and power loss.
 `commit_group` stores many events in one such transaction: telemetry is grouped by the
 committer (hub/services/committer.py) because on an SD card each transaction costs
 about as much as the next whatever it holds (bench/README.md, "SD card writes").
+Either way a seq is handed out only inside a forced transaction, and the uplink sends
+only rows of this file, so a power cut can never take back a seq that left the hub:
+telemetry waiting for its group has no seq yet.
 
 One table holds both the outbox (rows not yet sent) and the event log (recent sent
 rows kept for `pingan-hub events`); a partial index over unsent rows keeps "next to
