@@ -74,8 +74,8 @@ async def hub_path(port: int, workdir: Path, n: int) -> tuple[list[float], list[
             sent_at[alarm.id] = time.perf_counter()
         state_changed.set()
 
+    await hub.start()  # the alarm service exists from here (hub/services/alarms.py)
     hub.alarms.listeners.append(listener)
-    await hub.start()
     await hub.uplink.connected.wait()
     to_puback: list[float] = []
     to_centre: list[float] = []
