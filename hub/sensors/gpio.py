@@ -175,9 +175,7 @@ class Indicators:
             on_s, off_s, times = output
             device.on()  # the first state at once, whatever the loop does next
             try:
-                task = asyncio.get_running_loop().create_task(
-                    _blink(device, on_s, off_s, times)
-                )
+                task = asyncio.get_running_loop().create_task(_blink(device, on_s, off_s, times))
             except RuntimeError:  # no loop (a tool outside the hub): left steady on
                 return
             self._blinks.append(task)
