@@ -24,11 +24,13 @@ from hub.web.pictures import (
     WeekActivity,
     activity_strip,
     away_spans,
+    blood_pressure_chart,
     daily_vitals,
     routine_strip,
     signs_from_routine,
     usual_wake_from_routine,
     vital_chart,
+    vital_pictures,
 )
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -448,3 +450,75 @@ def test_a_chart_without_readings_says_so() -> None:
     assert_offline_safe(picture)
     assert picture.summary == "近 7 天没有心率数据。"
     assert [el for el in parse(picture).iter() if el.get("data-day")] == []
+
+
+def test_the_archive_folded_per_hour_gives_the_same_days_as_its_buckets() -> None:
+    import sqlite3
+
+    from bench.family_data import generate
+    from hub.store import health
+
+    data = generate(10, NOW, TZ)
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    db.executescript(health.SCHEMA)
+    health.store_buckets(db, data.buckets, keep_before=0)
+    since = int(at(TODAY - timedelta(days=7), 0).timestamp())
+    raw, hourly = health.query(db, since), health.hourly(db, since)
+    assert len(hourly) < len(raw) / 10  # what the page carries: a few rows an hour
+    for measure in ("bpm", "spo2_pct", "systolic_mmhg"):
+        by_bucket, by_hour = daily_vitals(raw, measure, TZ), daily_vitals(hourly, measure, TZ)
+        assert [(d.day, d.low, d.high) for d in by_hour] == [
+            (d.day, d.low, d.high) for d in by_bucket
+        ]
+        assert [d.mean for d in by_hour] == pytest.approx([d.mean for d in by_bucket], abs=0.11)
+    assert [d.low for d in daily_vitals(hourly, "bpm", TZ)] == [
+        data.hr_by_day[d][0] for d in sorted(data.hr_by_day) if d >= TODAY - timedelta(days=7)
+    ]
+
+
+def test_heart_rate_counts_an_oximeter_pulse_as_well_as_a_band() -> None:
+    midnight = int(at(TODAY, 0).timestamp())
+    rows: list[dict[str, object]] = [
+        {"bucket": midnight, "measure": "bpm", "n": 1, "mean": 70.0, "min": 70, "max": 70},
+        {"bucket": midnight, "measure": "pulse_bpm", "n": 1, "mean": 90.0, "min": 90, "max": 90},
+    ]
+    assert daily_vitals(rows, ("bpm", "pulse_bpm"), TZ) == [DailyVital(TODAY, 70, 80.0, 90)]
+
+
+def test_blood_pressure_chart_draws_both_pressures_and_says_which_went_high() -> None:
+    systolic = [DailyVital(d, 120, 130, 150 if d != WEEK[2] else 185) for d in WEEK]
+    diastolic = [DailyVital(d, 70, 80, 95) for d in WEEK if d != WEEK[6]]
+    picture = blood_pressure_chart(
+        systolic,
+        diastolic,
+        clock_at(NOW),
+        TZ,
+        systolic_limits=VitalLimits(low=90, high=180),
+        diastolic_limits=VitalLimits(high=110),
+    )
+    assert_offline_safe(picture)
+    root = parse(picture)
+    bars = [el for el in root.iter() if el.get("data-series")]
+    assert [el.get("data-series") for el in bars].count("systolic") == 7
+    assert [el.get("data-series") for el in bars].count("diastolic") == 6
+    assert {el.get("data-limit") for el in root.iter() if el.get("data-limit")} == {
+        "90",
+        "110",
+        "180",
+    }
+    assert picture.summary == (
+        "近 7 天血压：收缩压 120–185，舒张压 70–95 mmHg，收缩压有 1 天高于 180。"
+    )
+
+
+def test_vital_pictures_use_the_configured_thresholds() -> None:
+    from hub.care.config import VitalThresholds
+
+    pictures = vital_pictures([], VitalThresholds(hr_high_bpm=120), clock_at(NOW), TZ)
+    assert [p.summary for p in pictures] == [
+        "近 7 天没有心率数据。",
+        "近 7 天没有血氧数据。",
+        "近 7 天没有血压数据。",
+    ]
+    limits = {el.get("data-limit") for el in parse(pictures[0]).iter() if el.get("data-limit")}
+    assert limits == {"40", "120"}

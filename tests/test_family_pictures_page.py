@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from bench.family_data import generate
 from hub.app import Hub
 from hub.sim.broker import Mosquitto
 from hub.web.server import WebServer
@@ -51,3 +52,61 @@ async def test_the_family_page_draws_the_week_from_the_learned_routine(
     assert rows == [(today - timedelta(days=n)).isoformat() for n in range(6, -1, -1)]
     assert svg.get("aria-label") == "本周起床比平常晚（约 08:00，平常 06:30）。"
     assert "<script" not in html[start:end]
+
+
+def svgs(html: str) -> list[ET.Element]:
+    """Every inline SVG of a page, parsed."""
+    found: list[ET.Element] = []
+    start = html.find("<svg")
+    while start >= 0:
+        end = html.index("</svg>", start) + len("</svg>")
+        found.append(ET.fromstring(html[start:end]))
+        start = html.find("<svg", end)
+    return found
+
+
+def titled(pictures: list[ET.Element], title: str) -> ET.Element:
+    """The picture whose <title> is `title`."""
+    for svg in pictures:
+        el = svg.find("{http://www.w3.org/2000/svg}title")
+        if el is not None and el.text == title:
+            return svg
+    raise AssertionError(f"no picture titled {title}")
+
+
+async def test_the_family_page_charts_her_vital_signs_of_the_week_with_the_limits(
+    web: tuple[Hub, WebServer, TestClient[Any, Any]],
+) -> None:
+    hub, server, client = web
+    tz = hub.care.engine.tz
+    data = generate(30, hub.clock.now(), tz)
+    await hub.outbox.store_vitals(data.buckets, keep_before=0)
+    await login(client, server.access.family_pin)
+    db = hub.outbox.sync._db
+    changes = db.total_changes
+    html = await (await client.get("/family")).text()
+    assert db.total_changes == changes  # nothing written to the disk for a view
+    pictures = svgs(html)
+    today = hub.clock.now().astimezone(tz).date()
+    week = [today - timedelta(days=n) for n in range(6, -1, -1)]
+    heart = titled(pictures, "心率")
+    assert [el.get("data-day") for el in heart.iter() if el.get("data-day")] == [
+        d.isoformat() for d in week
+    ]
+    low = min(data.hr_by_day[d][0] for d in week)
+    high = max(data.hr_by_day[d][1] for d in week)
+    label = heart.get("aria-label") or ""
+    assert label.startswith(f"近 7 天心率 {low:g}–{high:g} 次/分，平均 "), label
+    assert label.endswith("都在正常范围内。")
+    assert {el.get("data-limit") for el in heart.iter() if el.get("data-limit")} == {"40", "130"}
+    spo2 = titled(pictures, "血氧")
+    assert {el.get("data-limit") for el in spo2.iter() if el.get("data-limit")} == {"90", "88"}
+    pressure = titled(pictures, "血压")
+    assert {el.get("data-limit") for el in pressure.iter() if el.get("data-limit")} == {
+        "90",
+        "110",
+        "180",
+    }
+    series = {el.get("data-series") for el in pressure.iter() if el.get("data-series")}
+    assert series == {"systolic", "diastolic"}
+    assert (pressure.get("aria-label") or "").startswith("近 7 天血压：收缩压 ")

@@ -18,6 +18,7 @@ from hub.config import Config, WebSection
 from hub.errors import HubError
 from hub.sensors.radar_source import RadarSource
 from hub.services.alarms import AlarmService
+from hub.services.archive import HealthArchive
 from hub.services.committer import EventCommitter
 from hub.services.devices import DeviceAdmin
 from hub.services.family import FamilyEscalation
@@ -59,6 +60,8 @@ class HubParts(Protocol):
     def devices(self) -> DeviceAdmin: ...
     @property
     def alarms(self) -> AlarmService: ...
+    @property
+    def archive(self) -> HealthArchive: ...
     @property
     def events(self) -> EventCommitter: ...
     @property

@@ -132,25 +132,30 @@ class SurveyPages:
         )
         return {"family": fragment}
 
-    def family_pictures(self, lang: str) -> list[str]:
-        """The family page's pictures, from memory only (the care engine's learned routine):
-        no database query and no write per view."""
+    async def family_pictures(self, lang: str) -> list[str]:
+        """The family page's pictures: the week's activity strip from the care engine's
+        learned routine (memory), the vital-sign charts from the health archive (one hourly
+        range query of the last 7 days on the outbox's database thread, kept in memory
+        until the archive's next write). Nothing is written per view."""
         care = getattr(self.hub, "care", None)
         if care is None:
             return []
         # Imported here, as the pages are: the hub loads it at the first family view.
         from hub.care.routine import SLOT_MIN
-        from hub.web.pictures import routine_strip
+        from hub.web.pictures import VITAL_DAYS, routine_strip, vital_pictures
 
         engine = care.engine
-        strip = routine_strip(engine.routine.days, SLOT_MIN, self.hub.clock, engine.tz, lang=lang)
-        return [strip.svg]
+        clock = self.hub.clock
+        strip = routine_strip(engine.routine.days, SLOT_MIN, clock, engine.tz, lang=lang)
+        rows = await self.hub.archive.hourly(VITAL_DAYS)
+        vitals = vital_pictures(rows, self.hub.cfg.care.vitals, clock, engine.tz, lang=lang)
+        return [strip.svg, *(p.svg for p in vitals)]
 
     async def _family_page(self, request: web.Request) -> web.StreamResponse:
         session = self.kit.need(request, None)
         lang = self.kit.lang_of(request)
         parts = await self.family_fragments(lang, session.csrf)
-        body = pages.family_body(parts["family"], self.family_pictures(lang))
+        body = pages.family_body(parts["family"], await self.family_pictures(lang))
         return self.kit.page(
             request, session, "family_title", body, tab="family", live="/live/family"
         )
