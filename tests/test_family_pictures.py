@@ -3,7 +3,9 @@ shows the rows and marks of the data it is given, and its sentence says what the
 
 from __future__ import annotations
 
+import json
 import random
+import statistics
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -26,7 +28,9 @@ from hub.web.pictures import (
     away_spans,
     blood_pressure_chart,
     daily_vitals,
+    day_routines,
     routine_strip,
+    routine_trend,
     signs_from_routine,
     usual_wake_from_routine,
     vital_chart,
@@ -522,3 +526,84 @@ def test_vital_pictures_use_the_configured_thresholds() -> None:
     ]
     limits = {el.get("data-limit") for el in parse(pictures[0]).iter() if el.get("data-limit")}
     assert limits == {"40", "120"}
+
+
+def split_as_the_hub_keeps(profile: dict[str, list[int]]) -> tuple[dict, dict]:
+    """The routine's 15-day profile and, for older days, its history of day summaries."""
+    from hub.care.routine import day_summary
+
+    cutoff = (TODAY - timedelta(days=15)).isoformat()
+    days = {k: v for k, v in profile.items() if k >= cutoff}
+    history = {k: day_summary(v) for k, v in profile.items() if k < cutoff}
+    return days, history
+
+
+def test_trend_draws_thirty_days_and_says_a_late_morning_against_her_usual_band() -> None:
+    from bench.family_data import generate
+
+    data = generate(32, NOW, TZ, late_days=2)  # yesterday and today about 08:00
+    days, history = split_as_the_hub_keeps(data.profile)
+    kept = day_routines(days, history, 5)
+    picture = routine_trend(kept, TODAY - timedelta(days=14), clock_at(NOW), TZ)
+    assert_offline_safe(picture)
+    root = parse(picture)
+    shown = [TODAY - timedelta(days=n) for n in range(30, 0, -1)]  # today is not over
+    assert [el.get("data-day") for el in root.iter() if el.get("data-day")] == [
+        d.isoformat() for d in shown
+    ]
+    assert {el.get("data-band") for el in root.iter() if el.get("data-band")} == {
+        "activity",
+        "bed",
+        "wake",
+    }
+    sleeps = [el for el in root.iter() if el.get("data-mark") == "sleep"]
+    assert len(sleeps) == 30
+    yesterday = shown[-1]
+    assert sleeps[-1].get("data-wake") == _hhmm(data.wake_min[yesterday] // 5 * 5)
+    # Only one day is beyond the band: the odd day the band leaves out is the other.
+    assert "1 天起床比平常晚" in picture.summary
+    hours = statistics.fmean(len(set(data.profile[d.isoformat()])) * 5 for d in shown) / 60
+    assert f"每天活动约 {hours:.1f} 小时" in picture.summary
+    assert "集线器有" not in picture.summary  # all 30 days are kept
+
+
+def _hhmm(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def test_trend_says_how_many_days_the_hub_has_and_draws_no_more() -> None:
+    from bench.family_data import generate
+
+    data = generate(10, NOW, TZ)
+    picture = routine_trend(
+        day_routines(data.profile, {}, 5), TODAY - timedelta(days=14), clock_at(NOW), TZ
+    )
+    root = parse(picture)
+    assert len([el for el in root.iter() if el.get("data-mark") == "activity"]) == 9
+    assert picture.summary.startswith("近 30 天中集线器有 9 天的记录，每天活动约 ")
+    assert "都在平常范围内" in picture.summary  # 9 learned days: a band exists
+
+
+def test_trend_without_days_says_so() -> None:
+    picture = routine_trend([], TODAY - timedelta(days=14), clock_at(NOW), TZ, lang="en")
+    assert picture.summary == "No activity kept for the last 30 days."
+    assert [el for el in parse(picture).iter() if el.get("data-band")] == []
+
+
+def test_the_routine_keeps_a_summary_of_each_day_it_forgets_for_thirty_days() -> None:
+    from hub.care.config import CareConfig
+    from hub.care.routine import HISTORY_DAYS, RoutineCheck
+
+    routine = RoutineCheck(CareConfig())
+    for n in range(45, -1, -1):
+        day = TODAY - timedelta(days=n)
+        for hh, mm in ((2, 10), (6, 30), (6, 35), (21, 40)):
+            routine.on_sign(at(day, hh, mm))
+    assert len(routine.days) == 16
+    assert min(routine.history) == (TODAY - timedelta(days=HISTORY_DAYS)).isoformat()
+    assert max(routine.history) == (TODAY - timedelta(days=16)).isoformat()
+    # 4 active slots; up at 06:30 (slot 78: the 02:10 visit is before 04:00); last 21:40.
+    assert set(map(tuple, routine.history.values())) == {(4, 78, 260)}
+    again = RoutineCheck(CareConfig())
+    again.restore(json.loads(json.dumps(routine.to_dict())))
+    assert again.history == routine.history

@@ -52,6 +52,9 @@ async def test_the_family_page_draws_the_week_from_the_learned_routine(
     assert rows == [(today - timedelta(days=n)).isoformat() for n in range(6, -1, -1)]
     assert svg.get("aria-label") == "本周起床比平常晚（约 08:00，平常 06:30）。"
     assert "<script" not in html[start:end]
+    # The 30-day trend draws the days the hub keeps (today is not over) and says so.
+    trend = titled(svgs(html), "近 30 天每天活动（小时）")
+    assert (trend.get("aria-label") or "").startswith("近 30 天中集线器有 14 天的记录，")
 
 
 def svgs(html: str) -> list[ET.Element]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -134,22 +135,32 @@ class SurveyPages:
 
     async def family_pictures(self, lang: str) -> list[str]:
         """The family page's pictures: the week's activity strip from the care engine's
-        learned routine (memory), the vital-sign charts from the health archive (one hourly
+        learned routine (memory), the 30-day trend from the routine's profile and history
+        (memory), the vital-sign charts from the health archive (one hourly
         range query of the last 7 days on the outbox's database thread, kept in memory
         until the archive's next write). Nothing is written per view."""
         care = getattr(self.hub, "care", None)
         if care is None:
             return []
         # Imported here, as the pages are: the hub loads it at the first family view.
-        from hub.care.routine import SLOT_MIN
-        from hub.web.pictures import VITAL_DAYS, routine_strip, vital_pictures
+        from hub.care.routine import ROUTINE_DAYS, SLOT_MIN
+        from hub.web.pictures import (
+            VITAL_DAYS,
+            day_routines,
+            routine_strip,
+            routine_trend,
+            vital_pictures,
+        )
 
         engine = care.engine
-        clock = self.hub.clock
-        strip = routine_strip(engine.routine.days, SLOT_MIN, clock, engine.tz, lang=lang)
+        clock, tz, routine = self.hub.clock, engine.tz, engine.routine
+        strip = routine_strip(routine.days, SLOT_MIN, clock, tz, lang=lang)
+        learned_from = clock.now().astimezone(tz).date() - timedelta(days=ROUTINE_DAYS)
+        kept = day_routines(routine.days, routine.history, SLOT_MIN)
+        trend = routine_trend(kept, learned_from, clock, tz, lang=lang)
         rows = await self.hub.archive.hourly(VITAL_DAYS)
-        vitals = vital_pictures(rows, self.hub.cfg.care.vitals, clock, engine.tz, lang=lang)
-        return [strip.svg, *(p.svg for p in vitals)]
+        vitals = vital_pictures(rows, self.hub.cfg.care.vitals, clock, tz, lang=lang)
+        return [strip.svg, trend.svg, *(p.svg for p in vitals)]
 
     async def _family_page(self, request: web.Request) -> web.StreamResponse:
         session = self.kit.need(request, None)
