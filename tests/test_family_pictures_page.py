@@ -113,3 +113,8 @@ async def test_the_family_page_charts_her_vital_signs_of_the_week_with_the_limit
     series = {el.get("data-series") for el in pressure.iter() if el.get("data-series")}
     assert series == {"systolic", "diastolic"}
     assert (pressure.get("aria-label") or "").startswith("近 7 天血压：收缩压 ")
+    # The week's words (周报) above the pictures say the same heart rate.
+    weekly = html[html.index('id="weekly"') :]
+    weekly = weekly[: weekly.index("</div>")]
+    assert "周报" in weekly
+    assert f"近 7 天：没有活动记录，心率 {low:g}-{high:g}，血氧最低 " in weekly

@@ -81,6 +81,8 @@ class HealthArchive:
         cached = self._hourly
         if cached is not None and cached[0] == since:
             return cached[1]
+        if cached is not None and cached[0] < since:  # a longer view holds this one
+            return [row for row in cached[1] if row["bucket"] >= since]
         rows = await self.outbox.vitals_hourly(since)
         self._hourly = (since, rows)
         return rows

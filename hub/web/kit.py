@@ -24,6 +24,7 @@ from hub.services.devices import DeviceAdmin
 from hub.services.family import FamilyEscalation
 from hub.services.readings import ReadingPipeline
 from hub.services.speech import SpeechService
+from hub.services.weekly import WeeklySummary
 from hub.sync.uplink import Uplink
 from hub.web.access import Role, Session
 
@@ -74,6 +75,8 @@ class HubParts(Protocol):
     def speech(self) -> SpeechService: ...
     @property
     def radars(self) -> dict[str, RadarSource]: ...
+    @property
+    def weekly(self) -> WeeklySummary: ...
 
 
 class PageKit(Protocol):

@@ -166,7 +166,9 @@ class SurveyPages:
         session = self.kit.need(request, None)
         lang = self.kit.lang_of(request)
         parts = await self.family_fragments(lang, session.csrf)
-        body = pages.family_body(parts["family"], await self.family_pictures(lang))
+        pictures = await self.family_pictures(lang)
+        weekly = await self.hub.weekly.page_text() if getattr(self.hub, "care", None) else ""
+        body = pages.family_body(parts["family"], pictures, lang=lang, weekly=weekly)
         return self.kit.page(
             request, session, "family_title", body, tab="family", live="/live/family"
         )
