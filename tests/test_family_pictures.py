@@ -607,3 +607,17 @@ def test_the_routine_keeps_a_summary_of_each_day_it_forgets_for_thirty_days() ->
     again = RoutineCheck(CareConfig())
     again.restore(json.loads(json.dumps(routine.to_dict())))
     assert again.history == routine.history
+
+
+def test_trend_says_less_active_only_an_hour_below_her_usual_band() -> None:
+    from hub.web.pictures import DayRoutine
+
+    days = [TODAY - timedelta(days=n) for n in range(20, 0, -1)]
+    active = {d: 600 + (n % 3) * 10 for n, d in enumerate(days)}  # 10:00-10:20 a day
+    active[days[-1]] = 400  # yesterday: 6:40, more than an hour below
+    active[days[-2]] = 560  # the day before: 9:20, just below the band: ordinary
+    kept = [DayRoutine(d, active[d], 6 * 60 + 30, 21 * 60 + 30) for d in days]
+    picture = routine_trend(kept, TODAY - timedelta(days=14), clock_at(NOW), TZ)
+    assert "1 天比平常少" in picture.summary
+    assert picture.summary.startswith("近 30 天中集线器有 20 天的记录，")
+    assert "通常 21:30 睡、06:30 起" in picture.summary

@@ -876,6 +876,10 @@ def vital_pictures(
 TREND_DAYS = 30
 # Below this many learned days there is no band: "usual" is not known yet.
 BAND_MIN_DAYS = 5
+# A day is said to be less active than usual below the band by more than this, and a
+# morning later than usual beyond it by more than WAKE_SAME_MIN: an ordinary day just
+# outside a 14-day band is not news for the family.
+ACTIVE_MARGIN_H = 1.0
 # The sleep panel's hours: 18:00 on top to 12:00 the next day at the bottom.
 SLEEP_FROM_MIN, SLEEP_TO_MIN = 18 * 60, 36 * 60
 
@@ -998,11 +1002,19 @@ def routine_trend(
             f'text-anchor="end">{minute // 60 % 24}</text>'
         )
 
+    edges: list[str] = []  # drawn over the bars, so a band behind a bar is still seen
+
     def band(kind: str, y_top: float, y_bottom: float) -> None:
+        y0, y1_ = min(y_top, y_bottom), max(y_top, y_bottom)
         parts.append(
-            f'<rect data-band="{kind}" x="{left}" y="{min(y_top, y_bottom):.1f}" '
-            f'width="{right - left}" height="{max(abs(y_bottom - y_top), 1):.1f}" '
+            f'<rect data-band="{kind}" x="{left}" y="{y0:.1f}" '
+            f'width="{right - left}" height="{max(y1_ - y0, 1):.1f}" '
             f'fill="{COLOURS["band"]}" fill-opacity="0.12"/>'
+        )
+        edges.extend(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" '
+            f'stroke="{COLOURS["band"]}" stroke-width="1" stroke-dasharray="2 2"/>'
+            for y in (y0, y1_)
         )
 
     if act_band is not None:
@@ -1042,6 +1054,7 @@ def routine_trend(
             )
         if marks:
             parts.append(f'<g data-day="{day.isoformat()}">{"".join(marks)}</g>')
+    parts += edges
     ly = height - 8
     legend = [("activity", COLOURS["activity"]), ("sleep", COLOURS["night_visit"])]
     legend += [("usual", COLOURS["band"])] if act_band or bed_band or wake_band else []
@@ -1082,7 +1095,7 @@ def _trend_summary(
     hours = statistics.fmean(d.active_min for d in kept) / 60
     sentences.append(word(lang, "trend_active", h=f"{hours:.1f}"))
     if act_band is not None:
-        fewer = sum(1 for d in kept if d.active_min / 60 < act_band[0])
+        fewer = sum(1 for d in kept if d.active_min / 60 < act_band[0] - ACTIVE_MARGIN_H)
         sentences.append(word(lang, "trend_fewer", d=fewer) if fewer else word(lang, "trend_usual"))
     if nights:
         bed = statistics.median(n[0] for n in nights)
@@ -1091,7 +1104,7 @@ def _trend_summary(
             word(lang, "trend_sleep", bed=_clock_text(bed % 1440), wake=_clock_text(wake % 1440))
         )
         if wake_band is not None:
-            late = sum(1 for n in nights if n[1] > wake_band[1])
+            late = sum(1 for n in nights if n[1] > wake_band[1] + WAKE_SAME_MIN)
             if late:
                 sentences.append(word(lang, "trend_late", d=late))
     return word(lang, "sep").join(sentences) + word(lang, "end")
