@@ -148,6 +148,7 @@ class Hub:
             indicators=self.indicators, speech=self.speech,
         )  # fmt: skip
         await self.care.start()
+        self.events.when_committed.append(self.care.committed)
         self.voice = VoiceService(
             running, clock, tasks, alarms=self.alarms, care=self.care, events=self.events,
             speech=self.speech, audio_source=self._audio_source,

@@ -3,9 +3,10 @@ to a family session only (the page's existing session check)."""
 
 from __future__ import annotations
 
+import asyncio
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,11 @@ from aiohttp.test_utils import TestClient
 
 from bench.family_data import generate
 from hub.app import Hub
+from hub.care.marks import DayMarks
 from hub.sim.broker import Mosquitto
 from hub.web.server import WebServer
 from tests.conftest import HubFactory
+from tests.test_spine import press
 from tests.test_web_api import client_for, login
 
 
@@ -118,3 +121,57 @@ async def test_the_family_page_charts_her_vital_signs_of_the_week_with_the_limit
     weekly = weekly[: weekly.index("</div>")]
     assert "周报" in weekly
     assert f"近 7 天：没有活动记录，心率 {low:g}-{high:g}，血氧最低 " in weekly
+
+
+async def test_the_strip_marks_her_check_ins_night_visits_and_an_sos_of_the_week(
+    web: tuple[Hub, WebServer, TestClient[Any, Any]],
+) -> None:
+    hub, server, client = web
+    engine = hub.care.engine
+    tz = engine.tz
+    now = hub.clock.now().astimezone(tz)
+    today = now.date()
+
+    def at(days_ago: int, hh: int, mm: int = 0) -> datetime:
+        return datetime.combine(today - timedelta(days=days_ago), time(hh, mm), tz)
+
+    await hub.devices.pair("rflink:pir:bath", "motion", "卫生间人体", "卫生间")
+    # As if the hub had kept its marks for 9 days: check-ins on all days but 3 days ago,
+    # night visits 5 and 2 days ago.
+    engine.marks = DayMarks(since=at(9, 0))
+    for n in (6, 5, 4, 2, 1):
+        engine.marks.add("checkin", at(n, 8, 30))
+    for n in (5, 2):
+        engine.marks.add("night_visit", at(n, 2, 15))
+    await press(hub, "sos")  # a real SOS: committed, then a mark
+    for _ in range(100):
+        if engine.marks.times["alarm"]:
+            break
+        await asyncio.sleep(0.05)
+    assert len(engine.marks.times["alarm"]) == 1
+    await login(client, server.access.family_pin)
+    html = await (await client.get("/family")).text()
+    strip = titled(svgs(html), "近 7 天活动")
+
+    def marked(kind: str) -> list[str | None]:
+        return [
+            g.get("data-day")
+            for g in strip
+            if g.get("data-day")
+            for el in g
+            if el.get("data-mark") == kind
+        ]
+
+    iso = [(today - timedelta(days=n)).isoformat() for n in range(7)]
+    assert marked("night_visit") == [iso[5], iso[2]]
+    assert marked("checkin") == [iso[6], iso[5], iso[4], iso[2], iso[1]]
+    assert marked("alarm") == [iso[0]]
+    # A missed check-in ring for 3 days ago, and today once its deadline (12:00) is past.
+    missed = [iso[3]] + ([iso[0]] if now.time() >= time(12, 0) else [])
+    assert sorted(marked("no_checkin")) == sorted(missed)
+    label = strip.get("aria-label") or ""
+    assert "夜间起夜 2 次" in label and "报警 1 次" in label
+    day3 = today - timedelta(days=3)
+    assert f"{day3.month}/{day3.day}" in label and "未报平安" in label
+    weekly = html[html.index('id="weekly"') :]
+    assert "夜间起夜 2 次" in weekly[: weekly.index("</div>")]

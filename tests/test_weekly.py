@@ -102,10 +102,16 @@ def test_the_sms_is_one_part_of_at_most_70_characters() -> None:
         heart_rate=(38.5, 188.5),
         spo2_low=79.5,
         pressure_high=(230.5, 140.5),
+        alarms=12,
+        checkins_missed=tuple(LAST_MONDAY + timedelta(days=n) for n in range(7)),
+        night_visits=14,
     )
     longest = weekly_sms(widest)
     assert len(longest) <= SMS_MAX_CHARS
-    assert longest.startswith("【平安通周报】11/23–11/29 起床比平常晚（约11:55），夜里活动28次，")
+    assert (
+        longest
+        == "【平安通周报】11/23–11/29 起床比平常晚（约11:55），报警12次，7天未报平安，夜间起夜14次，心率38.5-188.5。"
+    )
     parts = encode_submit("+8613800138000", longest)
     assert len(parts) == 1
     for facts_of in (facts, widest):

@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from hub.care.config import CareConfig
+
 SEND_WEEKDAY = 0  # Monday
 SEND_AT = time(9, 0)
 # TS 23.040: one SMS carries 70 UCS2 characters; a longer one is sent in parts of 67.
@@ -49,6 +51,9 @@ class WeekFacts:
     heart_rate: tuple[float, float] | None = None  # lowest, highest bpm
     spo2_low: float | None = None  # lowest SpO2 %
     pressure_high: tuple[float, float] | None = None  # highest systolic, highest diastolic
+    night_visits: int | None = None  # night visits to the bathroom (the night-visit check)
+    checkins_missed: tuple[date, ...] | None = None  # days past their deadline without one
+    alarms: int | None = None  # alarms raised (not tests)
 
     @property
     def end(self) -> date:
@@ -59,7 +64,30 @@ class WeekFacts:
         """JSON-able (the telemetry event's `facts`)."""
         raw = asdict(self)
         raw["start"] = self.start.isoformat()
+        if self.checkins_missed is not None:
+            raw["checkins_missed"] = [d.isoformat() for d in self.checkins_missed]
         return raw
+
+
+def checkin_deadline(cfg: CareConfig) -> time | None:
+    """The time of day after which a day without check-in counts as missed (the reminder
+    plus its grace, as the check-in check raises checkin_missed); None: check-in is off."""
+    if not cfg.checkin_enabled or cfg.checkin_reminder is None:
+        return None
+    at = datetime.combine(date(2000, 1, 1), cfg.checkin_reminder)
+    end = at + timedelta(minutes=cfg.checkin_grace_min)
+    return end.time() if end.date() == at.date() else time(23, 59)
+
+
+@dataclass(frozen=True)
+class WeekMarks:
+    """The care engine's marks (hub/care/marks.py) for the week; None: not recorded."""
+
+    night_visits: Sequence[datetime] | None = None
+    checkins: Sequence[datetime] | None = None
+    alarms: Sequence[datetime] | None = None
+    checkin_by: time | None = None  # checkin_deadline; None: check-in is off
+    now: datetime | None = None  # today's deadline counts only once it is past
 
 
 def _episodes(minutes: Sequence[int]) -> int:
@@ -78,11 +106,13 @@ def week_facts(
     tz: ZoneInfo,
     *,
     slot_min: int,
+    marks: WeekMarks | None = None,
 ) -> WeekFacts:
     """The facts of the 7 days from `start`: getting up, night activity and hours with
     activity from the learned routine's profile (local date -> active slots); the usual
     getting up from its days before `start`; vitals from health-archive rows (query or
-    hourly: bucket, measure, n, mean, min, max) whose bucket falls in the week."""
+    hourly: bucket, measure, n, mean, min, max) whose bucket falls in the week; night
+    visits, check-ins and alarms from the care engine's marks (None: unknown)."""
     days = [start + timedelta(days=n) for n in range(7)]
     texts = {d.isoformat() for d in days}
     kept = {k: v for k, v in profile_days.items() if k in texts}
@@ -116,8 +146,31 @@ def week_facts(
         key = "heart" if measure in HEART_MEASURES else measure
         lows[key] = min(lows.get(key, low), low)
         highs[key] = max(highs.get(key, high), high)
+    marks = marks or WeekMarks()
+
+    def in_week(times: Sequence[datetime] | None) -> list[datetime] | None:
+        return None if times is None else [t for t in times if lo <= t.timestamp() < hi]
+
+    visits, checkins, alarms = (
+        in_week(marks.night_visits),
+        in_week(marks.checkins),
+        in_week(marks.alarms),
+    )
+    missed: tuple[date, ...] | None = None
+    if checkins is not None and marks.checkin_by is not None and marks.now is not None:
+        now = marks.now.astimezone(tz)
+        checked = {t.astimezone(tz).date() for t in checkins}
+        missed = tuple(
+            d
+            for d in days
+            if d not in checked
+            and (d < now.date() or (d == now.date() and now.time() >= marks.checkin_by))
+        )
     return WeekFacts(
         start=start,
+        night_visits=None if visits is None else len(visits),
+        checkins_missed=missed,
+        alarms=None if alarms is None else len(alarms),
         days_kept=len(kept),
         wake_min=statistics.median(wakes) if wakes else None,
         usual_wake_min=statistics.median(before) if before else None,
@@ -164,7 +217,14 @@ def _clauses(f: WeekFacts, *, short: bool) -> list[str]:
     """The week's clauses, most important first."""
     sp = "" if short else " "
     clauses = [_wake_clause(f, short=short)]
-    if f.night_activity is not None:
+    if f.alarms:
+        clauses.append(f"报警{sp}{f.alarms}{sp}次")
+    if f.checkins_missed is not None:
+        n = len(f.checkins_missed)
+        clauses.append(f"{n}{sp}天未报平安" if n else "每天都报了平安")
+    if f.night_visits is not None:
+        clauses.append(f"夜间起夜{sp}{f.night_visits}{sp}次")
+    elif f.night_activity is not None:
         clauses.append(
             f"夜里（0–4 点）有活动 {f.night_activity} 次"
             if not short
@@ -193,7 +253,8 @@ def weekly_text(f: WeekFacts, today: date | None = None) -> str:
     activity in the night, heart rate, SpO2, blood pressure, hours with activity (see
     tests/test_weekly.py for whole sentences); days the hub does not have are said first."""
     period = period_text(f, today)
-    if f.days_kept == 0 and f.heart_rate is None and f.spo2_low is None:
+    known = (f.heart_rate, f.spo2_low, f.pressure_high, f.night_visits, f.checkins_missed, f.alarms)
+    if f.days_kept == 0 and all(v is None for v in known):
         return f"{period}：集线器没有记录。"
     clauses = _clauses(f, short=False)
     if f.days_kept < 7:
@@ -241,6 +302,8 @@ __all__ = [
     "SEND_AT",
     "SMS_MAX_CHARS",
     "WeekFacts",
+    "WeekMarks",
+    "checkin_deadline",
     "due_week",
     "period_text",
     "week_facts",

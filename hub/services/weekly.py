@@ -14,12 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 from hub.care.routine import SLOT_MIN
-from hub.care.weekly import WeekFacts, due_week, week_facts, weekly_sms, weekly_text
+from hub.care.weekly import (
+    WeekFacts,
+    WeekMarks,
+    checkin_deadline,
+    due_week,
+    week_facts,
+    weekly_sms,
+    weekly_text,
+)
 from hub.clock import Clock
 from hub.config import RunningConfig
 from hub.event import Draft
@@ -104,7 +112,20 @@ class WeeklySummary:
         write)."""
         engine = self.care.engine
         rows = await self.archive.hourly(archive_days)
-        return week_facts(start, engine.routine.days, rows, engine.tz, slot_min=SLOT_MIN)
+        begin, now = datetime.combine(start, time(0), engine.tz), self.clock.now()
+        marks = engine.marks
+        week = WeekMarks(
+            night_visits=(
+                marks.since_start("night_visit", begin, now) if engine.sees_night_visits else None
+            ),
+            checkins=marks.since_start("checkin", begin, now),
+            alarms=marks.since_start("alarm", begin, now),
+            checkin_by=checkin_deadline(self.running.cfg.care),
+            now=now,
+        )
+        return week_facts(
+            start, engine.routine.days, rows, engine.tz, slot_min=SLOT_MIN, marks=week
+        )
 
     async def page_text(self) -> str:
         """The family page's card: the last 7 days, today included."""

@@ -264,19 +264,36 @@ def routine_strip(
     tz: ZoneInfo,
     *,
     lang: str = "zh",
+    night_visits: Sequence[datetime] | None = None,
+    checkins: Sequence[datetime] | None = None,
+    alarms: Sequence[datetime] | None = None,
+    checkin_by: time | None = None,
 ) -> Picture:
     """The strip from what the care engine keeps in memory (the learned routine's 15 days
-    of active slots): her activity this week, the wake-up time against the days before
-    it. Outings, night visits, check-ins and alarms have no week-long record yet: unknown."""
+    of active slots, and its week of marks when they cover the week: None is unknown):
+    her activity this week, the wake-up time against the days before it, night visits,
+    check-ins and alarms. Outings (the presence history, in SQLite) are not drawn."""
     week_start = (clock.now().astimezone(tz).date() - timedelta(days=STRIP_DAYS - 1)).isoformat()
     before = {day: slots for day, slots in profile_days.items() if day < week_start}
     return activity_strip(
-        WeekActivity(signs=signs_from_routine(profile_days, slot_min, tz)),
+        WeekActivity(
+            signs=signs_from_routine(profile_days, slot_min, tz),
+            night_visits=night_visits,
+            checkins=checkins,
+            alarms=alarms,
+        ),
         clock,
         tz,
         lang=lang,
+        checkin_by=checkin_by,
         usual_wake_min=usual_wake_from_routine(before, slot_min),
     )
+
+
+def strip_start(clock: Clock, tz: ZoneInfo) -> datetime:
+    """Local midnight of the strip's first day (its marks are needed from then)."""
+    first = clock.now().astimezone(tz).date() - timedelta(days=STRIP_DAYS - 1)
+    return datetime.combine(first, time(0), tz)
 
 
 def usual_wake_from_routine(profile_days: Mapping[str, Sequence[int]], slot_min: int) -> int | None:
@@ -1137,6 +1154,7 @@ __all__ = [
     "routine_strip",
     "routine_trend",
     "signs_from_routine",
+    "strip_start",
     "usual_wake_from_routine",
     "vital_chart",
     "vital_pictures",

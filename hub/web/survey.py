@@ -144,17 +144,34 @@ class SurveyPages:
             return []
         # Imported here, as the pages are: the hub loads it at the first family view.
         from hub.care.routine import ROUTINE_DAYS, SLOT_MIN
+        from hub.care.weekly import checkin_deadline
         from hub.web.pictures import (
             VITAL_DAYS,
             day_routines,
             routine_strip,
             routine_trend,
+            strip_start,
             vital_pictures,
         )
 
         engine = care.engine
         clock, tz, routine = self.hub.clock, engine.tz, engine.routine
-        strip = routine_strip(routine.days, SLOT_MIN, clock, tz, lang=lang)
+        start, now = strip_start(clock, tz), clock.now()
+        strip = routine_strip(
+            routine.days,
+            SLOT_MIN,
+            clock,
+            tz,
+            lang=lang,
+            night_visits=(
+                engine.marks.since_start("night_visit", start, now)
+                if engine.sees_night_visits
+                else None
+            ),
+            checkins=engine.marks.since_start("checkin", start, now),
+            alarms=engine.marks.since_start("alarm", start, now),
+            checkin_by=checkin_deadline(self.hub.cfg.care),
+        )
         learned_from = clock.now().astimezone(tz).date() - timedelta(days=ROUTINE_DAYS)
         kept = day_routines(routine.days, routine.history, SLOT_MIN)
         trend = routine_trend(kept, learned_from, clock, tz, lang=lang)
