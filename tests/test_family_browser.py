@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from gpiozero.pins.mock import MockFactory
 
 from bench.family_data import generate
 from hub.app import Hub
+from hub.care.marks import DayMarks
 from hub.care.routine import ROUTINE_DAYS, day_summary
 from hub.config import parse_config
 from hub.sim.broker import Mosquitto, free_port
@@ -58,6 +59,17 @@ async def test_family_page_draws_thirty_days_on_a_phone(broker: Mosquitto, tmp_p
     routine.days = {k: v for k, v in data.profile.items() if k >= cutoff}
     routine.history = {k: day_summary(v) for k, v in data.profile.items() if k < cutoff}
     await hub.outbox.store_vitals(data.buckets, keep_before=0)
+    # A week of marks: check-ins but 3 days ago, night visits 5 and 2 days ago.
+    await hub.devices.pair("rflink:pir:bath", "motion", "卫生间人体", "卫生间")
+
+    def at(days_ago: int, hh: int, mm: int = 0) -> datetime:
+        return datetime.combine(today - timedelta(days=days_ago), time(hh, mm), tz)
+
+    marks = hub.care.engine.marks = DayMarks(since=at(9, 0))
+    for n in (6, 5, 4, 2, 1):
+        marks.add("checkin", at(n, 8, 30))
+    for n in (5, 2):
+        marks.add("night_visit", at(n, 2, 15))
     phone = await asyncio.to_thread(Phone, f"http://127.0.0.1:{web_port}")
     try:
         assert hub.web is not None
@@ -82,9 +94,13 @@ async def test_family_page_draws_thirty_days_on_a_phone(broker: Mosquitto, tmp_p
 
         # The strip: she got up at her usual time (the median of the week's days).
         wake = statistics.median(data.wake_min[d] // 5 * 5 for d in week)
-        assert by_title["近 7 天活动"]["label"] == (
-            f"本周起床时间与平常一致（约 {int(wake) // 60:02d}:{int(wake) % 60:02d}）。"
-        )
+        strip = by_title["近 7 天活动"]["label"]
+        assert strip.startswith(
+            f"本周起床时间与平常一致（约 {int(wake) // 60:02d}:{int(wake) % 60:02d}），"
+            "夜间起夜 2 次，"
+        ), strip
+        day3 = today - timedelta(days=3)
+        assert f"{day3.month}/{day3.day}" in strip and "未报平安" in strip
         # The trend: all 30 whole days are kept; the mean hours with activity.
         shown = [today - timedelta(days=n) for n in range(30, 0, -1)]
         hours = statistics.fmean(len(set(data.profile[d.isoformat()])) * 5 for d in shown) / 60
@@ -98,7 +114,7 @@ async def test_family_page_draws_thirty_days_on_a_phone(broker: Mosquitto, tmp_p
         assert by_title["血压"]["label"].startswith("近 7 天血压：收缩压 ")
         weekly = await phone.text("#weekly")
         assert f"心率 {low:g}-{high:g}" in weekly
-        assert "起床时间与平常一致" in weekly
+        assert "起床时间与平常一致" in weekly and "夜间起夜 2 次" in weekly
         await phone.shot("family-30-days")
 
         # The same page in English (the pictures' words follow the language).

@@ -429,11 +429,12 @@ def activity_strip(
             px, py = xpos(local), ypos(local.date())
             rows[local.date()].append(shape.format(kind=kind, x=f"{px:.1f}", y=py, c=COLOURS[kind]))
 
-    # Night visits: a small triangle at the top edge; check-in: a dot; alarm: a red diamond.
+    # Night visits: a small triangle inside the top of the row (at its edge it looked like
+    # the row above's, a screenshot showed); check-in: a dot; alarm: a red diamond.
     point_marks(
         week.night_visits,
         "night_visit",
-        '<path data-mark="{kind}" d="M{x} {y} l-3 0 l3 5 l3 -5 z" transform="translate(0 1)" '
+        '<path data-mark="{kind}" d="M{x} {y} l-3 0 l3 5 l3 -5 z" transform="translate(0 4)" '
         'fill="{c}"/>',
     )
     point_marks(
