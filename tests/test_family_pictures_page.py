@@ -143,6 +143,11 @@ async def test_the_strip_marks_her_check_ins_night_visits_and_an_sos_of_the_week
         engine.marks.add("checkin", at(n, 8, 30))
     for n in (5, 2):
         engine.marks.add("night_visit", at(n, 2, 15))
+    # Out from 09:00 to 12:00 four days ago (the wearable's presence history).
+    out, back = int(at(4, 9).timestamp()), int(at(4, 12).timestamp())
+    await hub.outbox.store_presence(
+        [(out, "ble:band", False, "", None), (back, "ble:band", True, "客厅", -60)], 0
+    )
     await press(hub, "sos")  # a real SOS: committed, then a mark
     for _ in range(100):
         if engine.marks.times["alarm"]:
@@ -166,11 +171,12 @@ async def test_the_strip_marks_her_check_ins_night_visits_and_an_sos_of_the_week
     assert marked("night_visit") == [iso[5], iso[2]]
     assert marked("checkin") == [iso[6], iso[5], iso[4], iso[2], iso[1]]
     assert marked("alarm") == [iso[0]]
+    assert marked("away") == [iso[4]]
     # A missed check-in ring for 3 days ago, and today once its deadline (12:00) is past.
     missed = [iso[3]] + ([iso[0]] if now.time() >= time(12, 0) else [])
     assert sorted(marked("no_checkin")) == sorted(missed)
     label = strip.get("aria-label") or ""
-    assert "夜间起夜 2 次" in label and "报警 1 次" in label
+    assert "夜间起夜 2 次" in label and "报警 1 次" in label and "1 天外出" in label
     day3 = today - timedelta(days=3)
     assert f"{day3.month}/{day3.day}" in label and "未报平安" in label
     weekly = html[html.index('id="weekly"') :]

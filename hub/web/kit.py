@@ -25,6 +25,7 @@ from hub.services.family import FamilyEscalation
 from hub.services.readings import ReadingPipeline
 from hub.services.speech import SpeechService
 from hub.services.weekly import WeeklySummary
+from hub.store.outbox import AsyncOutbox
 from hub.sync.uplink import Uplink
 from hub.web.access import Role, Session
 
@@ -77,6 +78,8 @@ class HubParts(Protocol):
     def radars(self) -> dict[str, RadarSource]: ...
     @property
     def weekly(self) -> WeeklySummary: ...
+    @property
+    def outbox(self) -> AsyncOutbox: ...
 
 
 class PageKit(Protocol):

@@ -268,16 +268,18 @@ def routine_strip(
     checkins: Sequence[datetime] | None = None,
     alarms: Sequence[datetime] | None = None,
     checkin_by: time | None = None,
+    away: Sequence[Span] = (),
 ) -> Picture:
     """The strip from what the care engine keeps in memory (the learned routine's 15 days
     of active slots, and its week of marks when they cover the week: None is unknown):
     her activity this week, the wake-up time against the days before it, night visits,
-    check-ins and alarms. Outings (the presence history, in SQLite) are not drawn."""
+    check-ins and alarms; and her outings (`away`, from the presence history)."""
     week_start = (clock.now().astimezone(tz).date() - timedelta(days=STRIP_DAYS - 1)).isoformat()
     before = {day: slots for day, slots in profile_days.items() if day < week_start}
     return activity_strip(
         WeekActivity(
             signs=signs_from_routine(profile_days, slot_min, tz),
+            away=away,
             night_visits=night_visits,
             checkins=checkins,
             alarms=alarms,
