@@ -3,7 +3,9 @@
 A real hub (mock pins, a private mosquitto) whose health archive holds 90 generated days
 (heart rate and SpO2 every 5-minute bucket, blood pressure twice a day: ~52,000 rows, as a
 worn band, an oximeter and a cuff would leave them) and whose learned routine holds its 15
-days of slots and the history of the older days. A family session fetches /family:
+days of slots and the history of the older days, a week of marks (check-ins, night visits)
+and the wearable's presence history (an outing a day, 20 room changes a day). A family
+session fetches /family:
 
 - cold: the first view (imports the pictures module, runs the archive's hourly query);
 - uncached: the archive's cached view dropped before each request (as after each write of
@@ -30,7 +32,8 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
@@ -42,13 +45,14 @@ from bench.family_data import FamilyData, generate
 from hub.app import Hub
 from hub.care.config import CareConfig
 from hub.care.engine import CareEngine
+from hub.care.marks import MARK_DAYS, DayMarks
 from hub.care.routine import ROUTINE_DAYS, day_summary
 from hub.clock import SystemClock
 from hub.config import parse_config
 from hub.control import call
 from hub.errors import ControlError
 from hub.sim.broker import Mosquitto, free_port
-from hub.store import health
+from hub.store import health, presence
 from hub.store.outbox import Outbox
 
 
@@ -61,6 +65,33 @@ def kept_routine(
     days = {k: v for k, v in data.profile.items() if k >= cutoff}
     history = {k: day_summary(v) for k, v in data.profile.items() if history_from <= k < cutoff}
     return days, history
+
+
+def week_marks(engine: CareEngine, now: datetime) -> list[tuple[int, str, bool, str, int | None]]:
+    """A week of marks on the engine (a check-in each morning, a night visit most nights)
+    and the wearable's presence history (out 09:00-11:00 every day, 20 room changes a
+    day), as the hub keeps them; returns the presence rows to store."""
+    tz = engine.tz
+    today = now.astimezone(tz).date()
+    engine.marks = DayMarks(since=now - timedelta(days=MARK_DAYS))
+    rows: list[tuple[int, str, bool, str, int | None]] = []
+    for n in range(8, -1, -1):
+        day = today - timedelta(days=n)
+
+        def at(hh: int, mm: int = 0, day: date = day) -> datetime:
+            return datetime.combine(day, dtime(hh, mm), tz)
+
+        if at(8, 30) < now:
+            engine.marks.add("checkin", at(8, 30))
+        if n % 3:
+            engine.marks.add("night_visit", at(2, 40))
+        rows += [(int(at(9).timestamp()), "ble:band", False, "", None)]
+        rows += [(int(at(11).timestamp()), "ble:band", True, "客厅", -60)]
+        rows += [
+            (int(at(12 + k // 2, 30 * (k % 2)).timestamp()), "ble:band", True, room, -60)
+            for k, room in enumerate(["卧室", "客厅"] * 10)
+        ]
+    return [r for r in rows if r[0] <= now.timestamp()]
 
 
 async def login(session: ClientSession, base: str, pin: str) -> None:
@@ -109,9 +140,10 @@ def own_process(requests: int, days: int) -> None:
         data = generate(days, now, tz)
         outbox = Outbox(data_dir / "hub.db", "BENCH-FAMILY", 64 * 2**20, 1000)
         health.store_buckets(outbox._db, data.buckets, keep_before=0)
-        outbox.close()
         engine = CareEngine(CareConfig(), clock)
         engine.routine.days, engine.routine.history = kept_routine(data, now.astimezone(tz).date())
+        presence.record(outbox._db, week_marks(engine, now), keep_after=0)
+        outbox.close()
         (data_dir / "care-state.json").write_text(json.dumps(engine.to_dict()))
         del data, engine
         port = free_port()
@@ -180,6 +212,8 @@ async def run(requests: int, days: int) -> None:
             routine = hub.care.engine.routine
             routine.days, routine.history = kept_routine(data, now.astimezone(tz).date())
             await hub.outbox.store_vitals(data.buckets, keep_before=0)
+            await hub.outbox.store_presence(week_marks(hub.care.engine, now), keep_after=0)
+            await hub.devices.pair("rflink:pir:bath", "motion", "卫生间人体", "卫生间")
             count = hub.outbox.sync._db.execute("SELECT COUNT(*) FROM vitals").fetchone()[0]
             print(
                 f"health archive: {count} rows over {days} days; routine: "

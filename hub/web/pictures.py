@@ -276,9 +276,12 @@ def routine_strip(
     check-ins and alarms; and her outings (`away`, from the presence history)."""
     week_start = (clock.now().astimezone(tz).date() - timedelta(days=STRIP_DAYS - 1)).isoformat()
     before = {day: slots for day, slots in profile_days.items() if day < week_start}
+    # Only the week's days become signs (the profile's older days would be drawn nowhere:
+    # a third of the drawing's time with 15 days kept).
+    week = {day: slots for day, slots in profile_days.items() if day >= week_start}
     return activity_strip(
         WeekActivity(
-            signs=signs_from_routine(profile_days, slot_min, tz),
+            signs=signs_from_routine(week, slot_min, tz),
             away=away,
             night_visits=night_visits,
             checkins=checkins,
