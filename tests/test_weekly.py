@@ -215,3 +215,30 @@ def test_hub_config_accepts_the_opt_in(tmp_path: Path) -> None:
         tmp_path, 1883, escalation={"modem_port": "sim", "weekly_sms": True, "contacts": CONTACTS}
     )
     assert parse_config(raw).escalation.weekly_sms is True
+
+
+async def test_before_the_clock_is_set_no_week_is_claimed_nor_sent(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    from hub.clock import FakeClock
+    from hub.config import RunningConfig
+
+    clock = FakeClock(wall=datetime(1970, 1, 2, tzinfo=TZ), is_synced=False)
+    # It reads nothing else of the hub before it sends: the other rooms are left out.
+    nothing = cast(Any, SimpleNamespace())
+    weekly = WeeklySummary(
+        RunningConfig(parse_config(hub_raw(tmp_path, 1883))),
+        clock,
+        care=cast(Any, SimpleNamespace(engine=SimpleNamespace(tz=TZ))),
+        archive=nothing,
+        family=nothing,
+        events=nothing,
+    )
+    await weekly.start()
+    assert weekly.last_sent is None and not weekly._state_path.exists()
+    assert await weekly.send_due() is False
+    # NTP sets the clock: the hub claims the last whole week, it does not send it.
+    clock.wall, clock.is_synced = NOW, True
+    assert await weekly.send_due() is False
+    assert weekly.last_sent == LAST_MONDAY and weekly._state_path.exists()

@@ -82,7 +82,7 @@ class WeeklySummary:
             self.last_sent = date.fromisoformat(raw["week"]) if isinstance(raw, dict) else None
         except (KeyError, TypeError, ValueError):
             self.last_sent = None
-        if self.last_sent is None:
+        if self.last_sent is None and self.clock.synced():
             week = due_week(self._local_now(), None)
             if week is not None:
                 await self._claim(week)
@@ -140,6 +140,13 @@ class WeeklySummary:
             return await self._send_due()
 
     async def _send_due(self) -> bool:
+        if not self.clock.synced():
+            return False  # a Pi without RTC before NTP: no calendar week to speak of yet
+        if self.last_sent is None:  # started before the clock was set: a new hub's claim
+            week = due_week(self._local_now(), None)
+            if week is not None:
+                await self._claim(week)
+            return False
         week = due_week(self._local_now(), self.last_sent)
         if week is None:
             return False
