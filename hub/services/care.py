@@ -90,6 +90,13 @@ class CareService:
         self._reconcile_hazards()
         self.devices_changed()
 
+    def committed(self, event: Event) -> None:
+        """An event is on disk: an alarm (not a test, not an update of an open case) is a
+        mark on the family page's week, kept with the care state."""
+        update = event.data.get("update", 0)
+        if event.priority is Priority.ALARM and not event.data.get("test") and not update:
+            self.engine.mark_alarm(event.ts)
+
     def reconfigure(self, cfg: Config) -> None:
         """New [care] options: the checks are made again, keeping their state."""
         self.engine = CareEngine.from_dict(cfg.care, self.clock, self.engine.to_dict())

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from hub.care.config import VitalThresholds
 from hub.clock import Clock
 
 WIDTH = 390
@@ -27,6 +28,7 @@ CELLS = 24 * 60 // CELL_MIN
 ROW_H = 30
 TOP = 34  # the title and the hour axis
 STRIP_DAYS = 7
+VITAL_DAYS = 7  # the family page's vital-sign charts: her week
 # Shading levels by signs of life in a half hour; fixed, so one week compares with another.
 LEVEL_FLOORS = (1, 3, 6)
 LEVEL_OPACITY = (0.25, 0.5, 0.85)
@@ -49,6 +51,7 @@ COLOURS = {
     "text": "#333333",
     "band": "#1565c0",
     "threshold": "#c62828",
+    "diastolic": "#ef6c00",
 }
 
 WORDS: dict[str, dict[str, str]] = {
@@ -86,6 +89,34 @@ WORDS: dict[str, dict[str, str]] = {
     "spo2": {"zh": "血氧", "en": "SpO2"},
     "unit_heart_rate": {"zh": "次/分", "en": "bpm"},
     "unit_spo2": {"zh": "%", "en": "%"},
+    "blood_pressure": {"zh": "血压", "en": "Blood pressure"},
+    "trend_title": {"zh": "近 {n} 天每天活动（小时）", "en": "Hours with activity, last {n} days"},
+    "sleep_title": {
+        "zh": "睡眠（前晚最后活动到起床）",
+        "en": "Sleep (last activity to getting up)",
+    },
+    "legend_activity": {"zh": "活动", "en": "activity"},
+    "legend_sleep": {"zh": "睡眠", "en": "sleep"},
+    "legend_usual": {"zh": "平常范围", "en": "usual range"},
+    "trend_none": {"zh": "近 {n} 天没有活动记录", "en": "No activity kept for the last {n} days"},
+    "trend_kept": {
+        "zh": "近 {n} 天中集线器有 {k} 天的记录",
+        "en": "the hub keeps {k} of the last {n} days",
+    },
+    "trend_active": {"zh": "每天活动约 {h} 小时", "en": "about {h} h with activity a day"},
+    "trend_usual": {"zh": "都在平常范围内", "en": "all within her usual range"},
+    "trend_fewer": {"zh": "{d} 天比平常少", "en": "less than usual on {d} days"},
+    "trend_sleep": {"zh": "通常 {bed} 睡、{wake} 起", "en": "usually asleep {bed} to {wake}"},
+    "trend_late": {"zh": "{d} 天起床比平常晚", "en": "up later than usual on {d} days"},
+    "systolic": {"zh": "收缩压", "en": "systolic"},
+    "diastolic": {"zh": "舒张压", "en": "diastolic"},
+    "unit_blood_pressure": {"zh": "mmHg", "en": "mmHg"},
+    "series_range": {"zh": "{what} {low}–{high}", "en": "{what} {low}–{high}"},
+    "multi_range": {
+        "zh": "近 {n} 天{what}：{ranges} {unit}",
+        "en": "{what} over {n} days: {ranges} {unit}",
+    },
+    "series_clause": {"zh": "{what}有 {clause}", "en": "{what} {clause}"},
     "vital_title": {"zh": "近 {n} 天{what}", "en": "{what}, last {n} days"},
     "vital_range": {
         "zh": "近 {n} 天{what} {low}–{high} {unit}，平均 {mean}",
@@ -233,19 +264,41 @@ def routine_strip(
     tz: ZoneInfo,
     *,
     lang: str = "zh",
+    night_visits: Sequence[datetime] | None = None,
+    checkins: Sequence[datetime] | None = None,
+    alarms: Sequence[datetime] | None = None,
+    checkin_by: time | None = None,
+    away: Sequence[Span] = (),
 ) -> Picture:
     """The strip from what the care engine keeps in memory (the learned routine's 15 days
-    of active slots): her activity this week, the wake-up time against the days before
-    it. Outings, night visits, check-ins and alarms have no week-long record yet: unknown."""
+    of active slots, and its week of marks when they cover the week: None is unknown):
+    her activity this week, the wake-up time against the days before it, night visits,
+    check-ins and alarms; and her outings (`away`, from the presence history)."""
     week_start = (clock.now().astimezone(tz).date() - timedelta(days=STRIP_DAYS - 1)).isoformat()
     before = {day: slots for day, slots in profile_days.items() if day < week_start}
+    # Only the week's days become signs (the profile's older days would be drawn nowhere:
+    # a third of the drawing's time with 15 days kept).
+    week = {day: slots for day, slots in profile_days.items() if day >= week_start}
     return activity_strip(
-        WeekActivity(signs=signs_from_routine(profile_days, slot_min, tz)),
+        WeekActivity(
+            signs=signs_from_routine(week, slot_min, tz),
+            away=away,
+            night_visits=night_visits,
+            checkins=checkins,
+            alarms=alarms,
+        ),
         clock,
         tz,
         lang=lang,
+        checkin_by=checkin_by,
         usual_wake_min=usual_wake_from_routine(before, slot_min),
     )
+
+
+def strip_start(clock: Clock, tz: ZoneInfo) -> datetime:
+    """Local midnight of the strip's first day (its marks are needed from then)."""
+    first = clock.now().astimezone(tz).date() - timedelta(days=STRIP_DAYS - 1)
+    return datetime.combine(first, time(0), tz)
 
 
 def usual_wake_from_routine(profile_days: Mapping[str, Sequence[int]], slot_min: int) -> int | None:
@@ -381,11 +434,12 @@ def activity_strip(
             px, py = xpos(local), ypos(local.date())
             rows[local.date()].append(shape.format(kind=kind, x=f"{px:.1f}", y=py, c=COLOURS[kind]))
 
-    # Night visits: a small triangle at the top edge; check-in: a dot; alarm: a red diamond.
+    # Night visits: a small triangle inside the top of the row (at its edge it looked like
+    # the row above's, a screenshot showed); check-in: a dot; alarm: a red diamond.
     point_marks(
         week.night_visits,
         "night_visit",
-        '<path data-mark="{kind}" d="M{x} {y} l-3 0 l3 5 l3 -5 z" transform="translate(0 1)" '
+        '<path data-mark="{kind}" d="M{x} {y} l-3 0 l3 5 l3 -5 z" transform="translate(0 4)" '
         'fill="{c}"/>',
     )
     point_marks(
@@ -496,14 +550,17 @@ def _strip_summary(
 
 
 def daily_vitals(
-    buckets: Iterable[Mapping[str, object]], measure: str, tz: ZoneInfo
+    buckets: Iterable[Mapping[str, object]], measure: str | Sequence[str], tz: ZoneInfo
 ) -> list[DailyVital]:
     """Per local day, one measure's low / mean / high from health-archive buckets
-    (hub/store/health.py query rows: bucket, device, measure, n, mean, min, max); the mean
-    weighted by each bucket's reading count; all devices together, oldest day first."""
+    (hub/store/health.py query or hourly rows: bucket, device, measure, n, mean, min, max);
+    the mean weighted by each bucket's reading count; all devices together (and, given
+    several measure names, those together: a wristband's `bpm` and an oximeter's
+    `pulse_bpm` are both her heart rate), oldest day first."""
+    measures = {measure} if isinstance(measure, str) else set(measure)
     per_day: dict[date, list[float]] = {}  # day -> [n, total, low, high]
     for row in buckets:
-        if row["measure"] != measure:
+        if row["measure"] not in measures:
             continue
         start, n, mean = row["bucket"], row["n"], row["mean"]
         low, high = row["min"], row["max"]
@@ -529,7 +586,28 @@ def daily_vitals(
 
 
 # The y range drawn per measure; widened when a reading falls outside.
-VITAL_RANGE = {"heart_rate": (40.0, 140.0), "spo2": (85.0, 100.0)}
+VITAL_RANGE = {
+    "heart_rate": (40.0, 140.0),
+    "spo2": (85.0, 100.0),
+    "blood_pressure": (50.0, 190.0),
+}
+# Which archive measures (hub/store/health.py VITAL_MEASURES) each chart draws.
+CHART_MEASURES: dict[str, tuple[str, ...]] = {
+    "heart_rate": ("bpm", "pulse_bpm"),
+    "spo2": ("spo2_pct",),
+    "systolic": ("systolic_mmhg",),
+    "diastolic": ("diastolic_mmhg",),
+}
+
+
+@dataclass(frozen=True)
+class Series:
+    """One measure drawn on a range chart: its days, its limits, its colour."""
+
+    name: str  # a WORDS key: heart_rate, spo2, systolic, diastolic
+    daily: Sequence[DailyVital]
+    limits: VitalLimits
+    colour: str = COLOURS["band"]
 
 
 def vital_chart(
@@ -544,15 +622,65 @@ def vital_chart(
 ) -> Picture:
     """A chart of one vital sign over the last `days` local days: for each day a bar from
     low to high with the mean as a dot, the configured limits as dashed red lines."""
+    return range_chart(measure, [Series(measure, daily, limits)], clock, tz, days=days, lang=lang)
+
+
+def blood_pressure_chart(
+    systolic: Sequence[DailyVital],
+    diastolic: Sequence[DailyVital],
+    clock: Clock,
+    tz: ZoneInfo,
+    *,
+    systolic_limits: VitalLimits,
+    diastolic_limits: VitalLimits,
+    days: int = 7,
+    lang: str = "zh",
+) -> Picture:
+    """Blood pressure over the last `days` days: per day a systolic and a diastolic bar
+    side by side (low to high, the mean a dot), each with its configured limits."""
+    return range_chart(
+        "blood_pressure",
+        [
+            Series("systolic", systolic, systolic_limits, COLOURS["band"]),
+            Series("diastolic", diastolic, diastolic_limits, COLOURS["diastolic"]),
+        ],
+        clock,
+        tz,
+        days=days,
+        lang=lang,
+    )
+
+
+def range_chart(
+    measure: str,
+    series: Sequence[Series],
+    clock: Clock,
+    tz: ZoneInfo,
+    *,
+    days: int = 7,
+    lang: str = "zh",
+) -> Picture:
+    """Daily low-mean-high bars of one or more series over the last `days` local days,
+    with every series' limits as dashed red lines; a legend when there are several."""
     today = clock.now().astimezone(tz).date()
     shown_days = [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
-    by_day = {d.day: d for d in daily if d.day in set(shown_days)}
+    shown_set = set(shown_days)
+    by_day = [{d.day: d for d in s.daily if d.day in shown_set} for s in series]
     lo, hi = VITAL_RANGE.get(measure, (0.0, 100.0))
-    values = [v for d in by_day.values() for v in (d.low, d.high)]
-    values += [v for v in (limits.low, limits.high, *limits.extra_lines) if v is not None]
+    values = [v for days_of in by_day for d in days_of.values() for v in (d.low, d.high)]
+    limit_lines = sorted(
+        {
+            v
+            for s in series
+            for v in (s.limits.low, s.limits.high, *s.limits.extra_lines)
+            if v is not None
+        }
+    )
+    values += limit_lines
     lo, hi = min([lo, *values]), max([hi, *values])
     left, right, top, plot_h = 34, WIDTH - 6, 22, 150
-    height = top + plot_h + 24
+    legend_h = 16 if len(series) > 1 else 0
+    height = top + plot_h + 24 + legend_h
     col_w = (right - left) / days
 
     def ypos(value: float) -> float:
@@ -570,14 +698,15 @@ def vital_chart(
             f'<text x="{left - 3}" y="{ypos(tick) + 4:.1f}" font-size="10" '
             f'text-anchor="end">{tick:g}</text>'
         )
-    for limit in (limits.low, limits.high, *limits.extra_lines):
-        if limit is not None:
-            parts.append(
-                f'<line data-limit="{limit:g}" x1="{left}" y1="{ypos(limit):.1f}" x2="{right}" '
-                f'y2="{ypos(limit):.1f}" stroke="{COLOURS["threshold"]}" stroke-width="1" '
-                'stroke-dasharray="4 3"/>'
-            )
+    for limit in limit_lines:
+        parts.append(
+            f'<line data-limit="{limit:g}" x1="{left}" y1="{ypos(limit):.1f}" x2="{right}" '
+            f'y2="{ypos(limit):.1f}" stroke="{COLOURS["threshold"]}" stroke-width="1" '
+            'stroke-dasharray="4 3"/>'
+        )
     label_every = 1 if days <= 7 else 5
+    n_series = len(series)
+    bar_w = max(min(col_w * 0.4 / n_series, 12), 2)
     for i, day in enumerate(shown_days):
         cx = left + (i + 0.5) * col_w
         if i % label_every == 0 or i == days - 1:
@@ -588,22 +717,58 @@ def vital_chart(
                 f'<text x="{lx:.1f}" y="{top + plot_h + 14}" font-size="10" '
                 f'text-anchor="{anchor}">{day.month}/{day.day}</text>'
             )
-        vital = by_day.get(day)
-        if vital is None:
-            continue
-        bar_w = max(min(col_w * 0.4, 12), 2)
-        parts.append(
-            f'<g data-day="{day.isoformat()}">'
-            f'<rect x="{cx - bar_w / 2:.1f}" y="{ypos(vital.high):.1f}" width="{bar_w:.1f}" '
-            f'height="{max(ypos(vital.low) - ypos(vital.high), 1):.1f}" '
-            f'fill="{COLOURS["band"]}" fill-opacity="0.35"/>'
-            f'<circle cx="{cx:.1f}" cy="{ypos(vital.mean):.1f}" r="{min(bar_w / 2, 3):.1f}" '
-            f'fill="{COLOURS["band"]}"/></g>'
+        bars: list[str] = []
+        for k, (s, days_of) in enumerate(zip(series, by_day, strict=True)):
+            vital = days_of.get(day)
+            if vital is None:
+                continue
+            bx = cx + (k - (n_series - 1) / 2) * (bar_w + 1)
+            data = f' data-series="{s.name}"' if n_series > 1 else ""
+            bars.append(
+                f'<rect{data} x="{bx - bar_w / 2:.1f}" y="{ypos(vital.high):.1f}" '
+                f'width="{bar_w:.1f}" height="{max(ypos(vital.low) - ypos(vital.high), 1):.1f}" '
+                f'fill="{s.colour}" fill-opacity="0.35"/>'
+                f'<circle cx="{bx:.1f}" cy="{ypos(vital.mean):.1f}" '
+                f'r="{min(bar_w / 2, 3):.1f}" fill="{s.colour}"/>'
+            )
+        if bars:
+            parts.append(f'<g data-day="{day.isoformat()}">{"".join(bars)}</g>')
+    if n_series > 1:
+        for k, s in enumerate(series):
+            lx, ly = left + k * 110, height - 6
+            parts.append(
+                f'<rect data-legend="{s.name}" x="{lx}" y="{ly - 8}" width="10" height="8" '
+                f'fill="{s.colour}"/>'
+                f'<text x="{lx + 14}" y="{ly}" font-size="11">{x(word(lang, s.name))}</text>'
+            )
+    if n_series == 1:
+        summary = _vital_summary(
+            lang,
+            what=what,
+            unit=unit,
+            days=days,
+            shown=list(by_day[0].values()),
+            limits=series[0].limits,
         )
-    summary = _vital_summary(
-        lang, what=what, unit=unit, days=days, shown=list(by_day.values()), limits=limits
-    )
+    else:
+        summary = _multi_summary(
+            lang, what=what, unit=unit, days=days, series=series, by_day=by_day
+        )
     return Picture(_svg(what, summary, WIDTH, height, "".join(parts)), summary)
+
+
+def _limit_clauses(lang: str, shown: Sequence[DailyVital], limits: VitalLimits) -> list[str]:
+    """Days beyond the limits, or that all were within them (nothing without limits)."""
+    clauses: list[str] = []
+    below = sum(1 for d in shown if limits.low is not None and d.low < limits.low)
+    above = sum(1 for d in shown if limits.high is not None and d.high > limits.high)
+    if below:
+        clauses.append(word(lang, "vital_below", d=below, limit=f"{limits.low:g}"))
+    if above:
+        clauses.append(word(lang, "vital_above", d=above, limit=f"{limits.high:g}"))
+    if not below and not above and (limits.low is not None or limits.high is not None):
+        clauses.append(word(lang, "vital_in_band"))
+    return clauses
 
 
 def _vital_summary(
@@ -630,16 +795,341 @@ def _vital_summary(
             mean=f"{mean:.0f}",
         )
     ]
-    below = sum(1 for d in shown if limits.low is not None and d.low < limits.low)
-    above = sum(1 for d in shown if limits.high is not None and d.high > limits.high)
-    if below:
-        sentences.append(word(lang, "vital_below", d=below, limit=f"{limits.low:g}"))
-    if above:
-        sentences.append(word(lang, "vital_above", d=above, limit=f"{limits.high:g}"))
-    if not below and not above and (limits.low is not None or limits.high is not None):
-        sentences.append(word(lang, "vital_in_band"))
+    sentences += _limit_clauses(lang, shown, limits)
     if len(shown) < days:
         sentences.append(word(lang, "vital_gaps", d=days - len(shown)))
+    return word(lang, "sep").join(sentences) + word(lang, "end")
+
+
+def _multi_summary(
+    lang: str,
+    *,
+    what: str,
+    unit: str,
+    days: int,
+    series: Sequence[Series],
+    by_day: Sequence[Mapping[date, DailyVital]],
+) -> str:
+    """The ranges of every series in one sentence, then the days beyond each one's limits
+    (or that all were within them), e.g. for blood pressure in Mandarin: "near 7 days'
+    blood pressure: systolic 112-150, diastolic 70-96 mmHg, all within the set limits"."""
+    shown = [list(d.values()) for d in by_day]
+    if not any(shown):
+        return word(lang, "vital_none", n=days, what=what) + word(lang, "end")
+    ranges = [
+        word(
+            lang,
+            "series_range",
+            what=word(lang, s.name),
+            low=f"{min(d.low for d in days_of):g}",
+            high=f"{max(d.high for d in days_of):g}",
+        )
+        for s, days_of in zip(series, shown, strict=True)
+        if days_of
+    ]
+    sentences = [
+        word(
+            lang, "multi_range", n=days, what=what, ranges=word(lang, "sep").join(ranges), unit=unit
+        )
+    ]
+    outside: list[str] = []
+    for s, days_of in zip(series, shown, strict=True):
+        clauses = [
+            c for c in _limit_clauses(lang, days_of, s.limits) if c != word(lang, "vital_in_band")
+        ]
+        outside += [word(lang, "series_clause", what=word(lang, s.name), clause=c) for c in clauses]
+    if outside:
+        sentences += outside
+    elif any(s.limits.low is not None or s.limits.high is not None for s in series):
+        sentences.append(word(lang, "vital_in_band"))
+    with_data = len(set().union(*(d.keys() for d in by_day)))
+    if with_data < days:
+        sentences.append(word(lang, "vital_gaps", d=days - with_data))
+    return word(lang, "sep").join(sentences) + word(lang, "end")
+
+
+def vital_pictures(
+    rows: Sequence[Mapping[str, object]],
+    thresholds: VitalThresholds,
+    clock: Clock,
+    tz: ZoneInfo,
+    *,
+    days: int = 7,
+    lang: str = "zh",
+) -> list[Picture]:
+    """Heart rate, SpO2 and blood pressure charts from the archive's rows (query or hourly)
+    with the care checks' configured thresholds (hub/care/vitals.py) drawn."""
+    t = thresholds
+
+    def daily(chart: str) -> list[DailyVital]:
+        return daily_vitals(rows, CHART_MEASURES[chart], tz)
+
+    return [
+        vital_chart(
+            "heart_rate",
+            daily("heart_rate"),
+            VitalLimits(low=t.hr_low_bpm, high=t.hr_high_bpm),
+            clock,
+            tz,
+            days=days,
+            lang=lang,
+        ),
+        vital_chart(
+            "spo2",
+            daily("spo2"),
+            VitalLimits(low=t.spo2_low_pct, extra_lines=(t.spo2_critical_pct,)),
+            clock,
+            tz,
+            days=days,
+            lang=lang,
+        ),
+        blood_pressure_chart(
+            daily("systolic"),
+            daily("diastolic"),
+            clock,
+            tz,
+            systolic_limits=VitalLimits(low=t.systolic_low_mmhg, high=t.systolic_high_mmhg),
+            diastolic_limits=VitalLimits(high=t.diastolic_high_mmhg),
+            days=days,
+            lang=lang,
+        ),
+    ]
+
+
+TREND_DAYS = 30
+# Below this many learned days there is no band: "usual" is not known yet.
+BAND_MIN_DAYS = 5
+# A day is said to be less active than usual below the band by more than this, and a
+# morning later than usual beyond it by more than WAKE_SAME_MIN: an ordinary day just
+# outside a 14-day band is not news for the family.
+ACTIVE_MARGIN_H = 1.0
+# The sleep panel's hours: 18:00 on top to 12:00 the next day at the bottom.
+SLEEP_FROM_MIN, SLEEP_TO_MIN = 18 * 60, 36 * 60
+
+
+@dataclass(frozen=True)
+class DayRoutine:
+    """One local day as the routine keeps it: minutes with activity, when she got up (the
+    first activity from 04:00) and her last activity, minutes of the day (None: none)."""
+
+    day: date
+    active_min: int
+    wake_min: int | None
+    last_min: int | None
+
+
+def day_routines(
+    profile_days: Mapping[str, Sequence[int]],
+    history: Mapping[str, Sequence[int]],
+    slot_min: int,
+) -> list[DayRoutine]:
+    """The days the hub keeps, oldest first: the learned routine's profile (RoutineCheck.days,
+    15 days of active slots) and its history (RoutineCheck.history: [active slots, first
+    slot from 04:00, last slot] per older day, -1 for none)."""
+    earliest = (WAKE_EARLIEST.hour * 60 + WAKE_EARLIEST.minute) // slot_min
+    out: dict[date, DayRoutine] = {}
+    for text, (count, first, last) in ((k, v[:3]) for k, v in history.items() if len(v) >= 3):
+        out[date.fromisoformat(text)] = DayRoutine(
+            date.fromisoformat(text),
+            count * slot_min,
+            first * slot_min if first >= 0 else None,
+            last * slot_min if last >= 0 else None,
+        )
+    for text, slots in profile_days.items():
+        morning = [s for s in slots if s >= earliest]
+        out[date.fromisoformat(text)] = DayRoutine(
+            date.fromisoformat(text),
+            len(set(slots)) * slot_min,
+            min(morning) * slot_min if morning else None,
+            max(slots) * slot_min if slots else None,
+        )
+    return [out[d] for d in sorted(out)]
+
+
+def _band(values: Sequence[float]) -> tuple[float, float] | None:
+    """The usual range of the learned days: lowest to highest without the odd day at each
+    end (the routine's own rule, hub/care/routine.py ROUTINE_ODD_DAYS); None while fewer
+    than BAND_MIN_DAYS are learned."""
+    if len(values) < BAND_MIN_DAYS:
+        return None
+    ordered = sorted(values)
+    return ordered[1], ordered[-2]
+
+
+def routine_trend(
+    days_kept: Sequence[DayRoutine],
+    learned_from: date,
+    clock: Clock,
+    tz: ZoneInfo,
+    *,
+    days: int = TREND_DAYS,
+    lang: str = "zh",
+) -> Picture:
+    """The last `days` whole days (today is not over): the hours with activity per day and
+    the night's sleep window (last activity of the evening before to getting up), each
+    against the learned routine's band (the days from `learned_from` to yesterday, the
+    routine's 14, lowest to highest without the odd day). Days the hub does not keep are
+    left empty and the summary says how many it has."""
+    today = clock.now().astimezone(tz).date()
+    shown = [today - timedelta(days=n) for n in range(days, 0, -1)]
+    by_day = {d.day: d for d in days_kept}
+    learned = [by_day[d] for d in shown if d >= learned_from and d in by_day]
+    act_band = _band([d.active_min / 60 for d in learned])
+    sleep_pairs = [(by_day.get(d - timedelta(days=1)), by_day.get(d)) for d in shown]
+    nights = {
+        d: (before.last_min, after.wake_min + 24 * 60)
+        for d, (before, after) in zip(shown, sleep_pairs, strict=True)
+        if before is not None
+        and after is not None
+        and before.last_min is not None
+        and after.wake_min is not None
+        and before.last_min >= SLEEP_FROM_MIN
+    }
+    learned_nights = [nights[d.day] for d in learned if d.day in nights]
+    bed_band = _band([n[0] for n in learned_nights])
+    wake_band = _band([n[1] for n in learned_nights])
+
+    left, right = 34, WIDTH - 6
+    col_w = (right - left) / days
+    bar_w = max(col_w * 0.6, 2)
+    top1, h1 = 22, 90  # activity: 0 to 16 h
+    top2, h2 = top1 + h1 + 40, 120  # sleep: 18:00 to 12:00
+    height = top2 + h2 + 40
+    hours_max = max([16.0, *(d.active_min / 60 for d in by_day.values())])
+
+    def y1(hours: float) -> float:
+        return top1 + (1 - hours / hours_max) * h1
+
+    def y2(minute: float) -> float:
+        clamped = min(max(minute, SLEEP_FROM_MIN), SLEEP_TO_MIN)
+        return top2 + (clamped - SLEEP_FROM_MIN) / (SLEEP_TO_MIN - SLEEP_FROM_MIN) * h2
+
+    title = word(lang, "trend_title", n=days)
+    parts = [
+        f'<text x="4" y="14" font-size="12" font-weight="bold">{x(title)}</text>',
+        f'<text x="4" y="{top2 - 8}" font-size="12" font-weight="bold">'
+        f"{x(word(lang, 'sleep_title'))}</text>",
+        f'<rect x="{left}" y="{top1}" width="{right - left}" height="{h1}" fill="none" '
+        f'stroke="{COLOURS["grid"]}" stroke-width="0.5"/>',
+        f'<rect x="{left}" y="{top2}" width="{right - left}" height="{h2}" fill="none" '
+        f'stroke="{COLOURS["grid"]}" stroke-width="0.5"/>',
+    ]
+    for hours in (0, hours_max / 2, hours_max):
+        parts.append(
+            f'<text x="{left - 3}" y="{y1(hours) + 4:.1f}" font-size="10" '
+            f'text-anchor="end">{hours:g}h</text>'
+        )
+    for minute in (SLEEP_FROM_MIN, 24 * 60, 30 * 60, SLEEP_TO_MIN):
+        parts.append(
+            f'<text x="{left - 3}" y="{y2(minute) + 4:.1f}" font-size="10" '
+            f'text-anchor="end">{minute // 60 % 24}</text>'
+        )
+
+    edges: list[str] = []  # drawn over the bars, so a band behind a bar is still seen
+
+    def band(kind: str, y_top: float, y_bottom: float) -> None:
+        y0, y1_ = min(y_top, y_bottom), max(y_top, y_bottom)
+        parts.append(
+            f'<rect data-band="{kind}" x="{left}" y="{y0:.1f}" '
+            f'width="{right - left}" height="{max(y1_ - y0, 1):.1f}" '
+            f'fill="{COLOURS["band"]}" fill-opacity="0.12"/>'
+        )
+        edges.extend(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" '
+            f'stroke="{COLOURS["band"]}" stroke-width="1" stroke-dasharray="2 2"/>'
+            for y in (y0, y1_)
+        )
+
+    if act_band is not None:
+        band("activity", y1(act_band[1]), y1(act_band[0]))
+    if bed_band is not None:
+        band("bed", y2(bed_band[0]), y2(bed_band[1]))
+    if wake_band is not None:
+        band("wake", y2(wake_band[0]), y2(wake_band[1]))
+    for i, day in enumerate(shown):
+        cx = left + (i + 0.5) * col_w
+        if i % 5 == 0 or i == days - 1:
+            anchor = "end" if i == days - 1 else "middle"
+            lx = right if anchor == "end" else cx
+            for y in (top1 + h1 + 14, top2 + h2 + 14):
+                parts.append(
+                    f'<text x="{lx:.1f}" y="{y}" font-size="10" '
+                    f'text-anchor="{anchor}">{day.month}/{day.day}</text>'
+                )
+        kept = by_day.get(day)
+        marks: list[str] = []
+        if kept is not None:
+            hours = kept.active_min / 60
+            marks.append(
+                f'<rect data-mark="activity" data-hours="{hours:.1f}" x="{cx - bar_w / 2:.1f}" '
+                f'y="{y1(hours):.1f}" width="{bar_w:.1f}" '
+                f'height="{max(top1 + h1 - y1(hours), 1):.1f}" '
+                f'fill="{COLOURS["activity"]}" fill-opacity="0.7"/>'
+            )
+        night = nights.get(day)
+        if night is not None:
+            marks.append(
+                f'<rect data-mark="sleep" data-bed="{_clock_text(night[0] % 1440)}" '
+                f'data-wake="{_clock_text(night[1] % 1440)}" x="{cx - bar_w / 2:.1f}" '
+                f'y="{y2(night[0]):.1f}" width="{bar_w:.1f}" '
+                f'height="{max(y2(night[1]) - y2(night[0]), 1):.1f}" '
+                f'fill="{COLOURS["night_visit"]}" fill-opacity="0.6"/>'
+            )
+        if marks:
+            parts.append(f'<g data-day="{day.isoformat()}">{"".join(marks)}</g>')
+    parts += edges
+    ly = height - 8
+    legend = [("activity", COLOURS["activity"]), ("sleep", COLOURS["night_visit"])]
+    legend += [("usual", COLOURS["band"])] if act_band or bed_band or wake_band else []
+    for k, (kind, colour) in enumerate(legend):
+        lx = 4 + k * 110
+        opacity = ' fill-opacity="0.25"' if kind == "usual" else ""
+        parts.append(
+            f'<rect data-legend="{kind}" x="{lx}" y="{ly - 8}" width="10" height="8" '
+            f'fill="{colour}"{opacity}/>'
+            f'<text x="{lx + 14}" y="{ly}" font-size="11">{x(word(lang, "legend_" + kind))}</text>'
+        )
+    kept_days = [by_day[d] for d in shown if d in by_day]
+    summary = _trend_summary(
+        lang,
+        days=days,
+        kept=kept_days,
+        nights=[nights[d] for d in shown if d in nights],
+        act_band=act_band,
+        wake_band=wake_band,
+    )
+    return Picture(_svg(title, summary, WIDTH, height, "".join(parts)), summary)
+
+
+def _trend_summary(
+    lang: str,
+    *,
+    days: int,
+    kept: Sequence[DayRoutine],
+    nights: Sequence[tuple[int, int]],
+    act_band: tuple[float, float] | None,
+    wake_band: tuple[float, float] | None,
+) -> str:
+    if not kept:
+        return word(lang, "trend_none", n=days) + word(lang, "end")
+    sentences = []
+    if len(kept) < days:
+        sentences.append(word(lang, "trend_kept", n=days, k=len(kept)))
+    hours = statistics.fmean(d.active_min for d in kept) / 60
+    sentences.append(word(lang, "trend_active", h=f"{hours:.1f}"))
+    if act_band is not None:
+        fewer = sum(1 for d in kept if d.active_min / 60 < act_band[0] - ACTIVE_MARGIN_H)
+        sentences.append(word(lang, "trend_fewer", d=fewer) if fewer else word(lang, "trend_usual"))
+    if nights:
+        bed = statistics.median(n[0] for n in nights)
+        wake = statistics.median(n[1] for n in nights)
+        sentences.append(
+            word(lang, "trend_sleep", bed=_clock_text(bed % 1440), wake=_clock_text(wake % 1440))
+        )
+        if wake_band is not None:
+            late = sum(1 for n in nights if n[1] > wake_band[1] + WAKE_SAME_MIN)
+            if late:
+                sentences.append(word(lang, "trend_late", d=late))
     return word(lang, "sep").join(sentences) + word(lang, "end")
 
 
@@ -655,16 +1145,24 @@ def _svg(title: str, summary: str, width: int, height: float, body: str) -> str:
 
 __all__ = [
     "DailyVital",
+    "DayRoutine",
     "Picture",
+    "Series",
     "Span",
     "VitalLimits",
     "WeekActivity",
     "activity_strip",
     "away_spans",
+    "blood_pressure_chart",
     "daily_vitals",
+    "day_routines",
+    "range_chart",
     "routine_strip",
+    "routine_trend",
     "signs_from_routine",
+    "strip_start",
     "usual_wake_from_routine",
     "vital_chart",
+    "vital_pictures",
     "wake_minutes",
 ]
