@@ -1,4 +1,4 @@
-"""The family page's pictures (hub/web/pictures.py): the SVG is well-formed and offline-safe,
+"""The family page's pictures (hub/web/pictures/): the SVG is well-formed and offline-safe,
 shows the rows and marks of the data it is given, and its sentence says what the data says."""
 
 from __future__ import annotations
