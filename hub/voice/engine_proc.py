@@ -1,0 +1,465 @@
+"""The spotting engines in their own process, so the hub's memory does not depend on them.
+
+The hub keeps the microphone, the energy gate and the confirmation flow (hub/voice/
+listen.py); what needs the models -- pocketsphinx, the neural help check (onnxruntime),
+vosk, the enrolled phrase's embeddings (numpy) -- runs in a child started only when
+`[voice] listen` is on: `python -m hub.voice.engine_proc`. The hub's side is
+`SpotterProcess`, a Spotter (and AnswerSpotter) that hands each gated frame over and waits
+for the verdict: the child holds the engines' state, so the hub's listener works as it
+did when they ran on its spotter thread. Only audio the gate let through crosses (at most
+32 KB/s while someone talks, nothing in silence); only verdicts come back.
+
+The child is supervised: if it dies, hangs or breaks the protocol it is killed, logged,
+and started again on a later frame after a backoff (1 s, doubling to a minute); frames
+meanwhile reach no engine. Its death touches nothing else: the buttons, sensors and every
+alarm path run in the hub, and the child asks the kernel to kill it first when memory
+runs out (hub/voice/stage.py's `killed_first`). The Mandarin stage (whisper, or an
+image's `stage_command`) stays a process of its own, started by the hub as before.
+
+Protocol, version 1 (both sides are in this file):
+
+- argv: `--data-dir DIR --voice JSON` (the [voice] section); the child writes one JSON
+  line, {"protocol": 1, "ready": true, "name": "pocketsphinx+enrolled", "answers": true}
+  or {"protocol": 1, "ready": false, "error": "..."} (and exits);
+- then for each request on stdin -- one opcode byte, a 4-byte little-endian length, that
+  many bytes -- one JSON line on stdout, in order:
+  F frame -> {"d": [phrase, confidence, engine] or null}  (feed)
+  E       -> {"d": ...}                                   (finish: the utterance ended)
+  R       -> {}                                           (reset)
+  A frame -> {"a": true, false or null}                   (feed_answer, while asking)
+  N       -> {"no": bool}                                 (confirms_no)
+  r       -> {}                                           (reset_answer)
+  T header JSON line + takes -> {"phrase", "takes", "name"}   (enrol: templates saved)
+  A reply may carry "error" (logged by the hub); stderr is the child's log.
+- the child exits when its stdin closes. Anything it prints to stdout by accident (a
+  library's banner) goes to stderr: the protocol has its own descriptor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import select
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from hub.errors import VoiceError
+from hub.voice.spotter import Detection
+
+if TYPE_CHECKING:
+    from hub.config import VoiceSection
+    from hub.voice.engines import MultiSpotter
+    from hub.voice.spotter import AnswerSpotter
+
+_LOGGER = logging.getLogger(__name__)
+
+PROTOCOL = 1
+# Engines that run in this process's child (the stages have their own, hub/voice/stage.py).
+IN_CHILD = ("pocketsphinx", "vosk", "enrolled")
+_HEAD = struct.Struct("<cI")
+# Loading pocketsphinx and the neural check takes ~1 s here, perhaps 10-20 s on a Pi Zero
+# reading from a slow SD card.
+READY_TIMEOUT_S = 120.0
+# A verdict takes milliseconds (a second pass: ~0.1 s here, a few on a Pi Zero); a child
+# that takes this long is hung, and is killed.
+REPLY_TIMEOUT_S = 30.0
+ENROL_TIMEOUT_S = 120.0
+RESTART_MIN_S = 1.0
+RESTART_MAX_S = 60.0
+# A child that ran this long before dying starts again after the shortest backoff.
+STABLE_S = 300.0
+
+
+class EngineProcessError(VoiceError):
+    """The engines' process could not start, or broke the protocol."""
+
+
+def child_argv(voice: VoiceSection, data_path: Path) -> list[str]:
+    """The command of the engines' process for this [voice] section."""
+    section = json.dumps(dataclasses.asdict(voice), ensure_ascii=False)
+    return [
+        sys.executable,
+        "-m",
+        "hub.voice.engine_proc",
+        *("--data-dir", str(data_path), "--voice", section),
+    ]
+
+
+class SpotterProcess:
+    """A Spotter and AnswerSpotter whose engines run in a supervised child process.
+
+    Every call comes from the listener's spotter thread, except `enrol` (a worker thread)
+    and `close`: a lock keeps one request in flight.
+    """
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        ready_timeout_s: float = READY_TIMEOUT_S,
+        reply_timeout_s: float = REPLY_TIMEOUT_S,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.argv = list(argv)
+        self.ready_timeout_s = ready_timeout_s
+        self.reply_timeout_s = reply_timeout_s
+        self.monotonic = monotonic
+        self.name = "engines"
+        self.answers = False  # whether an engine in the child hears yes/no
+        self.restarts = 0
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._buffer = b""
+        self._started_at = 0.0
+        self._retry_at = 0.0
+        self._backoff = RESTART_MIN_S
+        self._closed = False
+        self._start()  # engines that cannot load at all are an error at start-up
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id while it runs (tests, the bench)."""
+        return self._proc.pid if self._proc is not None else None
+
+    # -- the child ---------------------------------------------------------------------
+
+    def _start(self) -> None:
+        self._started_at = self.monotonic()
+        try:
+            proc = subprocess.Popen(
+                self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+        except OSError as exc:
+            raise EngineProcessError(f"cannot start the voice engines: {exc}") from exc
+        assert proc.stderr is not None
+        threading.Thread(target=_log_stderr, args=(proc.stderr,), daemon=True).start()
+        self._proc, self._buffer = proc, b""
+        try:
+            ready = json.loads(self._readline(self.ready_timeout_s))
+        except (OSError, ValueError, EOFError, TimeoutError) as exc:
+            ready = {"error": f"no ready line ({exc or type(exc).__name__})"}
+        if not isinstance(ready, dict) or not ready.get("ready"):
+            self._stop(proc)
+            why = ready.get("error") if isinstance(ready, dict) else "a bad ready line"
+            raise EngineProcessError(f"the voice engines did not start: {why}")
+        if ready.get("protocol") != PROTOCOL:
+            self._stop(proc)
+            raise EngineProcessError(
+                f"the voice engines speak protocol {ready.get('protocol')}, not {PROTOCOL}"
+            )
+        self.name = str(ready.get("name") or "engines")
+        self.answers = bool(ready.get("answers"))
+        _LOGGER.info("voice engines ready in process %d: %s", proc.pid, self.name)
+
+    def _stop(self, proc: subprocess.Popen[bytes]) -> None:
+        if self._proc is proc:
+            self._proc = None
+        with contextlib.suppress(OSError):
+            if proc.stdin is not None:
+                proc.stdin.close()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+    def _died(self, proc: subprocess.Popen[bytes], why: str) -> None:
+        """Kill and reap the child; start it again after a backoff."""
+        with contextlib.suppress(OSError):
+            proc.kill()
+        self._stop(proc)
+        if self._closed:
+            return
+        now = self.monotonic()
+        if now - self._started_at >= STABLE_S:
+            self._backoff = RESTART_MIN_S
+        self._retry_at = now + self._backoff
+        _LOGGER.error(
+            "voice engines process %d failed (%s, exit code %s): started again in %.0f s; "
+            "the buttons and every other alarm path are not affected",
+            proc.pid,
+            why,
+            proc.returncode,
+            self._backoff,
+        )
+        self._backoff = min(self._backoff * 2, RESTART_MAX_S)
+
+    def _running(self) -> subprocess.Popen[bytes] | None:
+        """The child, started again if it died and its backoff has passed."""
+        if self._proc is not None or self._closed or self.monotonic() < self._retry_at:
+            return self._proc
+        try:
+            self._start()
+        except EngineProcessError as exc:
+            self._retry_at = self.monotonic() + self._backoff
+            _LOGGER.error("%s; trying again in %.0f s", exc, self._backoff)
+            self._backoff = min(self._backoff * 2, RESTART_MAX_S)
+            return None
+        self.restarts += 1
+        return self._proc
+
+    def _readline(self, timeout_s: float) -> bytes:
+        """One line of the child's stdout within timeout_s (pipes have no timeout)."""
+        proc = self._proc
+        assert proc is not None and proc.stdout is not None
+        fd = proc.stdout.fileno()
+        deadline = time.monotonic() + timeout_s
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no reply in {timeout_s:.0f} s")
+            ready, _, _ = select.select([fd], [], [], left)
+            if ready:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    raise EOFError("the process exited")
+                self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line
+
+    def _call(self, op: bytes, payload: bytes = b"", timeout_s: float | None = None) -> Any:
+        """One request and its reply (a dict), or None when the child is not there."""
+        with self._lock:
+            proc = self._running()
+            if proc is None or proc.stdin is None:
+                return None
+            try:
+                proc.stdin.write(_HEAD.pack(op, len(payload)) + payload)
+                proc.stdin.flush()
+                reply = json.loads(self._readline(timeout_s or self.reply_timeout_s))
+                if not isinstance(reply, dict):
+                    raise ValueError("a reply that is not an object")
+            except (OSError, ValueError, EOFError, TimeoutError) as exc:
+                self._died(proc, str(exc) or type(exc).__name__)
+                return None
+        if reply.get("error"):
+            _LOGGER.error("voice engines: %s", str(reply["error"])[:300])
+        return reply
+
+    # -- the Spotter and AnswerSpotter interfaces ----------------------------------------
+
+    def feed(self, frame: bytes) -> Detection | None:
+        """Hand a frame to the engines; their detection, if any."""
+        return _detection(self._call(b"F", frame))
+
+    def finish(self) -> Detection | None:
+        """The utterance ended: the engines decide on what is pending."""
+        return _detection(self._call(b"E"))
+
+    def reset(self) -> None:
+        """The engines forget partial audio."""
+        self._call(b"R")
+
+    def feed_answer(self, frame: bytes) -> bool | None:
+        """A frame while the hub asks: True for yes (or a help phrase), False for no."""
+        reply = self._call(b"A", frame)
+        answer = reply.get("a") if reply is not None else None
+        return answer if isinstance(answer, bool) else None
+
+    def confirms_no(self) -> bool:
+        """Whether an engine that heard "no" in this utterance stands by it."""
+        reply = self._call(b"N")
+        return bool(reply.get("no")) if reply is not None else False
+
+    def reset_answer(self) -> None:
+        """The engines forget a partial answer."""
+        self._call(b"r")
+
+    def enrol(self, label: str, takes: Sequence[bytes], threshold: float) -> tuple[str, int]:
+        """Make the elder's phrase from the takes in the child (saved in the data dir, only
+        features) and start matching it; (phrase, number of templates)."""
+        header = json.dumps(
+            {"label": label, "threshold": threshold, "takes": [len(t) for t in takes]}
+        ).encode()
+        reply = self._call(b"T", header + b"\n" + b"".join(takes), ENROL_TIMEOUT_S)
+        if reply is None:
+            raise VoiceError("the voice engines are not running; enrol again in a minute")
+        if reply.get("error"):
+            raise VoiceError(f"enrolment failed: {reply['error']}")
+        self.name = str(reply.get("name") or self.name)
+        return str(reply["phrase"]), int(reply["takes"])
+
+    def close(self) -> None:
+        """Stop the child: its stdin closes, and it is killed if it does not exit."""
+        self._closed = True
+        proc = self._proc
+        if proc is not None:
+            self._stop(proc)
+
+
+def _detection(reply: Any) -> Detection | None:
+    hit = reply.get("d") if reply is not None else None
+    if not isinstance(hit, list) or len(hit) != 3:
+        return None
+    return Detection(str(hit[0]), float(hit[1]), str(hit[2]))
+
+
+def _log_stderr(stream: IO[bytes]) -> None:
+    """The child's log lines ("LEVEL name: message") into the hub's log, at their level."""
+    for raw in stream:
+        text = raw.decode(errors="replace").rstrip()
+        if not text:
+            continue
+        level, _, rest = text.partition(" ")
+        number = logging.getLevelName(level)
+        if isinstance(number, int):
+            _LOGGER.log(number, "engines: %s", rest[:300])
+        else:
+            _LOGGER.warning("engines: %s", text[:300])
+    stream.close()
+
+
+# -- the child's side ------------------------------------------------------------------
+
+
+class Engines:
+    """The child's engines: requests in, replies out (no IO here: tests drive it)."""
+
+    def __init__(
+        self, spotter: MultiSpotter, answers: Sequence[AnswerSpotter], data_path: Path
+    ) -> None:
+        self.spotter = spotter
+        self.answers = list(answers)
+        self.data_path = data_path
+        self._heard_no: list[AnswerSpotter] = []
+
+    def handle(self, op: bytes, payload: bytes) -> dict[str, Any]:
+        """One request's reply."""
+        if op == b"F":
+            return {"d": _hit(self.spotter.feed(payload))}
+        if op == b"E":
+            return {"d": _hit(self.spotter.finish())}
+        if op == b"R":
+            self.spotter.reset()
+            return {}
+        if op == b"A":
+            return {"a": self._feed_answer(payload)}
+        if op == b"N":
+            confirmed = any(s.confirms_no() for s in self._heard_no)
+            self._reset_answers()
+            return {"no": confirmed}
+        if op == b"r":
+            self._reset_answers()
+            return {}
+        if op == b"T":
+            return self._enrol(payload)
+        return {"error": f"unknown request {op!r}"}
+
+    def _feed_answer(self, frame: bytes) -> bool | None:
+        """As the listener does over several answer spotters (hub/voice/listen.py)."""
+        for spotter in self.answers:
+            heard = spotter.feed_answer(frame)
+            if heard:
+                self._reset_answers()
+                return True
+            if heard is False and spotter not in self._heard_no:
+                self._heard_no.append(spotter)
+        return False if self._heard_no else None
+
+    def _reset_answers(self) -> None:
+        self._heard_no = []
+        for spotter in self.answers:
+            spotter.reset_answer()
+
+    def _enrol(self, payload: bytes) -> dict[str, Any]:
+        from hub.voice.engines import EnrolledSpotter
+        from hub.voice.setup import make_templates, templates_path
+
+        head, _, audio = payload.partition(b"\n")
+        spec = json.loads(head)
+        takes, at = [], 0
+        for size in spec["takes"]:
+            takes.append(audio[at : at + int(size)])
+            at += int(size)
+        phrase = make_templates(str(spec["label"]), takes, float(spec["threshold"]))
+        takes.clear()
+        phrase.save(templates_path(self.data_path))
+        self.spotter.replace("enrolled", EnrolledSpotter(phrase))
+        return {"phrase": phrase.phrase, "takes": len(phrase.templates), "name": self.spotter.name}
+
+
+def _hit(detection: Detection | None) -> list[Any] | None:
+    if detection is None:
+        return None
+    return [detection.phrase, detection.confidence, detection.engine]
+
+
+def _read_exactly(src: IO[bytes], size: int) -> bytes | None:
+    data = b""
+    while len(data) < size:
+        chunk = src.read(size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def serve(engines: Engines, src: IO[bytes], out: IO[bytes]) -> int:
+    """Answer requests until stdin closes."""
+    while True:
+        head = _read_exactly(src, _HEAD.size)
+        if head is None:
+            return 0
+        op, size = _HEAD.unpack(head)
+        payload = _read_exactly(src, size) if size else b""
+        if payload is None:
+            return 0
+        try:
+            reply = engines.handle(op, payload)
+        except Exception as exc:  # an engine's bug must not end the child's service
+            _LOGGER.exception("request %r failed", op)
+            reply = {"error": f"{type(exc).__name__}: {exc}"}
+            if op in (b"F", b"E"):
+                reply["d"] = None
+        out.write(json.dumps(reply, ensure_ascii=False).encode() + b"\n")
+        out.flush()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The child: load the engines, say ready, serve."""
+    parser = argparse.ArgumentParser(prog="python -m hub.voice.engine_proc")
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--voice", required=True, help="the [voice] section, as JSON")
+    args = parser.parse_args(argv)
+    # The protocol gets its own descriptor; anything else printed goes to the log.
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
+    from hub.voice.stage import killed_first
+
+    killed_first()
+
+    def say(line: dict[str, Any]) -> None:
+        out.write(json.dumps({"protocol": PROTOCOL, **line}, ensure_ascii=False).encode())
+        out.write(b"\n")
+        out.flush()
+
+    try:
+        from hub.config import VoiceSection
+        from hub.voice.setup import build_spotters
+
+        voice = VoiceSection(**json.loads(args.voice))
+        spotter, answers = build_spotters(voice, args.data_dir, only=IN_CHILD)
+    except Exception as exc:  # say why (the hub logs it), whatever it is
+        say({"ready": False, "error": f"{type(exc).__name__}: {exc}"})
+        return 1
+    say({"ready": True, "name": spotter.name, "answers": bool(answers)})
+    return serve(Engines(spotter, answers, args.data_dir), sys.stdin.buffer, out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
