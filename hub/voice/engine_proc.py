@@ -51,7 +51,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from types import SimpleNamespace
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from hub.errors import VoiceError
 from hub.voice.spotter import Detection
@@ -449,10 +450,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.flush()
 
     try:
-        from hub.config import VoiceSection
         from hub.voice.setup import build_spotters
 
-        voice = VoiceSection(**json.loads(args.voice))
+        # The section's values as attributes: hub.config (and all it imports) stays out.
+        voice = cast("VoiceSection", SimpleNamespace(**json.loads(args.voice)))
         spotter, answers = build_spotters(voice, args.data_dir, only=IN_CHILD)
     except Exception as exc:  # say why (the hub logs it), whatever it is
         say({"ready": False, "error": f"{type(exc).__name__}: {exc}"})

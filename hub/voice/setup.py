@@ -8,7 +8,6 @@ onnxruntime and pocketsphinx are imported there, never in the hub.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import shlex
 import sys
@@ -193,6 +192,8 @@ async def enrol(
 
     The takes are recorded here; the templates are made, saved and matched by the
     engines' process when there is one (the hub's), else in this process."""
+    import asyncio  # here: the engines' process imports this module and needs no loop
+
     recordings: list[bytes] = []
     for n in range(takes):
         await prompt()
