@@ -22,7 +22,8 @@ from hub.errors import VoiceError
 from hub.sim.broker import Mosquitto
 from hub.voice.capture import LiveSource
 from hub.voice.corpus import render
-from hub.voice.engine_proc import EngineProcessError, Engines, SpotterProcess
+from hub.voice.engine_child import Engines
+from hub.voice.engine_proc import EngineProcessError, SpotterProcess
 from hub.voice.engines import MultiSpotter
 from hub.voice.spotter import Detection
 from tests.conftest import hub_raw

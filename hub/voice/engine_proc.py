@@ -3,7 +3,7 @@
 The hub keeps the microphone, the energy gate and the confirmation flow (hub/voice/
 listen.py); what needs the models -- pocketsphinx, the neural help check (onnxruntime),
 vosk, the enrolled phrase's embeddings (numpy) -- runs in a child started only when
-`[voice] listen` is on: `python -m hub.voice.engine_proc`. The hub's side is
+`[voice] listen` is on: `python -m hub.voice.engine_child`. The hub's side is
 `SpotterProcess`, a Spotter (and AnswerSpotter) that hands each gated frame over and waits
 for the verdict: the child holds the engines' state, so the hub's listener works as it
 did when they ran on its spotter thread. Only audio the gate let through crosses (at most
@@ -16,7 +16,7 @@ alarm path run in the hub, and the child asks the kernel to kill it first when m
 runs out (hub/voice/stage.py's `killed_first`). The Mandarin stage (whisper, or an
 image's `stage_command`) stays a process of its own, started by the hub as before.
 
-Protocol, version 1 (both sides are in this file):
+Protocol, version 1 (the child's side is hub/voice/engine_child.py):
 
 - argv: `--data-dir DIR --voice JSON` (the [voice] section); the child writes one JSON
   line, {"protocol": 1, "ready": true, "name": "pocketsphinx+enrolled", "answers": true}
@@ -37,7 +37,6 @@ Protocol, version 1 (both sides are in this file):
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import json
@@ -51,23 +50,20 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import SimpleNamespace
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, Any
 
 from hub.errors import VoiceError
 from hub.voice.spotter import Detection
 
 if TYPE_CHECKING:
     from hub.config import VoiceSection
-    from hub.voice.engines import MultiSpotter
-    from hub.voice.spotter import AnswerSpotter
 
 _LOGGER = logging.getLogger(__name__)
 
 PROTOCOL = 1
 # Engines that run in this process's child (the stages have their own, hub/voice/stage.py).
 IN_CHILD = ("pocketsphinx", "vosk", "enrolled")
-_HEAD = struct.Struct("<cI")
+HEAD = struct.Struct("<cI")
 # Loading pocketsphinx and the neural check takes ~1 s here, perhaps 10-20 s on a Pi Zero
 # reading from a slow SD card.
 READY_TIMEOUT_S = 120.0
@@ -91,7 +87,7 @@ def child_argv(voice: VoiceSection, data_path: Path) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "hub.voice.engine_proc",
+        "hub.voice.engine_child",
         *("--data-dir", str(data_path), "--voice", section),
     ]
 
@@ -237,7 +233,7 @@ class SpotterProcess:
             if proc is None or proc.stdin is None:
                 return None
             try:
-                proc.stdin.write(_HEAD.pack(op, len(payload)) + payload)
+                proc.stdin.write(HEAD.pack(op, len(payload)) + payload)
                 proc.stdin.flush()
                 reply = json.loads(self._readline(timeout_s or self.reply_timeout_s))
                 if not isinstance(reply, dict):
@@ -320,147 +316,3 @@ def _log_stderr(stream: IO[bytes]) -> None:
         else:
             _LOGGER.warning("engines: %s", text[:300])
     stream.close()
-
-
-# -- the child's side ------------------------------------------------------------------
-
-
-class Engines:
-    """The child's engines: requests in, replies out (no IO here: tests drive it)."""
-
-    def __init__(
-        self, spotter: MultiSpotter, answers: Sequence[AnswerSpotter], data_path: Path
-    ) -> None:
-        self.spotter = spotter
-        self.answers = list(answers)
-        self.data_path = data_path
-        self._heard_no: list[AnswerSpotter] = []
-
-    def handle(self, op: bytes, payload: bytes) -> dict[str, Any]:
-        """One request's reply."""
-        if op == b"F":
-            return {"d": _hit(self.spotter.feed(payload))}
-        if op == b"E":
-            return {"d": _hit(self.spotter.finish())}
-        if op == b"R":
-            self.spotter.reset()
-            return {}
-        if op == b"A":
-            return {"a": self._feed_answer(payload)}
-        if op == b"N":
-            confirmed = any(s.confirms_no() for s in self._heard_no)
-            self._reset_answers()
-            return {"no": confirmed}
-        if op == b"r":
-            self._reset_answers()
-            return {}
-        if op == b"T":
-            return self._enrol(payload)
-        return {"error": f"unknown request {op!r}"}
-
-    def _feed_answer(self, frame: bytes) -> bool | None:
-        """As the listener does over several answer spotters (hub/voice/listen.py)."""
-        for spotter in self.answers:
-            heard = spotter.feed_answer(frame)
-            if heard:
-                self._reset_answers()
-                return True
-            if heard is False and spotter not in self._heard_no:
-                self._heard_no.append(spotter)
-        return False if self._heard_no else None
-
-    def _reset_answers(self) -> None:
-        self._heard_no = []
-        for spotter in self.answers:
-            spotter.reset_answer()
-
-    def _enrol(self, payload: bytes) -> dict[str, Any]:
-        from hub.voice.engines import EnrolledSpotter
-        from hub.voice.setup import make_templates, templates_path
-
-        head, _, audio = payload.partition(b"\n")
-        spec = json.loads(head)
-        takes, at = [], 0
-        for size in spec["takes"]:
-            takes.append(audio[at : at + int(size)])
-            at += int(size)
-        phrase = make_templates(str(spec["label"]), takes, float(spec["threshold"]))
-        takes.clear()
-        phrase.save(templates_path(self.data_path))
-        self.spotter.replace("enrolled", EnrolledSpotter(phrase))
-        return {"phrase": phrase.phrase, "takes": len(phrase.templates), "name": self.spotter.name}
-
-
-def _hit(detection: Detection | None) -> list[Any] | None:
-    if detection is None:
-        return None
-    return [detection.phrase, detection.confidence, detection.engine]
-
-
-def _read_exactly(src: IO[bytes], size: int) -> bytes | None:
-    data = b""
-    while len(data) < size:
-        chunk = src.read(size - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return data
-
-
-def serve(engines: Engines, src: IO[bytes], out: IO[bytes]) -> int:
-    """Answer requests until stdin closes."""
-    while True:
-        head = _read_exactly(src, _HEAD.size)
-        if head is None:
-            return 0
-        op, size = _HEAD.unpack(head)
-        payload = _read_exactly(src, size) if size else b""
-        if payload is None:
-            return 0
-        try:
-            reply = engines.handle(op, payload)
-        except Exception as exc:  # an engine's bug must not end the child's service
-            _LOGGER.exception("request %r failed", op)
-            reply = {"error": f"{type(exc).__name__}: {exc}"}
-            if op in (b"F", b"E"):
-                reply["d"] = None
-        out.write(json.dumps(reply, ensure_ascii=False).encode() + b"\n")
-        out.flush()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """The child: load the engines, say ready, serve."""
-    parser = argparse.ArgumentParser(prog="python -m hub.voice.engine_proc")
-    parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--voice", required=True, help="the [voice] section, as JSON")
-    args = parser.parse_args(argv)
-    # The protocol gets its own descriptor; anything else printed goes to the log.
-    out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)
-    logging.basicConfig(
-        stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(name)s: %(message)s"
-    )
-    from hub.voice.stage import killed_first
-
-    killed_first()
-
-    def say(line: dict[str, Any]) -> None:
-        out.write(json.dumps({"protocol": PROTOCOL, **line}, ensure_ascii=False).encode())
-        out.write(b"\n")
-        out.flush()
-
-    try:
-        from hub.voice.setup import build_spotters
-
-        # The section's values as attributes: hub.config (and all it imports) stays out.
-        voice = cast("VoiceSection", SimpleNamespace(**json.loads(args.voice)))
-        spotter, answers = build_spotters(voice, args.data_dir, only=IN_CHILD)
-    except Exception as exc:  # say why (the hub logs it), whatever it is
-        say({"ready": False, "error": f"{type(exc).__name__}: {exc}"})
-        return 1
-    say({"ready": True, "name": spotter.name, "answers": bool(answers)})
-    return serve(Engines(spotter, answers, args.data_dir), sys.stdin.buffer, out)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
