@@ -292,9 +292,9 @@ def budget(setups: list[Setup], runs: int) -> None:
     """Every configuration (each `runs` times): a markdown table, children apart."""
     print(
         "| configuration | hub VmRSS | RssAnon | RssFile | VmHWM "
-        "| other processes: VmRSS (anon) | hub + others |"
+        "| other processes: VmRSS (anon) | VmRSS, hub + others | RssAnon, hub + others |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for setup in setups:
         results = [measure(setup) for _ in range(runs)]
 
@@ -304,10 +304,14 @@ def budget(setups: list[Setup], runs: int) -> None:
 
         hubs = [h for h, _ in results]
         cells = [span([h.mib(f) for h in hubs]) for f in FIELDS]
-        kids_text, totals = [], []
+        kids_text, totals, anon = [], [], []
         for hub, kids in results:
             counted = [k for k in kids if FAKE_MIC not in k.argv]
             totals.append(hub.mib("VmRSS") + sum(k.mib("VmRSS") for k in counted))
+            # Library pages the processes share (libpython, libc...) count in each VmRSS:
+            # the sum of VmRSS overstates what they take together, the sum of RssAnon
+            # (never shared here) understates it.
+            anon.append(hub.mib("RssAnon") + sum(k.mib("RssAnon") for k in counted))
         for kid in results[-1][1]:
             if FAKE_MIC in kid.argv:
                 continue
@@ -315,7 +319,7 @@ def budget(setups: list[Setup], runs: int) -> None:
             kids_text.append(f"{name} {kid.mib('VmRSS'):.1f} ({kid.mib('RssAnon'):.1f})")
         print(
             f"| {setup.label} | {cells[0]} | {cells[2]} | {cells[3]} | {cells[1]} "
-            f"| {'; '.join(kids_text) or '-'} | {span(totals)} |",
+            f"| {'; '.join(kids_text) or '-'} | {span(totals)} | {span(anon)} |",
             flush=True,
         )
 
