@@ -48,7 +48,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -96,7 +96,11 @@ class SpotterProcess:
     """A Spotter and AnswerSpotter whose engines run in a supervised child process.
 
     Every call comes from the listener's spotter thread, except `enrol` (a worker thread)
-    and `close`: a lock keeps one request in flight.
+    and `close`: a lock keeps one request in flight. A supervisor thread waits on the
+    child: when it exits (a crash, the kernel's OOM killer, or killed by a call that
+    found it hung or talking nonsense) it is logged and started again after the backoff,
+    loaded before the next phrase rather than while it is said. Calls meanwhile get no
+    verdict; they never start a process themselves.
     """
 
     def __init__(
@@ -105,84 +109,107 @@ class SpotterProcess:
         *,
         ready_timeout_s: float = READY_TIMEOUT_S,
         reply_timeout_s: float = REPLY_TIMEOUT_S,
-        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.argv = list(argv)
         self.ready_timeout_s = ready_timeout_s
         self.reply_timeout_s = reply_timeout_s
-        self.monotonic = monotonic
         self.name = "engines"
         self.answers = False  # whether an engine in the child hears yes/no
         self.restarts = 0
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
-        self._buffer = b""
+        self._reader: _Lines | None = None
         self._started_at = 0.0
-        self._retry_at = 0.0
         self._backoff = RESTART_MIN_S
-        self._closed = False
-        self._start()  # engines that cannot load at all are an error at start-up
+        self._closing = threading.Event()
+        # Engines that cannot load at all are an error at start-up.
+        self._install(*self._launch())
+        self._supervisor = threading.Thread(
+            target=self._supervise, name="voice-engines", daemon=True
+        )
+        self._supervisor.start()
 
     @property
     def pid(self) -> int | None:
         """The child's process id while it runs (tests, the bench)."""
-        return self._proc.pid if self._proc is not None else None
+        proc = self._proc
+        return proc.pid if proc is not None else None
 
     # -- the child ---------------------------------------------------------------------
 
-    def _start(self) -> None:
-        self._started_at = self.monotonic()
+    def _launch(self) -> tuple[subprocess.Popen[bytes], _Lines, dict[str, Any]]:
+        """Start the child and wait for its ready line (touches nothing shared)."""
         try:
             proc = subprocess.Popen(
                 self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
             )
         except OSError as exc:
             raise EngineProcessError(f"cannot start the voice engines: {exc}") from exc
-        assert proc.stderr is not None
+        assert proc.stderr is not None and proc.stdout is not None
         threading.Thread(target=_log_stderr, args=(proc.stderr,), daemon=True).start()
-        self._proc, self._buffer = proc, b""
+        reader = _Lines(proc.stdout.fileno())
         try:
-            ready = json.loads(self._readline(self.ready_timeout_s))
+            ready = json.loads(reader.readline(self.ready_timeout_s))
         except (OSError, ValueError, EOFError, TimeoutError) as exc:
             ready = {"error": f"no ready line ({exc or type(exc).__name__})"}
         if not isinstance(ready, dict) or not ready.get("ready"):
-            self._stop(proc)
+            _stop(proc, kill=True)
             why = ready.get("error") if isinstance(ready, dict) else "a bad ready line"
             raise EngineProcessError(f"the voice engines did not start: {why}")
         if ready.get("protocol") != PROTOCOL:
-            self._stop(proc)
+            _stop(proc, kill=True)
             raise EngineProcessError(
                 f"the voice engines speak protocol {ready.get('protocol')}, not {PROTOCOL}"
             )
+        return proc, reader, ready
+
+    def _install(
+        self, proc: subprocess.Popen[bytes], reader: _Lines, ready: dict[str, Any]
+    ) -> None:
+        self._proc, self._reader = proc, reader
+        self._started_at = time.monotonic()
         self.name = str(ready.get("name") or "engines")
         self.answers = bool(ready.get("answers"))
         _LOGGER.info("voice engines ready in process %d: %s", proc.pid, self.name)
 
-    def _stop(self, proc: subprocess.Popen[bytes]) -> None:
-        if self._proc is proc:
-            self._proc = None
-        with contextlib.suppress(OSError):
-            if proc.stdin is not None:
-                proc.stdin.close()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+    def _supervise(self) -> None:
+        """Wait on the child; when it is gone, log it and start it again after a backoff."""
+        while not self._closing.is_set():
+            proc = self._proc
+            if proc is not None:
+                proc.wait()
+                with self._lock:
+                    if self._proc is proc:  # gone on its own: no call has noticed yet
+                        self._gone(proc, "exited")
+            if self._closing.wait(self._backoff_wait()):
+                return
+            try:
+                launched = self._launch()
+            except EngineProcessError as exc:
+                _LOGGER.error("%s; trying again in %.0f s", exc, self._backoff)
+                self._started_at = time.monotonic()
+                continue
+            with self._lock:
+                if self._closing.is_set():
+                    _stop(launched[0], kill=True)
+                    return
+                self._install(*launched)
+                self.restarts += 1
 
-    def _died(self, proc: subprocess.Popen[bytes], why: str) -> None:
-        """Kill and reap the child; start it again after a backoff."""
-        with contextlib.suppress(OSError):
-            proc.kill()
-        self._stop(proc)
-        if self._closed:
+    def _backoff_wait(self) -> float:
+        wait = self._backoff
+        self._backoff = min(self._backoff * 2, RESTART_MAX_S)
+        return wait
+
+    def _gone(self, proc: subprocess.Popen[bytes], why: str) -> None:
+        """The child failed: kill and reap it and say so (the supervisor starts another).
+        Called with the lock held."""
+        self._proc = self._reader = None
+        _stop(proc, kill=True)
+        if self._closing.is_set():
             return
-        now = self.monotonic()
-        if now - self._started_at >= STABLE_S:
+        if time.monotonic() - self._started_at >= STABLE_S:
             self._backoff = RESTART_MIN_S
-        self._retry_at = now + self._backoff
         _LOGGER.error(
             "voice engines process %d failed (%s, exit code %s): started again in %.0f s; "
             "the buttons and every other alarm path are not affected",
@@ -191,55 +218,21 @@ class SpotterProcess:
             proc.returncode,
             self._backoff,
         )
-        self._backoff = min(self._backoff * 2, RESTART_MAX_S)
-
-    def _running(self) -> subprocess.Popen[bytes] | None:
-        """The child, started again if it died and its backoff has passed."""
-        if self._proc is not None or self._closed or self.monotonic() < self._retry_at:
-            return self._proc
-        try:
-            self._start()
-        except EngineProcessError as exc:
-            self._retry_at = self.monotonic() + self._backoff
-            _LOGGER.error("%s; trying again in %.0f s", exc, self._backoff)
-            self._backoff = min(self._backoff * 2, RESTART_MAX_S)
-            return None
-        self.restarts += 1
-        return self._proc
-
-    def _readline(self, timeout_s: float) -> bytes:
-        """One line of the child's stdout within timeout_s (pipes have no timeout)."""
-        proc = self._proc
-        assert proc is not None and proc.stdout is not None
-        fd = proc.stdout.fileno()
-        deadline = time.monotonic() + timeout_s
-        while b"\n" not in self._buffer:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError(f"no reply in {timeout_s:.0f} s")
-            ready, _, _ = select.select([fd], [], [], left)
-            if ready:
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    raise EOFError("the process exited")
-                self._buffer += chunk
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        return line
 
     def _call(self, op: bytes, payload: bytes = b"", timeout_s: float | None = None) -> Any:
         """One request and its reply (a dict), or None when the child is not there."""
         with self._lock:
-            proc = self._running()
-            if proc is None or proc.stdin is None:
+            proc, reader = self._proc, self._reader
+            if proc is None or reader is None or proc.stdin is None:
                 return None
             try:
                 proc.stdin.write(HEAD.pack(op, len(payload)) + payload)
                 proc.stdin.flush()
-                reply = json.loads(self._readline(timeout_s or self.reply_timeout_s))
+                reply = json.loads(reader.readline(timeout_s or self.reply_timeout_s))
                 if not isinstance(reply, dict):
                     raise ValueError("a reply that is not an object")
             except (OSError, ValueError, EOFError, TimeoutError) as exc:
-                self._died(proc, str(exc) or type(exc).__name__)
+                self._gone(proc, str(exc) or type(exc).__name__)
                 return None
         if reply.get("error"):
             _LOGGER.error("voice engines: %s", str(reply["error"])[:300])
@@ -290,10 +283,57 @@ class SpotterProcess:
 
     def close(self) -> None:
         """Stop the child: its stdin closes, and it is killed if it does not exit."""
-        self._closed = True
+        self._closing.set()
         proc = self._proc
-        if proc is not None:
-            self._stop(proc)
+        if proc is not None:  # EOF on its stdin: it exits; the supervisor or a call reaps it
+            with contextlib.suppress(OSError, ValueError):
+                if proc.stdin is not None:
+                    proc.stdin.close()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self._supervisor.join(10)
+
+
+class _Lines:
+    """Lines from a child's stdout, each within a time limit (pipes have no timeout)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._buffer = b""
+
+    def readline(self, timeout_s: float) -> bytes:
+        deadline = time.monotonic() + timeout_s
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no reply in {timeout_s:.0f} s")
+            ready, _, _ = select.select([self.fd], [], [], left)
+            if ready:
+                chunk = os.read(self.fd, 65536)
+                if not chunk:
+                    raise EOFError("the process exited")
+                self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line
+
+
+def _stop(proc: subprocess.Popen[bytes], *, kill: bool = False) -> None:
+    """End a child (closing its stdin asks it to exit) and reap it."""
+    if kill:
+        with contextlib.suppress(OSError):
+            proc.kill()
+    with contextlib.suppress(OSError, ValueError):
+        if proc.stdin is not None:
+            proc.stdin.close()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
 
 
 def _detection(reply: Any) -> Detection | None:
