@@ -9,8 +9,9 @@ for the verdict: the child holds the engines' state, so the hub's listener works
 did when they ran on its spotter thread. Only audio the gate let through crosses (at most
 32 KB/s while someone talks, nothing in silence); only verdicts come back.
 
-The child is supervised: if it dies, hangs or breaks the protocol it is killed, logged,
-and started again on a later frame after a backoff (1 s, doubling to a minute); frames
+The child is supervised: when it dies (a crash, the OOM killer), or hangs or breaks the
+protocol (then it is killed), a supervisor thread logs it and starts it again after a
+backoff (1 s, doubling to a minute; back to 1 s after 5 minutes of good service); frames
 meanwhile reach no engine. Its death touches nothing else: the buttons, sensors and every
 alarm path run in the hub, and the child asks the kernel to kill it first when memory
 runs out (hub/voice/stage.py's `killed_first`). The Mandarin stage (whisper, or an
