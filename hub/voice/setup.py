@@ -190,10 +190,19 @@ async def enrol(
     """Record the elder saying their phrase `takes` times (a prompt before each), keep
     only feature templates (saved atomically in the data dir) and start matching them.
 
-    The takes are recorded here; the templates are made, saved and matched by the
-    engines' process when there is one (the hub's), else in this process."""
+    The takes are recorded here; the templates are made, saved and matched by the engines'
+    process, so numpy and onnxruntime stay out of the hub."""
     import asyncio  # here: the engines' process imports this module and needs no loop
 
+    from hub.voice.engine_proc import SpotterProcess
+
+    engines = getattr(listener.spotter, "engines", [listener.spotter])
+    child = next((e for e in engines if isinstance(e, SpotterProcess)), None)
+    if child is None:  # checked before the elder is asked to speak
+        raise ControlError(
+            "the voice engines' process is not running (the log says why); "
+            "name 'enrolled' in voice.engines and enrol again"
+        )
     recordings: list[bytes] = []
     for n in range(takes):
         await prompt()
@@ -205,20 +214,10 @@ async def enrol(
                 "check the microphone and voice.gate_rms, then enrol again"
             ) from exc
         _LOGGER.info("enrolment take %d of %d recorded", n + 1, takes)
-    from hub.voice.engine_proc import SpotterProcess
-
-    engines = getattr(listener.spotter, "engines", [listener.spotter])
-    child = next((e for e in engines if isinstance(e, SpotterProcess)), None)
-    if child is not None:
-        try:
-            name, count = await asyncio.to_thread(child.enrol, label, recordings, threshold)
-        except VoiceError as exc:
-            raise ControlError(str(exc)) from exc
-        finally:
-            recordings.clear()  # the audio goes no further than the engines' process
-        return Enrolled(name, count)
-    phrase = await asyncio.to_thread(make_templates, label, recordings, threshold)
-    recordings.clear()  # the audio goes no further than this function
-    await asyncio.to_thread(phrase.save, templates_path(data_path))
-    await listener.replace_engine("enrolled", EnrolledSpotter(phrase))
-    return Enrolled(phrase.phrase, len(phrase.templates))
+    try:
+        name, count = await asyncio.to_thread(child.enrol, label, recordings, threshold)
+    except VoiceError as exc:
+        raise ControlError(str(exc)) from exc
+    finally:
+        recordings.clear()  # the audio goes no further than the engines' process
+    return Enrolled(name, count)
