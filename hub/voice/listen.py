@@ -16,7 +16,6 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from hub.errors import VoiceError
 from hub.voice.capture import AudioSource
 from hub.voice.confirm import Answer, ConfirmFlow, ConfirmState, Outcome
 from hub.voice.gate import EnergyGate
