@@ -161,10 +161,12 @@ class Example:
     speaker: str
 
 
-def training_examples(workdir: Path, model: EmbeddingModel) -> list[Example]:
+def training_examples(
+    workdir: Path, model: EmbeddingModel, takes: tuple[Take, ...] = TAKES
+) -> list[Example]:
     """Render (cached), put through the rooms and embed every training utterance."""
     workdir.mkdir(parents=True, exist_ok=True)
-    jobs = list(itertools.product(SPEAKERS, TAKES, TRAIN_HELPS + TRAIN_OTHERS))
+    jobs = list(itertools.product(SPEAKERS, takes, TRAIN_HELPS + TRAIN_OTHERS))
 
     def one(job: tuple[tuple[str, str], Take, str]) -> tuple[bytes, bool, str]:
         (kind, voice), take, text = job
@@ -172,6 +174,7 @@ def training_examples(workdir: Path, model: EmbeddingModel) -> list[Example]:
 
     with ThreadPoolExecutor(3) as pool:
         clean = list(pool.map(one, jobs))
+    print(f"{len(clean)} renderings", flush=True)
     talk: dict[str, list[bytes]] = {}
     for pcm, is_help, voice in clean:
         if not is_help:
@@ -187,9 +190,34 @@ def training_examples(workdir: Path, model: EmbeddingModel) -> list[Example]:
     ordinary = [pcm for pcm, is_help, _ in rendered if not is_help]
     sounds = numpy_sounds(NON_SPEECH, seed=1) + babble(ordinary, BABBLE, seed=2)
     rendered += [(pcm, False, NON_SPEECH_SPEAKER) for pcm in sounds]
-    return [
-        Example(model.embed(voiced_span(pcm)), is_help, voice) for pcm, is_help, voice in rendered
-    ]
+    examples = []
+    for n, (pcm, is_help, voice) in enumerate(rendered):
+        examples.append(Example(model.embed(voiced_span(pcm)), is_help, voice))
+        if n % 2000 == 0:
+            print(f"embedded {n}/{len(rendered)}", flush=True)
+    return examples
+
+
+def save_examples(path: Path, examples: list[Example]) -> None:
+    """Keep the embedded examples (numbers only) so a refit need not render and embed again."""
+    np.savez_compressed(
+        path,
+        embeddings=np.concatenate([e.embeddings for e in examples]),
+        lengths=np.array([e.embeddings.shape[0] for e in examples]),
+        is_help=np.array([e.is_help for e in examples]),
+        speakers=np.array([e.speaker for e in examples]),
+    )
+
+
+def load_examples(path: Path) -> list[Example]:
+    """Examples written by `save_examples`."""
+    with np.load(path, allow_pickle=False) as f:
+        ends = np.cumsum(f["lengths"])
+        parts = np.split(f["embeddings"], ends[:-1])
+        return [
+            Example(e, bool(h), str(s))
+            for e, h, s in zip(parts, f["is_help"], f["speakers"], strict=True)
+        ]
 
 
 def crops(embeddings: Floats, rng: np.random.Generator, copies: int = 2) -> list[Floats]:
@@ -242,17 +270,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/pingan-voice-train"))
     parser.add_argument("--out", type=Path, default=HEAD_FILE)
     parser.add_argument("--threshold", type=float, default=THRESHOLD)
+    parser.add_argument(
+        "--takes", type=int, default=len(TAKES), help="use the first N takes (paces, pitches)"
+    )
+    parser.add_argument(
+        "--reuse", action="store_true", help="reuse the embedded examples of an earlier run"
+    )
     args = parser.parse_args(argv)
     missing = [t for t in ("flite", "sox", "espeak-ng") if shutil.which(t) is None]
     if missing:
         parser.error(f"{', '.join(missing)} missing: apt-get install flite sox espeak-ng")
     t0 = time.monotonic()
-    examples = training_examples(args.workdir, EmbeddingModel())
+    cached = args.workdir / f"examples_{args.takes}.npz"
+    if args.reuse and cached.exists():
+        examples = load_examples(cached)
+    else:
+        examples = training_examples(args.workdir, EmbeddingModel(), TAKES[: args.takes])
+        save_examples(cached, examples)
     helps = sum(e.is_help for e in examples)
     print(f"{len(examples)} utterances ({helps} help) in {time.monotonic() - t0:.0f} s")
     rest = [e for e in examples if e.speaker not in VALIDATION_SPEAKERS]
     held = [e for e in examples if e.speaker in VALIDATION_SPEAKERS]
     head = fit(rest, threshold=args.threshold)
+    head.save(args.workdir / "validation_head.npz")  # for bench/voice.py --tune
     scores = np.array([head.score(e.embeddings) for e in held])
     is_help = np.array([e.is_help for e in held])
     print(f"validation speakers {', '.join(sorted(VALIDATION_SPEAKERS))} (the head alone):")
