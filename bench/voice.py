@@ -220,13 +220,18 @@ def tune(head_file: Path) -> None:
         {**DEFAULT_KEYPHRASES, **FALL_KEYPHRASES}, classifier=HelpClassifier(always)
     )
     rows: list[tuple[Clip, Detection | None]] = [(c, spot(spotter, c.pcm)) for c in clips]
+    with (head_file.parent / "tune_rows.tsv").open("w", encoding="utf-8") as out:
+        for clip, hit in rows:
+            said = f"{hit.phrase}\t{hit.confidence}" if hit is not None else "-\t-"
+            out.write(f"{clip.speaker}\t{clip.take}\t{clip.condition}\t{clip.kind}\t")
+            out.write(f"{clip.text}\t{int(clip.is_help)}\t{said}\n")
     falls = set(FALL_KEYPHRASES)
     print(f"\n== tuning voices {', '.join(s.name for s in TUNING_SPEAKERS)} ({len(clips)} clips)")
     print("| fall keyphrases | candidate threshold | sure-help threshold | caught | false |")
     print("|---|---|---|---|---|")
     for with_falls in (False, True):
-        for t in (0.1, 0.2, 0.3, 0.5, 0.7, 0.9):
-            for sure in (0.5, 0.7, 0.8, 0.9, 0.95, 1.01):
+        for t in (0.2, 0.5, 0.9, 0.95, 0.98, 0.99, 0.995):
+            for sure in (0.9, 0.95, 0.98, 0.99, 0.995, 1.01):
                 caught = false = helps = others = 0
                 by_cond: dict[str, list[int]] = defaultdict(lambda: [0, 0])
                 for clip, hit in rows:
