@@ -74,7 +74,7 @@ async def hub_path(port: int, workdir: Path, n: int) -> tuple[list[float], list[
             sent_at[alarm.id] = time.perf_counter()
         state_changed.set()
 
-    await hub.start()  # the alarm service is made by start()
+    await hub.start()  # the alarm service exists from here (hub/services/alarms.py)
     hub.alarms.listeners.append(listener)
     await hub.uplink.connected.wait()
     to_puback: list[float] = []

@@ -168,19 +168,96 @@ def candidate_memory(corpus: list[Utterance], rounds: int = 3) -> None:
     )
 
 
-def grid() -> None:
+def grid(phrases: tuple[str, ...] = (), thresholds: tuple[float, ...] = ()) -> None:
     """Each keyphrase alone at several thresholds, on training voices only (flite, espeak)."""
     speakers = (Speaker("flite", "slt"), Speaker("flite", "awb"), Speaker("espeak", "en-us+m3"))
     texts = {"help": EN_HELP_PHRASES, "near-miss": EN_NEAR_MISSES, "talk": EN_TALK}
     clips = build_clips(speakers, texts, frozenset({"help"}), conditions=("quiet", "tv_10db"))
     corpus = [Utterance(c.text, c.speaker, 1.0, c.is_help, c.pcm, c.condition) for c in clips]
-    for phrase in (*DEFAULT_KEYPHRASES, "i fell", "fallen"):
-        for threshold in (1e-10, 1e-20, 1e-25, 1e-30, 1e-40):
+    for phrase in phrases or (*DEFAULT_KEYPHRASES, "i fell", "fallen"):
+        for threshold in thresholds or (1e-10, 1e-20, 1e-25, 1e-30, 1e-40):
             t = Tally().run(
                 PocketsphinxSpotter({phrase: threshold}, second_pass="none", strong=frozenset()),
                 corpus,
             )
             print(t.line(f"{phrase} /{threshold:g}/"), flush=True)
+
+
+TUNING_SPEAKERS = (  # hub/voice/train.py's VALIDATION_SPEAKERS, never the held-out engines
+    Speaker("flite", "rms"),
+    Speaker("espeak", "en-gb-scotland+m1"),
+    Speaker("espeak", "en-gb+grandma"),
+    Speaker("espeak", "en-us+Gene"),
+)
+FALL_KEYPHRASES = {"fallen": 1e-10, "i fell": 1e-10}
+
+
+def tune(head_file: Path) -> None:
+    """Thresholds of the two-pass spotter on the training engines' validation voices only.
+
+    `head_file` must be a head fitted without those voices (hub/voice/train.py writes one
+    as validation_head.npz). Every utterance is streamed once with the head's verdict made
+    always true, so each detection carries the score the verdict would have been made on;
+    the table then counts calls and false alarms for each keyword-candidate threshold and
+    each threshold for short utterances the keyword list missed ("sure help")."""
+    import hub.voice.spotter as spotter_module
+    from hub.voice.neural import HelpClassifier, HelpHead
+
+    head = HelpHead.load(head_file)
+    always = Path("/tmp/pingan-tune-head.npz")
+    HelpHead(head.mean, head.scale, head.w1, head.b1, head.w2, head.b2, head.steps, 0.0).save(
+        always
+    )
+    spotter_module.SURE_HELP_SCORE = 0.0
+    texts = {
+        "help": EN_HELP_PHRASES,
+        "near-miss": EN_NEAR_MISSES,
+        "talk": EN_TALK,
+        "talk never trained on": EN_UNSEEN_TALK,
+    }
+    clips = build_clips(TUNING_SPEAKERS, texts, frozenset({"help"}))
+    spotter = PocketsphinxSpotter(
+        {**DEFAULT_KEYPHRASES, **FALL_KEYPHRASES}, classifier=HelpClassifier(always)
+    )
+    rows: list[tuple[Clip, Detection | None]] = [(c, spot(spotter, c.pcm)) for c in clips]
+    with (head_file.parent / "tune_rows.tsv").open("w", encoding="utf-8") as out:
+        for clip, hit in rows:
+            said = f"{hit.phrase}\t{hit.confidence}" if hit is not None else "-\t-"
+            out.write(f"{clip.speaker}\t{clip.take}\t{clip.condition}\t{clip.kind}\t")
+            out.write(f"{clip.text}\t{int(clip.is_help)}\t{said}\n")
+    falls = set(FALL_KEYPHRASES)
+    print(f"\n== tuning voices {', '.join(s.name for s in TUNING_SPEAKERS)} ({len(clips)} clips)")
+    print("| fall keyphrases | candidate threshold | sure-help threshold | caught | false |")
+    print("|---|---|---|---|---|")
+    for with_falls in (False, True):
+        for t in (0.2, 0.5, 0.9, 0.95, 0.98, 0.99, 0.995):
+            for sure in (0.9, 0.95, 0.98, 0.99, 0.995, 1.01):
+                caught = false = helps = others = 0
+                by_cond: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+                for clip, hit in rows:
+                    ok = False
+                    if hit is not None:
+                        if hit.phrase == spotter_module.SURE_HELP_PHRASE:
+                            ok = hit.confidence >= sure
+                        elif hit.phrase in falls and not with_falls:
+                            ok = hit.confidence >= sure  # judged as a short utterance
+                        else:
+                            ok = hit.confidence >= t
+                    if clip.is_help:
+                        helps += 1
+                        caught += ok
+                        by_cond[clip.condition][0] += ok
+                    else:
+                        others += 1
+                        false += ok
+                        by_cond[clip.condition][1] += ok
+                cond = " ".join(f"{c} {by_cond[c][0]}/{by_cond[c][1]}" for c in CONDITIONS)
+                print(
+                    f"| {'yes' if with_falls else 'no'} | {t} | {sure} | "
+                    f"{caught}/{helps} ({caught / helps:.0%}) | "
+                    f"{false}/{others} ({false / others:.1%}) | {cond}",
+                    flush=True,
+                )
 
 
 def held_out_tables(name: str, spotter: Spotter, clips: list[Clip]) -> None:
@@ -235,6 +312,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--grid", action="store_true", help="threshold grid on training voices")
     parser.add_argument(
+        "--grid-phrases", default="", help="keyphrases for --grid, comma-separated (default all)"
+    )
+    parser.add_argument(
+        "--grid-thresholds", default="", help="thresholds for --grid, comma-separated"
+    )
+    parser.add_argument(
         "--speakers",
         default="",
         help="held-out voices to use, comma-separated (e.g. kal_diphone,joe); default all",
@@ -242,11 +325,23 @@ def main() -> None:
     parser.add_argument(
         "--default-only", action="store_true", help="only the default engine (two-pass, neural)"
     )
+    parser.add_argument(
+        "--tune",
+        type=Path,
+        default=None,
+        help="threshold table on the tuning voices for a head fitted without them",
+    )
     args = parser.parse_args()
     print(machine())
     print(f"load average before: {os.getloadavg()}")
+    if args.tune is not None:
+        tune(args.tune)
+        return
     if args.grid:
-        grid()
+        grid(
+            tuple(filter(None, args.grid_phrases.split(","))),
+            tuple(float(t) for t in filter(None, args.grid_thresholds.split(","))),
+        )
         return
     missing = missing_tools()
     if missing:

@@ -39,6 +39,7 @@ from hub.services.readings import ReadingPipeline
 from hub.services.speech import SpeechService
 from hub.services.status import StatusReport, log_descriptor_budget
 from hub.services.voice import VoiceService
+from hub.services.weekly import WeeklySummary
 from hub.store.health import VitalBuckets
 from hub.store.outbox import AsyncOutbox
 from hub.store.registry import Registry, registry_path
@@ -147,6 +148,7 @@ class Hub:
             indicators=self.indicators, speech=self.speech,
         )  # fmt: skip
         await self.care.start()
+        self.events.when_committed.append(self.care.committed)
         self.voice = VoiceService(
             running, clock, tasks, alarms=self.alarms, care=self.care, events=self.events,
             speech=self.speech, audio_source=self._audio_source,
@@ -159,6 +161,11 @@ class Hub:
         self.archive = HealthArchive(
             running, clock, vitals=self.vitals, outbox=self.outbox, events=self.events
         )
+        self.weekly = WeeklySummary(
+            running, clock, care=self.care, archive=self.archive, family=self.family,
+            events=self.events,
+        )  # fmt: skip
+        await self.weekly.start()
         self.devices = DeviceAdmin(
             running, clock, registry=self.registry, supervisor=self.supervisor, care=self.care
         )
@@ -207,6 +214,7 @@ class Hub:
             await self.voice.start()
         tasks.supervise("supervision", self.readings.supervise_forever)
         tasks.supervise("health-archive", self.archive.run)
+        tasks.supervise("weekly-summary", self.weekly.run)
         if cfg.rflink.port:
             rf = SerialSource(cfg.rflink.port, baudrate=cfg.rflink.baudrate)
             tasks.supervise("rflink", lambda: self.readings.consume(rf.readings()))

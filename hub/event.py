@@ -62,6 +62,7 @@ KIND_PRIORITY: dict[str, Priority] = {
     "motion": Priority.TELEMETRY,
     "presence": Priority.TELEMETRY,
     "heartbeat": Priority.TELEMETRY,
+    "weekly_summary": Priority.TELEMETRY,  # the weekly words (周报), for the centre to forward
     # A paired wearable's or generic sensor's coalesced reports (supervision names them
     # after the device kind): telemetry, or a chatty watch would fill the outbox with
     # "warnings" during an outage (found by tests/test_outage_24h.py).

@@ -18,6 +18,7 @@ from hub.config import parse_config
 from hub.errors import ConfigError
 from hub.sim.broker import Mosquitto
 from hub.sim.proxy import FaultyProxy
+from hub.sync import protocol_plan
 from hub.sync.brokers import BrokerAddress, BrokerRotation, addresses, hub_order, parse_broker
 from tests.conftest import HubFactory
 from tests.helpers import Collector, eventually
@@ -144,6 +145,38 @@ async def test_an_alarm_goes_out_on_a_node_that_never_answers_the_hubs_subscribe
         [sos] = await collector.wait_event("sos", timeout=5)
         assert sos["id"] == hub.alarms.book.open_sos().id  # type: ignore[union-attr]
         assert not hub.uplink.connected.is_set()  # never fully online: no SUBACK came
+    finally:
+        await collector.stop()
+        await proxy.close()
+
+
+async def test_a_hub_waits_longer_for_a_broker_that_is_slow_instead_of_retrying_it_forever(
+    broker: Mosquitto, make_hub: HubFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broker that answers every CONNECT later than the hub waits (a cluster's survivors
+    taking a lost node's hubs) must be waited for: before, the hub gave up at the same
+    timeout every time, never connected, and left the broker one abandoned session per try."""
+    # The usual 10 s, scaled down: the link adds 0.6 s each way, the first wait is 0.5 s.
+    monkeypatch.setattr(protocol_plan, "CONNECT_TIMEOUT_S", 0.5)
+    proxy = FaultyProxy(broker.port)
+    await proxy.start()
+    proxy.delay_s = 0.6
+    collector = Collector(broker.port)
+    await collector.start()
+    await collector.subscribed.wait()
+    try:
+        hub = await make_hub(
+            proxy.port, mqtt={"protocol": "3.1.1", "reconnect_min_s": 0.1, "reconnect_max_s": 0.2}
+        )
+        await eventually(hub.uplink.connected.is_set, timeout=30)
+        outcomes = [outcome for _version, outcome in hub.uplink.state.attempts]
+        assert outcomes[-1] == "connected"
+        assert outcomes[0] == "no answer"
+        # 0.5 s, 1 s, then 2 s (> 1.2 s of link): a few abandoned tries, not one per round.
+        assert proxy.connections <= 4, outcomes
+        await press(hub)
+        [sos] = await collector.wait_event("sos", timeout=15)
+        assert sos["id"] == hub.alarms.book.open_sos().id  # type: ignore[union-attr]
     finally:
         await collector.stop()
         await proxy.close()

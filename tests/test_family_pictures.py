@@ -1,9 +1,11 @@
-"""The family page's pictures (hub/web/pictures.py): the SVG is well-formed and offline-safe,
+"""The family page's pictures (hub/web/pictures/): the SVG is well-formed and offline-safe,
 shows the rows and marks of the data it is given, and its sentence says what the data says."""
 
 from __future__ import annotations
 
+import json
 import random
+import statistics
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -24,11 +26,15 @@ from hub.web.pictures import (
     WeekActivity,
     activity_strip,
     away_spans,
+    blood_pressure_chart,
     daily_vitals,
+    day_routines,
     routine_strip,
+    routine_trend,
     signs_from_routine,
     usual_wake_from_routine,
     vital_chart,
+    vital_pictures,
 )
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -448,3 +454,170 @@ def test_a_chart_without_readings_says_so() -> None:
     assert_offline_safe(picture)
     assert picture.summary == "近 7 天没有心率数据。"
     assert [el for el in parse(picture).iter() if el.get("data-day")] == []
+
+
+def test_the_archive_folded_per_hour_gives_the_same_days_as_its_buckets() -> None:
+    import sqlite3
+
+    from bench.family_data import generate
+    from hub.store import health
+
+    data = generate(10, NOW, TZ)
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    db.executescript(health.SCHEMA)
+    health.store_buckets(db, data.buckets, keep_before=0)
+    since = int(at(TODAY - timedelta(days=7), 0).timestamp())
+    raw, hourly = health.query(db, since), health.hourly(db, since)
+    assert len(hourly) < len(raw) / 10  # what the page carries: a few rows an hour
+    for measure in ("bpm", "spo2_pct", "systolic_mmhg"):
+        by_bucket, by_hour = daily_vitals(raw, measure, TZ), daily_vitals(hourly, measure, TZ)
+        assert [(d.day, d.low, d.high) for d in by_hour] == [
+            (d.day, d.low, d.high) for d in by_bucket
+        ]
+        assert [d.mean for d in by_hour] == pytest.approx([d.mean for d in by_bucket], abs=0.11)
+    assert [d.low for d in daily_vitals(hourly, "bpm", TZ)] == [
+        data.hr_by_day[d][0] for d in sorted(data.hr_by_day) if d >= TODAY - timedelta(days=7)
+    ]
+
+
+def test_heart_rate_counts_an_oximeter_pulse_as_well_as_a_band() -> None:
+    midnight = int(at(TODAY, 0).timestamp())
+    rows: list[dict[str, object]] = [
+        {"bucket": midnight, "measure": "bpm", "n": 1, "mean": 70.0, "min": 70, "max": 70},
+        {"bucket": midnight, "measure": "pulse_bpm", "n": 1, "mean": 90.0, "min": 90, "max": 90},
+    ]
+    assert daily_vitals(rows, ("bpm", "pulse_bpm"), TZ) == [DailyVital(TODAY, 70, 80.0, 90)]
+
+
+def test_blood_pressure_chart_draws_both_pressures_and_says_which_went_high() -> None:
+    systolic = [DailyVital(d, 120, 130, 150 if d != WEEK[2] else 185) for d in WEEK]
+    diastolic = [DailyVital(d, 70, 80, 95) for d in WEEK if d != WEEK[6]]
+    picture = blood_pressure_chart(
+        systolic,
+        diastolic,
+        clock_at(NOW),
+        TZ,
+        systolic_limits=VitalLimits(low=90, high=180),
+        diastolic_limits=VitalLimits(high=110),
+    )
+    assert_offline_safe(picture)
+    root = parse(picture)
+    bars = [el for el in root.iter() if el.get("data-series")]
+    assert [el.get("data-series") for el in bars].count("systolic") == 7
+    assert [el.get("data-series") for el in bars].count("diastolic") == 6
+    assert {el.get("data-limit") for el in root.iter() if el.get("data-limit")} == {
+        "90",
+        "110",
+        "180",
+    }
+    assert picture.summary == (
+        "近 7 天血压：收缩压 120–185，舒张压 70–95 mmHg，收缩压有 1 天高于 180。"
+    )
+
+
+def test_vital_pictures_use_the_configured_thresholds() -> None:
+    from hub.care.config import VitalThresholds
+
+    pictures = vital_pictures([], VitalThresholds(hr_high_bpm=120), clock_at(NOW), TZ)
+    assert [p.summary for p in pictures] == [
+        "近 7 天没有心率数据。",
+        "近 7 天没有血氧数据。",
+        "近 7 天没有血压数据。",
+    ]
+    limits = {el.get("data-limit") for el in parse(pictures[0]).iter() if el.get("data-limit")}
+    assert limits == {"40", "120"}
+
+
+def split_as_the_hub_keeps(profile: dict[str, list[int]]) -> tuple[dict, dict]:
+    """The routine's 15-day profile and, for older days, its history of day summaries."""
+    from hub.care.routine import day_summary
+
+    cutoff = (TODAY - timedelta(days=15)).isoformat()
+    days = {k: v for k, v in profile.items() if k >= cutoff}
+    history = {k: day_summary(v) for k, v in profile.items() if k < cutoff}
+    return days, history
+
+
+def test_trend_draws_thirty_days_and_says_a_late_morning_against_her_usual_band() -> None:
+    from bench.family_data import generate
+
+    data = generate(32, NOW, TZ, late_days=2)  # yesterday and today about 08:00
+    days, history = split_as_the_hub_keeps(data.profile)
+    kept = day_routines(days, history, 5)
+    picture = routine_trend(kept, TODAY - timedelta(days=14), clock_at(NOW), TZ)
+    assert_offline_safe(picture)
+    root = parse(picture)
+    shown = [TODAY - timedelta(days=n) for n in range(30, 0, -1)]  # today is not over
+    assert [el.get("data-day") for el in root.iter() if el.get("data-day")] == [
+        d.isoformat() for d in shown
+    ]
+    assert {el.get("data-band") for el in root.iter() if el.get("data-band")} == {
+        "activity",
+        "bed",
+        "wake",
+    }
+    sleeps = [el for el in root.iter() if el.get("data-mark") == "sleep"]
+    assert len(sleeps) == 30
+    yesterday = shown[-1]
+    assert sleeps[-1].get("data-wake") == _hhmm(data.wake_min[yesterday] // 5 * 5)
+    # Only one day is beyond the band: the odd day the band leaves out is the other.
+    assert "1 天起床比平常晚" in picture.summary
+    hours = statistics.fmean(len(set(data.profile[d.isoformat()])) * 5 for d in shown) / 60
+    assert f"每天活动约 {hours:.1f} 小时" in picture.summary
+    assert "集线器有" not in picture.summary  # all 30 days are kept
+
+
+def _hhmm(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def test_trend_says_how_many_days_the_hub_has_and_draws_no_more() -> None:
+    from bench.family_data import generate
+
+    data = generate(10, NOW, TZ)
+    picture = routine_trend(
+        day_routines(data.profile, {}, 5), TODAY - timedelta(days=14), clock_at(NOW), TZ
+    )
+    root = parse(picture)
+    assert len([el for el in root.iter() if el.get("data-mark") == "activity"]) == 9
+    assert picture.summary.startswith("近 30 天中集线器有 9 天的记录，每天活动约 ")
+    assert "都在平常范围内" in picture.summary  # 9 learned days: a band exists
+
+
+def test_trend_without_days_says_so() -> None:
+    picture = routine_trend([], TODAY - timedelta(days=14), clock_at(NOW), TZ, lang="en")
+    assert picture.summary == "No activity kept for the last 30 days."
+    assert [el for el in parse(picture).iter() if el.get("data-band")] == []
+
+
+def test_the_routine_keeps_a_summary_of_each_day_it_forgets_for_thirty_days() -> None:
+    from hub.care.config import CareConfig
+    from hub.care.routine import HISTORY_DAYS, RoutineCheck
+
+    routine = RoutineCheck(CareConfig())
+    for n in range(45, -1, -1):
+        day = TODAY - timedelta(days=n)
+        for hh, mm in ((2, 10), (6, 30), (6, 35), (21, 40)):
+            routine.on_sign(at(day, hh, mm))
+    assert len(routine.days) == 16
+    assert min(routine.history) == (TODAY - timedelta(days=HISTORY_DAYS)).isoformat()
+    assert max(routine.history) == (TODAY - timedelta(days=16)).isoformat()
+    # 4 active slots; up at 06:30 (slot 78: the 02:10 visit is before 04:00); last 21:40.
+    assert set(map(tuple, routine.history.values())) == {(4, 78, 260)}
+    again = RoutineCheck(CareConfig())
+    again.restore(json.loads(json.dumps(routine.to_dict())))
+    assert again.history == routine.history
+
+
+def test_trend_says_less_active_only_an_hour_below_her_usual_band() -> None:
+    from hub.web.pictures import DayRoutine
+
+    days = [TODAY - timedelta(days=n) for n in range(20, 0, -1)]
+    active = {d: 600 + (n % 3) * 10 for n, d in enumerate(days)}  # 10:00-10:20 a day
+    active[days[-1]] = 400  # yesterday: 6:40, more than an hour below
+    active[days[-2]] = 560  # the day before: 9:20, just below the band: ordinary
+    kept = [DayRoutine(d, active[d], 6 * 60 + 30, 21 * 60 + 30) for d in days]
+    picture = routine_trend(kept, TODAY - timedelta(days=14), clock_at(NOW), TZ)
+    assert "1 天比平常少" in picture.summary
+    assert picture.summary.startswith("近 30 天中集线器有 20 天的记录，")
+    assert "通常 21:30 睡、06:30 起" in picture.summary

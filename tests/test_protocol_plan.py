@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from hub.sync.protocol_plan import CONNECT_TIMEOUT_S, PROBE_TIMEOUT_S, ProtocolPlan
+from hub.sync.protocol_plan import (
+    CONNECT_TIMEOUT_MAX_S,
+    CONNECT_TIMEOUT_S,
+    NO_ANSWER,
+    PROBE_TIMEOUT_S,
+    ConnackPatience,
+    ProtocolPlan,
+)
 
 
 def test_a_new_hub_in_auto_mode_probes_mqtt5_briefly_then_gives_311_the_full_wait() -> None:
@@ -49,3 +56,40 @@ def test_a_remembered_value_that_is_no_version_is_ignored(garbage: str) -> None:
     assert plan.remembered is None
     assert plan.order() == ["5", "3.1.1"]
     assert plan.connect_timeout("5") == PROBE_TIMEOUT_S
+
+
+def test_the_connack_wait_grows_only_after_a_round_of_brokers_that_all_answered_too_late() -> None:
+    patience = ConnackPatience()
+    assert patience.seconds == CONNECT_TIMEOUT_S
+    # Three nodes accepted the connection and none sent its CONNACK in time: overloaded.
+    for _node in range(3):
+        patience.attempt_ended(NO_ANSWER)
+    patience.round_failed()
+    assert patience.seconds == 2 * CONNECT_TIMEOUT_S
+    for _round in range(5):
+        patience.attempt_ended(NO_ANSWER)
+        patience.round_failed()
+    assert patience.seconds == CONNECT_TIMEOUT_MAX_S  # bounded
+    patience.connected()
+    assert patience.seconds == CONNECT_TIMEOUT_S
+
+
+@pytest.mark.parametrize("other", ["refused", "unreachable", "closed"])
+def test_a_dead_or_refusing_node_in_the_round_keeps_the_usual_wait(other: str) -> None:
+    """A node that is down is not a node that is slow: the hub must move on quickly."""
+    patience = ConnackPatience()
+    patience.attempt_ended(NO_ANSWER)
+    patience.attempt_ended(other)
+    patience.round_failed()
+    assert patience.seconds == CONNECT_TIMEOUT_S
+    # The next round starts afresh: all slow again grows it.
+    patience.attempt_ended(NO_ANSWER)
+    patience.round_failed()
+    assert patience.seconds == 2 * CONNECT_TIMEOUT_S
+
+
+def test_an_mqtt5_probe_keeps_its_short_wait_whatever_the_patience() -> None:
+    plan = ProtocolPlan("auto")
+    assert plan.is_probe("5")
+    assert plan.connect_timeout("5", 40.0) == PROBE_TIMEOUT_S
+    assert plan.connect_timeout("3.1.1", 40.0) == 40.0

@@ -276,6 +276,7 @@ async def test_a_hubs_vitals_and_their_events_wait_for_the_group_and_then_reach_
         await hub.readings.handle_button(Reading(OK_BUTTON, "gpio", "button", {"action": "press"}))
         [checkin] = await collector.wait_event("checkin")  # a warning: at once
         assert (await hub.archive.query(1))["vitals"] == []  # not on the card yet
+        assert await hub.archive.hourly(1) == []  # the family page's view, now cached
         assert collector.events("vital") == []
         assert (await hub.report.status())["outbox"]["queued_telemetry"] == 1
         clock.advance(GROUP_S)  # the group writer (every second) finds it due
@@ -283,5 +284,6 @@ async def test_a_hubs_vitals_and_their_events_wait_for_the_group_and_then_reach_
         assert vital["data"]["mean"] == 70.0 and vital["seq"] == checkin["seq"] + 1
         [row] = (await hub.archive.query(1))["vitals"]
         assert (row["n"], row["mean"]) == (3, 70.0)
+        assert len(await hub.archive.hourly(1)) == 1  # the cached view was dropped
     finally:
         await hub.stop()

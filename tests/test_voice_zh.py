@@ -245,8 +245,8 @@ async def test_a_mandarin_call_for_help_heard_by_whisper_raises_the_sos(
     mic = LiveSource()
     hub, played = await listening_hub(tmp_path, broker.port, mic, engines="whisper")
     try:
-        assert hub.listener is not None
-        assert "whisper" in hub.listener.spotter.name
+        assert hub.voice.listener is not None
+        assert "whisper" in hub.voice.listener.spotter.name
         call = "jiu4 ming4 a5, kuai4 lai2 ren2 a5"  # 救命啊 快来人啊, said twice
         mic.say(SILENCE + mandarin(call, "cmn-latn-pinyin", 110, tmp_path) + SILENCE)
         mic.say(mandarin(call, "cmn-latn-pinyin+f2", 140, tmp_path) + SILENCE)

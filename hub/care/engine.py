@@ -28,6 +28,7 @@ from hub.care.falls import FallCheck
 from hub.care.hazards import HazardCheck
 from hub.care.inactivity import InactivityCheck
 from hub.care.incident import ELDER, Incidents
+from hub.care.marks import DayMarks
 from hub.care.night_exit import NightExitCheck, NightState
 from hub.care.night_visit import NightVisitCheck
 from hub.care.rooms import Paired, room_kind
@@ -107,6 +108,7 @@ class CareEngine:
         self.visit = NightVisitCheck(cfg, self.tz)
         self.vitals = VitalsCheck(cfg.vitals)
         self.routine = RoutineCheck(cfg)
+        self.marks = DayMarks(clock.now())  # the family page's week (check-ins, visits, alarms)
         self.incidents = Incidents()
         self.devices: dict[str, Paired] = {}
         self.offline: dict[str, str] = {}  # device -> wall time it was reported silent
@@ -207,6 +209,29 @@ class CareEngine:
     def feed(self, reading: Reading, where: Paired | None = None) -> Output:
         """Take one attributed reading (`where`: its paired kind and room, None for the
         hub's own buttons); returns drafts to store and actions to run."""
+        visit = self.visit.started
+        out = self._feed(reading, where)
+        started = self.visit.started
+        if started is not None and started is not visit and not self.visit.by_day:
+            self.marks.add("night_visit", started.wall)
+        return out
+
+    def mark_alarm(self, at: datetime) -> None:
+        """An alarm (not a test) was raised, by her or for her: a mark on the family's strip."""
+        self.marks.add("alarm", at)
+
+    @property
+    def sees_night_visits(self) -> bool:
+        """Whether a night visit can be seen at all: the check is on and a motion sensor or
+        radar is paired in a room of a night-visit kind (the bathroom). Otherwise the strip
+        and the weekly words do not know of night visits (not "0")."""
+        rooms = self.cfg.night_visit_rooms
+        return self.cfg.night_visit_min > 0 and any(
+            p.kind in ("motion", "radar") and room_kind(p.room, self.cfg.room_table) in rooms
+            for p in self.devices.values()
+        )
+
+    def _feed(self, reading: Reading, where: Paired | None) -> Output:
         clock = self.clock
         local = self._local()
         mono = clock.monotonic()
@@ -257,6 +282,7 @@ class CareEngine:
         checkin = is_checkin(reading, self.cfg)
         if checkin:
             out.extend(self.checkin.on_press(clock, local, source))
+            self.marks.add("checkin", clock.now())
         if kind is None:
             label = _passive_label(reading)
             self.passive[label] = self.passive.get(label, 0) + 1
@@ -387,6 +413,7 @@ class CareEngine:
             "night_visit": self.visit.to_dict(),
             "vitals": self.vitals.to_dict(),
             "routine": self.routine.to_dict(),
+            "marks": self.marks.to_dict(),
             "occupancy": self.occupancy.to_dict(),
             "incidents": self.incidents.to_dict(),
             "offline": dict(self.offline),
@@ -421,6 +448,7 @@ class CareEngine:
         engine.visit.restore(raw.get("night_visit", {}), clock)
         engine.vitals.restore(raw.get("vitals", {}))
         engine.routine.restore(raw.get("routine", {}))
+        engine.marks = DayMarks.from_dict(raw.get("marks"), clock.now())
         occupancy = raw.get("occupancy", {})
         if isinstance(occupancy, str):  # version 1 before issue 15: "home" or "away"
             gone = raw.get("wearable_gone")

@@ -38,6 +38,17 @@ ROUTINE_LOOKBACK_MIN = 120
 ROUTINE_USUALLY_ACTIVE_DAYS = 12
 # Odd days ignored when taking the usual quiet (second-longest of 14 ~ 93rd percentile).
 ROUTINE_ODD_DAYS = 1
+# A summary of each day (active slots, first slot from 04:00, last slot) is kept this many
+# days after the profile forgets the day, for the family page's 30-day trend (issue 22):
+# about 1 KiB in the care state, written with it (no write of its own).
+HISTORY_DAYS = 30
+DAY_FROM_SLOT = 4 * 60 // SLOT_MIN  # "got up": the first activity from 04:00
+
+
+def day_summary(slots: list[int]) -> list[int]:
+    """[active slots, first active slot from 04:00 (-1: none), last active slot (-1)]."""
+    morning = [s for s in slots if s >= DAY_FROM_SLOT]
+    return [len(slots), morning[0] if morning else -1, slots[-1] if slots else -1]
 
 
 def _slot(local: datetime) -> int:
@@ -50,6 +61,8 @@ class RoutineCheck:
     def __init__(self, cfg: CareConfig) -> None:
         self.cfg = cfg
         self.days: dict[str, list[int]] = {}  # local date -> sorted active slots
+        # local date -> day_summary, for days the profile no longer holds (HISTORY_DAYS)
+        self.history: dict[str, list[int]] = {}
         self.alerted = False
         self._cache: dict[tuple[date, int], int | None] = {}
 
@@ -64,8 +77,13 @@ class RoutineCheck:
             slots.append(s)
             slots.sort()
         cutoff = (local.date() - timedelta(days=ROUTINE_DAYS + 1)).isoformat()
-        for key in [k for k in self.days if k < cutoff]:
-            del self.days[key]
+        forgotten = [k for k in self.days if k < cutoff]
+        for key in forgotten:
+            self.history[key] = day_summary(self.days.pop(key))
+        if forgotten:
+            oldest = (local.date() - timedelta(days=HISTORY_DAYS)).isoformat()
+            for key in [k for k in self.history if k < oldest]:
+                del self.history[key]
 
     def _gap_at(self, day: date, slot: int) -> int | None:
         """Quiet minutes reaching `slot` on a learned day, or None when unknown."""
@@ -140,10 +158,15 @@ class RoutineCheck:
         return Output(drafts=[draft])
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able profile (at most 15 days x 288 slots)."""
-        return {"days": self.days, "alerted": self.alerted}
+        """JSON-able profile (at most 15 days x 288 slots) and the days' history."""
+        return {"days": self.days, "history": self.history, "alerted": self.alerted}
 
     def restore(self, raw: dict[str, Any]) -> None:
         """Load the profile saved by to_dict."""
         self.days = {str(k): [int(s) for s in v] for k, v in raw.get("days", {}).items()}
+        self.history = {
+            str(k): [int(x) for x in v][:3]
+            for k, v in raw.get("history", {}).items()
+            if isinstance(v, list) and len(v) >= 3
+        }
         self.alerted = bool(raw.get("alerted"))

@@ -12,7 +12,7 @@ import asyncio
 import itertools
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 from gpiozero import LED, Button, Buzzer
 from gpiozero.exc import GPIOZeroError
@@ -117,48 +117,85 @@ class HubButtons:
         self.ok.close()
 
 
+# An output's part in a pattern: steady on, off, or a blink (seconds on, seconds off,
+# how many times; None: until the next pattern).
+Blink = tuple[float, float, int | None]
+Output = Literal["on", "off"] | Blink
+
+# Pattern name -> (LED, buzzer). Steady and distinct, so a carer can describe them on the
+# phone.
+PATTERNS: dict[str, tuple[Output, Output]] = {
+    "raised": ((0.1, 0.1, None), (0.2, 0.2, 1)),  # fast flash, one short beep
+    "sent": ((0.5, 0.5, None), (0.15, 0.15, 2)),  # slow flash, two beeps
+    "acknowledged": ("on", (0.5, 0.3, 3)),  # steady, three long beeps
+    "siren": ((0.1, 0.1, None), (0.5, 0.5, 60)),  # escalation: pulsing for a minute
+    "checkin_due": ((1.0, 1.0, None), "off"),  # the daily "I'm OK" is awaited: calm blink
+    "prealarm": ((0.3, 0.3, None), (0.1, 0.9, 5)),  # "are you all right?": soft beeps
+    "checkin_ok": ((3.0, 0.1, 1), "off"),  # thank-you: steady for three seconds
+}
+
+
 class Indicators:
     """The status LED and buzzer: what the elder sees and hears of an alarm's progress.
 
-    Patterns (steady and distinct, so a carer can describe them on the phone):
-    raised - LED fast flash, one short beep; sent - LED slow flash, two beeps;
-    acknowledged/dispatched - LED steady, three long beeps; cancelled/closed - off;
-    siren (escalation) - buzzer pulsing for a minute. Care: checkin_due - slow blink;
+    Patterns (PATTERNS): raised - LED fast flash, one short beep; sent - LED slow flash,
+    two beeps; acknowledged/dispatched - LED steady, three long beeps; cancelled/closed -
+    off; siren (escalation) - buzzer pulsing for a minute. Care: checkin_due - slow blink;
     prealarm - blink and soft beeps; checkin_ok - steady for 3 s.
+
+    Blinks are timed by the event loop, not by gpiozero's blink(): that starts a thread
+    per output per pattern and joins the previous one, on the press -> commit -> publish
+    path (every alarm state change shows a pattern); with the threads of the pattern
+    before still toggling pins, the GIL contention was the SOS latency's tail (issue 23).
+    A pin write is a few microseconds; the loop wakes at most 10 times a second for it.
     """
 
     def __init__(self, gpio: GpioSection, pin_factory: Any) -> None:
         self.led = LED(gpio.led_pin, pin_factory=pin_factory)
         self.buzzer = Buzzer(gpio.buzzer_pin, pin_factory=pin_factory)
         self.pattern = "off"
+        self._blinks: list[asyncio.Task[None]] = []
 
     def show(self, pattern: str) -> None:
-        """Switch to a named pattern (non-blocking: gpiozero runs it on a thread)."""
+        """Switch to a named pattern at once (an unknown name is off); never blocks."""
         self.pattern = pattern
-        if pattern == "raised":
-            self.led.blink(on_time=0.1, off_time=0.1)
-            self.buzzer.beep(on_time=0.2, off_time=0.2, n=1)
-        elif pattern == "sent":
-            self.led.blink(on_time=0.5, off_time=0.5)
-            self.buzzer.beep(on_time=0.15, off_time=0.15, n=2)
-        elif pattern == "acknowledged":
-            self.led.on()
-            self.buzzer.beep(on_time=0.5, off_time=0.3, n=3)
-        elif pattern == "siren":
-            self.led.blink(on_time=0.1, off_time=0.1)
-            self.buzzer.beep(on_time=0.5, off_time=0.5, n=60)
-        elif pattern == "checkin_due":  # the daily "I'm OK" is awaited: a slow, calm blink
-            self.led.blink(on_time=1.0, off_time=1.0)
-        elif pattern == "prealarm":  # "are you all right?": blink and a soft beep
-            self.led.blink(on_time=0.3, off_time=0.3)
-            self.buzzer.beep(on_time=0.1, off_time=0.9, n=5)
-        elif pattern == "checkin_ok":  # thank-you: steady for three seconds
-            self.led.blink(on_time=3.0, off_time=0.1, n=1)
+        for task in self._blinks:
+            task.cancel()
+        self._blinks = []
+        led, buzzer = PATTERNS.get(pattern, ("off", "off"))
+        for device, output in ((self.led, led), (self.buzzer, buzzer)):
+            self._start(device, output)
+
+    def _start(self, device: LED | Buzzer, output: Output) -> None:
+        if output == "on":
+            device.on()
+        elif output == "off":
+            device.off()
         else:
-            self.led.off()
-            self.buzzer.off()
+            on_s, off_s, times = output
+            device.on()  # the first state at once, whatever the loop does next
+            try:
+                task = asyncio.get_running_loop().create_task(_blink(device, on_s, off_s, times))
+            except RuntimeError:  # no loop (a tool outside the hub): left steady on
+                return
+            self._blinks.append(task)
 
     def close(self) -> None:
-        """Release the pins."""
+        """Stop the patterns and release the pins."""
+        for task in self._blinks:
+            task.cancel()
+        self._blinks = []
         self.led.close()
         self.buzzer.close()
+
+
+async def _blink(device: LED | Buzzer, on_s: float, off_s: float, times: int | None) -> None:
+    """Go on blinking `device`, which `show` has just switched on."""
+    count = itertools.count(1) if times is None else range(1, times + 1)
+    for n in count:
+        await asyncio.sleep(on_s)
+        device.off()
+        if times is not None and n == times:
+            return  # ends off, as gpiozero's blink(n=...) does
+        await asyncio.sleep(off_s)
+        device.on()

@@ -73,6 +73,9 @@ class CareService:
         self.indicators = indicators
         self.speech = speech
         self._saved = ""  # the state as last written (JSON), "" before the first save
+        # One save at a time: two writes in flight could rename in either order and leave
+        # the older state on disk (an all-clear's hazard episode end lost to a power cut).
+        self._save_lock = asyncio.Lock()
         self.engine: CareEngine
 
     async def start(self) -> None:
@@ -86,6 +89,13 @@ class CareService:
         )
         self._reconcile_hazards()
         self.devices_changed()
+
+    def committed(self, event: Event) -> None:
+        """An event is on disk: an alarm (not a test, not an update of an open case) is a
+        mark on the family page's week, kept with the care state."""
+        update = event.data.get("update", 0)
+        if event.priority is Priority.ALARM and not event.data.get("test") and not update:
+            self.engine.mark_alarm(event.ts)
 
     def reconfigure(self, cfg: Config) -> None:
         """New [care] options: the checks are made again, keeping their state."""
@@ -109,15 +119,16 @@ class CareService:
     async def save(self) -> None:
         """Write the checks' state unless it is what was last written (a failing card:
         saved at the next change)."""
-        state = json.dumps(self.engine.to_dict(), ensure_ascii=False, separators=(",", ":"))
-        if state == self._saved:
-            return
-        try:
-            await asyncio.to_thread(write_atomic, self._care_state_path, state.encode())
-        except OSError as exc:  # a failing card: saved at the next change or in 15 min
-            _LOGGER.error("care state not saved to %s: %s", self._care_state_path, exc)
-            return
-        self._saved = state
+        async with self._save_lock:  # the state is taken inside: the newest is written last
+            state = json.dumps(self.engine.to_dict(), ensure_ascii=False, separators=(",", ":"))
+            if state == self._saved:
+                return
+            try:
+                await asyncio.to_thread(write_atomic, self._care_state_path, state.encode())
+            except OSError as exc:  # a failing card: saved at the next change or in 15 min
+                _LOGGER.error("care state not saved to %s: %s", self._care_state_path, exc)
+                return
+            self._saved = state
 
     def _care_devices(self) -> dict[str, Paired]:
         """The registry's devices as the care checks know them: kind and room."""

@@ -62,6 +62,8 @@ class EventCommitter:
         self._vitals: list[Bucket] = []  # health-archive buckets, written with the group
         self._vitals_keep_before = 0
         self._queued_since: float | None = None  # monotonic: when the oldest was queued
+        # Told when a group with health-archive buckets is on disk (the pages' cached view).
+        self.vitals_written: list[Callable[[], None]] = []
         self._group_wanted = asyncio.Event()
         # What the outbox refused (a failing SD card), stored again before anything else.
         self.held = HeldEvents(self._store, monotonic=clock.monotonic)
@@ -164,6 +166,9 @@ class EventCommitter:
             return
         for draft, why in result.refused:
             _LOGGER.warning("%s not stored: %s", draft.kind, why)
+        if buckets:
+            for listener in self.vitals_written:
+                listener()
         for stored in result.stored:
             self._committed(stored)
 

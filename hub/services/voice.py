@@ -2,9 +2,11 @@
 phrase, the hub's question ("do you need help?") asked, and the answer acted on (SOS
 raised, or the "no" recorded); and the elder's own phrase enrolled.
 
-The spotter engines are loaded only when [voice] listen is on, in a thread (seconds on a
-Pi Zero, while the buttons already work). Audio never leaves the listener: only the
-phrase, the engine's confidence and the reason reach an event.
+The spotter engines are loaded only when [voice] listen is on, in a process of their own
+(hub/voice/engine_proc.py: the hub's memory does not depend on the models), waited for in
+a thread (seconds on a Pi Zero, while the buttons already work). Audio never leaves the
+listener and the engines: only the phrase, the engine's confidence and the reason reach
+an event.
 """
 
 from __future__ import annotations
@@ -63,11 +65,11 @@ class VoiceService:
         thread: loading takes seconds on a Pi Zero, and the buttons already run)."""
         from hub.errors import VoiceError
         from hub.voice.gate import EnergyGate
-        from hub.voice.setup import build_spotters
+        from hub.voice.setup import start_spotters
 
         cfg = self.running.cfg
-        try:
-            spotter, answers = await asyncio.to_thread(build_spotters, cfg.voice, cfg.data_path)
+        try:  # the engines load in a process of their own (hub/voice/engine_proc.py)
+            spotter, answers = await asyncio.to_thread(start_spotters, cfg.voice, cfg.data_path)
         except (VoiceError, ImportError) as exc:
             _LOGGER.error(
                 "voice.listen is on but no spotter can start: %s (install the 'voice' extra)", exc
@@ -116,7 +118,7 @@ class VoiceService:
         enrolled = await enrol(
             self.listener, label, cfg.data_path, cfg.voice.enrolled_threshold, prompt
         )
-        return {"phrase": enrolled.phrase, "takes": len(enrolled.templates)}
+        return {"phrase": enrolled.phrase, "takes": enrolled.takes}
 
     async def _voice_outcome(self, outcome: VoiceOutcome) -> None:
         """Ask, raise the SOS, or log the elder's "no" (only phrase and confidence kept)."""

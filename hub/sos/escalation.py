@@ -89,6 +89,9 @@ class EscalationConfig:
     round_gap_s: float = ROUND_GAP_S
     modem_port: str = ""  # "" no modem (siren only); "sim" the simulator; else a device
     modem_baudrate: int = 115200
+    # The family opted in to one SMS a week with the weekly summary (hub/care/weekly.py);
+    # needs the modem and at least one contact.
+    weekly_sms: bool = False
 
 
 # option -> (type, lo, hi, help)
@@ -122,7 +125,7 @@ def parse_escalation(raw: Mapping[str, Any]) -> EscalationConfig:
     problems: list[str] = []
     if not isinstance(raw, Mapping):
         raise ConfigError(["[escalation]: must be a table"])
-    known = {"contacts", "centre_numbers", "sms", "calls", "modem_port", *_NUMBERS}
+    known = {"contacts", "centre_numbers", "sms", "calls", "modem_port", "weekly_sms", *_NUMBERS}
     for key in raw:
         if key not in known:
             problems.append(f"escalation.{key}: unknown option")
@@ -160,7 +163,7 @@ def parse_escalation(raw: Mapping[str, Any]) -> EscalationConfig:
         if problem:
             problems.append(problem)
     values["centre_numbers"] = tuple(_clean_number(n) for n in centre)
-    for flag in ("sms", "calls"):
+    for flag in ("sms", "calls", "weekly_sms"):
         if flag in raw:
             if not isinstance(raw[flag], bool):
                 problems.append(f"escalation.{flag}: must be true or false")
@@ -186,6 +189,11 @@ def parse_escalation(raw: Mapping[str, Any]) -> EscalationConfig:
             problems.append(f"escalation.{key}: {value!r} is out of range; allowed {lo} to {hi}")
         else:
             values[key] = kind(value)
+    if values.get("weekly_sms") and not (values.get("modem_port") and contacts):
+        problems.append(
+            "escalation.weekly_sms: the weekly summary SMS needs a modem (modem_port) and "
+            "at least one contact ([[escalation.contacts]])"
+        )
     if problems:
         raise ConfigError(problems)
     return EscalationConfig(**values)

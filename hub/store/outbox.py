@@ -539,6 +539,10 @@ class AsyncOutbox:
         """The health archive from `since` (epoch seconds)."""
         return await self._run(health.query, self.sync._db, since)
 
+    async def vitals_hourly(self, since: int) -> list[dict[str, Any]]:
+        """The health archive from `since` (epoch s) folded per hour and measure."""
+        return await self._run(health.hourly, self.sync._db, since)
+
     async def store_presence(
         self, rows: list[tuple[int, str, bool, str, int | None]], keep_after: int
     ) -> None:

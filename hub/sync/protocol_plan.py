@@ -25,6 +25,10 @@ CONNECT_TIMEOUT_S = 10.0
 # trips; a broker silent that long is not going to answer a CONNECT it does not parse,
 # and the hub moves on to 3.1.1 (10 s) instead of leaving an alarm waiting 10 s.
 PROBE_TIMEOUT_S = 3.0
+# The longest CONNACK wait once a whole round of brokers accepted the hub's connection and
+# answered too late (see ConnackPatience).
+CONNECT_TIMEOUT_MAX_S = 60.0
+NO_ANSWER = "no answer"  # an attempt's outcome: TCP (and TLS) up, no CONNACK in time
 
 
 @dataclass
@@ -49,11 +53,16 @@ class ProtocolPlan:
             return [V311, V5]
         return [V5, V311]
 
-    def connect_timeout(self, version: str) -> float:
-        """Seconds to wait for the CONNACK of an attempt with `version`."""
-        if self.choice == "auto" and version == V5 and V5 not in self.proven:
+    def connect_timeout(self, version: str, patience: float | None = None) -> float:
+        """Seconds to wait for the CONNACK of an attempt with `version`; `patience` is the
+        wait of an attempt that is not a probe (ConnackPatience.seconds), by default 10 s."""
+        if self.is_probe(version):
             return PROBE_TIMEOUT_S
-        return CONNECT_TIMEOUT_S
+        return CONNECT_TIMEOUT_S if patience is None else patience
+
+    def is_probe(self, version: str) -> bool:
+        """An MQTT 5 attempt on a broker not known to speak it (a short wait)."""
+        return self.choice == "auto" and version == V5 and V5 not in self.proven
 
     def worked(self, version: str) -> bool:
         """Record a connection with `version`; True when it is news worth saving."""
@@ -61,3 +70,44 @@ class ProtocolPlan:
         news = self.choice == "auto" and self.remembered != version
         self.remembered = version
         return news
+
+
+@dataclass
+class ConnackPatience:
+    """How long to wait for a CONNACK: longer after a round in which every broker was slow.
+
+    A broker that accepts the connection and answers the CONNECT late is overloaded, most
+    often by the reconnects of a lost node's hubs. A hub that gives up after 10 s and tries
+    again leaves the broker a half-made session to finish and then a new one to start: in
+    the city-scale bench (bench/README.md, issue 21) the survivors of a node kill, on too
+    little CPU, ended with 12,500 abandoned sockets and out of file descriptors while every
+    hub kept retrying. So when a whole round of attempts (every broker once) ended with no
+    CONNACK in time, the next round waits twice as long, up to 60 s, and a connection
+    brings the wait back to 10 s. One slow node among answering ones changes nothing (the
+    hub moves on to the next node, as before), and a dead node (refused, unreachable)
+    never lengthens the wait. An alarm is not held by this: it is escalated locally on its
+    own clock whether or not the uplink is up.
+    """
+
+    base: float = field(default_factory=lambda: CONNECT_TIMEOUT_S)
+    seconds: float = 0.0
+    _all_slow: bool = True  # every attempt of this round so far got no CONNACK in time
+
+    def __post_init__(self) -> None:
+        self.seconds = self.seconds or self.base
+
+    def attempt_ended(self, outcome: str) -> None:
+        """An attempt failed with `outcome` (UplinkState.attempts' words)."""
+        if outcome != NO_ANSWER:
+            self._all_slow = False
+
+    def round_failed(self) -> None:
+        """Every broker has been tried once since the last connection, and none connected."""
+        if self._all_slow:
+            self.seconds = min(CONNECT_TIMEOUT_MAX_S, self.seconds * 2)
+        self._all_slow = True
+
+    def connected(self) -> None:
+        """A CONNACK came: the usual wait again."""
+        self.seconds = self.base
+        self._all_slow = True

@@ -50,7 +50,7 @@ from hub.store.outbox import AsyncOutbox
 from hub.sync.brokers import BrokerAddress, BrokerRotation, addresses, cluster_key
 from hub.sync.messages import Ack, Topics, parse_ack, parse_command
 from hub.sync.mqtt_client import ClosedBeforeConnack, NoConnack, UplinkClient
-from hub.sync.protocol_plan import V5, V311, ProtocolPlan
+from hub.sync.protocol_plan import NO_ANSWER, V5, V311, ConnackPatience, ProtocolPlan
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ def _outcome(exc: aiomqtt.MqttError) -> str:
     if isinstance(exc, ClosedBeforeConnack):
         return "closed"
     if isinstance(exc, NoConnack):
-        return "no answer"
+        return NO_ANSWER
     if isinstance(exc, MqttConnectError):
         return "refused"
     return "unreachable"
@@ -170,6 +170,7 @@ class Uplink:
         self._side_tasks: set[asyncio.Task[Any]] = set()  # publish_retained's, kept alive
         self.state = UplinkState()
         self._rotation = BrokerRotation(addresses(cfg.mqtt), cfg.hub.id)
+        self._patience = ConnackPatience()  # the CONNACK wait, longer while brokers are slow
         self._client: aiomqtt.Client | None = None
         self.connected = asyncio.Event()
         # PUBACKed but not yet marked on disk: skipped when draining, flushed in batches.
@@ -304,12 +305,15 @@ class Uplink:
                     self.state.protocol = ""
                     break
                 self.state.attempts.append((version, outcome))
+                if not plan.is_probe(version):  # a probe's short wait says nothing of load
+                    self._patience.attempt_ended(outcome)
             if connected:
                 # The node may be gone: the next attempt goes to the next one, after the
                 # shortest (jittered) delay.
                 self._rotation.lost()
                 await self._back_off(next(delays))
             elif self._rotation.failed():
+                self._patience.round_failed()  # every node too slow: wait longer next round
                 await self._back_off(next(delays))  # every node failed once: back off
 
     async def _back_off(self, seconds: float) -> None:
@@ -342,7 +346,7 @@ class Uplink:
         self.connected.clear()
 
     async def _session(self, plan: ProtocolPlan, version: str, broker: BrokerAddress) -> None:
-        timeout = plan.connect_timeout(version)
+        timeout = plan.connect_timeout(version, self._patience.seconds)
         async with self._make_client(version, timeout, broker) as client:
             self._client = client
             self.state.connected = True
@@ -350,6 +354,7 @@ class Uplink:
             self.state.protocol = version
             self.state.attempts.append((version, "connected"))
             self._rotation.connected()
+            self._patience.connected()
             if plan.worked(version):
                 self._spawn(self._remember(version))
             self.state.connected_since = time.time()

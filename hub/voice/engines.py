@@ -7,11 +7,13 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.errors import VoiceError
-from hub.voice.enrolled import EnrolledPhrase
 from hub.voice.spotter import SAMPLE_RATE, Detection, Spotter
+
+if TYPE_CHECKING:  # numpy: only where an enrolled phrase is matched (the engines' process)
+    from hub.voice.enrolled import EnrolledPhrase
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -16,7 +16,6 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from hub.errors import VoiceError
 from hub.voice.capture import AudioSource
 from hub.voice.confirm import Answer, ConfirmFlow, ConfirmState, Outcome
 from hub.voice.gate import EnergyGate
@@ -173,13 +172,6 @@ class VoiceListener:
             self._takes = None
             self._take = bytearray()
             await asyncio.get_running_loop().run_in_executor(self._pool, self.spotter.reset)
-
-    async def replace_engine(self, name: str, engine: Spotter | None) -> None:
-        """Swap one engine of a MultiSpotter, on the spotter's own thread."""
-        replace = getattr(self.spotter, "replace", None)
-        if replace is None:
-            raise VoiceError(f"the spotter {self.spotter.name} cannot take another engine")
-        await asyncio.get_running_loop().run_in_executor(self._pool, replace, name, engine)
 
     async def tick(self) -> None:
         """Let the answer window close (silence raises the SOS)."""

@@ -1,27 +1,30 @@
 """The hub's voice wiring: engines from config, and enrolling the elder's own phrase.
 
-Kept out of hub/app.py so the hub only calls `build_spotters` and `enrol`.
+Kept out of hub/app.py so the hub only calls `start_spotters` and `enrol`. The hub's
+process imports this module but nothing heavy from it: `start_spotters` starts the
+engines' process (hub/voice/engine_proc.py), which calls `build_spotters`; numpy,
+onnxruntime and pocketsphinx are imported there, never in the hub.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import shlex
 import sys
 import zipfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hub.errors import ControlError, VoiceError
 from hub.voice.engines import EnrolledSpotter, MultiSpotter
-from hub.voice.enrolled import TEMPLATES_FILE, THRESHOLDS, EnrolledPhrase
 from hub.voice.options import engine_names
 from hub.voice.spotter import AnswerSpotter, Spotter
 
 if TYPE_CHECKING:
     from hub.config import VoiceSection
+    from hub.voice.enrolled import EnrolledPhrase
     from hub.voice.listen import VoiceListener
 
 _LOGGER = logging.getLogger(__name__)
@@ -34,18 +37,65 @@ MAX_PHRASE_LABEL = 40
 WHISPER_CACHE = "whisper-base"
 
 
+STAGES = ("whisper", "stage")
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    """What an enrolment made: the phrase's name and how many templates it has."""
+
+    phrase: str
+    takes: int
+
+
 def templates_path(data_path: Path) -> Path:
     """Where the enrolled phrase's feature templates live (never any audio)."""
+    from hub.voice.enrolled import TEMPLATES_FILE
+
     return data_path / TEMPLATES_FILE
 
 
-def build_spotters(
+def start_spotters(
     voice: VoiceSection, data_path: Path
 ) -> tuple[MultiSpotter, list[AnswerSpotter]]:
-    """Load the configured engines; an engine that cannot load is logged and left out."""
+    """The hub's side: pocketsphinx, vosk and the enrolled phrase in one child process
+    (hub/voice/engine_proc.py), each Mandarin stage in its own; what cannot start is
+    logged and left out."""
+    from hub.voice.engine_proc import IN_CHILD, SpotterProcess, child_argv
+
+    names = engine_names(voice)
+    engines: list[Spotter] = []
+    answers: list[AnswerSpotter] = []
+    if any(name in IN_CHILD for name in names):
+        try:
+            child = SpotterProcess(child_argv(voice, data_path))
+        except VoiceError as exc:
+            _LOGGER.error("%s", exc)
+        else:
+            engines.append(child)
+            if child.answers:
+                answers.append(child)
+    for name in names:
+        if name in STAGES:
+            try:
+                engines.append(utterance_stage(name, voice, data_path))
+            except VoiceError as exc:
+                _LOGGER.error("voice engine %s not started: %s", name, exc)
+    if not engines and "enrolled" not in names:
+        raise VoiceError(f"none of the voice engines {voice.engines!r} could start")
+    return MultiSpotter(engines), answers
+
+
+def build_spotters(
+    voice: VoiceSection, data_path: Path, *, only: Sequence[str] | None = None
+) -> tuple[MultiSpotter, list[AnswerSpotter]]:
+    """Load the configured engines in this process (`only` these, when given); an engine
+    that cannot load is logged and left out."""
     engines: list[Spotter] = []
     answers: list[AnswerSpotter] = []
     for name in engine_names(voice):
+        if only is not None and name not in only:
+            continue
         try:
             if name == "pocketsphinx":
                 from hub.voice.spotter import PocketsphinxSpotter
@@ -70,7 +120,8 @@ def build_spotters(
                     engines.append(enrolled)
         except VoiceError as exc:
             _LOGGER.error("voice engine %s not started: %s", name, exc)
-    if not engines and "enrolled" not in engine_names(voice):
+    wanted = [n for n in engine_names(voice) if only is None or n in only]
+    if not engines and "enrolled" not in wanted:
         raise VoiceError(f"none of the voice engines {voice.engines!r} could start")
     return MultiSpotter(engines), answers
 
@@ -91,6 +142,8 @@ def utterance_stage(name: str, voice: VoiceSection, data_path: Path) -> Spotter:
 
 def load_enrolled(data_path: Path, threshold: float) -> EnrolledSpotter | None:
     """The enrolled phrase's engine, or None before the installer has enrolled one."""
+    from hub.voice.enrolled import THRESHOLDS, EnrolledPhrase
+
     path = templates_path(data_path)
     if not path.exists():
         _LOGGER.info("no enrolled phrase yet (pingan-hub voice enrol records one)")
@@ -104,8 +157,10 @@ def load_enrolled(data_path: Path, threshold: float) -> EnrolledSpotter | None:
     return EnrolledSpotter(phrase)
 
 
-def _templates(label: str, recordings: list[bytes], threshold: float) -> EnrolledPhrase:
+def make_templates(label: str, recordings: list[bytes], threshold: float) -> EnrolledPhrase:
     """Speech-embedding templates; MFCC ones where onnxruntime or openwakeword is missing."""
+    from hub.voice.enrolled import EnrolledPhrase
+
     try:
         return EnrolledPhrase(label, recordings, threshold)
     except VoiceError as exc:
@@ -131,9 +186,23 @@ async def enrol(
     *,
     takes: int = ENROL_TAKES,
     take_timeout_s: float = TAKE_TIMEOUT_S,
-) -> EnrolledPhrase:
+) -> Enrolled:
     """Record the elder saying their phrase `takes` times (a prompt before each), keep
-    only feature templates (saved atomically in the data dir) and start matching them."""
+    only feature templates (saved atomically in the data dir) and start matching them.
+
+    The takes are recorded here; the templates are made, saved and matched by the engines'
+    process, so numpy and onnxruntime stay out of the hub."""
+    import asyncio  # here: the engines' process imports this module and needs no loop
+
+    from hub.voice.engine_proc import SpotterProcess
+
+    engines = getattr(listener.spotter, "engines", [listener.spotter])
+    child = next((e for e in engines if isinstance(e, SpotterProcess)), None)
+    if child is None:  # checked before the elder is asked to speak
+        raise ControlError(
+            "the voice engines' process is not running (the log says why); "
+            "name 'enrolled' in voice.engines and enrol again"
+        )
     recordings: list[bytes] = []
     for n in range(takes):
         await prompt()
@@ -145,8 +214,10 @@ async def enrol(
                 "check the microphone and voice.gate_rms, then enrol again"
             ) from exc
         _LOGGER.info("enrolment take %d of %d recorded", n + 1, takes)
-    phrase = await asyncio.to_thread(_templates, label, recordings, threshold)
-    recordings.clear()  # the audio goes no further than this function
-    await asyncio.to_thread(phrase.save, templates_path(data_path))
-    await listener.replace_engine("enrolled", EnrolledSpotter(phrase))
-    return phrase
+    try:
+        name, count = await asyncio.to_thread(child.enrol, label, recordings, threshold)
+    except VoiceError as exc:
+        raise ControlError(str(exc)) from exc
+    finally:
+        recordings.clear()  # the audio goes no further than the engines' process
+    return Enrolled(name, count)

@@ -1,10 +1,11 @@
 """An utterance stage: a recogniser in its own process that judges short utterances.
 
-The hub's process stays small (MemoryMax=200M, ~92 MiB listening): a large recogniser
-(Whisper base for Mandarin, ~150-300 MiB) runs in a child process started only when an
-engine needs it, and is handed only utterances of 0.3-4 s that the energy gate delimited
-(a call for help is short; television and conversation are long and never reach it, so it
-costs nothing in silence or talk). The hub keeps listening while the child works.
+The hub's process stays small (~67 MiB listening; the other engines have a process of
+their own, hub/voice/engine_proc.py): a large recogniser (Whisper base for Mandarin,
+~250-430 MiB) runs in a child process started only when an engine needs it, and is
+handed only utterances of 0.3-4 s that the energy gate delimited (a call for help is
+short; television and conversation are long and never reach it, so it costs nothing in
+silence or talk). The hub keeps listening while the child works.
 
 The protocol, so that a deployment can put any keyword model in the image (sherpa-onnx's
 Chinese KWS, a vendor's engine) and name its command in `[voice] stage_command`, without a

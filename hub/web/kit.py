@@ -18,11 +18,14 @@ from hub.config import Config, WebSection
 from hub.errors import HubError
 from hub.sensors.radar_source import RadarSource
 from hub.services.alarms import AlarmService
+from hub.services.archive import HealthArchive
 from hub.services.committer import EventCommitter
 from hub.services.devices import DeviceAdmin
 from hub.services.family import FamilyEscalation
 from hub.services.readings import ReadingPipeline
 from hub.services.speech import SpeechService
+from hub.services.weekly import WeeklySummary
+from hub.store.outbox import AsyncOutbox
 from hub.sync.uplink import Uplink
 from hub.web.access import Role, Session
 
@@ -60,6 +63,8 @@ class HubParts(Protocol):
     @property
     def alarms(self) -> AlarmService: ...
     @property
+    def archive(self) -> HealthArchive: ...
+    @property
     def events(self) -> EventCommitter: ...
     @property
     def readings(self) -> ReadingPipeline: ...
@@ -71,6 +76,10 @@ class HubParts(Protocol):
     def speech(self) -> SpeechService: ...
     @property
     def radars(self) -> dict[str, RadarSource]: ...
+    @property
+    def weekly(self) -> WeeklySummary: ...
+    @property
+    def outbox(self) -> AsyncOutbox: ...
 
 
 class PageKit(Protocol):

@@ -493,11 +493,20 @@ def family_fragment(
     )
 
 
-def family_body(fragment: str, pictures: Sequence[str] = ()) -> str:
-    """The family page: the live part, then the pictures (inline SVG drawn on the hub,
-    escaped there; outside the live part, so a live update does not redraw them)."""
+def family_body(
+    fragment: str, pictures: Sequence[str] = (), *, lang: str = "zh", weekly: str = ""
+) -> str:
+    """The family page: the live part, then the week's words (周报) and the pictures (inline
+    SVG drawn on the hub, escaped there; outside the live part, so a live update does not
+    redraw them)."""
+    week = (
+        f'<div class="card" id="weekly"><p class="title">{e(t(lang, "weekly_title"))}</p>'
+        f"<p>{e(weekly)}</p></div>"
+        if weekly
+        else ""
+    )
     cards = "".join(f'<div class="card picture">{svg}</div>' for svg in pictures)
-    return f'<section id="family">{fragment}</section>{cards}'
+    return f'<section id="family">{fragment}</section>{week}{cards}'
 
 
 STYLE = """

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,11 +19,17 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from hub.web import pages
+    from hub.web.pictures import Span
 else:
     from hub.web.kit import pages, web
 
 # A survey waits this long for the broker's PUBACK.
 _ROUND_TRIP_TIMEOUT_S = 5.0
+# The family page reads the presence history (her outings) at most this often: one
+# indexed, bounded query a minute however many phones look.
+_PRESENCE_EVERY_S = 60.0
+# At most this many transitions (a few dozen a day are usual).
+_PRESENCE_ROWS = 500
 # Sources whose devices report a received signal strength (hub/sensors: bthome, gatt).
 BLE_PROTOCOLS = ("bthome", "ble_gatt", "ble")
 
@@ -42,6 +49,7 @@ class SurveyPages:
         self.hub = hub
         self.rssi = rssi
         self.device_views = device_views
+        self._presence: tuple[float, list[dict[str, Any]]] | None = None  # (read at, rows)
 
     def add_routes(self, app: web.Application) -> None:
         """Route this family's paths to it."""
@@ -132,25 +140,77 @@ class SurveyPages:
         )
         return {"family": fragment}
 
-    def family_pictures(self, lang: str) -> list[str]:
-        """The family page's pictures, from memory only (the care engine's learned routine):
-        no database query and no write per view."""
+    async def outings(self, start: datetime) -> list[Span]:
+        """Her outings since `start` from the presence history (SQLite, on the outbox's
+        thread; read at most once a minute), as the strip's spans. Only with one wearable
+        in the history: two would mix one's outings with the other's."""
+        from hub.web.pictures import away_spans
+
+        now = self.kit.monotonic()
+        if self._presence is None or now - self._presence[0] >= _PRESENCE_EVERY_S:
+            # From a day earlier: an outing that began before the week is drawn from its start.
+            since = int(start.timestamp()) - 86400
+            rows = await self.hub.outbox.presence_since(since, _PRESENCE_ROWS)
+            self._presence = (now, rows)
+        rows = self._presence[1]
+        if len({row["device"] for row in rows}) != 1:
+            return []
+        return away_spans(rows, self.hub.clock.now())
+
+    async def family_pictures(self, lang: str) -> list[str]:
+        """The family page's pictures: the week's activity strip from the care engine's
+        learned routine (memory), the 30-day trend from the routine's profile and history
+        (memory), the vital-sign charts from the health archive (one hourly
+        range query of the last 7 days on the outbox's database thread, kept in memory
+        until the archive's next write). Nothing is written per view."""
         care = getattr(self.hub, "care", None)
         if care is None:
             return []
         # Imported here, as the pages are: the hub loads it at the first family view.
-        from hub.care.routine import SLOT_MIN
-        from hub.web.pictures import routine_strip
+        from hub.care.routine import ROUTINE_DAYS, SLOT_MIN
+        from hub.care.weekly import checkin_deadline
+        from hub.web.pictures import (
+            VITAL_DAYS,
+            day_routines,
+            routine_strip,
+            routine_trend,
+            strip_start,
+            vital_pictures,
+        )
 
         engine = care.engine
-        strip = routine_strip(engine.routine.days, SLOT_MIN, self.hub.clock, engine.tz, lang=lang)
-        return [strip.svg]
+        clock, tz, routine = self.hub.clock, engine.tz, engine.routine
+        start, now = strip_start(clock, tz), clock.now()
+        strip = routine_strip(
+            routine.days,
+            SLOT_MIN,
+            clock,
+            tz,
+            lang=lang,
+            night_visits=(
+                engine.marks.since_start("night_visit", start, now)
+                if engine.sees_night_visits
+                else None
+            ),
+            checkins=engine.marks.since_start("checkin", start, now),
+            alarms=engine.marks.since_start("alarm", start, now),
+            checkin_by=checkin_deadline(self.hub.cfg.care),
+            away=await self.outings(start),
+        )
+        learned_from = clock.now().astimezone(tz).date() - timedelta(days=ROUTINE_DAYS)
+        kept = day_routines(routine.days, routine.history, SLOT_MIN)
+        trend = routine_trend(kept, learned_from, clock, tz, lang=lang)
+        rows = await self.hub.archive.hourly(VITAL_DAYS)
+        vitals = vital_pictures(rows, self.hub.cfg.care.vitals, clock, tz, lang=lang)
+        return [strip.svg, trend.svg, *(p.svg for p in vitals)]
 
     async def _family_page(self, request: web.Request) -> web.StreamResponse:
         session = self.kit.need(request, None)
         lang = self.kit.lang_of(request)
         parts = await self.family_fragments(lang, session.csrf)
-        body = pages.family_body(parts["family"], self.family_pictures(lang))
+        pictures = await self.family_pictures(lang)
+        weekly = await self.hub.weekly.page_text() if getattr(self.hub, "care", None) else ""
+        body = pages.family_body(parts["family"], pictures, lang=lang, weekly=weekly)
         return self.kit.page(
             request, session, "family_title", body, tab="family", live="/live/family"
         )

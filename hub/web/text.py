@@ -221,6 +221,7 @@ TEXT: dict[str, dict[str, str]] = {
     # family
     "family_title": {"zh": "家人平安", "en": "How things are at home"},
     "last_sign": {"zh": "最近一次活动", "en": "Last sign of life"},
+    "weekly_title": {"zh": "周报", "en": "Her week (in Mandarin)"},
     "ago": {"zh": "{t}前", "en": "{t} ago"},
     "minutes": {"zh": "{n} 分钟", "en": "{n} min"},
     "hours": {"zh": "{n} 小时", "en": "{n} h"},
