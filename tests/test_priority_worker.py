@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hub.clock import FakeClock
+from hub.event import Draft
+from hub.store.outbox import AsyncOutbox
 from hub.store.worker import PriorityWorker
 
 
@@ -62,3 +67,32 @@ def test_errors_reach_the_caller_and_shutdown_finishes_the_queue_then_refuses() 
     assert done == [0, 1, 2, 3, 4] and all(f.done() for f in futures)
     with pytest.raises(RuntimeError):
         worker.submit(done.append, 5)
+
+
+async def test_an_sos_is_stored_before_the_outbox_work_queued_ahead_of_it(tmp_path: Path) -> None:
+    """Marks, records and warnings waiting for the outbox's thread do not hold an alarm."""
+    clock = FakeClock()
+    outbox = await AsyncOutbox.open(tmp_path / "hub.db", "H1", 10**9, 1000)
+    busy = threading.Event()
+    release = threading.Event()
+
+    def transaction_in_progress() -> None:
+        busy.set()
+        release.wait(5)
+
+    try:
+        running = outbox._pool.submit(transaction_in_progress)
+        assert await asyncio.to_thread(busy.wait, 5)
+        waiting = [
+            asyncio.ensure_future(outbox.commit(Draft.create("battery_low", clock)))
+            for _ in range(3)
+        ]
+        await asyncio.sleep(0.05)  # queued, in this order, behind the transaction
+        sos = asyncio.ensure_future(outbox.commit(Draft.create("sos", clock)))
+        await asyncio.sleep(0.05)
+        release.set()
+        running.result(5)
+        stored = await asyncio.gather(sos, *waiting)
+        assert [r.event.seq for r in stored] == [1, 2, 3, 4]  # the SOS first
+    finally:
+        await outbox.close()

@@ -30,7 +30,6 @@ import logging
 import sqlite3
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +38,7 @@ from typing import Any, TypeVar
 from hub.errors import DecodeError, StoreError
 from hub.event import Draft, Event, Priority
 from hub.store import health, presence
+from hub.store.worker import PriorityWorker
 
 _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -437,9 +437,11 @@ class Outbox:
 class AsyncOutbox:
     """The outbox for the event loop: every call runs on one dedicated worker thread."""
 
-    def __init__(self, outbox: Outbox) -> None:
+    def __init__(self, outbox: Outbox, worker: PriorityWorker | None = None) -> None:
         self.sync = outbox
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
+        # Alarms' commits go before the marks, records, archive writes and page queries
+        # still waiting (hub/store/worker.py): an SOS waits for one transaction at most.
+        self._pool = worker or PriorityWorker("outbox")
         self.changed = asyncio.Event()  # set on every commit: wakes the uplink
         self._fresh: deque[Event] = deque(maxlen=_FRESH_KEEP)
         self._fresh_overflowed = False
@@ -447,20 +449,16 @@ class AsyncOutbox:
     @classmethod
     async def open(cls, path: Path, hub_id: str, max_bytes: int, log_keep: int) -> AsyncOutbox:
         """Open (or create) the outbox file without blocking the loop."""
-        loop = asyncio.get_running_loop()
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
-        outbox = await loop.run_in_executor(pool, Outbox, path, hub_id, max_bytes, log_keep)
-        self = cls(outbox)
-        self._pool.shutdown()
-        self._pool = pool
-        return self
+        worker = PriorityWorker("outbox")  # the connection is made on the thread using it
+        outbox = await asyncio.wrap_future(worker.submit(Outbox, path, hub_id, max_bytes, log_keep))
+        return cls(outbox, worker)
 
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+    async def _run(self, fn: Callable[..., T], *args: Any, urgent: bool = False) -> T:
+        return await asyncio.wrap_future(self._pool.submit(fn, *args, urgent=urgent))
 
     async def commit(self, draft: Draft) -> CommitResult:
-        """Store durably; returns once on disk."""
-        result = await self._run(self.sync.commit, draft)
+        """Store durably; returns once on disk. An alarm goes before the work waiting."""
+        result = await self._run(self.sync.commit, draft, urgent=draft.priority is Priority.ALARM)
         if len(self._fresh) == self._fresh.maxlen:
             self._fresh_overflowed = True
         self._fresh.append(result.event)
