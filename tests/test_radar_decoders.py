@@ -7,12 +7,15 @@ checksum worked out by hand in the comment beside it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.errors import DecodeError
 from hub.sensors import ld2410, mr60fda1
+from hub.sensors.frames import Framer
 from hub.sensors.ld2410 import Ack, Parameters, Report, Target
 from hub.sensors.mr60fda1 import Topic
 from tests.fuzzing import examples
@@ -188,8 +191,8 @@ LD2410_NOISY = (
 
 
 def test_the_ld2410_framer_resynchronises_and_finds_the_same_frames_one_byte_at_a_time() -> None:
-    whole = ld2410.Framer().feed(LD2410_NOISY)
-    framer = ld2410.Framer()
+    whole = ld2410.framer().feed(LD2410_NOISY)
+    framer = ld2410.framer()
     trickled = [f for i in range(len(LD2410_NOISY)) for f in framer.feed(LD2410_NOISY[i : i + 1])]
     assert trickled == whole == [LD2410_ACK_CONFIG, LD2410_ENGINEERING_STILL, LD2410_BASIC_EMPTY]
     assert framer.dropped > 0
@@ -209,7 +212,7 @@ def test_any_bytes_give_an_ld2410_frame_or_a_clean_decode_error(data: bytes) -> 
 @given(st.lists(st.sampled_from([LD2410_BASIC_MOVING, LD2410_ACK_CONFIG]) | st.binary(max_size=20)))
 def test_the_ld2410_framer_never_loses_a_frame_that_follows_garbage(parts: list[bytes]) -> None:
     stream = b"".join(parts) + b"\x00" * 80 + LD2410_BASIC_EMPTY
-    framer = ld2410.Framer()
+    framer = ld2410.framer()
     frames = [f for i in range(0, len(stream), 3) for f in framer.feed(stream[i : i + 3])]
     assert frames[-1] == LD2410_BASIC_EMPTY
 
@@ -294,8 +297,8 @@ MR60_NOISY = (
 
 
 def test_the_mr60fda1_framer_resynchronises_and_finds_the_same_frames_one_byte_at_a_time() -> None:
-    whole = mr60fda1.Framer().feed(MR60_NOISY)
-    framer = mr60fda1.Framer()
+    whole = mr60fda1.framer().feed(MR60_NOISY)
+    framer = mr60fda1.framer()
     trickled = [f for i in range(len(MR60_NOISY)) for f in framer.feed(MR60_NOISY[i : i + 1])]
     assert trickled == whole
     decoded = []
@@ -326,7 +329,7 @@ def test_any_bytes_give_an_mr60fda1_report_or_a_clean_decode_error(data: bytes) 
 @given(st.lists(st.sampled_from([MR60_FALL, MR60_SOMEONE]) | st.binary(max_size=20)))
 def test_the_mr60fda1_framer_never_loses_a_frame_that_follows_garbage(parts: list[bytes]) -> None:
     stream = b"".join(parts) + b"\x00" * 70 + MR60_NO_FALL
-    framer = mr60fda1.Framer()
+    framer = mr60fda1.framer()
     frames = [f for i in range(0, len(stream), 3) for f in framer.feed(stream[i : i + 3])]
     assert frames[-1] == MR60_NO_FALL
 
@@ -336,10 +339,39 @@ def test_a_corrupted_header_does_not_hold_back_the_frames_behind_it_once_the_lin
 ):
     # A header with a plausible length (32 bytes of data) swallowed the fall report: the
     # framer waits for 41 bytes; when the line goes quiet the source calls stale().
-    framer = mr60fda1.Framer()
+    framer = mr60fda1.framer()
     assert framer.feed(bytes.fromhex("5359 80 01 0020".replace(" ", "")) + MR60_FALL) == []
     assert framer.stale() == [MR60_FALL]
-    ld = ld2410.Framer()
+    ld = ld2410.framer()
     assert ld.feed(bytes.fromhex("F4F3F2F1 3000".replace(" ", "")) + LD2410_BASIC_EMPTY) == []
     assert ld.stale() == [LD2410_BASIC_EMPTY]
     assert ld.stale() == [] and framer.stale() == []
+
+
+@pytest.mark.parametrize(
+    ("make_framer", "frames", "header_bytes"),
+    [
+        (ld2410.framer, [LD2410_BASIC_MOVING, LD2410_ACK_CONFIG, LD2410_BASIC_EMPTY], b"\xf4\xfd"),
+        (mr60fda1.framer, [MR60_FALL, MR60_SOMEONE, MR60_NO_FALL], b"\x53"),
+    ],
+)
+@settings(max_examples=examples(300), deadline=None)
+@given(data=st.data())
+def test_every_radar_framer_returns_exactly_the_frames_sent_however_the_line_splits_them(
+    make_framer: Callable[[], Framer], frames: list[bytes], header_bytes: bytes, data: st.DataObject
+) -> None:
+    # One framer serves every radar module (hub/sensors/frames.py): frames among garbage
+    # that holds no header, cut anywhere, come out whole, in order, and only they do.
+    garbage = st.binary(max_size=12).map(lambda b: bytes(x for x in b if x not in header_bytes))
+    sent = data.draw(st.lists(st.sampled_from(frames), max_size=6))
+    noise = [data.draw(garbage) for _ in range(len(sent) + 1)]
+    stream = noise[0] + b"".join(f + g for f, g in zip(sent, noise[1:], strict=True))
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=8)))
+    framer = make_framer()
+    got = [
+        f
+        for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)
+        for f in framer.feed(stream[a:b])
+    ]
+    assert got + framer.stale() == sent
+    assert framer.dropped == sum(map(len, noise))

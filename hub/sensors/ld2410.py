@@ -41,6 +41,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from hub.errors import DecodeError
+from hub.sensors import frames
+from hub.sensors.frames import FrameFormat
 
 MODEL = "ld2410"
 # HiLink's default; the module can be set to 9600-460800 (command 0x00A1).
@@ -259,66 +261,16 @@ def set_range(max_moving_gate: int, max_still_gate: int, no_one_s: int) -> list[
     ]
 
 
-class Framer:
-    """Bytes in, whole frames out (header to footer, not yet decoded).
-
-    Resynchronises on garbage: bytes before a header are dropped, and a header whose
-    length is impossible or whose footer is not where the length says is dropped one
-    byte at a time, so a real frame that started inside it is still found. `dropped`
-    counts the bytes thrown away."""
-
-    def __init__(self) -> None:
-        self._buf = bytearray()
-        self.dropped = 0
-
-    def feed(self, data: bytes) -> list[bytes]:
-        """Add received bytes; return the whole frames they complete."""
-        self._buf += data
-        out: list[bytes] = []
-        buf = self._buf
-        while True:
-            start = _first_header(buf)
-            if start < 0:
-                keep = 3  # a header may be arriving a byte at a time
-                if len(buf) > keep:
-                    self.dropped += len(buf) - keep
-                    del buf[: len(buf) - keep]
-                break
-            if start:
-                self.dropped += start
-                del buf[:start]
-            if len(buf) < 6:
-                break
-            (length,) = struct.unpack_from("<H", buf, 4)
-            footer = REPORT_FOOTER if buf[:4] == REPORT_HEADER else COMMAND_FOOTER
-            if length > MAX_PAYLOAD:
-                self.dropped += 1
-                del buf[:1]
-                continue
-            end = 10 + length
-            if len(buf) < end:
-                break
-            if buf[end - 4 : end] != footer:
-                self.dropped += 1
-                del buf[:1]
-                continue
-            out.append(bytes(buf[:end]))
-            del buf[:end]
-        return out
-
-    def stale(self) -> list[bytes]:
-        """The line went quiet in the middle of a frame. A module sends a frame without
-        gaps, so what is buffered is a header that garbage imitated: drop it a byte at a
-        time and return the frames found behind it (a corrupted length must not hold back
-        the frames that follow until enough bytes have arrived to disprove it)."""
-        out: list[bytes] = []
-        while len(self._buf) >= 4 and not out:
-            self.dropped += 1
-            del self._buf[:1]
-            out = self.feed(b"")
-        return out
+# A frame: header (4), length (2, little-endian), payload, footer (4).
+FRAME_FORMAT = FrameFormat(
+    footers={REPORT_HEADER: REPORT_FOOTER, COMMAND_HEADER: COMMAND_FOOTER},
+    length_offset=4,
+    length_format="<H",
+    overhead=10,
+    max_length=MAX_PAYLOAD,
+)
 
 
-def _first_header(buf: bytearray) -> int:
-    hits = [i for i in (buf.find(REPORT_HEADER), buf.find(COMMAND_HEADER)) if i >= 0]
-    return min(hits) if hits else -1
+def framer() -> frames.Framer:
+    """Bytes in, whole frames out (header to footer, not yet decoded): hub/sensors/frames.py."""
+    return frames.Framer(FRAME_FORMAT)

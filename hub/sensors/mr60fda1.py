@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from enum import Enum
 
 from hub.errors import DecodeError
+from hub.sensors import frames
+from hub.sensors.frames import FrameFormat
 
 MODEL = "mr60fda1"
 BAUDRATE = 115200
@@ -134,58 +136,13 @@ def heartbeat_query() -> bytes:
     return query(0x01, 0x01)
 
 
-class Framer:
-    """Bytes in, whole frames out (header to footer, checksum not yet checked).
+# A frame: header (2), control (1), command (1), length (2, big-endian), data, checksum (1),
+# footer (2).
+FRAME_FORMAT = FrameFormat(
+    footers={HEADER: FOOTER}, length_offset=4, length_format=">H", overhead=9, max_length=MAX_DATA
+)
 
-    Bytes before a header are dropped; a header whose length is impossible or whose
-    footer is not where the length says is dropped one byte at a time, so a frame that
-    began inside it is still found. `dropped` counts the bytes thrown away."""
 
-    def __init__(self) -> None:
-        self._buf = bytearray()
-        self.dropped = 0
-
-    def feed(self, data: bytes) -> list[bytes]:
-        """Add received bytes; return the whole frames they complete."""
-        self._buf += data
-        buf = self._buf
-        out: list[bytes] = []
-        while True:
-            start = buf.find(HEADER)
-            if start < 0:
-                keep = 1 if buf[-1:] == HEADER[:1] else 0
-                self.dropped += len(buf) - keep
-                del buf[: len(buf) - keep]
-                break
-            if start:
-                self.dropped += start
-                del buf[:start]
-            if len(buf) < 6:
-                break
-            (length,) = struct.unpack_from(">H", buf, 4)
-            if length > MAX_DATA:
-                self.dropped += 1
-                del buf[:1]
-                continue
-            end = 9 + length
-            if len(buf) < end:
-                break
-            if buf[end - 2 : end] != FOOTER:
-                self.dropped += 1
-                del buf[:1]
-                continue
-            out.append(bytes(buf[:end]))
-            del buf[:end]
-        return out
-
-    def stale(self) -> list[bytes]:
-        """The line went quiet in the middle of a frame. A module sends a frame without
-        gaps, so what is buffered is a header that garbage imitated: drop it a byte at a
-        time and return the frames found behind it (a corrupted length must not hold back
-        the frames that follow until enough bytes have arrived to disprove it)."""
-        out: list[bytes] = []
-        while len(self._buf) >= 2 and not out:
-            self.dropped += 1
-            del self._buf[:1]
-            out = self.feed(b"")
-        return out
+def framer() -> frames.Framer:
+    """Bytes in, whole frames out (checksum not yet checked): hub/sensors/frames.py."""
+    return frames.Framer(FRAME_FORMAT)

@@ -37,6 +37,7 @@ from typing import Any
 from hub.errors import ConfigError, DecodeError
 from hub.reading import Reading, State
 from hub.sensors import ld2410, mr60fda1
+from hub.sensors.frames import Framer
 
 PREFIX = "radar"
 MODELS = (ld2410.MODEL, mr60fda1.MODEL)
@@ -202,7 +203,7 @@ class Model:
 
     name: str
     baudrate: int
-    framer: Callable[[], Any]  # .feed(bytes) -> list[bytes], .dropped
+    framer: Callable[[], Framer]
     decode: Callable[[bytes], Observation | None]  # DecodeError for a bad frame
     start: Callable[[], list[bytes]]  # commands written when the port opens
     poll: Callable[[], list[bytes]]  # written each second the module is quiet
@@ -218,12 +219,12 @@ def _mr60_decode(raw: bytes) -> Observation | None:
 
 MODEL_TABLE: dict[str, Model] = {
     ld2410.MODEL: Model(
-        ld2410.MODEL, ld2410.BAUDRATE, ld2410.Framer, _ld2410_decode, ld2410.engineering_on, list
+        ld2410.MODEL, ld2410.BAUDRATE, ld2410.framer, _ld2410_decode, ld2410.engineering_on, list
     ),
     mr60fda1.MODEL: Model(
         mr60fda1.MODEL,
         mr60fda1.BAUDRATE,
-        mr60fda1.Framer,
+        mr60fda1.framer,
         _mr60_decode,
         mr60fda1.start_queries,
         lambda: [mr60fda1.heartbeat_query()],

@@ -17,11 +17,11 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
 from hub.errors import DecodeError
 from hub.reading import Reading
 from hub.sensors import ld2410
+from hub.sensors.frames import Framer
 from hub.sensors.radar import SILENT_S, Model, RadarTracker, decode_frame, radar_key
 from hub.sensors.serial_source import RECONNECT_DELAY, RECONNECT_DELAY_MAX, Opener
 
@@ -146,7 +146,7 @@ class RadarSource:
             _LOGGER.warning("radar port %s closed; reopening in %.0f s", self.port, delay)
             await self._wait_closed(delay)
 
-    async def _read(self, reader: asyncio.StreamReader, framer: Any) -> AsyncIterator[Reading]:
+    async def _read(self, reader: asyncio.StreamReader, framer: Framer) -> AsyncIterator[Reading]:
         feed, stale = framer.feed, framer.stale
         while True:
             try:
