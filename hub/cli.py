@@ -432,6 +432,11 @@ def main(argv: list[str] | None = None) -> int:
             print("the hub will prompt three times; say the phrase after each prompt")
             r = call(_socket(args), "voice-enrol", phrase=args.phrase, timeout=120)
             print(f"enrolled {r['phrase']!r} from {r['takes']} takes")
+            if r["takes"] < r.get("recorded", r["takes"]):
+                print(
+                    f"{r['recorded'] - r['takes']} take(s) did not sound like the others and "
+                    "were left out; if she said something else, enrol again"
+                )
             return 0
         if args.command == "devices":
             return _devices(args)

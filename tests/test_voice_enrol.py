@@ -66,7 +66,7 @@ async def test_an_enrolled_phrase_is_heard_and_other_talk_is_not(
             await eventually(lambda n=n: played.count(take_prompt) == n, timeout=20)
             mic.say(SILENCE + render("help me", "slt", speed, tmp_path) + SILENCE)
         reply = await asyncio.wait_for(enrolling, 60)
-        assert reply["takes"] == 3
+        assert (reply["takes"], reply["recorded"]) == (3, 3)
         # Only features are stored: three arrays of speech embeddings, no audio.
         with np.load(data / TEMPLATES_FILE, allow_pickle=False) as stored:
             assert sorted(stored.files) == ["kind", "phrase", "t0", "t1", "t2", "threshold"]

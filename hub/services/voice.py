@@ -118,7 +118,7 @@ class VoiceService:
         enrolled = await enrol(
             self.listener, label, cfg.data_path, cfg.voice.enrolled_threshold, prompt
         )
-        return {"phrase": enrolled.phrase, "takes": enrolled.takes}
+        return {"phrase": enrolled.phrase, "takes": enrolled.takes, "recorded": enrolled.recorded}
 
     async def _voice_outcome(self, outcome: VoiceOutcome) -> None:
         """Ask, raise the SOS, or log the elder's "no" (only phrase and confidence kept)."""

@@ -42,10 +42,11 @@ STAGES = ("whisper", "stage")
 
 @dataclass(frozen=True)
 class Enrolled:
-    """What an enrolment made: the phrase's name and how many templates it has."""
+    """What an enrolment made: the phrase, the templates kept and the takes recorded."""
 
     phrase: str
-    takes: int
+    takes: int  # templates kept: a take unlike the others is left out
+    recorded: int
 
 
 def templates_path(data_path: Path) -> Path:
@@ -220,4 +221,4 @@ async def enrol(
         raise ControlError(str(exc)) from exc
     finally:
         recordings.clear()  # the audio goes no further than the engines' process
-    return Enrolled(name, count)
+    return Enrolled(name, count, takes)
