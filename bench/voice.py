@@ -188,6 +188,7 @@ TUNING_SPEAKERS = (  # hub/voice/train.py's VALIDATION_SPEAKERS, never the held-
     Speaker("espeak", "en-gb-scotland+m1"),
     Speaker("espeak", "en-gb+grandma"),
     Speaker("espeak", "en-us+Gene"),
+    Speaker("kokoro", "jf_tebukuro"),
 )
 FALL_KEYPHRASES = {"fallen": 1e-10, "i fell": 1e-10}
 

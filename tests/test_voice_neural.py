@@ -147,3 +147,19 @@ def test_household_sounds_never_trained_on_do_not_call_for_help() -> None:
     assert called == []
     # Not even digital silence, which the classifier once scored 0.93.
     assert stream(spotter, bytes(32000)) is None
+
+
+def test_no_voice_or_engine_the_bench_reports_is_trained_or_tuned_on() -> None:
+    # Issue 19: the held-out figure is honest only if its engines and speakers never reach
+    # training or the threshold choice (tuning uses training engines' validation voices).
+    from bench.voice import TUNING_SPEAKERS
+    from bench.voice_speech import EN_HELD_OUT
+    from hub.voice import train
+
+    trained_engines = {engine for engine, _ in train.SPEAKERS}
+    trained_voices = {voice for _, voice in train.SPEAKERS}
+    for speaker in EN_HELD_OUT:
+        assert speaker.engine not in trained_engines, speaker.name
+        assert speaker.voice.removesuffix("_diphone") not in trained_voices, speaker.name
+    assert {s.voice for s in TUNING_SPEAKERS} == set(train.VALIDATION_SPEAKERS)
+    assert {s.engine for s in TUNING_SPEAKERS} <= trained_engines
