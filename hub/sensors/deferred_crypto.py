@@ -33,8 +33,8 @@ import builtins
 import importlib
 import sys
 import threading
-from collections.abc import Mapping
-from types import SimpleNamespace
+from collections.abc import Mapping, Sequence
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 # Library module -> the cryptography module it imports from -> the names it takes.
@@ -62,16 +62,17 @@ def import_ble_libraries() -> None:
 
         def deferring_import(
             name: str,
-            globals: Mapping[str, Any] | None = None,  # noqa: A002  (__import__'s names)
-            locals: Mapping[str, Any] | None = None,  # noqa: A002
-            fromlist: tuple[str, ...] | list[str] | None = (),
+            globals: Mapping[str, object] | None = None,  # __import__'s own parameter names
+            locals: Mapping[str, object] | None = None,
+            fromlist: Sequence[str] | None = (),
             level: int = 0,
-        ) -> Any:
+        ) -> ModuleType:
             importer = globals.get("__name__") if globals is not None else None
             wanted = DEFERRED.get(importer) if isinstance(importer, str) else None
             if wanted is not None and level == 0 and name in wanted and name not in sys.modules:
                 assert isinstance(globals, dict)  # a module's own namespace
-                return _stand_in(globals, wanted, name)
+                # A namespace, not a module: it never enters sys.modules.
+                return _stand_in(globals, wanted, name)  # type: ignore[return-value]
             return real_import(name, globals, locals, fromlist or (), level)
 
         builtins.__import__ = deferring_import
@@ -87,7 +88,9 @@ def cryptography_loaded() -> bool:
     return "cryptography" in sys.modules
 
 
-def _stand_in(importer: dict[str, Any], wanted: dict[str, tuple[str, ...]], module: str) -> Any:
+def _stand_in(
+    importer: dict[str, Any], wanted: dict[str, tuple[str, ...]], module: str
+) -> SimpleNamespace:
     """What `from <module> import <names>` gets in the library module `importer`."""
     stand_ins: dict[str, Any] = {}
     for name in wanted[module]:
