@@ -7,14 +7,15 @@ hub see the same disk and the same load (a slow minute of the shared disk shows 
 both). Before each floor sample the hub is left to settle (--settle-ms, 200 ms: the
 previous alarm's PUBACK marks and records are written within 0.1 s), so neither the
 floor nor the next press queues behind the last alarm's writes; real presses are minutes
-apart. --floor-first is the older method (every floor sample first, then the presses
-back to back), kept to compare with earlier figures. Target (issue 23): the hub's p99
+apart. --floor-first takes every floor sample first, then the presses (the settle still
+before each); `--floor-first --settle-ms 0` is the older method (both back to back),
+kept to compare with earlier figures. Target (issue 23): the hub's p99
 within 3x the floor's p99, same run, quiet machine. The bench prints the load average,
 the hub's threads, and a breakdown of the path: when each stage was reached after the
 press (cumulative) and what each stage took.
 
     .venv/bin/python -m bench.sos_latency [--presses 1000] [--switch-interval-ms 5]
-        [--settle-ms 200 | --floor-first]
+        [--settle-ms 200] [--floor-first]
 """
 
 from __future__ import annotations
@@ -161,6 +162,7 @@ async def run(port: int, workdir: Path, n: int, settle: float, floor_first: bool
 
     if floor_first:
         for _ in range(n):
+            await asyncio.sleep(settle)
             await floor_sample()
     cfg = parse_config(
         {
@@ -193,8 +195,8 @@ async def run(port: int, workdir: Path, n: int, settle: float, floor_first: bool
         await centre.subscribe("pingan/v1/BENCH-1/event/sos", qos=1)
         messages = centre.messages
         for _ in range(n):
+            await asyncio.sleep(settle)
             if not floor_first:
-                await asyncio.sleep(settle)
                 await floor_sample()
             t0 = time.perf_counter()
             pin.drive_low()
@@ -254,7 +256,7 @@ def main() -> None:
         "--settle-ms", type=float, default=200.0, help="pause before each floor sample and press"
     )
     parser.add_argument(
-        "--floor-first", action="store_true", help="the older method: floor first, then presses"
+        "--floor-first", action="store_true", help="every floor sample first, then the presses"
     )
     parser.add_argument("--floor-worker", nargs=2, metavar=("PORT", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -266,7 +268,7 @@ def main() -> None:
     load_before = os.getloadavg()
     print(f"machine: {machine()}")
     method = (
-        "floor first, then presses back to back"
+        f"floor first, then the presses; settle {args.settle_ms:g} ms before each"
         if args.floor_first
         else f"interleaved: settle {args.settle_ms:g} ms, floor sample, press"
     )
