@@ -135,8 +135,20 @@ class Stamps:
 
 
 def hub_threads() -> list[str]:
-    """The threads of this process: the hub's, plus the bench's own (none beside main)."""
-    return sorted(f"{t.name} (daemon)" if t.daemon else t.name for t in threading.enumerate())
+    """The threads of this process, with what each is (the names the hub's libraries give).
+    The bench's only own thread is asyncio's watcher of the floor process."""
+    what = {
+        "MainThread": "the event loop",
+        "outbox": "the database thread",
+        "asyncio-waitpid": "the bench's, waits for the floor process",
+        "asyncio_": "asyncio's default executor (to_thread)",
+        "(held)": "gpiozero's hold thread for a button, wakes every 0.1 s",
+    }
+    names = []
+    for thread in threading.enumerate():
+        said = next((text for key, text in what.items() if key in thread.name), "?")
+        names.append(f"{thread.name} ({said})")
+    return sorted(names)
 
 
 async def run(port: int, workdir: Path, n: int, settle: float, floor_first: bool) -> dict[str, Any]:
