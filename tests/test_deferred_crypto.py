@@ -57,6 +57,8 @@ for data, address, key in json.loads(sys.argv[3]):
     except DecodeError as exc:
         out["results"].append(f"{type(exc).__name__}: {exc}")
 out["at_end"] = "cryptography" in sys.modules
+import bthome_ble.parser as parser, cryptography.exceptions as real
+out["real_names"] = parser.InvalidTag is real.InvalidTag and isinstance(parser.AESCCM, type)
 print(json.dumps(out))
 """
 
@@ -81,6 +83,7 @@ def test_plaintext_devices_never_load_cryptography_and_encrypted_ones_decode_as_
 
     assert deferred["after_plaintext"] is False  # the BLE libraries are loaded, not it
     assert deferred["at_end"] is True  # the first bindkey loaded the real one
+    assert deferred["real_names"] and before["real_names"]  # and the library has its names
     # Every encrypted advert, right key, wrong key, spoofed, cut short or downgraded,
     # gives exactly what it gives with cryptography imported the ordinary way.
     assert deferred["results"] == before["results"]

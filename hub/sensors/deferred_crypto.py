@@ -57,6 +57,10 @@ def import_ble_libraries() -> None:
     """Import the BLE libraries, deferring cryptography (see the docstring). Idempotent."""
     if all(name in sys.modules for name in LIBRARIES):
         return
+    if cryptography_loaded():  # nothing to save: the libraries take the real names
+        for library in LIBRARIES:
+            importlib.import_module(library)
+        return
     with _LOCK:
         real_import = builtins.__import__
 
@@ -69,7 +73,10 @@ def import_ble_libraries() -> None:
         ) -> ModuleType:
             importer = globals.get("__name__") if globals is not None else None
             wanted = DEFERRED.get(importer) if isinstance(importer, str) else None
-            if wanted is not None and level == 0 and name in wanted and name not in sys.modules:
+            # Always the stand-ins for these two modules, even if another thread loads
+            # cryptography meanwhile: a library module never mixes real and stand-in names
+            # (a real AESCCM with a stand-in InvalidTag would let the real one escape).
+            if wanted is not None and level == 0 and name in wanted:
                 assert isinstance(globals, dict)  # a module's own namespace
                 # A namespace, not a module: it never enters sys.modules.
                 return _stand_in(globals, wanted, name)  # type: ignore[return-value]
