@@ -24,6 +24,7 @@ microphone is a process of its own, listed but not counted.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -35,12 +36,17 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.common import machine
 from hub.control import call
 from hub.errors import ControlError
 from hub.sim.broker import Mosquitto, free_port
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 CORE_TARGET_MIB = 64.0  # issue 23: the core with BLE + RFLink + pages
 FIELDS = ("VmRSS", "VmHWM", "RssAnon", "RssFile")
@@ -69,6 +75,7 @@ class Setup:
     second_pass: str = "neural"
     speech: bool = False
     idle: float = 5.0
+    push: bool = False  # a signed config push applied after the idle (loads cryptography)
 
 
 @dataclass
@@ -78,6 +85,7 @@ class Proc:
     pid: int
     argv: str
     kib: dict[str, int] = field(default_factory=dict)
+    cryptography: bool = False  # cryptography's Rust binding is mapped
 
     def mib(self, name: str) -> float:
         return self.kib.get(name, 0) / 1024
@@ -90,6 +98,7 @@ BUDGET = [
     Setup("core + RFLink", rflink=True),
     Setup("core + RFLink + BLE", rflink=True, ble=True),
     ALL,
+    replace(ALL, label="core + RFLink + BLE + pages visited + a signed config push", push=True),
     replace(VOICE, label="all + voice: pocketsphinx, words check", second_pass="words"),
     replace(VOICE, label="all + voice: pocketsphinx, neural check (default)"),
     replace(VOICE, label="all + voice: pocketsphinx neural + enrolled", engines=ENROLLED),
@@ -110,6 +119,7 @@ def read_proc(pid: int) -> Proc:
         name, _, value = line.partition(":")
         if name in FIELDS:
             proc.kib[name] = int(value.split()[0])
+    proc.cryptography = "/cryptography/" in Path(f"/proc/{pid}/maps").read_text()
     return proc
 
 
@@ -203,6 +213,35 @@ def enrol_templates(data: Path, workdir: Path) -> None:
     EnrolledPhrase("help me", takes).save(data / TEMPLATES_FILE)
 
 
+def push_config(port: int, hub_id: str, key: Ed25519PrivateKey) -> None:
+    """Publish a signed config push (retained, as the fleet tool does) and wait until the
+    hub reports it applied: the hub verifies the Ed25519 signature, loading cryptography."""
+    import paho.mqtt.client as mqtt
+
+    from hub.sync.ota import sign_envelope
+
+    env = sign_envelope(key, 1, {"sos": {"ack_timeout_s": 20.0}}, datetime.now(UTC), hub=hub_id)
+    reported = threading.Event()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-fleet")
+    root = f"pingan/v1/{hub_id}"
+
+    def on_message(_c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
+        if json.loads(msg.payload).get("status") == "applied":
+            reported.set()
+
+    client.on_connect = lambda c, *_: c.subscribe(f"{root}/config/reported", qos=1)
+    client.on_message = on_message
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        client.publish(f"{root}/config/desired", json.dumps(env), qos=1, retain=True)
+        if not reported.wait(30):
+            raise SystemExit("the hub did not apply the signed config push")
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
 def measure(setup: Setup, verbose: bool = True) -> tuple[Proc, list[Proc]]:
     """Run the hub in this configuration; its figures and its descendants'."""
     with ExitStack() as stack:
@@ -227,6 +266,14 @@ second_pass = "{setup.second_pass}"
 engines = "{setup.engines}"
 """
         web_port = free_port()
+        fleet_key = None
+        if setup.push:
+            from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+            from hub.sync.ota import public_key_text
+
+            fleet_key = Ed25519PrivateKey.generate()
+            text += f'[fleet]\npublic_keys = ["{public_key_text(fleet_key)}"]\n'
         if setup.web:
             text += f'[web]\nenabled = true\nlisten = "127.0.0.1"\nport = {web_port}\n'
         stop = threading.Event()
@@ -272,6 +319,9 @@ engines = "{setup.engines}"
                 ble = call(tmp / "data" / "control.sock", "status").get("ble", {})
                 if not ble.get("scanning") or not ble.get("adverts"):
                     raise SystemExit(f"BLE did not scan: {ble}")
+            if fleet_key is not None:
+                push_config(broker.port, "MEM-1", fleet_key)
+                time.sleep(setup.idle)
             hub = read_proc(proc.pid)
             kids = [read_proc(pid) for pid in descendants(proc.pid)]
         finally:
@@ -285,16 +335,18 @@ engines = "{setup.engines}"
 
 
 def line(p: Proc) -> str:
-    return ", ".join(f"{name} {p.mib(name):.1f} MiB" for name in FIELDS)
+    figures = ", ".join(f"{name} {p.mib(name):.1f} MiB" for name in FIELDS)
+    return f"{figures}; cryptography {'loaded' if p.cryptography else 'not loaded'}"
 
 
 def budget(setups: list[Setup], runs: int) -> None:
     """Every configuration (each `runs` times): a markdown table, children apart."""
     print(
         "| configuration | hub VmRSS | RssAnon | RssFile | VmHWM "
-        "| other processes: VmRSS (anon) | VmRSS, hub + others | RssAnon, hub + others |"
+        "| other processes: VmRSS (anon) | VmRSS, hub + others | RssAnon, hub + others "
+        "| cryptography in the hub |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for setup in setups:
         results = [measure(setup) for _ in range(runs)]
 
@@ -319,7 +371,8 @@ def budget(setups: list[Setup], runs: int) -> None:
             kids_text.append(f"{name} {kid.mib('VmRSS'):.1f} ({kid.mib('RssAnon'):.1f})")
         print(
             f"| {setup.label} | {cells[0]} | {cells[2]} | {cells[3]} | {cells[1]} "
-            f"| {'; '.join(kids_text) or '-'} | {span(totals)} | {span(anon)} |",
+            f"| {'; '.join(kids_text) or '-'} | {span(totals)} | {span(anon)} "
+            f"| {'/'.join(sorted({'loaded' if h.cryptography else 'no' for h in hubs}))} |",
             flush=True,
         )
 
@@ -356,6 +409,9 @@ def main() -> None:
     parser.add_argument(
         "--speech", action="store_true", help="with --listen: a fake arecord plays talk"
     )
+    parser.add_argument(
+        "--push", action="store_true", help="a signed config push applied after the idle"
+    )
     args = parser.parse_args()
     print(f"machine: {machine()}")
     bare = subprocess.run(
@@ -381,6 +437,7 @@ def main() -> None:
         second_pass=args.second_pass,
         speech=args.speech,
         idle=args.idle,
+        push=args.push,
     )
     hub, _ = measure(setup)
     rss = hub.mib("VmRSS")
@@ -391,6 +448,7 @@ def main() -> None:
         f"listening ({args.engines}, second pass {args.second_pass})" if args.listen else "",
         "hearing talk" if args.speech else "",
         "after one page visit" if args.web and args.visit else "",
+        "after a signed config push" if args.push else "",
     ]
     with_ = ", ".join(p for p in parts if p)
     verdict = "MET" if rss <= CORE_TARGET_MIB else "MISSED"

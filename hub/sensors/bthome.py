@@ -9,7 +9,8 @@ Memory: importing `bthome_ble` pulls in habluetooth, bleak, dbus-fast and crypto
 +27 MB resident over a bare interpreter, +11 MB over the bleak stack the BLE source
 loads anyway (x86-64, `python -m bench.decode`). The hub floor is a 512 MB Pi, so the
 library is imported on the first decode, never when this module is imported: a hub
-with no BLE configured does not pay for it.
+with no BLE configured does not pay for it. cryptography itself (~5 MiB) is loaded only
+when a device with a bindkey sends an advert (hub.sensors.deferred_crypto).
 
 Mapping (the contract the rest of the hub relies on):
   * one advert -> one Reading; `kind` is the most urgent thing the advert carries:
@@ -54,6 +55,7 @@ from typing import TYPE_CHECKING, Any
 
 from hub.errors import DecodeError
 from hub.reading import Reading, State
+from hub.sensors.deferred_crypto import import_ble_libraries
 from hub.sensors.keys import ble_address
 
 if TYPE_CHECKING:
@@ -258,6 +260,7 @@ def _address(address: str) -> str:
 
 
 def _new_parser(bindkey: bytes | None) -> BTHomeBluetoothDeviceData:
+    import_ble_libraries()  # without cryptography until a bindkey needs it
     from bthome_ble.parser import BTHomeBluetoothDeviceData
 
     library = logging.getLogger(_LIBRARY_LOGGER)
