@@ -43,7 +43,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from hub.config import Config
-from hub.errors import DecodeError
+from hub.errors import DecodeError, StoreError
 from hub.event import Event
 from hub.store.atomic import read_json, write_json_atomic
 from hub.store.outbox import AsyncOutbox
@@ -242,7 +242,10 @@ class Uplink:
         """Write every pending PUBACK mark now (when stopping). While running, the marks
         ride in the outbox's next transaction (hub/store/riders.py): a mark lost to a
         power cut only means the event is sent again (same id; the cloud de-duplicates)."""
-        await self.outbox.write_riders()
+        try:
+            await self.outbox.write_riders()
+        except StoreError as exc:  # a card gone bad: those events are sent once more
+            _LOGGER.error("PUBACK marks not written: %s", exc)
 
     async def _stay_connected(self) -> None:
         delays = self._fresh_delays()
