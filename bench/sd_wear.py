@@ -390,6 +390,7 @@ async def run(minutes: float, use_strace: bool, size_mb: int, settle_s: float) -
                 checkin = await measured(
                     dev, mount, asyncio.gather(press, asyncio.sleep(checkin_s))
                 )
+                checkin_t1 = time.time()
             await asyncio.sleep(0.5)
         await asyncio.to_thread(sync, mount)
         t1 = time.time()
