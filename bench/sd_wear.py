@@ -31,7 +31,7 @@ have; the forced journal commits per file (its fsyncs) are what costs most on ex
 
 Needs root (losetup, mount) and strace.
 
-    .venv/bin/python -m bench.sd_wear [--minutes 30] [--no-strace]
+    .venv/bin/python -m bench.sd_wear [--minutes 30] [--no-strace] [--group-s 900]
 """
 
 from __future__ import annotations
@@ -104,6 +104,8 @@ async def hub_process(spec: dict[str, Any]) -> None:
         "voice": {"prompts": False},
         "rflink": {"port": spec["rflink"]},
     }
+    if spec.get("group_s") is not None:  # an option measured, not the default
+        raw["outbox"] = {"telemetry_group_s": spec["group_s"]}
     h = Hub(parse_config(raw), pin_factory=MockFactory(), local_raw=raw)
     await h.start()
 
@@ -315,7 +317,9 @@ def once(label: str, delta: BlockCounters) -> str:
     )
 
 
-async def run(minutes: float, use_strace: bool, size_mb: int, settle_s: float) -> int:
+async def run(
+    minutes: float, use_strace: bool, size_mb: int, settle_s: float, group_s: float | None
+) -> int:
     print(f"machine: {machine()}")
     if os.geteuid() != 0:
         raise SystemExit("sd_wear needs root (losetup, mount): run it as root")
@@ -330,7 +334,12 @@ async def run(minutes: float, use_strace: bool, size_mb: int, settle_s: float) -
         master, slave = os.openpty()
         centre = SimulatedCentre("127.0.0.1", broker.port, say=lambda _s: None, resolve=True)
         centre_task = asyncio.create_task(centre.run())
-        spec = {"data_dir": data_dir, "port": broker.port, "rflink": os.ttyname(slave)}
+        spec = {
+            "data_dir": data_dir,
+            "port": broker.port,
+            "rflink": os.ttyname(slave),
+            "group_s": group_s,
+        }
         trace = Path(tmp) / "strace.log"
         # Once per boot or once ever, never x48: the first start (the database made),
         # the pairings, a day's check-in, the stop, and a second boot of the same hub.
@@ -480,13 +489,18 @@ def main() -> None:
     parser.add_argument(
         "--settle-s", type=float, default=90.0, help="seconds after the pairings before the window"
     )
+    parser.add_argument(
+        "--group-s", type=float, help="outbox.telemetry_group_s (default: the hub's own)"
+    )
     parser.add_argument("--hub-process", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.hub_process:
         asyncio.run(hub_process(json.loads(args.hub_process)))
         return
     raise SystemExit(
-        asyncio.run(run(args.minutes, not args.no_strace, args.size_mb, args.settle_s))
+        asyncio.run(
+            run(args.minutes, not args.no_strace, args.size_mb, args.settle_s, args.group_s)
+        )
     )
 
 
