@@ -26,7 +26,7 @@ def test_a_mark_is_written_with_the_next_transaction_not_one_of_its_own(tmp_path
     checkin = box.commit(Draft.create("checkin", clock)).event
     seen: list[str] = []
     box._db.set_trace_callback(seen.append)
-    box.riders.published([checkin.id], datetime.now(UTC).isoformat())
+    box.riders.published({checkin.id: 1}, datetime.now(UTC).isoformat())
     assert seen == []  # no write for the PUBACK itself
     assert box.pending() == [] and box.depth() == {0: 0, 1: 0, 2: 0}  # not sent again
     assert unsent_on_disk(box) == {checkin.id}
@@ -41,10 +41,10 @@ def test_the_uplinks_query_skips_published_rows_however_many(tmp_path: Path) -> 
     clock = FakeClock()
     box = Outbox(tmp_path / "hub.db", "H1", 10**9, 1000)
     group = box.commit_group([Draft.create("motion", clock) for _ in range(80)])
-    box.riders.published([r.event.id for r in group.stored], datetime.now(UTC).isoformat())
+    box.riders.published({r.event.id: 1 for r in group.stored}, datetime.now(UTC).isoformat())
     sos = box.commit(Draft.create("sos", clock)).event  # nothing rides with it
     newest = box.commit(Draft.create("motion", clock)).event  # the 80 marks ride here...
-    box.riders.published([newest.id], datetime.now(UTC).isoformat())  # ...not its own
+    box.riders.published({newest.id: 1}, datetime.now(UTC).isoformat())  # ...not its own
     late = box.commit(Draft.create("door", clock)).event
     assert [e.id for e in box.pending(50)] == [sos.id, late.id]
 

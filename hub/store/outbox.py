@@ -139,13 +139,18 @@ class Outbox:
                 self._db.execute(f"PRAGMA max_page_count={int(max_pages)}")
             self._db.executescript(_SCHEMA + health.SCHEMA + riders.SCHEMA)
             self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('seq', 0)")
-            self.pending_bytes = int(
+            self._unsent_bytes = int(
                 self._db.execute(
                     "SELECT COALESCE(SUM(size), 0) FROM events WHERE sent_at IS NULL"
                 ).fetchone()[0]
             )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the outbox {path}: {exc}") from exc
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes of unsent events, those the broker has (marks not on disk yet) left out."""
+        return max(0, self._unsent_bytes - self.riders.published_bytes())
 
     def close(self) -> None:
         """Close the database (a checkpoint happens on close)."""
@@ -194,7 +199,7 @@ class Outbox:
             self._group_bytes = 0
         self.riders.landed()
         # Only after COMMIT: a rolled-back transaction must not skew the running total.
-        self.pending_bytes += added - freed
+        self._unsent_bytes += added - freed
         return result
 
     def _ride_along(self) -> tuple[Ride, int]:
@@ -228,7 +233,7 @@ class Outbox:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write marks and state: {exc}") from exc
         self.riders.landed()
-        self.pending_bytes -= freed
+        self._unsent_bytes -= freed
 
     def _insert(self, draft: Draft) -> tuple[CommitResult, int]:
         """Insert one draft with the next seq, inside the caller's transaction; returns
@@ -305,7 +310,7 @@ class Outbox:
         finally:
             self._group_bytes = 0
         self.riders.landed()
-        self.pending_bytes += added - freed
+        self._unsent_bytes += added - freed
         return GroupResult(stored, refused)
 
     def _shed_for_disk(self, priority: Priority) -> dict[int, int]:
@@ -328,7 +333,7 @@ class Outbox:
                     ).fetchall()
                     if rows:
                         shed[int(victim)] = len(rows)
-                        self.pending_bytes -= sum(int(r[0]) for r in rows)
+                        self._unsent_bytes -= sum(int(r[0]) for r in rows)
                         break
             self._db.execute("COMMIT")
         except BaseException:
@@ -345,7 +350,7 @@ class Outbox:
         Returns what was shed per priority and the bytes freed.
         """
         shed: dict[int, int] = {}
-        need = self.pending_bytes + self._group_bytes + size - self.max_bytes
+        need = self._unsent_bytes + self._group_bytes + size - self.max_bytes
         freed = 0
         for victim in (Priority.TELEMETRY, Priority.WARNING):
             if need <= 0 or victim < priority:
@@ -407,7 +412,7 @@ class Outbox:
                         (stamp, event_id),
                     ).fetchone()
                     if row is not None:
-                        self.pending_bytes -= int(row[0])
+                        self._unsent_bytes -= int(row[0])
                         marked += 1
                 self._db.execute("COMMIT")
             except BaseException:
@@ -489,7 +494,7 @@ class Outbox:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot save alarm records: {exc}") from exc
         self.riders.landed()
-        self.pending_bytes -= freed
+        self._unsent_bytes -= freed
 
     def load_state(self, name: str) -> str | None:
         """A state document (hub/store/riders.py): the pending one, or as last written."""
@@ -581,10 +586,11 @@ class AsyncOutbox:
         """These events reached the broker: marked now, in a transaction of their own."""
         return await self._run(self.sync.mark_sent, event_ids, when)
 
-    def published(self, event_ids: list[str], when: datetime) -> None:
+    def published(self, events: list[Event], when: datetime) -> None:
         """These events reached the broker (PUBACK): left out of `pending` from now on,
         marked on disk with the next transaction (hub/store/riders.py)."""
-        self.sync.riders.published(event_ids, when.isoformat())
+        sizes = {event.id: len(event.to_json()) for event in events}  # as stored
+        self.sync.riders.published(sizes, when.isoformat())
 
     def published_at(self, event_id: str) -> datetime | None:
         """When the broker acknowledged an event whose mark is not on disk yet."""

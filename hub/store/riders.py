@@ -71,12 +71,19 @@ class Riders:
         self._pending = Ride()
         # Taken by a transaction not committed yet: still unmarked for the uplink.
         self._in_flight: dict[str, str] = {}
+        self._sizes: dict[str, int] = {}  # event id -> its size, while unmarked on disk
 
-    def published(self, event_ids: list[str], stamp: str) -> None:
-        """The broker has these events (PUBACK at `stamp`)."""
+    def published(self, events: dict[str, int], stamp: str) -> None:
+        """The broker has these events (id -> size; PUBACK at `stamp`)."""
         with self._lock:
-            for event_id in event_ids:
+            for event_id, size in events.items():
                 self._pending.marks.setdefault(event_id, stamp)
+                self._sizes.setdefault(event_id, size)
+
+    def published_bytes(self) -> int:
+        """The size of the events published whose marks are not on disk yet."""
+        with self._lock:
+            return sum(self._sizes.values())
 
     def set_state(self, name: str, text: str) -> None:
         """The newest version of a state document."""
@@ -118,6 +125,8 @@ class Riders:
     def landed(self) -> None:
         """The transaction that took the ride committed."""
         with self._lock:
+            for event_id in self._in_flight:
+                self._sizes.pop(event_id, None)
             self._in_flight = {}
 
     def put_back(self, ride: Ride) -> None:

@@ -449,7 +449,7 @@ class Uplink:
                 continue
             for i, event in enumerate(batch):
                 await client.publish(self.topics.event(event.kind), event.to_json(), qos=1)
-                self.outbox.published([event.id], datetime.now(UTC))
+                self.outbox.published([event], datetime.now(UTC))
                 self.state.published += 1
                 if drained_to is not None:
                     drained_to = max(drained_to, event.seq)
