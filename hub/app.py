@@ -105,7 +105,12 @@ class Hub:
         )
         self.events = EventCommitter(self.outbox, clock, tasks, cfg.outbox.telemetry_group_s)
         self.speech = SpeechService(running, tasks, monotonic=clock.monotonic, player=self._player)
-        self.registry = await asyncio.to_thread(Registry, registry_path(cfg.data_path), clock)
+        live = await self.outbox.load_live()  # last seen, battery, last state (riders.py)
+        self.registry = await asyncio.to_thread(
+            lambda: Registry(
+                registry_path(cfg.data_path), clock, riders=self.outbox.sync.riders, live=live
+            )
+        )
         self.supervisor = Supervisor()
         self.vitals = VitalBuckets(cfg.health.bucket_s)
         for device in self.registry.devices():

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from hub.app import Hub
 from hub.care.rooms import Paired
+from hub.event import Draft
 from hub.reading import Reading, State
 from hub.sim.broker import Mosquitto
+from hub.store import riders
 from tests.conftest import HubFactory
 from tests.helpers import Collector, eventually
 from tests.test_spine import press
@@ -54,17 +57,42 @@ async def test_a_gas_reading_raises_an_alarm_the_centre_must_acknowledge(
     await eventually(lambda: hub.alarms.book.alarms[gas["id"]].state.value == "acknowledged")
 
 
+async def care_on_disk(hub: Hub) -> dict[str, Any]:
+    """The care state as the outbox's file has it now (what a power cut would leave)."""
+    db = hub.outbox.sync._db
+    text = await hub.outbox._run(riders.load_state, db, "care")
+    return {} if text is None else dict(json.loads(text))
+
+
 async def test_care_state_is_saved_and_restored_across_a_restart(
     broker: Mosquitto, make_hub: HubFactory
 ) -> None:
     hub = await make_hub(broker.port)
     await press(hub, "ok")
-    path = hub.cfg.data_path / "care-state.json"
-    await eventually(path.exists)
-    last_sign = json.loads(path.read_text())["last_sign"]
+    await eventually(lambda: "last_sign" in json.loads(hub.care._saved or "{}"))
+    # A decision (the check-in): its state rode in the check-in's own commit.
+    on_disk = await care_on_disk(hub)
+    assert on_disk["last_sign"] == hub.care.engine.to_dict()["last_sign"]
     await hub.stop()
     again = await make_hub(broker.port)
-    assert again.care.engine.to_dict()["last_sign"]["wall"] == last_sign["wall"]
+    assert again.care.engine.to_dict()["last_sign"]["wall"] == on_disk["last_sign"]["wall"]
+
+
+async def test_a_care_state_json_of_an_older_hub_is_moved_into_the_database_once(
+    broker: Mosquitto, make_hub: HubFactory
+) -> None:
+    hub = await make_hub(broker.port)
+    await press(hub, "ok")
+    await eventually(lambda: "last_sign" in json.loads(hub.care._saved or "{}"))
+    state = hub.care.engine.to_dict()
+    await hub.stop()
+    legacy = hub.cfg.data_path / "care-state.json"
+    legacy.write_text(json.dumps(state))  # as a hub before issue 23 left it
+    again = await make_hub(broker.port)
+    assert again.care.engine.to_dict()["last_sign"] == state["last_sign"]
+    assert not legacy.exists()  # never written again; kept aside, not read by a rollback
+    assert (hub.cfg.data_path / "care-state.json.migrated").exists()
+    assert (await care_on_disk(again))["last_sign"] == state["last_sign"]
 
 
 async def test_the_checkin_reminder_blinks_the_led_until_the_green_button(
@@ -191,69 +219,40 @@ async def test_a_door_contact_paired_on_a_running_hub_is_watched_that_night_with
     assert hub.care.engine.night_exit_on() == (False, "auto: no door contact paired")
 
 
-async def test_the_care_state_is_written_when_it_changed_not_on_every_timer(
+async def test_the_care_state_is_never_written_by_itself_on_a_timer(
     broker: Mosquitto, make_hub: HubFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A quiet night changes nothing the checks keep: nothing is written however often
-    the timer falls due; her next movement is written at the next one (SD card wear)."""
+    """A quiet night changes nothing the checks keep: the timer writes nothing; her next
+    movement rides in the next transaction the hub makes anyway (SD card wear)."""
     import hub.services.care as care_module
 
     monkeypatch.setattr(care_module, "_CARE_TICK_S", 0.01)
-    monkeypatch.setattr(care_module, "_CARE_SAVE_S", 0.0)  # due at every tick
-    writes: list[bytes] = []
-    real_write = care_module.write_atomic
-
-    def counted(path: Path, data: bytes) -> None:
-        writes.append(data)
-        real_write(path, data)
-
-    monkeypatch.setattr(care_module, "write_atomic", counted)
     hub = await make_hub(broker.port)
     await hub.devices.pair("rflink:pir:bath", "motion", "浴室感应", "卫生间")
-    await eventually(lambda: len(writes) >= 1, timeout=10)
-    # What start and pairing changed is written within a few ticks (more on a loaded
-    # machine); then the quiet begins. A save on every tick never settles.
-    quiet = -1
-    for _ in range(40):
-        if len(writes) == quiet:
-            break
-        quiet = len(writes)
-        await asyncio.sleep(0.25)
-    else:
-        raise AssertionError(f"still writing after 10 s: {len(writes)} writes")
-    await asyncio.sleep(0.5)  # about 50 ticks, each with the save due
-    assert len(writes) == quiet
+    seen: list[str] = []
+    await hub.outbox._run(hub.outbox.sync._db.set_trace_callback, seen.append)
+    await asyncio.sleep(0.5)  # about 50 ticks
+    assert [s for s in seen if "hub_state" in s or "BEGIN" in s] == []
     await hub.readings.handle_reading(
         Reading("rflink:pir:bath", "rflink", "motion", {"motion": True}, state=State.ALARM)
     )
-    await eventually(lambda: len(writes) > quiet, timeout=10)
-    on_disk = hub.cfg.data_path / "care-state.json"
-    # The motion may take two saves (her last action, then the routine's slot), each
-    # written off the loop: wait until the file holds the latest.
-    await eventually(lambda: json.loads(on_disk.read_bytes()) == json.loads(writes[-1]))
-    assert json.loads(writes[-1])["last_action"]["device"] == "rflink:pir:bath"
+    await eventually(lambda: hub.care.engine.to_dict()["last_action"]["device"] != "")
+    await asyncio.sleep(0.2)  # ticks: handed to the outbox, not written by themselves
+    assert not any("INSERT INTO hub_state" in s for s in seen)
+    # The next transaction the hub makes (a warning's commit) takes it along.
+    await hub.events.commit(Draft.create("fault", hub.clock, data={"component": "test"}))
+    begin = max(i for i, s in enumerate(seen) if s == "BEGIN IMMEDIATE")
+    assert any("INSERT INTO hub_state" in s for s in seen[begin:])
+    assert (await care_on_disk(hub))["last_action"]["device"] == "rflink:pir:bath"
 
 
 async def test_two_saves_at_once_leave_the_newer_state_on_disk(
-    broker: Mosquitto, make_hub: HubFactory, monkeypatch: pytest.MonkeyPatch
+    broker: Mosquitto, make_hub: HubFactory
 ) -> None:
-    """The tick, a reading and a device change each save; a slow card must not let an
-    older save's rename land after a newer one (an all-clear lost to the next power cut)."""
-    import hub.services.care as care_module
-
-    real_write = care_module.write_atomic
-    first_write_may_finish = threading.Event()
-    started: list[bytes] = []
-
-    def slow_first(path: Path, data: bytes) -> None:
-        started.append(data)
-        if len(started) == 1:
-            first_write_may_finish.wait(10)  # the card is slow with this one
-        real_write(path, data)
-
+    """The tick, a reading and a device change each save: the newer state must be the one
+    on disk (an all-clear lost to the next power cut otherwise)."""
     hub = await make_hub(broker.port)
     await hub.care.save()
-    monkeypatch.setattr(care_module, "write_atomic", slow_first)
 
     def moved(room: str) -> None:  # the checks' state changes; nothing saved yet
         reading = Reading(f"rflink:pir:{room}", "rflink", "motion", {"motion": True})
@@ -261,12 +260,9 @@ async def test_two_saves_at_once_leave_the_newer_state_on_disk(
 
     moved("bathroom")
     older = asyncio.create_task(hub.care.save())
-    await eventually(lambda: len(started) == 1)
     moved("kitchen")
     newer = asyncio.create_task(hub.care.save())
-    await asyncio.sleep(0.2)  # without one save at a time, the newer one lands now
-    first_write_may_finish.set()
     await asyncio.gather(older, newer)
-    on_disk = json.loads((hub.cfg.data_path / "care-state.json").read_bytes())
+    on_disk = await care_on_disk(hub)
     assert on_disk["last_action"]["device"] == "rflink:pir:kitchen"
     assert on_disk == json.loads(json.dumps(hub.care.engine.to_dict()))

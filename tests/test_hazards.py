@@ -21,6 +21,7 @@ from hub.sensors import modbus, rflink
 from hub.sensors.attribute import attribute
 from hub.sensors.bthome import decode_advert
 from hub.sim.broker import Mosquitto
+from hub.store import riders
 from tests.conftest import HubFactory
 from tests.fuzzing import examples
 
@@ -150,17 +151,17 @@ async def test_an_episodes_end_is_on_disk_at_once_so_a_power_cut_cannot_leave_it
     broker: Mosquitto, make_hub: HubFactory
 ) -> None:
     # After alarm and all-clear, the power goes (kill -9): what the next boot reads is
-    # care-state.json as it is on the card now. Were the clear not in it, the detector
+    # care state as it is on the card now. Were the clear not in it, the detector
     # would come back "still in alarm" and its next alarm would raise nothing.
     hub = await make_hub(broker.port)
     gas = "rflink:chuango:0b2c3d:03"
     await hub.devices.pair(gas, "gas", "燃气", "厨房")
-    saved = hub.cfg.data_path / "care-state.json"
 
-    def on_disk() -> list[str]:
-        return list(json.loads(saved.read_text())["hazards"]["active"])
+    async def on_disk() -> list[str]:  # the outbox's file as it is now
+        text = await hub.outbox._run(riders.load_state, hub.outbox.sync._db, "care")
+        return list(json.loads(text or "{}")["hazards"]["active"])
 
     await hub.readings.handle_reading(rflink.decode(b"20;01;Chuango;ID=0b2c3d;SWITCH=03;CMD=ON;"))
-    assert on_disk() == [f"gas:{gas}"]
+    assert await on_disk() == [f"gas:{gas}"]
     await hub.readings.handle_reading(rflink.decode(b"20;02;Chuango;ID=0b2c3d;SWITCH=03;CMD=OFF;"))
-    assert on_disk() == []
+    assert await on_disk() == []

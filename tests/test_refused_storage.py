@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from hub.app import Hub
+from hub.errors import StoreError
 from hub.sim.broker import Mosquitto
 from hub.sos.lifecycle import AlarmState
 from tests.conftest import HUB_ID, HubFactory
@@ -248,13 +249,15 @@ async def test_a_green_press_whose_care_state_the_card_cannot_save_still_checks_
 ) -> None:
     hub = await make_hub(broker.port)
     await eventually(hub.uplink.connected.is_set)
-    state = hub.cfg.data_path / "care-state.json"
-    state.unlink(missing_ok=True)
-    state.mkdir()  # the rename over it fails as on a card gone bad (EISDIR)
 
+    def refused() -> None:  # the state's own transaction fails as on a card gone bad
+        raise StoreError("cannot write marks and state: disk I/O error")
+
+    hub.outbox.sync.write_riders = refused  # type: ignore[method-assign]
     await press(hub, "ok")
     [checkin] = await collector.wait_event("checkin")
     assert checkin["source"]["device"] == "gpio:ok"
+    await hub.care.save()  # as an all-clear would: at once, in its own transaction
     [error] = logged(caplog, "care state not saved")
     assert error.levelno == logging.ERROR
     await press(hub)  # the buttons part never stopped: the red button still alarms

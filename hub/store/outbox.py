@@ -15,6 +15,12 @@ send" and appends O(log n) however long the log. The per-hub `seq` lives in the 
 database and is advanced in the same transaction as the insert, so a seq is never
 reused, even after a crash.
 
+PUBACK marks, the care checks' state and the devices' liveness are not written in
+transactions of their own: they ride in the next one the hub makes anyway (a telemetry
+group, a warning's commit, the alarm records; never an alarm's own commit), see
+hub/store/riders.py. Rows the broker has whose marks are not on disk yet are left out of
+`pending`, however many, so the uplink neither sends them twice nor stalls behind them.
+
 Bounded by bytes: when the unsent rows exceed `max_bytes`, the oldest telemetry is
 shed first, then the oldest warnings; alarms are never shed.
 
@@ -37,7 +43,8 @@ from typing import Any, TypeVar
 
 from hub.errors import DecodeError, StoreError
 from hub.event import Draft, Event, Priority
-from hub.store import health, presence
+from hub.store import health, presence, riders
+from hub.store.riders import Liveness, Ride, Riders
 from hub.store.worker import PriorityWorker
 
 _LOGGER = logging.getLogger(__name__)
@@ -114,6 +121,8 @@ class Outbox:
         self.log_keep = log_keep
         self._sent_since_trim = 0
         self._group_bytes = 0  # bytes added by the group commit in progress, not yet counted
+        # PUBACK marks, care state, device liveness: written with the next transaction.
+        self.riders = Riders()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: we issue BEGIN/COMMIT ourselves.
@@ -128,15 +137,20 @@ class Outbox:
             self._db.execute("PRAGMA foreign_keys=ON")
             if max_pages:  # a size cap, used to prove behaviour on a full disk
                 self._db.execute(f"PRAGMA max_page_count={int(max_pages)}")
-            self._db.executescript(_SCHEMA + health.SCHEMA)
+            self._db.executescript(_SCHEMA + health.SCHEMA + riders.SCHEMA)
             self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('seq', 0)")
-            self.pending_bytes = int(
+            self._unsent_bytes = int(
                 self._db.execute(
                     "SELECT COALESCE(SUM(size), 0) FROM events WHERE sent_at IS NULL"
                 ).fetchone()[0]
             )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the outbox {path}: {exc}") from exc
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes of unsent events, those the broker has (marks not on disk yet) left out."""
+        return max(0, self._unsent_bytes - self.riders.published_bytes())
 
     def close(self) -> None:
         """Close the database (a checkpoint happens on close)."""
@@ -167,17 +181,59 @@ class Outbox:
         return CommitResult(result.event, shed, disk_full=True)
 
     def _commit_once(self, draft: Draft) -> CommitResult:
+        ride, freed = Ride(), 0
         self._db.execute("BEGIN IMMEDIATE")
         try:
+            # An alarm's transaction stays as small as it was: nothing rides with it.
+            if draft.priority is not Priority.ALARM:
+                ride, freed = self._ride_along()
+                self._group_bytes = -freed
             result, added = self._insert(draft)
             self._db.execute("COMMIT")
         except BaseException:
             if self._db.in_transaction:  # SQLite may already have rolled back (disk full)
                 self._db.execute("ROLLBACK")
+            self.riders.put_back(ride)
             raise
+        finally:
+            self._group_bytes = 0
+        self.riders.landed()
         # Only after COMMIT: a rolled-back transaction must not skew the running total.
-        self.pending_bytes += added
+        self._unsent_bytes += added - freed
         return result
+
+    def _ride_along(self) -> tuple[Ride, int]:
+        """Inside a transaction: write what rides with it (hub/store/riders.py); returns
+        the ride (put back if the transaction fails) and the unsent bytes it marked sent."""
+        ride = self.riders.take()
+        if not ride:
+            return ride, 0
+        sizes = riders.write(self._db, ride)
+        self._sent_since_trim += len(sizes)
+        if self._sent_since_trim >= _TRIM_EVERY:
+            self.trim_log()  # in this transaction: no write of its own
+        return ride, sum(sizes)
+
+    def write_riders(self) -> None:
+        """Write the pending marks, state and liveness now, in a transaction of their own
+        (a clean stop; a care decision that commits no event)."""
+        if not self.riders.waiting():
+            return
+        ride, freed = Ride(), 0
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                ride, freed = self._ride_along()
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                self.riders.put_back(ride)
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write marks and state: {exc}") from exc
+        self.riders.landed()
+        self._unsent_bytes -= freed
 
     def _insert(self, draft: Draft) -> tuple[CommitResult, int]:
         """Insert one draft with the next seq, inside the caller's transaction; returns
@@ -226,12 +282,14 @@ class Outbox:
         stored: list[CommitResult] = []
         refused: list[tuple[Draft, StoreError]] = []
         added = 0
+        ride, freed = Ride(), 0
         self._db.execute("BEGIN IMMEDIATE")
         try:
+            ride, freed = self._ride_along()
             for draft in drafts:
                 # A savepoint per draft: a refused one is undone alone (its seq too).
                 self._db.execute("SAVEPOINT draft")
-                self._group_bytes = added
+                self._group_bytes = added - freed
                 try:
                     result, grew = self._insert(draft)
                 except StoreError as exc:
@@ -247,10 +305,12 @@ class Outbox:
         except BaseException:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
+            self.riders.put_back(ride)
             raise
         finally:
             self._group_bytes = 0
-        self.pending_bytes += added
+        self.riders.landed()
+        self._unsent_bytes += added - freed
         return GroupResult(stored, refused)
 
     def _shed_for_disk(self, priority: Priority) -> dict[int, int]:
@@ -273,7 +333,7 @@ class Outbox:
                     ).fetchall()
                     if rows:
                         shed[int(victim)] = len(rows)
-                        self.pending_bytes -= sum(int(r[0]) for r in rows)
+                        self._unsent_bytes -= sum(int(r[0]) for r in rows)
                         break
             self._db.execute("COMMIT")
         except BaseException:
@@ -290,7 +350,7 @@ class Outbox:
         Returns what was shed per priority and the bytes freed.
         """
         shed: dict[int, int] = {}
-        need = self.pending_bytes + self._group_bytes + size - self.max_bytes
+        need = self._unsent_bytes + self._group_bytes + size - self.max_bytes
         freed = 0
         for victim in (Priority.TELEMETRY, Priority.WARNING):
             if need <= 0 or victim < priority:
@@ -317,11 +377,17 @@ class Outbox:
         return shed, freed
 
     def pending(self, limit: int = 100) -> list[Event]:
-        """Unsent events, most urgent first, oldest first within a priority."""
+        """Unsent events, most urgent first, oldest first within a priority; those the
+        broker already has (their marks not on disk yet) left out, however many."""
         rows = self._db.execute(
-            "SELECT body FROM events WHERE sent_at IS NULL ORDER BY priority, seq LIMIT ?", (limit,)
+            "SELECT body FROM events WHERE sent_at IS NULL AND id NOT IN "
+            "(SELECT value FROM json_each(?)) ORDER BY priority, seq LIMIT ?",
+            (self._unmarked_json(), limit),
         ).fetchall()
         return [Event.from_json(body) for (body,) in rows]
+
+    def _unmarked_json(self) -> str:
+        return json.dumps(sorted(self.riders.unmarked()))
 
     def mark_sent(self, event_ids: list[str], when: datetime | None = None) -> int:
         """Record that the broker has these events (PUBACK): they leave the outbox.
@@ -346,7 +412,7 @@ class Outbox:
                         (stamp, event_id),
                     ).fetchone()
                     if row is not None:
-                        self.pending_bytes -= int(row[0])
+                        self._unsent_bytes -= int(row[0])
                         marked += 1
                 self._db.execute("COMMIT")
             except BaseException:
@@ -378,7 +444,9 @@ class Outbox:
         """Unsent events per priority (0, 1, 2 always present)."""
         counts = dict.fromkeys((0, 1, 2), 0)
         for priority, n in self._db.execute(
-            "SELECT priority, COUNT(*) FROM events WHERE sent_at IS NULL GROUP BY priority"
+            "SELECT priority, COUNT(*) FROM events WHERE sent_at IS NULL AND id NOT IN "
+            "(SELECT value FROM json_each(?)) GROUP BY priority",
+            (self._unmarked_json(),),
         ):
             counts[int(priority)] = int(n)
         return counts
@@ -406,9 +474,11 @@ class Outbox:
         before anything else happened); losing the latest one to a power cut means an
         alarm is resent or re-announced, never lost.
         """
+        ride, freed = Ride(), 0
         try:
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                ride, freed = self._ride_along()  # the alarm's own mark among them
                 self._db.executemany(
                     "INSERT INTO alarms (id, state, record) VALUES (?, ?, ?) ON CONFLICT(id) "
                     "DO UPDATE SET state = excluded.state, record = excluded.record",
@@ -419,9 +489,20 @@ class Outbox:
             except BaseException:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
+                self.riders.put_back(ride)
                 raise
         except sqlite3.Error as exc:
             raise StoreError(f"cannot save alarm records: {exc}") from exc
+        self.riders.landed()
+        self._unsent_bytes -= freed
+
+    def load_state(self, name: str) -> str | None:
+        """A state document (hub/store/riders.py): the pending one, or as last written."""
+        return self.riders.state(name) or riders.load_state(self._db, name)
+
+    def load_live(self) -> dict[str, Liveness]:
+        """Every device's liveness as last written."""
+        return riders.load_live(self._db)
 
     def load_alarms(self) -> list[dict[str, Any]]:
         """Every persisted alarm record."""
@@ -502,8 +583,35 @@ class AsyncOutbox:
             raise StoreError(f"outbox row unreadable: {exc}") from exc
 
     async def mark_sent(self, event_ids: list[str], when: datetime | None = None) -> int:
-        """These events reached the broker."""
+        """These events reached the broker: marked now, in a transaction of their own."""
         return await self._run(self.sync.mark_sent, event_ids, when)
+
+    def published(self, events: list[Event], when: datetime) -> None:
+        """These events reached the broker (PUBACK): left out of `pending` from now on,
+        marked on disk with the next transaction (hub/store/riders.py)."""
+        sizes = {event.id: len(event.to_json()) for event in events}  # as stored
+        self.sync.riders.published(sizes, when.isoformat())
+
+    def published_at(self, event_id: str) -> datetime | None:
+        """When the broker acknowledged an event whose mark is not on disk yet."""
+        stamp = self.sync.riders.published_at(event_id)
+        return None if stamp is None else datetime.fromisoformat(stamp)
+
+    async def write_riders(self) -> None:
+        """Write the pending marks, state and liveness now (one forced transaction)."""
+        await self._run(self.sync.write_riders)
+
+    def ride_state(self, name: str, text: str) -> None:
+        """Keep a state document; written with the next transaction."""
+        self.sync.riders.set_state(name, text)
+
+    async def load_state(self, name: str) -> str | None:
+        """A state document as last kept."""
+        return await self._run(self.sync.load_state, name)
+
+    async def load_live(self) -> dict[str, Liveness]:
+        """Every device's liveness as last written."""
+        return await self._run(self.sync.load_live)
 
     async def last_seq(self) -> int:
         """The last seq handed out."""

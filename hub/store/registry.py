@@ -6,14 +6,15 @@ then call these from the event loop through `asyncio.to_thread(registry.method, 
 Concurrent `to_thread` calls are safe: reads take only a short in-memory lock, so a read
 on the event loop never waits on a write's fsync.
 
-`last_seen` and battery updates are kept in memory and written at most every
-`flush_every` seconds (6 h: they are shown to the installer, nothing decides on them; SD
-cards wear out and a wristband is heard every few seconds). The last on/off state a door,
-contact or detector reported is written within `STATE_FLUSH_S` of a change; a motion
-sensor's (a PIR, a radar: "someone moved" then "no one", every few minutes all day) is
-kept with last_seen. Every write of the file carries every pending update (one atomic
-rewrite), and all are written when the registry is closed. A power cut loses at most that
-much display history, never a pairing.
+In the hub (`riders` given), the file is rewritten only when a pairing changes (pair,
+remove, rename). What a device says all day (last seen, battery, its last on/off state)
+is kept in memory and in the outbox's SQLite file, written with the outbox's next
+transaction (hub/store/riders.py: a telemetry group, a warning's commit), and read back
+at start (`live`): a power cut loses what changed since that transaction, shown to the
+installer; nothing decides on it (supervision starts afresh from each boot). Without
+`riders` (tools, older tests) those updates go to the file as before issue 23:
+`last_seen` and battery at most every `flush_every` seconds (6 h), a door's, contact's or
+detector's on/off state within `STATE_FLUSH_S` of a change, all at close.
 
 Keys are canonical (hub.sensors.keys): every method takes a key in any spelling a person
 may type (`a4:c1:38:…`, `rflink:Eurodomest:…`) and the registry returns only the spelling
@@ -46,6 +47,7 @@ from hub.errors import StoreError
 from hub.reading import Reading
 from hub.sensors.keys import canonical_key
 from hub.store.atomic import write_atomic
+from hub.store.riders import Liveness, Riders
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -163,10 +165,17 @@ class Registry:
     """Paired devices (durable) and the pairing inbox (in memory, bounded)."""
 
     def __init__(
-        self, path: Path, clock: Clock, *, flush_every: float = DEFAULT_FLUSH_EVERY
+        self,
+        path: Path,
+        clock: Clock,
+        *,
+        flush_every: float = DEFAULT_FLUSH_EVERY,
+        riders: Riders | None = None,
+        live: dict[str, Liveness] | None = None,
     ) -> None:
         self._clock = clock
         self._flush_every = flush_every
+        self._riders = riders  # liveness goes there, not to the file
         # Two locks, so the event loop's reads never wait on the SD card: `_lock` guards the
         # in-memory state and is held only for dict work; `_write_lock` orders file writes
         # (TinyDB rewrites the whole file) and is held across the fsync.
@@ -200,6 +209,9 @@ class Registry:
                 spellings.insert(0, dev.key)
             else:
                 spellings.append(dev.key)
+        for key, seen in (live or {}).items():  # newer than the file's copy
+            if key in self._devices:
+                self._devices[key] = replace(self._devices[key], **_live_fields(seen))
         missing = [dev for key, dev in self._devices.items() if key not in extras]
         if missing:  # paired by an earlier version: every paired device gets its entry
             self._extras.insert_multiple(_extras_doc(dev) for dev in missing)
@@ -249,6 +261,8 @@ class Registry:
             self._store(dev)
         with self._lock:
             self._inbox.pop(key, None)
+        if self._riders is not None:  # paired afresh: nothing heard of it yet
+            self._riders.set_live(key, None)
         return dev
 
     def remove(self, key: str) -> bool:
@@ -264,6 +278,8 @@ class Registry:
                 del self._devices[key]
                 self._spellings.pop(key, None)
                 self._dirty.discard(key)
+            if self._riders is not None:
+                self._riders.set_live(key, None)
             return True
 
     def rename(self, key: str, *, name: str | None = None, room: str | None = None) -> Device:
@@ -320,6 +336,9 @@ class Registry:
                 state_at=dev.state_at if reading.state is None else now,
             )
             self._devices[dev.key] = dev
+            if self._riders is not None:  # written with the outbox's next transaction
+                self._riders.set_live(dev.key, _liveness(dev))
+                return dev
             self._dirty.add(dev.key)
             due = self._due()
         if due:
@@ -407,6 +426,20 @@ class Registry:
         )
         while len(self._inbox) > INBOX_SIZE:
             self._inbox.popitem(last=False)
+
+
+def _liveness(dev: Device) -> Liveness:
+    return Liveness(dev.last_seen, dev.battery, dev.battery_low, dev.state, dev.state_at)
+
+
+def _live_fields(seen: Liveness) -> dict[str, Any]:
+    return {
+        "last_seen": seen.last_seen,
+        "battery": seen.battery,
+        "battery_low": seen.battery_low,
+        "state": seen.state,
+        "state_at": seen.state_at,
+    }
 
 
 def registry_path(data_dir: Path) -> Path:

@@ -43,7 +43,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from hub.config import Config
-from hub.errors import DecodeError
+from hub.errors import DecodeError, StoreError
 from hub.event import Event
 from hub.store.atomic import read_json, write_json_atomic
 from hub.store.outbox import AsyncOutbox
@@ -63,9 +63,6 @@ _BACKOFF_FACTOR = 2.0
 _PUBACK_TIMEOUT_S = 10.0
 # The broker keeps our session (subscriptions + queued acks) this long while offline.
 _SESSION_EXPIRY_S = 24 * 3600
-# PUBACK marks are written this long after the first of a batch arrives. A mark lost
-# in a power cut only means the event is sent again (the cloud de-duplicates by id).
-_MARK_DELAY_S = 0.1
 # Events fetched from the outbox per query; a new commit interrupts the batch so an
 # alarm never waits behind a backlog of telemetry.
 _BATCH = 50
@@ -173,9 +170,6 @@ class Uplink:
         self._patience = ConnackPatience()  # the CONNACK wait, longer while brokers are slow
         self._client: aiomqtt.Client | None = None
         self.connected = asyncio.Event()
-        # PUBACKed but not yet marked on disk: skipped when draining, flushed in batches.
-        self._unflushed: dict[str, datetime] = {}  # id -> when the PUBACK came
-        self._flush_wanted = asyncio.Event()
         self.stopping = False  # set by the owner before cancelling run()
         # Monotonic time since which there is no broker connection (None: connected).
         self._monotonic = monotonic
@@ -242,31 +236,16 @@ class Uplink:
 
     async def run(self) -> None:
         """Stay connected forever; never raises except on cancellation."""
-        flusher = asyncio.create_task(self._flush_marks(), name="uplink-marks")
-        try:
-            await self._stay_connected()
-        finally:
-            flusher.cancel()
-
-    async def _flush_marks(self) -> None:
-        """Mark PUBACKed events sent, many per transaction, off the alarm's path."""
-        while True:
-            await self._flush_wanted.wait()
-            # Gather a moment's worth: one SD-card write for many PUBACKs, and the
-            # database thread stays free for the next alarm's commit.
-            await asyncio.sleep(_MARK_DELAY_S)
-            await self.flush_marks_now()
+        await self._stay_connected()
 
     async def flush_marks_now(self) -> None:
-        """Write every pending PUBACK mark now (also used when stopping)."""
-        self._flush_wanted.clear()
-        marks = dict(self._unflushed)
-        if not marks:
-            return
-        await self.outbox.mark_sent(list(marks), min(marks.values()))
-        for event_id in marks:
-            self._unflushed.pop(event_id, None)
-        self.outbox.changed.set()  # rows past this batch may now be next
+        """Write every pending PUBACK mark now (when stopping). While running, the marks
+        ride in the outbox's next transaction (hub/store/riders.py): a mark lost to a
+        power cut only means the event is sent again (same id; the cloud de-duplicates)."""
+        try:
+            await self.outbox.write_riders()
+        except StoreError as exc:  # a card gone bad: those events are sent once more
+            _LOGGER.error("PUBACK marks not written: %s", exc)
 
     async def _stay_connected(self) -> None:
         delays = self._fresh_delays()
@@ -461,17 +440,16 @@ class Uplink:
                 )
                 complete = True
             else:
-                rows, last_seq = await self.outbox.pending_upto(_BATCH)
-                batch = [e for e in rows if e.id not in self._unflushed]
-                complete = len(rows) < _BATCH
+                # Events the broker already has are left out by the outbox, however many.
+                batch, last_seq = await self.outbox.pending_upto(_BATCH)
+                complete = len(batch) < _BATCH
                 drained_to = last_seq if complete else None
             if not batch:
                 await changed.wait()
                 continue
             for i, event in enumerate(batch):
                 await client.publish(self.topics.event(event.kind), event.to_json(), qos=1)
-                self._unflushed[event.id] = datetime.now(UTC)
-                self._flush_wanted.set()
+                self.outbox.published([event], datetime.now(UTC))
                 self.state.published += 1
                 if drained_to is not None:
                     drained_to = max(drained_to, event.seq)
@@ -531,7 +509,7 @@ class Uplink:
 
     def published_at(self, event_id: str) -> datetime | None:
         """When the broker acknowledged an event whose mark is not on disk yet."""
-        return self._unflushed.get(event_id)
+        return self.outbox.published_at(event_id)
 
     async def resend(self, event: Event) -> bool:
         """Publish an already-sent alarm again; False when offline (the caller retries)."""
