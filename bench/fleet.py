@@ -206,6 +206,7 @@ async def run_worker(args: argparse.Namespace) -> None:
                     "nodes": dict(Counter(h.uplink.state.broker for h in hubs)),
                     "since": [h.uplink.state.connected_since for h in hubs],
                     "errors": sum(bool(h.uplink.state.last_error) for h in hubs),
+                    "attempts": sum(h.uplink.state.connect_attempts for h in hubs),
                     "heartbeats": sum(h.uplink.state.last_heartbeat is not None for h in hubs),
                     "alarms": {a: {**v, "acked": a in acked} for a, v in alarms.items()},
                     "rss_kib": rss_kib(),
@@ -514,11 +515,45 @@ async def until(condition: Callable[[], bool], within_s: float) -> bool:
     return True
 
 
+_STATS_LOCK = asyncio.Lock()  # one request at a time on the workers' pipes
+
+
 async def all_stats(workers: list[Worker]) -> list[dict[str, Any]]:
     """Every worker's stats."""
-    for w in workers:
-        await w.send("stats")
-    return [await w.read() for w in workers]
+    async with _STATS_LOCK:
+        for w in workers:
+            await w.send("stats")
+        return [await w.read() for w in workers]
+
+
+# /proc/net/tcp's state codes (include/net/tcp_states.h) worth naming here.
+_TCP_STATES = {"01": "established", "08": "close_wait", "0A": "listen"}
+
+
+def broker_sockets(ports: set[int]) -> dict[int, Counter[str]]:
+    """The broker side's TCP sockets on each of `ports`, by state (listening one left out).
+
+    CLOSE-WAIT is a connection the client has closed and the broker not yet: an abandoned
+    CONNECT the node is still working on (the pile-up that exhausted a node's descriptors).
+    """
+    found: dict[int, Counter[str]] = {port: Counter() for port in ports}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table, encoding="ascii") as lines:
+            next(lines)
+            for line in lines:
+                fields = line.split(None, 4)
+                port = int(fields[1].rsplit(":", 1)[1], 16)
+                if port in found and fields[3] != "0A":
+                    found[port][_TCP_STATES.get(fields[3], "other")] += 1
+    return found
+
+
+def open_fds(pid: int) -> int:
+    """How many descriptors process `pid` holds (-1 if it cannot be read)."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return -1
 
 
 class CityRun:
@@ -547,6 +582,8 @@ class CityRun:
         self.idle_cpu = 0.0  # the cluster's own CPU (cores) with no hub connected
         self.beat_cpu = 0.0  # the cluster's CPU (cores) with every hub heartbeating
         self.node_cpu: dict[int, float] = {}  # pid -> CPU seconds last seen
+        # The latest storm-watch sample: peak sockets and fds per node, attempts made.
+        self.storm: tuple[dict[int, Counter[str]], dict[int, int], dict[str, int]] | None = None
 
     def _on_message(self, hub: str, leaf: str, obj: dict[str, Any]) -> None:
         version = obj.get("version")
@@ -564,6 +601,63 @@ class CityRun:
     def harness_cpu(self) -> float:
         """CPU seconds of the worker processes so far."""
         return sum(cpu_s(w.proc.pid) for w in self.workers)
+
+    async def connect_attempts(self, admin: list[Any]) -> dict[str, int]:
+        """Connect attempts so far: the hubs', the admin push's, the watcher's, the centre's."""
+        stats = await all_stats(self.workers)
+        return {
+            "hubs": sum(s["attempts"] for s in stats),
+            "admin push": admin[-1].attempts if admin else 0,
+            "watcher": self.watcher.attempts,
+            "centre": self.centre.attempts,
+        }
+
+    async def storm_watch(self, t_kill: float, admin: list[Any], every_s: float = 15.0) -> None:
+        """After a node kill, every `every_s`: each surviving node's sockets and descriptors
+        and the connect attempts made since the kill, so a reconnect storm shows as it
+        happens (and is on record even if the run must be stopped); peaks at the end."""
+        base = await self.connect_attempts(admin)
+        peak: dict[int, Counter[str]] = {}
+        peak_fds: dict[int, int] = {}
+        try:
+            while True:
+                await asyncio.sleep(every_s)
+                survivors = [n for n in self.cluster.nodes if n.pid is not None]
+                sockets = await asyncio.to_thread(broker_sockets, {n.port for n in survivors})
+                now = await self.connect_attempts(admin)
+                parts = []
+                for n in survivors:
+                    held = sockets[n.port]
+                    fds = open_fds(n.pid) if n.pid is not None else -1
+                    parts.append(
+                        f"node {n.index + 1} {sum(held.values())} sockets"
+                        f" ({held['established']} established, {held['close_wait']}"
+                        f" CLOSE-WAIT), {fds} fds"
+                    )
+                    top = peak.setdefault(n.index, Counter())
+                    for state, count in (*held.items(), ("all", sum(held.values()))):
+                        top[state] = max(top[state], count)
+                    peak_fds[n.index] = max(peak_fds.get(n.index, 0), fds)
+                made = {who: now[who] - base[who] for who in now}
+                self.storm = (peak, peak_fds, made)
+                print(
+                    f"  {time.monotonic() - t_kill:4.0f} s after the kill: {'; '.join(parts)};"
+                    f" connect attempts since the kill {made}",
+                    flush=True,
+                )
+        except asyncio.CancelledError:
+            if self.storm is not None:
+                peak, peak_fds, made = self.storm
+                print(
+                    "after the kill, peaks per surviving node: "
+                    + "; ".join(
+                        f"node {i + 1} {top['all']} sockets ({top['close_wait']} CLOSE-WAIT),"
+                        f" {peak_fds[i]} fds"
+                        for i, top in sorted(peak.items())
+                    )
+                    + f"; connect attempts since the kill: {made}"
+                )
+            raise
 
     async def push(self, version: int, kill: bool) -> None:
         """One group push to every hub, alarms during it, maybe a node killed; print it."""
@@ -593,6 +687,7 @@ class CityRun:
             )
         )
         kill_wall = kill_mono = None
+        watching: asyncio.Task[None] | None = None
         if kill:
             victim = self.rng.randrange(len(self.cluster.nodes))
             at = self.rng.uniform(0.1, 0.9) * expected_s
@@ -602,6 +697,7 @@ class CityRun:
             kill_wall, kill_mono = time.time(), time.monotonic()
             await asyncio.to_thread(self.cluster.kill, victim)
             self.killed = victim
+            watching = asyncio.create_task(self.storm_watch(kill_mono, progress))
             done = len(self.applied_at.get(version, {}))
             print(
                 f"killed node {victim + 1} ({self.cluster.addresses[victim]}, SIGKILL) at"
@@ -624,8 +720,8 @@ class CityRun:
         if last is not None:
             print(
                 f"fleet push: {last.done}/{last.total} envelopes PUBACKed in {pushed_s:.1f} s"
-                f" ({last.done / pushed_s:.0f}/s); {last.reconnects} reconnect(s), last via"
-                f" {last.node}"
+                f" ({last.done / pushed_s:.0f}/s); {last.reconnects} reconnect(s),"
+                f" {last.attempts} connect attempt(s), last via {last.node}"
             )
         await until(lambda: len(self.applied_at.get(version, {})) >= args.hubs, args.timeout)
         seen = sorted(t - t_push for t in self.applied_at.get(version, {}).values())
@@ -652,7 +748,13 @@ class CityRun:
                 f" connected now {sum(s['connected'] for s in stats)}/{args.hubs};"
                 f" per node {dict(sorted(nodes.items()))}"
             )
-        await self.report_alarms(stats, version)
+        try:
+            await self.report_alarms(stats, version)
+        finally:
+            if watching is not None:
+                watching.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watching
 
     async def report_alarms(self, stats: list[dict[str, Any]], version: int) -> None:
         """Wait for the sample's alarms at the centre; print latency and losses."""

@@ -192,6 +192,9 @@ class _Pusher:
                 ) as client:
                     plan.connected()
                     connected = True
+                    self.state.attempts = plan.attempts
+                    if self.progress is not None:  # "connected via <node>" for the admin
+                        self.progress(self.state)
                     client.pending_calls_threshold = self.window + 10  # in flight by design
                     await self._publish_paced(client, pending, acked)
             except (aiomqtt.MqttError, OSError, ssl.SSLError) as exc:
