@@ -526,36 +526,6 @@ async def all_stats(workers: list[Worker]) -> list[dict[str, Any]]:
         return [await w.read() for w in workers]
 
 
-# /proc/net/tcp's state codes (include/net/tcp_states.h) worth naming here.
-_TCP_STATES = {"01": "established", "08": "close_wait", "0A": "listen"}
-
-
-def broker_sockets(ports: set[int]) -> dict[int, Counter[str]]:
-    """The broker side's TCP sockets on each of `ports`, by state (listening one left out).
-
-    CLOSE-WAIT is a connection the client has closed and the broker not yet: an abandoned
-    CONNECT the node is still working on (the pile-up that exhausted a node's descriptors).
-    """
-    found: dict[int, Counter[str]] = {port: Counter() for port in ports}
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with contextlib.suppress(OSError), open(table, encoding="ascii") as lines:
-            next(lines)
-            for line in lines:
-                fields = line.split(None, 4)
-                port = int(fields[1].rsplit(":", 1)[1], 16)
-                if port in found and fields[3] != "0A":
-                    found[port][_TCP_STATES.get(fields[3], "other")] += 1
-    return found
-
-
-def open_fds(pid: int) -> int:
-    """How many descriptors process `pid` holds (-1 if it cannot be read)."""
-    try:
-        return len(os.listdir(f"/proc/{pid}/fd"))
-    except OSError:
-        return -1
-
-
 class CityRun:
     """The cluster benchmark's state: cluster, cloud side, workers, what was measured."""
 
@@ -622,22 +592,21 @@ class CityRun:
         try:
             while True:
                 await asyncio.sleep(every_s)
-                survivors = [n for n in self.cluster.nodes if n.pid is not None]
-                sockets = await asyncio.to_thread(broker_sockets, {n.port for n in survivors})
+                sockets = await asyncio.to_thread(self.cluster.sockets)
+                all_fds = await asyncio.to_thread(self.cluster.open_fds)
                 now = await self.connect_attempts(admin)
                 parts = []
-                for n in survivors:
-                    held = sockets[n.port]
-                    fds = open_fds(n.pid) if n.pid is not None else -1
+                for index, held in sorted(sockets.items()):
+                    fds = all_fds.get(index, -1)
                     parts.append(
-                        f"node {n.index + 1} {sum(held.values())} sockets"
+                        f"node {index + 1} {sum(held.values())} sockets"
                         f" ({held['established']} established, {held['close_wait']}"
                         f" CLOSE-WAIT), {fds} fds"
                     )
-                    top = peak.setdefault(n.index, Counter())
+                    top = peak.setdefault(index, Counter())
                     for state, count in (*held.items(), ("all", sum(held.values()))):
                         top[state] = max(top[state], count)
-                    peak_fds[n.index] = max(peak_fds.get(n.index, 0), fds)
+                    peak_fds[index] = max(peak_fds.get(index, 0), fds)
                 made = {who: now[who] - base[who] for who in now}
                 self.storm = (peak, peak_fds, made)
                 print(
