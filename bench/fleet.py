@@ -207,6 +207,8 @@ async def run_worker(args: argparse.Namespace) -> None:
                     "since": [h.uplink.state.connected_since for h in hubs],
                     "errors": sum(bool(h.uplink.state.last_error) for h in hubs),
                     "attempts": sum(h.uplink.state.connect_attempts for h in hubs),
+                    # How the hubs' latest attempts (up to 20 each) ended.
+                    "outcomes": dict(Counter(o for h in hubs for _v, o in h.uplink.state.attempts)),
                     "heartbeats": sum(h.uplink.state.last_heartbeat is not None for h in hubs),
                     "alarms": {a: {**v, "acked": a in acked} for a, v in alarms.items()},
                     "rss_kib": rss_kib(),
@@ -553,6 +555,7 @@ class CityRun:
         self.beat_cpu = 0.0  # the cluster's CPU (cores) with every hub heartbeating
         self.node_cpu: dict[int, float] = {}  # pid -> CPU seconds last seen
         # The latest storm-watch sample: peak sockets and fds per node, attempts made.
+        self.hub_outcomes: Counter[str] = Counter()
         self.storm: tuple[dict[int, Counter[str]], dict[int, int], dict[str, int]] | None = None
 
     def _on_message(self, hub: str, leaf: str, obj: dict[str, Any]) -> None:
@@ -575,6 +578,10 @@ class CityRun:
     async def connect_attempts(self, admin: list[Any]) -> dict[str, int]:
         """Connect attempts so far: the hubs', the admin push's, the watcher's, the centre's."""
         stats = await all_stats(self.workers)
+        outcomes: Counter[str] = Counter()
+        for s in stats:
+            outcomes.update(s["outcomes"])
+        self.hub_outcomes = outcomes
         return {
             "hubs": sum(s["attempts"] for s in stats),
             "admin push": admin[-1].attempts if admin else 0,
@@ -611,7 +618,8 @@ class CityRun:
                 self.storm = (peak, peak_fds, made)
                 print(
                     f"  {time.monotonic() - t_kill:4.0f} s after the kill: {'; '.join(parts)};"
-                    f" connect attempts since the kill {made}",
+                    f" connect attempts since the kill {made}; the hubs' latest (<= 20 each)"
+                    f" ended {dict(self.hub_outcomes.most_common())}",
                     flush=True,
                 )
         except asyncio.CancelledError:
