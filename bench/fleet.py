@@ -201,6 +201,11 @@ async def run_worker(args: argparse.Namespace) -> None:
                 {
                     "applied": dict(applied),
                     "running": dict(Counter(h.config_version for h in hubs)),
+                    # version -> when each hub applied it (monotonic: one clock per machine)
+                    "applied_at": {
+                        str(v): [h.applied[v] for h in hubs if v in h.applied]
+                        for v in {v for h in hubs for v in h.applied}
+                    },
                     "rejected": sum(h.rejected for h in hubs),
                     "connected": sum(h.uplink.state.connected for h in hubs),
                     "nodes": dict(Counter(h.uplink.state.broker for h in hubs)),
@@ -700,15 +705,27 @@ class CityRun:
                 f" ({last.done / pushed_s:.0f}/s); {last.reconnects} reconnect(s),"
                 f" {last.attempts} connect attempt(s), last via {last.node}"
             )
-        await until(lambda: len(self.applied_at.get(version, {})) >= args.hubs, args.timeout)
+        # Until fleet watch has seen every hub's `applied`, or every hub has applied by its
+        # own count (a report can be lost: then waiting for it would take the whole
+        # timeout, and the figures below say which it was).
+        deadline = time.monotonic() + args.timeout
+        while len(self.applied_at.get(version, {})) < args.hubs:
+            stats = await all_stats(self.workers)
+            truth = sum(s["applied"].get(str(version), 0) for s in stats)
+            if truth >= args.hubs or time.monotonic() > deadline:
+                await asyncio.sleep(5)  # the last reports on their way to the watcher
+                break
+            await asyncio.sleep(2)
         seen = sorted(t - t_push for t in self.applied_at.get(version, {}).values())
         stats = await all_stats(self.workers)
         truth = sum(s["applied"].get(str(version), 0) for s in stats)
+        hubs_done = sorted(t - t_push for s in stats for t in s["applied_at"].get(str(version), []))
         print(
             f"push -> `applied` seen by fleet watch: {len(seen)}/{args.hubs};"
             + (f" {spread(seen)} after the push started" if seen else "")
-            + f"; hubs that applied (their own count): {truth}; rejected"
-            f" {sum(s['rejected'] for s in stats)}"
+            + f"; hubs that applied (their own count): {truth}"
+            + (f", {spread(hubs_done)} after the push started" if hubs_done else "")
+            + f"; rejected {sum(s['rejected'] for s in stats)}"
         )
         print(
             f"CPU during the push: harness {self.harness_cpu() - cpu0:.0f} s,"
