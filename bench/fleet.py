@@ -201,11 +201,19 @@ async def run_worker(args: argparse.Namespace) -> None:
                 {
                     "applied": dict(applied),
                     "running": dict(Counter(h.config_version for h in hubs)),
+                    # version -> when each hub applied it (monotonic: one clock per machine)
+                    "applied_at": {
+                        str(v): [h.applied[v] for h in hubs if v in h.applied]
+                        for v in {v for h in hubs for v in h.applied}
+                    },
                     "rejected": sum(h.rejected for h in hubs),
                     "connected": sum(h.uplink.state.connected for h in hubs),
                     "nodes": dict(Counter(h.uplink.state.broker for h in hubs)),
                     "since": [h.uplink.state.connected_since for h in hubs],
                     "errors": sum(bool(h.uplink.state.last_error) for h in hubs),
+                    "attempts": sum(h.uplink.state.connect_attempts for h in hubs),
+                    # How the hubs' latest attempts (up to 20 each) ended.
+                    "outcomes": dict(Counter(o for h in hubs for _v, o in h.uplink.state.attempts)),
                     "heartbeats": sum(h.uplink.state.last_heartbeat is not None for h in hubs),
                     "alarms": {a: {**v, "acked": a in acked} for a, v in alarms.items()},
                     "rss_kib": rss_kib(),
@@ -514,11 +522,15 @@ async def until(condition: Callable[[], bool], within_s: float) -> bool:
     return True
 
 
+_STATS_LOCK = asyncio.Lock()  # one request at a time on the workers' pipes
+
+
 async def all_stats(workers: list[Worker]) -> list[dict[str, Any]]:
     """Every worker's stats."""
-    for w in workers:
-        await w.send("stats")
-    return [await w.read() for w in workers]
+    async with _STATS_LOCK:
+        for w in workers:
+            await w.send("stats")
+        return [await w.read() for w in workers]
 
 
 class CityRun:
@@ -547,6 +559,9 @@ class CityRun:
         self.idle_cpu = 0.0  # the cluster's own CPU (cores) with no hub connected
         self.beat_cpu = 0.0  # the cluster's CPU (cores) with every hub heartbeating
         self.node_cpu: dict[int, float] = {}  # pid -> CPU seconds last seen
+        # The latest storm-watch sample: peak sockets and fds per node, attempts made.
+        self.hub_outcomes: Counter[str] = Counter()
+        self.storm: tuple[dict[int, Counter[str]], dict[int, int], dict[str, int]] | None = None
 
     def _on_message(self, hub: str, leaf: str, obj: dict[str, Any]) -> None:
         version = obj.get("version")
@@ -564,6 +579,67 @@ class CityRun:
     def harness_cpu(self) -> float:
         """CPU seconds of the worker processes so far."""
         return sum(cpu_s(w.proc.pid) for w in self.workers)
+
+    async def connect_attempts(self, admin: list[Any]) -> dict[str, int]:
+        """Connect attempts so far: the hubs', the admin push's, the watcher's, the centre's."""
+        stats = await all_stats(self.workers)
+        outcomes: Counter[str] = Counter()
+        for s in stats:
+            outcomes.update(s["outcomes"])
+        self.hub_outcomes = outcomes
+        return {
+            "hubs": sum(s["attempts"] for s in stats),
+            "admin push": admin[-1].attempts if admin else 0,
+            "watcher": self.watcher.attempts,
+            "centre": self.centre.attempts,
+        }
+
+    async def storm_watch(self, t_kill: float, admin: list[Any], every_s: float = 15.0) -> None:
+        """After a node kill, every `every_s`: each surviving node's sockets and descriptors
+        and the connect attempts made since the kill, so a reconnect storm shows as it
+        happens (and is on record even if the run must be stopped); peaks at the end."""
+        base = await self.connect_attempts(admin)
+        peak: dict[int, Counter[str]] = {}
+        peak_fds: dict[int, int] = {}
+        try:
+            while True:
+                await asyncio.sleep(every_s)
+                sockets = await asyncio.to_thread(self.cluster.sockets)
+                all_fds = await asyncio.to_thread(self.cluster.open_fds)
+                now = await self.connect_attempts(admin)
+                parts = []
+                for index, held in sorted(sockets.items()):
+                    fds = all_fds.get(index, -1)
+                    parts.append(
+                        f"node {index + 1} {sum(held.values())} sockets"
+                        f" ({held['established']} established, {held['close_wait']}"
+                        f" CLOSE-WAIT), {fds} fds"
+                    )
+                    top = peak.setdefault(index, Counter())
+                    for state, count in (*held.items(), ("all", sum(held.values()))):
+                        top[state] = max(top[state], count)
+                    peak_fds[index] = max(peak_fds.get(index, 0), fds)
+                made = {who: now[who] - base[who] for who in now}
+                self.storm = (peak, peak_fds, made)
+                print(
+                    f"  {time.monotonic() - t_kill:4.0f} s after the kill: {'; '.join(parts)};"
+                    f" connect attempts since the kill {made}; the hubs' latest (<= 20 each)"
+                    f" ended {dict(self.hub_outcomes.most_common())}",
+                    flush=True,
+                )
+        except asyncio.CancelledError:
+            if self.storm is not None:
+                peak, peak_fds, made = self.storm
+                print(
+                    "after the kill, peaks per surviving node: "
+                    + "; ".join(
+                        f"node {i + 1} {top['all']} sockets ({top['close_wait']} CLOSE-WAIT),"
+                        f" {peak_fds[i]} fds"
+                        for i, top in sorted(peak.items())
+                    )
+                    + f"; connect attempts since the kill: {made}"
+                )
+            raise
 
     async def push(self, version: int, kill: bool) -> None:
         """One group push to every hub, alarms during it, maybe a node killed; print it."""
@@ -593,6 +669,7 @@ class CityRun:
             )
         )
         kill_wall = kill_mono = None
+        watching: asyncio.Task[None] | None = None
         if kill:
             victim = self.rng.randrange(len(self.cluster.nodes))
             at = self.rng.uniform(0.1, 0.9) * expected_s
@@ -602,6 +679,7 @@ class CityRun:
             kill_wall, kill_mono = time.time(), time.monotonic()
             await asyncio.to_thread(self.cluster.kill, victim)
             self.killed = victim
+            watching = asyncio.create_task(self.storm_watch(kill_mono, progress))
             done = len(self.applied_at.get(version, {}))
             print(
                 f"killed node {victim + 1} ({self.cluster.addresses[victim]}, SIGKILL) at"
@@ -624,18 +702,30 @@ class CityRun:
         if last is not None:
             print(
                 f"fleet push: {last.done}/{last.total} envelopes PUBACKed in {pushed_s:.1f} s"
-                f" ({last.done / pushed_s:.0f}/s); {last.reconnects} reconnect(s), last via"
-                f" {last.node}"
+                f" ({last.done / pushed_s:.0f}/s); {last.reconnects} reconnect(s),"
+                f" {last.attempts} connect attempt(s), last via {last.node}"
             )
-        await until(lambda: len(self.applied_at.get(version, {})) >= args.hubs, args.timeout)
+        # Until fleet watch has seen every hub's `applied`, or every hub has applied by its
+        # own count (a report can be lost: then waiting for it would take the whole
+        # timeout, and the figures below say which it was).
+        deadline = time.monotonic() + args.timeout
+        while len(self.applied_at.get(version, {})) < args.hubs:
+            stats = await all_stats(self.workers)
+            truth = sum(s["applied"].get(str(version), 0) for s in stats)
+            if truth >= args.hubs or time.monotonic() > deadline:
+                await asyncio.sleep(5)  # the last reports on their way to the watcher
+                break
+            await asyncio.sleep(2)
         seen = sorted(t - t_push for t in self.applied_at.get(version, {}).values())
         stats = await all_stats(self.workers)
         truth = sum(s["applied"].get(str(version), 0) for s in stats)
+        hubs_done = sorted(t - t_push for s in stats for t in s["applied_at"].get(str(version), []))
         print(
             f"push -> `applied` seen by fleet watch: {len(seen)}/{args.hubs};"
             + (f" {spread(seen)} after the push started" if seen else "")
-            + f"; hubs that applied (their own count): {truth}; rejected"
-            f" {sum(s['rejected'] for s in stats)}"
+            + f"; hubs that applied (their own count): {truth}"
+            + (f", {spread(hubs_done)} after the push started" if hubs_done else "")
+            + f"; rejected {sum(s['rejected'] for s in stats)}"
         )
         print(
             f"CPU during the push: harness {self.harness_cpu() - cpu0:.0f} s,"
@@ -652,7 +742,13 @@ class CityRun:
                 f" connected now {sum(s['connected'] for s in stats)}/{args.hubs};"
                 f" per node {dict(sorted(nodes.items()))}"
             )
-        await self.report_alarms(stats, version)
+        try:
+            await self.report_alarms(stats, version)
+        finally:
+            if watching is not None:
+                watching.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watching
 
     async def report_alarms(self, stats: list[dict[str, Any]], version: int) -> None:
         """Wait for the sample's alarms at the centre; print latency and losses."""

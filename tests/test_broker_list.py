@@ -9,6 +9,9 @@ tests/test_rabbitmq_cluster.py).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -16,10 +19,16 @@ import pytest
 
 from hub.config import parse_config
 from hub.errors import ConfigError
-from hub.sim.broker import Mosquitto
+from hub.fleet import push as fleet_push
+from hub.fleet.broker import Broker
+from hub.fleet.push import PushProgress, push
+from hub.fleet.watch import FleetWatch
+from hub.sim.broker import Mosquitto, free_port
+from hub.sim.centre import ClusterCentre
 from hub.sim.proxy import FaultyProxy
 from hub.sync import protocol_plan
 from hub.sync.brokers import BrokerAddress, BrokerRotation, addresses, hub_order, parse_broker
+from hub.sync.mqtt_client import NoConnack
 from tests.conftest import HubFactory
 from tests.helpers import Collector, eventually
 from tests.test_spine import press
@@ -179,4 +188,92 @@ async def test_a_hub_waits_longer_for_a_broker_that_is_slow_instead_of_retrying_
         assert sos["id"] == hub.alarms.book.open_sos().id  # type: ignore[union-attr]
     finally:
         await collector.stop()
+        await proxy.close()
+
+
+def sockets_to(port: int) -> int:
+    """This process's open TCP sockets connected to `port` (descriptors, not orphans)."""
+    inodes = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):
+            link = os.readlink(fd)
+            if link.startswith("socket:["):
+                inodes.add(link[len("socket:[") : -1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[2].rsplit(":", 1)[1], 16) == port and fields[9] in inodes:
+                count += 1
+    return count
+
+
+async def test_a_connect_given_up_before_its_connack_closes_its_socket_at_once(
+    broker: Mosquitto,
+) -> None:
+    """Before, the admin tools and the centre left each abandoned attempt open until paho's
+    keepalive, and the broker's late CONNACK then made it a session nobody used (measured
+    here: 3 tries, 3 sockets open, then one live zombie). On a cluster's survivors after a
+    node kill those piled up by the thousand until a node ran out of descriptors."""
+    proxy = FaultyProxy(broker.port)
+    await proxy.start()
+    proxy.delay_s = 1.0  # the CONNACK comes 2 s after the CONNECT: later than we wait
+    admin = Broker(port=proxy.port)
+    try:
+        for _attempt in range(3):
+            with pytest.raises(NoConnack):
+                async with admin.client(identifier="pingan-fleet-watch-t", connect_timeout=0.3):
+                    pass
+            assert sockets_to(proxy.port) == 0  # closed before the error reached us
+        # Cancelled while waiting (a tool stopped by the admin): closed too.
+        waiting = asyncio.create_task(admin.client(connect_timeout=30).__aenter__())
+        await eventually(lambda: proxy.connections == 4)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        assert sockets_to(proxy.port) == 0
+        # The broker's side goes too, as soon as the late CONNACK finds the socket gone,
+        # and no session is left behind on it.
+        await eventually(lambda: proxy.open_connections == 0, timeout=15)
+        await asyncio.sleep(2.5)  # the slowest CONNACK's round trip through the proxy
+        assert proxy.open_connections == 0
+    finally:
+        await proxy.close()
+
+
+async def test_the_fleet_tools_and_the_centre_wait_longer_for_slow_nodes_and_skip_a_dead_one(
+    broker: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cluster after a node kill, in small: one node dead (refused at once), the survivor
+    answering every CONNECT later than the usual wait. The admin's push, the watcher and the
+    centre's consumers must get through with a few attempts each (the CONNACK wait grows
+    round by round), where before each retried the same wait for ever."""
+    monkeypatch.setattr(protocol_plan, "CONNECT_TIMEOUT_S", 0.5)  # the usual 10 s, scaled
+    monkeypatch.setattr(fleet_push, "_PUSH_RETRY_S", 0.1)
+    proxy = FaultyProxy(broker.port)
+    await proxy.start()
+    proxy.delay_s = 0.6  # 1.2 s from CONNECT to CONNACK: 0.5 s fails, 1 s fails, 2 s waits
+    nodes = (f"127.0.0.1:{free_port()}", f"127.0.0.1:{proxy.port}")  # the first is dead
+    admin = Broker(brokers=nodes)
+    centre = ClusterCentre([("127.0.0.1", int(n.rsplit(":", 1)[1])) for n in nodes])
+    watcher = FleetWatch(admin, tmp_path / "fleet.sqlite", name="slow")
+    tasks = [asyncio.create_task(centre.run()), asyncio.create_task(watcher.run())]
+    try:
+        envelope = {"hub": "GZ-000001", "version": 1}
+        progress: list[PushProgress] = []
+        await asyncio.wait_for(push(admin, envelope, progress=progress.append), 60)
+        assert progress[-1].done == 1
+        await asyncio.wait_for(watcher.subscribed.wait(), 60)
+        await asyncio.wait_for(asyncio.gather(*(e.wait() for e in centre.subscribed)), 60)
+        # Three rounds each (dead node, slow node): 0.5 s, 1 s, then 2 s got the CONNACK.
+        assert progress[-1].attempts <= 6, progress[-1]
+        assert watcher.attempts <= 6
+        assert centre.attempts <= 12  # two consumers
+        assert proxy.connections <= 3 + 3 + 6
+        # Every attempt given up is closed: only the three live sessions remain open.
+        await eventually(lambda: proxy.open_connections == 3, timeout=15)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await proxy.close()

@@ -10,9 +10,12 @@ from typing import Final
 import aiomqtt
 
 from hub.errors import HubError
+from hub.sync import protocol_plan
 from hub.sync.brokers import BrokerAddress, parse_broker
+from hub.sync.mqtt_client import UplinkClient
 
-_CONNECT_TIMEOUT_S: Final = 10.0
+# How long a publish or subscribe may wait for its PUBACK or SUBACK.
+_CALL_TIMEOUT_S: Final = 10.0
 
 
 class FleetError(HubError):
@@ -47,16 +50,19 @@ class Broker:
         identifier: str | None = None,
         persistent: bool = False,
         inflight: int | None = None,
+        connect_timeout: float | None = None,
     ) -> aiomqtt.Client:
         """An admin client on `node` (the first by default): clean session and a unique id,
-        or a persistent session under `identifier`."""
+        or a persistent session under `identifier`. Its CONNECT waits `connect_timeout`
+        (10 s by default; hub.sync.reconnect grows it while the nodes are slow) for the
+        CONNACK, and an attempt given up closes its socket at once (UplinkClient)."""
         target = node or self.nodes()[0]
         tls_context = None
         if self.tls:
             tls_context = ssl.create_default_context(cafile=self.ca_file or None)
             if self.cert_file:
                 tls_context.load_cert_chain(self.cert_file, self.key_file or None)
-        return aiomqtt.Client(
+        return UplinkClient(
             target.host,
             target.port,
             username=self.username or None,
@@ -64,6 +70,7 @@ class Broker:
             identifier=identifier or f"pingan-admin-{uuid.uuid4().hex[:12]}",
             clean_session=not persistent,
             tls_context=tls_context,
-            timeout=_CONNECT_TIMEOUT_S,
+            timeout=_CALL_TIMEOUT_S,
+            connect_timeout=connect_timeout or protocol_plan.CONNECT_TIMEOUT_S,
             max_inflight_messages=inflight,
         )

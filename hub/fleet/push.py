@@ -19,6 +19,8 @@ import aiomqtt
 
 from hub.errors import UplinkError
 from hub.fleet.broker import Broker, FleetError
+from hub.sync.mqtt_client import attempt_outcome
+from hub.sync.reconnect import Reconnect
 
 # `fleet push` publishes at most this many a second by default: 84,000 hubs in 7 min.
 # Each envelope costs the broker a retained store write and a replicated enqueue, and
@@ -30,8 +32,10 @@ DEFAULT_PUSH_RATE: Final = 200.0
 # Envelopes awaiting their PUBACK at once: enough to keep a LAN's round trips busy at
 # the default rate, few enough that a lost connection re-sends little.
 PUSH_WINDOW: Final = 200
-# A push gives up (the journal keeps its progress) after every node failed this often.
+# A push gives up (the journal keeps its progress) after every node failed this often in
+# a row: with nodes that accept and answer late, 10+20+40+60+60 s of CONNACK wait each.
 _PUSH_ROUNDS: Final = 5
+# The shortest pause after a failed round (then jittered, growing to 30 s).
 _PUSH_RETRY_S: Final = 2.0
 # The journal is fsynced this often; a crash loses at most this much progress (those
 # hubs are pushed again and ignore the copy: same version, hub.sync.ota REPLAY).
@@ -118,6 +122,7 @@ class PushProgress:
     done: int = 0
     skipped: int = 0  # already in the journal when this run started
     reconnects: int = 0
+    attempts: int = 0  # connect attempts made (a storm of retries shows here)
     node: str = ""
 
 
@@ -173,31 +178,39 @@ class _Pusher:
 
     async def run(self, pending: list[str]) -> None:
         """Publish to every pending topic, moving to the next node when a connection fails."""
-        nodes = self.broker.nodes()
-        index = failures = 0
+        # The hubs' discipline (hub.sync.reconnect): a dead node is left at once, a round
+        # of slow nodes makes the next CONNACK wait longer, failed rounds pause jittered.
+        plan = Reconnect(self.broker.nodes(), min_pause_s=_PUSH_RETRY_S, max_pause_s=30.0)
         while pending:
-            node = nodes[index % len(nodes)]
+            node = plan.current
             self.state.node = str(node)
             acked: set[str] = set()
+            connected = False
             try:
-                async with self.broker.client(node, inflight=self.window) as client:
+                async with self.broker.client(
+                    node, inflight=self.window, connect_timeout=plan.connack_timeout
+                ) as client:
+                    plan.connected()
+                    connected = True
+                    self.state.attempts = plan.attempts
+                    if self.progress is not None:  # "connected via <node>" for the admin
+                        self.progress(self.state)
                     client.pending_calls_threshold = self.window + 10  # in flight by design
-                    failures = 0
                     await self._publish_paced(client, pending, acked)
             except (aiomqtt.MqttError, OSError, ssl.SSLError) as exc:
-                failures += 1
                 self.state.reconnects += 1
                 left = len(pending) - len(acked)
                 _LOGGER.warning("fleet push via %s: %s; %d left", node, exc, left)
-                if failures >= _PUSH_ROUNDS * len(nodes):
+                pause = plan.lost() if connected else plan.failed(attempt_outcome(exc))
+                if plan.failed_rounds >= _PUSH_ROUNDS:
                     raise UplinkError(
                         f"broker {node}: {exc}; {left} hub(s) not pushed"
                         " (run the same command again to go on)"
                     ) from exc
-                index += 1
-                if failures % len(nodes) == 0:  # every node failed once: pause a moment
-                    await asyncio.sleep(_PUSH_RETRY_S)
+                if pause:
+                    await self.sleep(pause)
             finally:
+                self.state.attempts = plan.attempts
                 pending[:] = [t for t in pending if t not in acked]
                 if self.progress is not None:
                     self.progress(self.state)

@@ -38,6 +38,10 @@ from typing import TYPE_CHECKING, Any, Final
 import aiomqtt
 
 from hub.errors import UplinkError
+from hub.sync.brokers import BrokerAddress
+from hub.sync.mqtt_client import attempt_outcome
+from hub.sync.protocol_plan import UNREACHABLE
+from hub.sync.reconnect import Reconnect
 
 if TYPE_CHECKING:
     from hub.fleet.broker import Broker
@@ -48,8 +52,8 @@ _LOGGER = logging.getLogger(__name__)
 # Rows are written in one transaction per this many seconds: at 84,000 hubs heartbeating
 # every 60 s that is ~1,400 rows a second in one commit, instead of 1,400 commits.
 FLUSH_S: Final = 1.0
-# Reconnect: at once to the next node, then a growing pause per failed round (capped:
-# the watcher is the fleet's eyes; a minute blind is the most it should ever be).
+# Reconnect: at once to the next node, then a jittered pause per failed round, growing
+# from the first figure to the second.
 _RETRY_MIN_S: Final = 0.5
 _RETRY_MAX_S: Final = 30.0
 
@@ -257,6 +261,9 @@ class FleetWatch:
         self.connected_to = ""
         self.reconnects = 0
         self.started_at = time.time()
+        # The hubs' connect discipline (hub.sync.reconnect); the pause is capped: the
+        # watcher is the fleet's eyes, half a minute blind is the most it should be.
+        self.plan = Reconnect(broker.nodes(), min_pause_s=_RETRY_MIN_S, max_pause_s=_RETRY_MAX_S)
 
     def flush(self) -> None:
         """Write the changed rows now."""
@@ -280,25 +287,23 @@ class FleetWatch:
     async def run(self) -> None:
         """Watch until cancelled, reconnecting through the broker's nodes."""
         flusher = asyncio.create_task(self._flusher())
-        nodes = self.broker.nodes()
-        index = 0
-        failures = 0
-        pause = _RETRY_MIN_S
         try:
             while True:
-                node = nodes[index % len(nodes)]
+                node = self.plan.current
+                outcome = UNREACHABLE
+                attempts = self.plan.attempts
                 try:
                     await self._session(node)
-                    failures, pause = 0, _RETRY_MIN_S  # it had connected: start afresh
                 except (aiomqtt.MqttError, OSError, ssl.SSLError) as exc:
                     _LOGGER.warning("fleet watch: %s: %s", node, exc)
-                    failures += 1
+                    outcome = attempt_outcome(exc)
+                # A session had begun if the attempt was counted as connected.
+                connected = self.plan.attempts > attempts
                 self.subscribed.clear()
                 self.reconnects += 1
-                index += 1
-                if failures and failures % len(nodes) == 0:  # every node failed once
+                pause = self.plan.lost() if connected else self.plan.failed(outcome)
+                if pause:
                     await asyncio.sleep(pause)
-                    pause = min(_RETRY_MAX_S, pause * 2)
         finally:
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -306,8 +311,19 @@ class FleetWatch:
             self.flush()
             self.file.close()
 
-    async def _session(self, node: Any) -> None:
-        async with self.broker.client(node, identifier=self.identifier, persistent=True) as c:
+    @property
+    def attempts(self) -> int:
+        """Connect attempts made so far."""
+        return self.plan.attempts
+
+    async def _session(self, node: BrokerAddress) -> None:
+        async with self.broker.client(
+            node,
+            identifier=self.identifier,
+            persistent=True,
+            connect_timeout=self.plan.connack_timeout,
+        ) as c:
+            self.plan.connected()
             self.connected_to = str(node)
             prefix = self.broker.prefix
             await c.subscribe(f"{prefix}/+/status", qos=1)

@@ -13,6 +13,11 @@ from typing import Any
 
 import aiomqtt
 
+from hub.sync.brokers import BrokerAddress
+from hub.sync.mqtt_client import UplinkClient, attempt_outcome
+from hub.sync.protocol_plan import UNREACHABLE
+from hub.sync.reconnect import Reconnect
+
 _LOGGER = logging.getLogger(__name__)
 
 
@@ -83,8 +88,9 @@ class SimulatedCentre:
             )
 
 
-# A consumer whose node is gone retries the next node after this long (doubling to the
-# cap): the other consumers already receive everything meanwhile.
+# A consumer whose session ended retries on the next node after about this long, and a
+# round of nodes that all failed makes it pause longer (jittered, up to the cap): the
+# other consumers already receive everything meanwhile.
 _CONSUMER_RETRY_S = 0.5
 _CONSUMER_RETRY_MAX_S = 10.0
 
@@ -129,38 +135,55 @@ class ClusterCentre:
         self.connected: list[str] = ["" for _ in nodes]  # each consumer's node, "" if none
         self.subscribed = [asyncio.Event() for _ in nodes]
         self.reconnects = 0
+        self._plans: list[Reconnect] = []
 
     async def run(self) -> None:
         """Run every consumer until cancelled."""
         await asyncio.gather(*(self._consumer(i) for i in range(len(self.nodes))))
 
     async def _consumer(self, index: int) -> None:
-        pause = _CONSUMER_RETRY_S
-        attempt = 0
+        # The hubs' connect discipline (hub.sync.reconnect), from this consumer's own node.
+        plan = Reconnect(
+            [BrokerAddress(host, port) for host, port in self.nodes],
+            start=index,
+            min_pause_s=_CONSUMER_RETRY_S,
+            max_pause_s=_CONSUMER_RETRY_MAX_S,
+        )
+        self._plans.append(plan)
         while True:
-            host, port = self.nodes[(index + attempt) % len(self.nodes)]
+            node = plan.current
+            connected = False
+            outcome = UNREACHABLE
             try:
-                async with aiomqtt.Client(
-                    host,
-                    port,
+                async with UplinkClient(
+                    node.host,
+                    node.port,
                     identifier=f"{self.name}-{index}",
                     clean_session=False,
                     timeout=10,
+                    connect_timeout=plan.connack_timeout,
                 ) as client:
-                    self.connected[index] = f"{host}:{port}"
+                    plan.connected()
+                    connected = True
+                    self.connected[index] = str(node)
                     await client.subscribe(f"{self.prefix}/+/event/#", qos=1)
                     self.subscribed[index].set()
-                    pause = _CONSUMER_RETRY_S
                     async for message in client.messages:
                         self._take(index, client, message.payload)
             except aiomqtt.MqttError as exc:
-                _LOGGER.warning("centre consumer %d on %s:%s: %s", index, host, port, exc)
+                _LOGGER.warning("centre consumer %d on %s: %s", index, node, exc)
+                outcome = attempt_outcome(exc)
             self.connected[index] = ""
             self.subscribed[index].clear()
             self.reconnects += 1
-            attempt += 1
-            await asyncio.sleep(pause)
-            pause = min(_CONSUMER_RETRY_MAX_S, pause * 2)
+            pause = plan.lost() if connected else plan.failed(outcome)
+            if pause:
+                await asyncio.sleep(pause)
+
+    @property
+    def attempts(self) -> int:
+        """Connect attempts made by all the consumers so far."""
+        return sum(plan.attempts for plan in self._plans)
 
     def _take(self, index: int, client: aiomqtt.Client, payload: Any) -> None:
         try:

@@ -56,6 +56,11 @@ class FaultyProxy:
             task.cancel()
         await asyncio.gather(*self._handlers, return_exceptions=True)
 
+    @property
+    def open_connections(self) -> int:
+        """Client connections the proxy still relays (each holds one to the target too)."""
+        return len(self._writers) // 2
+
     def cut(self) -> None:
         """Close every open connection."""
         for writer in list(self._writers):

@@ -23,6 +23,7 @@ back into the cluster.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -31,6 +32,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Final
@@ -46,6 +48,9 @@ _BOOT_TIMEOUT_S: Final = 120.0
 # Mnesia's and Raft's own timeouts are in this range; a clean stop of a node holding
 # thousands of sessions takes a few seconds more.
 _STOP_GRACE_S: Final = 60.0
+# /proc/net/tcp's state codes (include/net/tcp_states.h) named here.
+_TCP_STATES: Final = {"01": "established", "06": "time_wait", "08": "close_wait"}
+_TCP_LISTEN: Final = "0A"
 
 
 class ClusterNode:
@@ -297,6 +302,37 @@ class RabbitCluster:
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     out[node.index] = int(line.split()[1])
+        return out
+
+    def sockets(self) -> dict[int, Counter[str]]:
+        """Each running node's MQTT connections on the node's side, by TCP state
+        ("established", "close_wait", "time_wait", "other"; the listening socket left
+        out; a socket in TIME-WAIT holds no descriptor).
+
+        CLOSE-WAIT is a connection its client has closed and the node not yet: mostly an
+        abandoned CONNECT the node is still working on. After a node kill on too little
+        CPU those piled up by the thousand on the survivors until one ran out of file
+        descriptors (bench/README.md, issue 21): bench/fleet.py prints these, and
+        tests/test_rabbitmq_cluster.py checks none are left.
+        """
+        found = {n.port: Counter[str]() for n in self.nodes if n.pid is not None}
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with contextlib.suppress(OSError), open(table, encoding="ascii") as lines:
+                next(lines)
+                for line in lines:
+                    fields = line.split(None, 4)
+                    port = int(fields[1].rsplit(":", 1)[1], 16)
+                    if port in found and fields[3] != _TCP_LISTEN:
+                        found[port][_TCP_STATES.get(fields[3], "other")] += 1
+        return {n.index: found[n.port] for n in self.nodes if n.port in found}
+
+    def open_fds(self) -> dict[int, int]:
+        """How many file descriptors each running node's VM holds."""
+        out: dict[int, int] = {}
+        for node in self.nodes:
+            if node.pid is not None:
+                with contextlib.suppress(OSError):
+                    out[node.index] = len(os.listdir(f"/proc/{node.pid}/fd"))
         return out
 
     def stop(self) -> None:

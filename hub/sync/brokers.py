@@ -104,6 +104,13 @@ class BrokerRotation:
         self._index = 0
         self._failures_in_round = 0
 
+    @classmethod
+    def in_order(cls, order: list[BrokerAddress]) -> BrokerRotation:
+        """A rotation through `order` as given (the admin tools, the centre's consumers)."""
+        rotation = cls(tuple(order), "")
+        rotation.order = list(order)
+        return rotation
+
     @property
     def current(self) -> BrokerAddress:
         """The broker the next attempt goes to."""

@@ -12,10 +12,13 @@ away from the next attempt's connection.
 
 `UplinkClient` handles both at the boundary, without patching aiomqtt: a subclass that
 gives the CONNECT its own timeout, turns a disconnect while `__aenter__` waits for the
-CONNACK into `ClosedBeforeConnack`, a timeout into `NoConnack`, and shuts the abandoned
-socket down. It relies on aiomqtt 2.x's private `_on_disconnect`, `_connected` and
-`_client` (pyproject pins aiomqtt < 3); the hub's tests against a broker that closes
-(hub.sim.proxy `close_mqtt5`) and one that never answers (amqtt) fail if it stops working.
+CONNACK into `ClosedBeforeConnack`, a timeout into `NoConnack`, and closes the abandoned
+socket at once (also when the wait is cancelled). It relies on aiomqtt 2.x's private
+`_on_disconnect`, `_connected` and `_client`, and paho 2.x's `_sock_close` (pyproject pins
+aiomqtt < 3); the hub's tests against a broker that closes (hub.sim.proxy `close_mqtt5`),
+one that never answers (amqtt) and one that answers late (tests/test_broker_list.py,
+counting the open connections) fail if it stops working. The fleet tools and the
+simulated centre use it too (hub.fleet.broker, hub.sim.centre).
 """
 
 from __future__ import annotations
@@ -26,8 +29,11 @@ from typing import Any, Self
 
 import aiomqtt
 import paho.mqtt.client as mqtt
+from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+
+from hub.sync.protocol_plan import NO_ANSWER, UNREACHABLE
 
 
 class ClosedBeforeConnack(aiomqtt.MqttError):
@@ -59,17 +65,32 @@ class UplinkClient(aiomqtt.Client):
         except (ClosedBeforeConnack, aiomqtt.MqttCodeError):
             raise  # closed, or a CONNACK that refused: already said
         except aiomqtt.MqttError as exc:
-            sock = self._client.socket()
-            if sock is None:
+            if self._client.socket() is None:
                 raise  # TCP/TLS failed before any CONNECT was sent: aiomqtt's words
-            # Connected, CONNECT sent, no CONNACK: close it now, not at paho's keepalive.
-            if isinstance(sock, socket.socket):  # TCP or TLS (paho also has websockets)
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
+            self._abandon()
             raise NoConnack(f"no CONNACK within {self.connect_timeout:g} s") from exc
+        except BaseException:  # cancelled while waiting (a stopping tool): same socket
+            self._abandon()
+            raise
         finally:
             self._awaiting_connack = False
             self.timeout = call_timeout
+
+    def _abandon(self) -> None:
+        """Close the socket of an attempt given up before its CONNACK, now.
+
+        Left to paho, it stays open until paho's keepalive check (60 s), and a broker that
+        answers late then completes the session on it: a connection nobody uses, holding
+        a descriptor on both sides, and for a fixed client id one that takes the session
+        from the next attempt's connection. The FIN tells the broker at once.
+        """
+        sock = self._client.socket()
+        if isinstance(sock, socket.socket):  # TCP or TLS (paho also has websockets)
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        # paho's own close: it unregisters the socket from aiomqtt's reader and stops
+        # aiomqtt's misc loop (on_socket_close) before closing the descriptor.
+        self._client._sock_close()
 
     def _on_disconnect(
         self,
@@ -86,3 +107,14 @@ class UplinkClient(aiomqtt.Client):
             )
             return
         super()._on_disconnect(client, userdata, flags, reason_code, properties)
+
+
+def attempt_outcome(exc: BaseException) -> str:
+    """How a connect attempt ended, in UplinkState.attempts' words."""
+    if isinstance(exc, ClosedBeforeConnack):
+        return "closed"
+    if isinstance(exc, NoConnack):
+        return NO_ANSWER
+    if isinstance(exc, MqttConnectError):
+        return "refused"
+    return UNREACHABLE

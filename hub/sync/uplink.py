@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
-from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -49,16 +48,16 @@ from hub.store.atomic import read_json, write_json_atomic
 from hub.store.outbox import AsyncOutbox
 from hub.sync.brokers import BrokerAddress, BrokerRotation, addresses, cluster_key
 from hub.sync.messages import Ack, Topics, parse_ack, parse_command
-from hub.sync.mqtt_client import ClosedBeforeConnack, NoConnack, UplinkClient
-from hub.sync.protocol_plan import NO_ANSWER, V5, V311, ConnackPatience, ProtocolPlan
+from hub.sync.mqtt_client import UplinkClient, attempt_outcome
+from hub.sync.protocol_plan import V5, V311, ConnackPatience, ProtocolPlan
+from hub.sync.reconnect import backoff_delays
 
 _LOGGER = logging.getLogger(__name__)
 
-# Reconnect backoff: start fast (a broker restart is the common case and the alarm
-# path must recover in well under a second), double per failure up to the configured
-# ceiling, with full jitter so a city's hubs do not reconnect in lock-step after a
-# broker outage (the thundering-herd advice of AWS's "Exponential Backoff and Jitter").
-_BACKOFF_FACTOR = 2.0
+# Reconnect backoff (hub.sync.reconnect.backoff_delays): start fast (a broker restart is
+# the common case and the alarm path must recover in well under a second), double per
+# failed round up to mqtt.reconnect_max_s, with full jitter so a city's hubs do not
+# reconnect in lock-step after a broker outage.
 # How long a PUBACK may take before the connection is considered broken.
 _PUBACK_TIMEOUT_S = 10.0
 # The broker keeps our session (subscriptions + queued acks) this long while offline.
@@ -86,14 +85,7 @@ class UplinkState:
     # The latest connect attempts, oldest first: (MQTT version, outcome), the outcome
     # one of "connected", "refused", "closed", "no answer", "unreachable".
     attempts: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=20))
-
-
-def backoff_delays(minimum: float, maximum: float, rng: random.Random) -> Any:
-    """Endless jittered delays: uniform(minimum, cap) with the cap doubling to maximum."""
-    cap = minimum
-    while True:
-        yield rng.uniform(minimum, cap)
-        cap = min(maximum, cap * _BACKOFF_FACTOR)
+    connect_attempts: int = 0  # every attempt since start (a reconnect storm shows here)
 
 
 def load_protocol_memory(data_dir: Path, broker: str, *, at_start: bool = False) -> str | None:
@@ -114,17 +106,6 @@ def load_protocol_memory(data_dir: Path, broker: str, *, at_start: bool = False)
 def save_protocol_memory(data_dir: Path, broker: str, version: str) -> None:
     """Remember that `version` worked on `broker` (atomic: a power cut keeps old or new)."""
     write_json_atomic(data_dir / PROTOCOL_FILE, {"broker": broker, "protocol": version})
-
-
-def _outcome(exc: aiomqtt.MqttError) -> str:
-    """How a connect attempt (or the session it opened) ended, for `UplinkState.attempts`."""
-    if isinstance(exc, ClosedBeforeConnack):
-        return "closed"
-    if isinstance(exc, NoConnack):
-        return NO_ANSWER
-    if isinstance(exc, MqttConnectError):
-        return "refused"
-    return "unreachable"
 
 
 def _tls_context(cfg: Config) -> ssl.SSLContext | None:
@@ -265,7 +246,7 @@ class Uplink:
                     await self._session(plan, version, broker)
                 except aiomqtt.MqttError as exc:
                     self.state.last_error = str(exc)
-                    outcome = _outcome(exc)
+                    outcome = attempt_outcome(exc)
                     _LOGGER.warning(
                         "uplink (MQTT %s, %s) lost or refused: %s", version, broker, exc
                     )
@@ -284,6 +265,7 @@ class Uplink:
                     self.state.protocol = ""
                     break
                 self.state.attempts.append((version, outcome))
+                self.state.connect_attempts += 1
                 if not plan.is_probe(version):  # a probe's short wait says nothing of load
                     self._patience.attempt_ended(outcome)
             if connected:
@@ -332,6 +314,7 @@ class Uplink:
             self.down_since = None
             self.state.protocol = version
             self.state.attempts.append((version, "connected"))
+            self.state.connect_attempts += 1
             self._rotation.connected()
             self._patience.connected()
             if plan.worked(version):
