@@ -174,7 +174,7 @@ def test_a_stranger_who_claims_the_fleet_key_is_refused() -> None:
 def test_a_replayed_old_config_is_refused() -> None:
     old = wire(envelope(version=3))
     error = refused(old, current_version=4)
-    assert (error.reason, error.version, error.should_report) == ("downgrade", None, True)
+    assert (error.reason, error.version, error.should_report) == ("downgrade", None, False)
 
 
 def test_the_retained_copy_of_the_current_version_is_a_quiet_replay() -> None:

@@ -149,8 +149,12 @@ class Rejected(HubError):
 
     @property
     def should_report(self) -> bool:
-        """Whether to publish `rejected`: not for the retained copy of a version already judged."""
-        return self.reason != REPLAY
+        """Whether to publish `rejected`. Not for the retained copy of a version already
+        judged, nor for an older version: a broker node that kept an old retained copy (RabbitMQ
+        keeps retained messages per node) sends it after a failover, and reporting it would
+        overwrite the hub's retained `applied` report, showing a hub on the newest version
+        as rejected. Both are logged."""
+        return self.reason not in (REPLAY, DOWNGRADE)
 
 
 @dataclass(frozen=True)
