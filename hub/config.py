@@ -87,6 +87,13 @@ class MqttSection:
     heartbeat_s: float = _opt(60.0, "seconds between retained status heartbeats", lo=1, hi=3600)
     reconnect_min_s: float = _opt(0.5, "first reconnect delay", lo=0.05, hi=60)
     reconnect_max_s: float = _opt(30.0, "longest reconnect delay", lo=0.1, hi=600)
+    reconnect_spread_s: float = _opt(
+        5.0,
+        "after a lost session, the first reconnect comes at a random moment within this many "
+        "seconds (a lost broker node's hubs do not all return at once); an alarm cuts it short",
+        lo=0,
+        hi=300,
+    )
 
 
 @dataclass(frozen=True)

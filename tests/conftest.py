@@ -65,6 +65,7 @@ def hub_raw(data_dir: Path, port: int, **sections: dict[str, Any]) -> dict[str, 
             "port": port,
             "reconnect_min_s": 0.05,
             "reconnect_max_s": 0.5,
+            "reconnect_spread_s": 0.0,  # test_network_faults measures the spread itself
             "heartbeat_s": 60.0,
         },
         "gpio": {"pin_factory": "mock", "bounce_s": 0.0},

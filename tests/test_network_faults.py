@@ -193,3 +193,20 @@ async def test_a_rollback_to_the_working_broker_is_tried_at_once_not_after_the_b
     assert not hub.uplink.state.connected
     hub.uplink.reconfigure(replace(hub.cfg, mqtt=replace(hub.cfg.mqtt, port=broker.port)))
     await eventually(lambda: hub.uplink.state.connected)
+
+
+async def test_a_lost_node_spreads_its_hubs_reconnects_but_an_alarm_goes_at_once(
+    proxy: FaultyProxy, collector: Collector, make_hub: HubFactory
+) -> None:
+    # After a lost session the hub waits a random 50-60 s here before reconnecting (so a
+    # dead node's hubs do not all hit the survivors at once); a press must not wait for it.
+    spread = {"reconnect_min_s": 50.0, "reconnect_max_s": 60.0, "reconnect_spread_s": 60.0}
+    hub = await make_hub(proxy.port, mqtt=spread)
+    await eventually(hub.uplink.connected.is_set)
+    before = proxy.connections
+    proxy.cut()
+    await eventually(lambda: not hub.uplink.state.connected)
+    await asyncio.sleep(1.0)
+    assert proxy.connections == before  # still pausing: no reconnect yet
+    alarm_id = await inject(hub, "sos", 1)
+    await eventually(lambda: alarm_id in delivered_ids(collector), timeout=20)

@@ -39,6 +39,7 @@ class EmptyOutbox:
 
     def __init__(self) -> None:
         self.changed = asyncio.Event()
+        self.alarm_committed = asyncio.Event()  # never set: nothing is committed here
 
     def take_fresh(self) -> tuple[list[Any], bool]:
         """Nothing fresh."""

@@ -524,6 +524,8 @@ class AsyncOutbox:
         # still waiting (hub/store/worker.py): an SOS waits for one transaction at most.
         self._pool = worker or PriorityWorker("outbox")
         self.changed = asyncio.Event()  # set on every commit: wakes the uplink
+        # Set when an alarm is committed: ends the uplink's pause before a reconnect.
+        self.alarm_committed = asyncio.Event()
         self._fresh: deque[Event] = deque(maxlen=_FRESH_KEEP)
         self._fresh_overflowed = False
 
@@ -544,6 +546,8 @@ class AsyncOutbox:
             self._fresh_overflowed = True
         self._fresh.append(result.event)
         self.changed.set()
+        if draft.priority is Priority.ALARM:
+            self.alarm_committed.set()
         return result
 
     async def commit_group(

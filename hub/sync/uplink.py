@@ -269,25 +269,38 @@ class Uplink:
                 if not plan.is_probe(version):  # a probe's short wait says nothing of load
                     self._patience.attempt_ended(outcome)
             if connected:
-                # The node may be gone: the next attempt goes to the next one, after the
-                # shortest (jittered) delay.
+                # The node may be gone: the next attempt goes to the next one, at a random
+                # moment within mqtt.reconnect_spread_s, so that a lost node's hubs do not
+                # all reach the survivors at once (issue 21: two survivors answering 1,600
+                # CONNECTs late); an alarm committed or waiting ends the pause at once.
                 self._rotation.lost()
-                await self._back_off(next(delays))
+                await self._back_off(self._spread(), alarm_ends_it=True)
             elif self._rotation.failed():
                 self._patience.round_failed()  # every node too slow: wait longer next round
                 await self._back_off(next(delays))  # every node failed once: back off
 
-    async def _back_off(self, seconds: float) -> None:
+    def _spread(self) -> float:
+        m = self.cfg.mqtt
+        return random.uniform(m.reconnect_min_s, max(m.reconnect_min_s, m.reconnect_spread_s))
+
+    async def _back_off(self, seconds: float, *, alarm_ends_it: bool = False) -> None:
         """Wait before the next attempt; new broker settings (a fleet push, a rollback)
-        end the wait at once instead of after up to mqtt.reconnect_max_s."""
+        end the wait at once instead of after up to mqtt.reconnect_max_s, and so does an
+        alarm (committed since the last connect, so perhaps unsent) when `alarm_ends_it`."""
+        events = [self._reconfigure] + ([self.outbox.alarm_committed] if alarm_ends_it else [])
+        waits = [asyncio.ensure_future(e.wait()) for e in events]
         try:
             # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
             # that races the event, and a stopping hub must stop.
             async with asyncio.timeout(seconds):
-                await self._reconfigure.wait()
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         except TimeoutError:
             return
-        self._reconfigure.clear()  # consumed: the next attempt uses the new settings
+        finally:
+            for wait in waits:
+                wait.cancel()
+        if self._reconfigure.is_set():
+            self._reconfigure.clear()  # consumed: the next attempt uses the new settings
 
     def _fresh_delays(self) -> Any:
         return backoff_delays(
@@ -313,6 +326,7 @@ class Uplink:
             self.state.connected = True
             self.down_since = None
             self.state.protocol = version
+            self.outbox.alarm_committed.clear()  # what was committed before is sent now
             self.state.attempts.append((version, "connected"))
             self.state.connect_attempts += 1
             self._rotation.connected()
