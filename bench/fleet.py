@@ -326,6 +326,9 @@ async def spawn_workers(
             *("--protocol", args.protocol),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
+            # A worker's stats are one JSON line per request; with 2,500 hubs each it is
+            # over asyncio's default 64 KiB line limit (the 5,000-hub run stopped on it).
+            limit=64 * 1024 * 1024,
         )
         workers.append(Worker(proc))
     return workers
