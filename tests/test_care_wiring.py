@@ -231,7 +231,9 @@ async def test_the_care_state_is_never_written_by_itself_on_a_timer(
     await hub.devices.pair("rflink:pir:bath", "motion", "浴室感应", "卫生间")
     seen: list[str] = []
     await hub.outbox._run(hub.outbox.sync._db.set_trace_callback, seen.append)
-    await asyncio.sleep(0.5)  # about 50 ticks
+    await asyncio.sleep(0.5)  # the pairing's own write may land here on a loaded machine
+    seen.clear()
+    await asyncio.sleep(0.5)  # about 50 ticks of a quiet night
     assert [s for s in seen if "hub_state" in s or "BEGIN" in s] == []
     await hub.readings.handle_reading(
         Reading("rflink:pir:bath", "rflink", "motion", {"motion": True}, state=State.ALARM)

@@ -157,7 +157,12 @@ async def test_a_node_killed_mid_push_every_hub_applies_and_no_alarm_is_lost(
         await eventually(lambda: all(1 in h.applied for h in hubs), timeout=180)
         assert sum(h.rejected for h in hubs) == 0
         assert all(h.config_version == 1 for h in hubs)
-        assert all(h.uplink.state.broker != victim for h in hubs)
+        # A hub that had applied before the kill may still be in its pause after losing
+        # the node (a random moment within mqtt.reconnect_spread_s): it moves over soon.
+        await eventually(
+            lambda: all(h.uplink.state.connected and h.uplink.state.broker != victim for h in hubs),
+            timeout=60,
+        )
         # No reconnect storm: the hubs of the dead node moved over in an attempt or two
         # each, the others stayed put, and the admin's push, the watcher and the centre's
         # consumers each needed a few (hub.sync.reconnect).
