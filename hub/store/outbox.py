@@ -219,11 +219,18 @@ class Outbox:
         (a clean stop; a care decision that commits no event)."""
         if not self.riders.waiting():
             return
+        self._ride_transaction("write marks and state")
+
+    def _ride_transaction(self, what: str, work: Callable[[], object] | None = None) -> None:
+        """One transaction carrying what waits to ride (marks, state, liveness) and then
+        `work`; on any failure the riders wait for the next transaction."""
         ride, freed = Ride(), 0
         try:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 ride, freed = self._ride_along()
+                if work is not None:
+                    work()
                 self._db.execute("COMMIT")
             except BaseException:
                 if self._db.in_transaction:
@@ -231,7 +238,7 @@ class Outbox:
                 self.riders.put_back(ride)
                 raise
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot write marks and state: {exc}") from exc
+            raise StoreError(f"cannot {what}: {exc}") from exc
         self.riders.landed()
         self._unsent_bytes -= freed
 
@@ -474,27 +481,16 @@ class Outbox:
         before anything else happened); losing the latest one to a power cut means an
         alarm is resent or re-announced, never lost.
         """
-        ride, freed = Ride(), 0
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                ride, freed = self._ride_along()  # the alarm's own mark among them
-                self._db.executemany(
-                    "INSERT INTO alarms (id, state, record) VALUES (?, ?, ?) ON CONFLICT(id) "
-                    "DO UPDATE SET state = excluded.state, record = excluded.record",
-                    [(r["id"], r["state"], json.dumps(r)) for r in records],
-                )
-                self._db.executemany("DELETE FROM alarms WHERE id = ?", [(i,) for i in drops])
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                self.riders.put_back(ride)
-                raise
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot save alarm records: {exc}") from exc
-        self.riders.landed()
-        self._unsent_bytes -= freed
+
+        def save() -> None:  # the alarm's own mark rides along
+            self._db.executemany(
+                "INSERT INTO alarms (id, state, record) VALUES (?, ?, ?) ON CONFLICT(id) "
+                "DO UPDATE SET state = excluded.state, record = excluded.record",
+                [(r["id"], r["state"], json.dumps(r)) for r in records],
+            )
+            self._db.executemany("DELETE FROM alarms WHERE id = ?", [(i,) for i in drops])
+
+        self._ride_transaction("save alarm records", save)
 
     def load_state(self, name: str) -> str | None:
         """A state document (hub/store/riders.py): the pending one, or as last written."""
