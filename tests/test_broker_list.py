@@ -277,3 +277,27 @@ async def test_the_fleet_tools_and_the_centre_wait_longer_for_slow_nodes_and_ski
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await proxy.close()
+
+
+async def test_two_hubs_cloned_with_one_client_id_settle_instead_of_storming_and_an_alarm_gets_out(
+    tmp_path: Path, broker: Mosquitto, collector: Collector, make_hub: HubFactory
+) -> None:
+    """A field fault: an SD card cloned to a second hub keeps the first one's client id.
+    The broker hands the session to whichever connected last, so each hub's session ends
+    at once, for ever. Restarting the pauses after every loss made the pair reconnect
+    every 0.1 s here (~80 attempts in 8 s); the pauses must keep growing, and an alarm on
+    either hub must still get out at once."""
+    mqtt = {"client_id": "pingan-cloned", "reconnect_min_s": 0.1, "reconnect_max_s": 30.0}
+    hubs = [
+        await make_hub(broker.port, mqtt=mqtt, hub={"data_dir": str(tmp_path / name)})
+        for name in ("first", "clone")
+    ]
+    await eventually(lambda: all(h.uplink.state.connect_attempts for h in hubs))
+    before = [h.uplink.state.connect_attempts for h in hubs]
+    await asyncio.sleep(8)
+    attempts = sum(h.uplink.state.connect_attempts - b for h, b in zip(hubs, before, strict=True))
+    assert attempts <= 30, f"{attempts} connect attempts in 8 s: a reconnect storm"
+
+    await press(hubs[0])
+    [sos] = await collector.wait_event("sos", timeout=10)
+    assert sos["id"] == hubs[0].alarms.book.open_sos().id  # type: ignore[union-attr]

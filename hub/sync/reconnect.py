@@ -1,4 +1,4 @@
-"""How a client of a broker cluster retries (pure logic: no sockets, no clock).
+"""How a client of a broker cluster retries (pure logic: no sockets; the clock is given).
 
 One discipline for every long-lived client of the cluster: the hub's uplink (which
 drives BrokerRotation and ConnackPatience itself, between MQTT versions), and the
@@ -12,17 +12,29 @@ refused) is left at once for the next; a whole round of nodes that accepted the
 connection and answered too late makes the next round wait twice as long for its
 CONNACK (ConnackPatience); and each failed round is followed by a jittered, growing
 pause, so the clients of a lost node spread their retries out.
+
+A session that ends soon after it began (a flap: two hubs cloned with one client id
+taking the session from each other, a node that accepts and then drops, a proxy that
+cuts every connection) does not restart the pauses: they go on growing until a session
+lasts STABLE_SESSION_S, so a flapping client settles at one attempt per
+reconnect_max_s instead of reconnecting twice a second forever.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 
 from hub.sync.brokers import BrokerAddress, BrokerRotation
 from hub.sync.protocol_plan import ConnackPatience
 
 _BACKOFF_FACTOR = 2.0
+
+# A session that lasted this long was a real one: the pauses start again from the
+# shortest. Longer than a hub's keepalive (30 s), so a broker that drops the session at
+# its first keepalive still counts as a flap.
+STABLE_SESSION_S = 60.0
 
 
 def backoff_delays(minimum: float, maximum: float, rng: random.Random) -> Iterator[float]:
@@ -35,15 +47,40 @@ def backoff_delays(minimum: float, maximum: float, rng: random.Random) -> Iterat
         cap = min(maximum, cap * _BACKOFF_FACTOR)
 
 
+class Pauses:
+    """The growing, jittered pauses of one client, restarted only by a session that
+    lasted STABLE_SESSION_S (a flap does not restart them)."""
+
+    def __init__(self, minimum: float, maximum: float, rng: random.Random) -> None:
+        self.minimum, self.maximum, self._rng = minimum, maximum, rng
+        self._delays = backoff_delays(minimum, maximum, rng)
+        self.flaps = 0  # sessions in a row that ended before STABLE_SESSION_S
+
+    def next(self) -> float:
+        """The pause before the next attempt."""
+        return next(self._delays)
+
+    def session_ended(self, lasted_s: float) -> bool:
+        """A session ended after `lasted_s`: True (and the pauses restart) if it was a
+        real one, False if it was a flap (the pauses go on growing)."""
+        if lasted_s >= STABLE_SESSION_S:
+            self._delays = backoff_delays(self.minimum, self.maximum, self._rng)
+            self.flaps = 0
+            return True
+        self.flaps += 1
+        return False
+
+
 class Reconnect:
     """Where the next connect attempt goes, how long it waits for its CONNACK, and how long
     to pause before it.
 
     The caller connects to `current` with `connack_timeout`, then says how it went:
     `connected()` once a CONNACK came, `lost()` when that session later ended (returns
-    the pause before the next attempt, on the next node), or `failed(outcome)` when no
-    session came of the attempt (outcome in UplinkState.attempts' words; returns the
-    pause: none until every node has failed once in this round, then a jittered backoff).
+    the pause before the next attempt, on the next node: the shortest after a session
+    that lasted, a growing one after a flap), or `failed(outcome)` when no session came
+    of the attempt (outcome in UplinkState.attempts' words; returns the pause: none until
+    every node has failed once in this round, then a jittered backoff).
     """
 
     def __init__(
@@ -54,6 +91,7 @@ class Reconnect:
         min_pause_s: float = 0.5,
         max_pause_s: float = 30.0,
         rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not nodes:
             raise ValueError("at least one node")
@@ -63,13 +101,11 @@ class Reconnect:
         self.rotation = BrokerRotation.in_order(unique[start % len(unique) :] + unique[:start])
         self.patience = ConnackPatience()
         self.min_pause_s, self.max_pause_s = min_pause_s, max_pause_s
-        self._rng = rng or random.Random()
-        self._delays = self._fresh_delays()
+        self.pauses = Pauses(min_pause_s, max_pause_s, rng or random.Random())
+        self._clock = clock
+        self._connected_at = 0.0
         self.attempts = 0  # connect attempts made (for the bench's storm figures)
         self.failed_rounds = 0  # rounds since the last connection in which every node failed
-
-    def _fresh_delays(self) -> Iterator[float]:
-        return backoff_delays(self.min_pause_s, self.max_pause_s, self._rng)
 
     @property
     def current(self) -> BrokerAddress:
@@ -86,14 +122,16 @@ class Reconnect:
         self.attempts += 1
         self.rotation.connected()
         self.patience.connected()
-        self._delays = self._fresh_delays()
+        self._connected_at = self._clock()
         self.failed_rounds = 0
 
     def lost(self) -> float:
         """The session on `current` ended after it had connected: the node may be gone,
-        so the next attempt goes to the next one, after the shortest (jittered) pause."""
+        so the next attempt goes to the next one, after the shortest pause if the session
+        lasted, a longer one each time if it keeps ending at once (a flap)."""
         self.rotation.lost()
-        return next(self._delays)
+        self.pauses.session_ended(self._clock() - self._connected_at)
+        return self.pauses.next()
 
     def failed(self, outcome: str) -> float:
         """The attempt on `current` made no session: seconds to pause before the next."""
@@ -103,4 +141,4 @@ class Reconnect:
             return 0.0  # another node may be fine: try it at once
         self.patience.round_failed()
         self.failed_rounds += 1
-        return next(self._delays)
+        return self.pauses.next()

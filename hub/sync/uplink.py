@@ -50,7 +50,7 @@ from hub.sync.brokers import BrokerAddress, BrokerRotation, addresses, cluster_k
 from hub.sync.messages import Ack, Topics, parse_ack, parse_command
 from hub.sync.mqtt_client import UplinkClient, attempt_outcome
 from hub.sync.protocol_plan import V5, V311, ConnackPatience, ProtocolPlan
-from hub.sync.reconnect import backoff_delays
+from hub.sync.reconnect import Pauses
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -154,6 +154,7 @@ class Uplink:
         self.stopping = False  # set by the owner before cancelling run()
         # Monotonic time since which there is no broker connection (None: connected).
         self._monotonic = monotonic
+        self._session_began = 0.0
         self.down_since: float | None = monotonic()
 
     def _make_client(
@@ -180,7 +181,7 @@ class Uplink:
             broker.port,
             username=m.username or None,
             password=m.password or None,
-            identifier=m.client_id or f"pingan-{self.cfg.hub.id}",
+            identifier=self._client_id(),
             protocol=protocol,
             will=will,
             keepalive=m.keepalive_s,
@@ -194,6 +195,9 @@ class Uplink:
             socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
             **kwargs,
         )
+
+    def _client_id(self) -> str:
+        return self.cfg.mqtt.client_id or f"pingan-{self.cfg.hub.id}"
 
     def _broker_key(self) -> str:
         # One MQTT version per cluster: every node of it runs the same broker.
@@ -229,13 +233,14 @@ class Uplink:
             _LOGGER.error("PUBACK marks not written: %s", exc)
 
     async def _stay_connected(self) -> None:
-        delays = self._fresh_delays()
+        pauses = self._new_pauses()
         plan = await self._load_plan(at_start=True)
         plan_for = (self._broker_key(), self.cfg.mqtt.protocol)
         while True:
             if plan_for != (self._broker_key(), self.cfg.mqtt.protocol):  # settings pushed
                 plan = await self._load_plan()
                 self._rotation = BrokerRotation(addresses(self.cfg.mqtt), self.cfg.hub.id)
+                pauses = self._new_pauses()
                 plan_for = (self._broker_key(), self.cfg.mqtt.protocol)
             broker = self._rotation.current
             self.state.broker = str(broker)
@@ -261,7 +266,6 @@ class Uplink:
                     return
                 if self.state.protocol:  # it connected: the plan now tries this version first
                     connected = True
-                    delays = self._fresh_delays()
                     self.state.protocol = ""
                     break
                 self.state.attempts.append((version, outcome))
@@ -273,11 +277,26 @@ class Uplink:
                 # moment within mqtt.reconnect_spread_s, so that a lost node's hubs do not
                 # all reach the survivors at once (issue 21: two survivors answering 1,600
                 # CONNECTs late); an alarm committed or waiting ends the pause at once.
+                # A session that ended soon after it began (a flap: a clone with this
+                # client id, a node that drops it at once) pauses longer each time.
                 self._rotation.lost()
-                await self._back_off(self._spread(), alarm_ends_it=True)
+                pause = self._spread()
+                lasted = self._monotonic() - self._session_began
+                if not pauses.session_ended(lasted):
+                    pause = max(pause, pauses.next())
+                    _LOGGER.warning(
+                        "uplink session on %s ended after %.1f s (%d short sessions in a row;"
+                        " another hub with client id %s?): next attempt in %.1f s",
+                        broker,
+                        lasted,
+                        pauses.flaps,
+                        self._client_id(),
+                        pause,
+                    )
+                await self._back_off(pause, alarm_ends_it=True)
             elif self._rotation.failed():
                 self._patience.round_failed()  # every node too slow: wait longer next round
-                await self._back_off(next(delays))  # every node failed once: back off
+                await self._back_off(pauses.next())  # every node failed once: back off
 
     def _spread(self) -> float:
         m = self.cfg.mqtt
@@ -302,10 +321,9 @@ class Uplink:
         if self._reconfigure.is_set():
             self._reconfigure.clear()  # consumed: the next attempt uses the new settings
 
-    def _fresh_delays(self) -> Any:
-        return backoff_delays(
-            self.cfg.mqtt.reconnect_min_s, self.cfg.mqtt.reconnect_max_s, random.Random()
-        )
+    def _new_pauses(self) -> Pauses:
+        m = self.cfg.mqtt
+        return Pauses(m.reconnect_min_s, m.reconnect_max_s, random.Random())
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -325,6 +343,7 @@ class Uplink:
             self._client = client
             self.state.connected = True
             self.down_since = None
+            self._session_began = self._monotonic()
             self.state.protocol = version
             self.outbox.alarm_committed.clear()  # what was committed before is sent now
             self.state.attempts.append((version, "connected"))
