@@ -92,7 +92,7 @@ class ReadingPipeline:
     async def handle_reading(self, reading: Reading) -> None:
         """A reading from a radio source: attributed to its paired device, supervised,
         given to the care checks; a pendant press raises SOS. Unpaired: pairing inbox only."""
-        device = await asyncio.to_thread(self.registry.seen, reading)
+        device = self.registry.seen(reading)  # memory only: no thread hop before an SOS
         self._tell_reading_listeners(reading, device)
         if device is None:
             return  # heard, not paired: it waits in the inbox for the installer

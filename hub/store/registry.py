@@ -315,7 +315,9 @@ class Registry:
     def seen(self, reading: Reading) -> Device | None:
         """Attribute a reading: the paired Device (last_seen, battery and on/off state updated
         in memory), or None when unpaired (the reading goes to the inbox and must not reach
-        alarms)."""
+        alarms). Memory only, never the disk, so the event loop calls it directly (a
+        pendant's press does not wait for a thread): the outbox's next transaction carries
+        the update (riders), or, without riders, `flush` when `flush_due` says so."""
         now = self._clock.now().isoformat()
         key = canonical_key(reading.device)
         with self._lock:
@@ -338,11 +340,8 @@ class Registry:
             self._devices[dev.key] = dev
             if self._riders is not None:  # written with the outbox's next transaction
                 self._riders.set_live(dev.key, _liveness(dev))
-                return dev
-            self._dirty.add(dev.key)
-            due = self._due()
-        if due:
-            self.flush()
+            else:
+                self._dirty.add(dev.key)
         return dev
 
     def _due(self) -> bool:
