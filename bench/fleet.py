@@ -604,11 +604,18 @@ class CityRun:
         base = await self.connect_attempts(admin)
         peak: dict[int, Counter[str]] = {}
         peak_fds: dict[int, int] = {}
+        tick = 0
         try:
             while True:
                 await asyncio.sleep(every_s)
+                tick += 1
                 sockets = await asyncio.to_thread(self.cluster.sockets)
                 all_fds = await asyncio.to_thread(self.cluster.open_fds)
+                # RabbitMQ's own file handle book, once a minute (rabbitmqctl costs ~1 s
+                # of CPU a node): full, it leaves new connections unanswered (issue 21).
+                book = (
+                    await asyncio.to_thread(self.cluster.file_handle_book) if tick % 4 == 0 else {}
+                )
                 now = await self.connect_attempts(admin)
                 parts = []
                 for index, held in sorted(sockets.items()):
@@ -617,6 +624,13 @@ class CityRun:
                         f"node {index + 1} {sum(held.values())} sockets"
                         f" ({held['established']} established, {held['close_wait']}"
                         f" CLOSE-WAIT), {fds} fds"
+                        + (
+                            " (file handle book: {1} of {0} used, {2} by sockets)".format(
+                                *book[index]
+                            )
+                            if index in book
+                            else ""
+                        )
                     )
                     top = peak.setdefault(index, Counter())
                     for state, count in (*held.items(), ("all", sum(held.values()))):
@@ -794,12 +808,14 @@ async def coordinate_cluster(args: argparse.Namespace) -> None:
             Path(tmp) / "cluster",
             session_queues=args.session_queues,
             quorum_tick_ms=args.quorum_tick_ms,
+            file_handle_limit=args.broker_file_handles,
         )
         t0 = time.monotonic()
         await asyncio.to_thread(cluster.start)
         print(
             f"cluster: {args.cluster} RabbitMQ 3.10 nodes ({args.session_queues} session"
-            f" queues, quorum_tick_interval {args.quorum_tick_ms or 'default'}) up in"
+            f" queues, quorum_tick_interval {args.quorum_tick_ms or 'default'}, file handle"
+            f" book {args.broker_file_handles or 'from the ulimit'}) up in"
             f" {time.monotonic() - t0:.0f} s: {', '.join(cluster.addresses)}"
         )
         run = CityRun(args, cluster, Path(tmp))
@@ -880,6 +896,15 @@ async def city(run: CityRun) -> None:
         f" {fds / args.hubs:.1f} descriptors)"
     )
     run.memory_per_session_kib = grown / args.hubs
+    book = await asyncio.to_thread(cluster.file_handle_book)
+    print(
+        "file handle book (RabbitMQ's, not the kernel's): "
+        + "; ".join(
+            f"node {i + 1} {used} of {limit} used ({sockets} sockets, {used - sockets} other)"
+            for i, (limit, used, sockets) in sorted(book.items())
+        )
+        + f"; kernel descriptors {', '.join(str(v) for v in cluster.open_fds().values())}"
+    )
 
     # -- heartbeats
     cpu0, bcpu0, w0 = run.harness_cpu(), run.broker_cpu(), time.monotonic()
@@ -1007,6 +1032,15 @@ def main() -> None:
         type=int,
         default=None,
         help="RabbitMQ's quorum_tick_interval (default: RabbitMQ's, 5000)",
+    )
+    parser.add_argument(
+        "--broker-file-handles",
+        type=int,
+        default=None,
+        help="RabbitMQ's file_handles_high_watermark on each node (default: its ulimit less"
+        " 100). Each quorum session reserves handles in RabbitMQ's book (5 on its leader's"
+        " node, 2 on each follower's) whatever is open; a node needs about 4 per session"
+        " of the cluster to survive a node kill (bench/README.md)",
     )
     parser.add_argument(
         "--protocol",

@@ -125,6 +125,11 @@ class ClusterNode:
                     if self.cluster.quorum_tick_ms
                     else ""
                 )
+                + (
+                    f" -rabbit file_handles_high_watermark {self.cluster.file_handle_limit}"
+                    if self.cluster.file_handle_limit
+                    else ""
+                )
             ),
         }
 
@@ -178,6 +183,7 @@ class RabbitCluster:
         session_queues: str = "quorum",
         memory_fraction: float = 0.3,
         quorum_tick_ms: int | None = None,
+        file_handle_limit: int | None = None,
     ) -> None:
         if size < 1:
             raise ValueError("a cluster has at least one node")
@@ -191,6 +197,12 @@ class RabbitCluster:
         # `quorum_tick_interval`, 5,000 ms by default) to publish its metrics and check
         # its members: with a queue per hub session that is work per hub, not per node.
         self.quorum_tick_ms = quorum_tick_ms
+        # RabbitMQ 3.10 counts file handles in its own book (file_handle_cache), sized from
+        # the descriptor limit: each quorum queue replica reserves some (measured: 5 for a
+        # leader, 2 for a follower) and each MQTT socket one, whatever is really open. A
+        # new socket waits, with no log line, until the book has room. None: RabbitMQ's
+        # own size (the ulimit less 100); a number sets `file_handles_high_watermark`.
+        self.file_handle_limit = file_handle_limit
         self.epmd_port = free_port()
         self.epmd: subprocess.Popen[bytes] | None = None
         tag = uuid.uuid4().hex[:6]
@@ -325,6 +337,25 @@ class RabbitCluster:
                     if port in found and fields[3] != _TCP_LISTEN:
                         found[port][_TCP_STATES.get(fields[3], "other")] += 1
         return {n.index: found[n.port] for n in self.nodes if n.port in found}
+
+    def file_handle_book(self) -> dict[int, tuple[int, int, int]]:
+        """Each running node's file handle book (RabbitMQ's file_handle_cache): (limit,
+        used, sockets). When used reaches the limit, new connections wait unanswered: the
+        book, not the kernel, is full (see `file_handle_limit`). Nodes that do not answer
+        are left out."""
+        out: dict[int, tuple[int, int, int]] = {}
+        for index in self.running():
+            with contextlib.suppress(HubError, subprocess.TimeoutExpired):
+                text = self.ctl(
+                    "eval",
+                    "[V || {_, V} <- file_handle_cache:info([total_limit, total_used,"
+                    " sockets_used])].",
+                    node=index,
+                    timeout=30,
+                )
+                limit, used, sockets = (int(v) for v in text.strip(" []\n").split(","))
+                out[index] = (limit, used, sockets)
+        return out
 
     def open_fds(self) -> dict[int, int]:
         """How many file descriptors each running node's VM holds."""
