@@ -210,3 +210,32 @@ async def test_a_lost_node_spreads_its_hubs_reconnects_but_an_alarm_goes_at_once
     assert proxy.connections == before  # still pausing: no reconnect yet
     alarm_id = await inject(hub, "sos", 1)
     await eventually(lambda: alarm_id in delivered_ids(collector), timeout=20)
+
+
+async def test_an_alarm_raised_while_the_hub_backs_off_tries_at_once_and_only_once(
+    stopped_broker: Mosquitto, make_hub: HubFactory
+) -> None:
+    # Every node failed (the cluster overloaded, the broker down): the hub pauses before
+    # its next round, up to mqtt.reconnect_max_s (30 s by default, 60 s here). An SOS
+    # raised then must not wait out the pause (the centre has 25 s to acknowledge it
+    # before the hub escalates); nor may a hub with an alarm and no broker spin.
+    hub = await make_hub(
+        stopped_broker.port,
+        mqtt={"reconnect_min_s": 60.0, "reconnect_max_s": 60.0, "protocol": "5"},
+    )
+    await eventually(lambda: hub.uplink.state.connect_attempts == 1)  # refused; waiting 60 s
+    await inject(hub, "sos", 1)
+    await eventually(lambda: hub.uplink.state.connect_attempts == 2)  # tried at once
+    await asyncio.sleep(1.5)
+    assert hub.uplink.state.connect_attempts == 2  # refused again: a pause, not a spin
+
+    stopped_broker.start()  # back, but the hub is in its next 60 s pause
+    collector = Collector(stopped_broker.port)
+    await collector.start()
+    try:
+        await collector.subscribed.wait()
+        fall_id = await inject(hub, "smoke", 2)  # a new alarm tries at once again
+        await eventually(lambda: fall_id in delivered_ids(collector), timeout=20)
+        assert len(delivered_ids(collector)) == 2  # the SOS went out with it
+    finally:
+        await collector.stop()

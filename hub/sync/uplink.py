@@ -293,7 +293,7 @@ class Uplink:
                         self._client_id(),
                         pause,
                     )
-                await self._back_off(pause, alarm_ends_it=True)
+                await self._back_off(pause)
             elif self._rotation.failed():
                 self._patience.round_failed()  # every node too slow: wait longer next round
                 await self._back_off(pauses.next())  # every node failed once: back off
@@ -302,11 +302,14 @@ class Uplink:
         m = self.cfg.mqtt
         return random.uniform(m.reconnect_min_s, max(m.reconnect_min_s, m.reconnect_spread_s))
 
-    async def _back_off(self, seconds: float, *, alarm_ends_it: bool = False) -> None:
-        """Wait before the next attempt; new broker settings (a fleet push, a rollback)
-        end the wait at once instead of after up to mqtt.reconnect_max_s, and so does an
-        alarm (committed since the last connect, so perhaps unsent) when `alarm_ends_it`."""
-        events = [self._reconfigure] + ([self.outbox.alarm_committed] if alarm_ends_it else [])
+    async def _back_off(self, seconds: float) -> None:
+        """Wait before the next attempt. New broker settings (a fleet push, a rollback) end
+        the wait at once instead of after up to mqtt.reconnect_max_s, and so does an alarm
+        committed since the last connect (perhaps unsent): an SOS raised while the hub
+        backs off must not wait out a 30 s pause, longer than the centre's 25 s to answer
+        it. The alarm's wake-up is used up by the attempt it starts, so a hub with an alarm
+        and no broker still pauses between rounds instead of spinning."""
+        events = [self._reconfigure, self.outbox.alarm_committed]
         waits = [asyncio.ensure_future(e.wait()) for e in events]
         try:
             # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
@@ -320,6 +323,7 @@ class Uplink:
                 wait.cancel()
         if self._reconfigure.is_set():
             self._reconfigure.clear()  # consumed: the next attempt uses the new settings
+        self.outbox.alarm_committed.clear()  # this attempt carries it (sent once connected)
 
     def _new_pauses(self) -> Pauses:
         m = self.cfg.mqtt
