@@ -299,3 +299,44 @@ async def test_the_watcher_misses_nothing_across_a_broker_restart(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_the_watcher_keeps_writing_its_state_after_a_failed_write(
+    broker: Mosquitto, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # At 5,000 hubs the watcher's writer thread failed once and the flusher ended for good:
+    # `fleet status` then showed a fleet 20 minutes old. A write that fails (here a locked
+    # file) is logged and its rows are written by the next one; the rows handed to the
+    # writer are copies, so messages folded meanwhile cannot change them under it.
+    import sqlite3
+
+    state = tmp_path / "fleet.sqlite"
+    watcher = FleetWatch(Broker("127.0.0.1", broker.port), state)
+    real_write = watcher.file.write
+    written: list[list[Any]] = []
+
+    def locked_once(rows: list[Any], meta: dict[str, str]) -> None:
+        if not written:
+            written.append([])
+            raise sqlite3.OperationalError("database is locked")
+        assert all(row is not watcher.state.hubs.get(row.hub) for row in rows)  # copies
+        written.append(rows)
+        real_write(rows, meta)
+
+    watcher.file.write = locked_once  # type: ignore[method-assign]
+    task = asyncio.create_task(watcher.run())
+    try:
+        await asyncio.wait_for(watcher.subscribed.wait(), 10)
+        await _district_reports(broker.port, datetime.now(UTC))
+        await eventually(lambda: len(watcher.state.hubs) == 120)
+
+        def on_disk() -> int:
+            with contextlib.closing(sqlite3.connect(state)) as db:
+                return int(db.execute("SELECT count(*) FROM hubs").fetchone()[0])
+
+        await eventually(lambda: on_disk() == 120, timeout=15)
+        assert "not written (database is locked)" in caplog.text
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
