@@ -51,10 +51,26 @@ class UplinkClient(aiomqtt.Client):
     before it); `timeout` stays the default for every later call (PUBACK, SUBACK).
     """
 
-    def __init__(self, *args: Any, connect_timeout: float, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, connect_timeout: float, manual_ack: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.connect_timeout = connect_timeout
         self._awaiting_connack = False
+        # paho PUBACKs a QoS 1 message as soon as aiomqtt has queued it, and aiomqtt drops
+        # its queue when the connection ends: a message acked but not yet taken by the
+        # application is lost (a centre's ack, a command, a config envelope). With
+        # manual_ack the caller acks each message once it has taken it (`ack`); what is
+        # still queued at a disconnect is sent again by the broker when the persistent
+        # session resumes.
+        self.manual_ack = manual_ack
+        if manual_ack:
+            self._client.manual_ack_set(True)
+
+    def ack(self, message: aiomqtt.Message) -> None:
+        """Acknowledge a message the application has taken (with manual_ack; QoS 1/2)."""
+        if self.manual_ack and message.qos > 0:
+            self._client.ack(message.mid, message.qos)
 
     async def __aenter__(self) -> Self:
         call_timeout = self.timeout

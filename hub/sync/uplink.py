@@ -187,6 +187,7 @@ class Uplink:
             keepalive=m.keepalive_s,
             timeout=_PUBACK_TIMEOUT_S,
             connect_timeout=connect_timeout,
+            manual_ack=True,  # acked once taken: a disconnect cannot lose a centre's ack
             properties=props,
             tls_context=_tls_context(self.cfg),
             logger=_LOGGER,
@@ -482,33 +483,42 @@ class Uplink:
             if not complete:
                 drained_to = None
 
-    async def _receive(self, client: aiomqtt.Client) -> None:
+    async def _receive(self, client: UplinkClient) -> None:
         async for message in client.messages:
-            topic = message.topic.value
-            payload = (
-                message.payload
-                if isinstance(message.payload, bytes)
-                else str(message.payload or "").encode()
-            )
-            if topic == self.topics.config_desired:
-                # Envelopes have their own (larger) size limit and parser: hub.sync.ota.
-                if self.on_config is not None:
-                    self.on_config(payload)
-                continue
             try:
-                if topic == self.topics.ack:
-                    self.on_ack(parse_ack(payload))
-                elif (name := self.topics.command_name(topic)) is not None:
-                    if message.retain:
-                        # Commands are instructions, not state: a retained one would be
-                        # obeyed again at every reconnect and restart.
-                        _LOGGER.warning("retained command %r ignored", name[:100])
-                        continue
-                    self.on_command(name, parse_command(payload))
-                else:
-                    _LOGGER.warning("message on unexpected topic %r ignored", topic[:200])
-            except DecodeError as exc:
-                _LOGGER.warning("bad payload on %r ignored: %s", topic[:200], exc)
+                self._take(message)
+            finally:
+                # Taken (handled, or refused with a log line): the broker may forget it.
+                # Messages still queued when the session ends are not acked, so the
+                # broker sends them again on the next connection (tests/test_uplink_acks).
+                client.ack(message)
+
+    def _take(self, message: aiomqtt.Message) -> None:
+        topic = message.topic.value
+        payload = (
+            message.payload
+            if isinstance(message.payload, bytes)
+            else str(message.payload or "").encode()
+        )
+        if topic == self.topics.config_desired:
+            # Envelopes have their own (larger) size limit and parser: hub.sync.ota.
+            if self.on_config is not None:
+                self.on_config(payload)
+            return
+        try:
+            if topic == self.topics.ack:
+                self.on_ack(parse_ack(payload))
+            elif (name := self.topics.command_name(topic)) is not None:
+                if message.retain:
+                    # Commands are instructions, not state: a retained one would be
+                    # obeyed again at every reconnect and restart.
+                    _LOGGER.warning("retained command %r ignored", name[:100])
+                    return
+                self.on_command(name, parse_command(payload))
+            else:
+                _LOGGER.warning("message on unexpected topic %r ignored", topic[:200])
+        except DecodeError as exc:
+            _LOGGER.warning("bad payload on %r ignored: %s", topic[:200], exc)
 
     async def round_trip(self) -> float | None:
         """Seconds for one QoS 1 publish to be PUBACKed (the retained status, republished);
