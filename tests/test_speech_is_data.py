@@ -220,6 +220,13 @@ def test_a_player_dies_with_a_hub_that_is_killed(tmp_path: Path) -> None:
     assert hub.stdout is not None
     with hub.stdout:
         pid = int(hub.stdout.readline())
+    # setpriv sets the death signal and then execs the player: wait until it has (the
+    # same pid now runs `sleep`); killed before that, under CI load, the player was
+    # orphaned (a window of about a millisecond after each start, left as it is).
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}/comm").read_text().strip() != "sleep":
+        assert time.monotonic() < deadline, "the player never started"
+        time.sleep(0.01)
     os.kill(hub.pid, signal.SIGKILL)
     hub.wait()
 
