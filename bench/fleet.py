@@ -828,7 +828,9 @@ async def coordinate_cluster(args: argparse.Namespace) -> None:
                     with contextlib.suppress(Exception):
                         await w.send("stop")
                         await asyncio.wait_for(w.read(), 120)
-                        await w.proc.wait()
+                        await asyncio.wait_for(w.proc.wait(), 30)
+                    if w.proc.returncode is None:  # one outlived a finished run by 40 min
+                        w.proc.kill()
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
