@@ -93,11 +93,18 @@ async def test_family_page_draws_thirty_days_on_a_phone(broker: Mosquitto, tmp_p
         week = [today - timedelta(days=n) for n in range(6, -1, -1)]
 
         # The strip: she got up at her usual time (the median of the week's days).
-        wake = statistics.median(data.wake_min[d] // 5 * 5 for d in week)
+        # Only days she has already got up on: before her wake-up (after midnight in the
+        # hub's zone, i.e. from 16:00 UTC for Beijing time) today has no wake time yet.
+        local_now = now.astimezone(tz)
+        woken = [
+            d
+            for d in week
+            if datetime.combine(d, time(0), tz) + timedelta(minutes=data.wake_min[d]) <= local_now
+        ]
+        wake = round(statistics.median(data.wake_min[d] // 5 * 5 for d in woken))
         strip = by_title["近 7 天活动"]["label"]
         assert strip.startswith(
-            f"本周起床时间与平常一致（约 {int(wake) // 60:02d}:{int(wake) % 60:02d}），"
-            "夜间起夜 2 次，"
+            f"本周起床时间与平常一致（约 {wake // 60:02d}:{wake % 60:02d}），夜间起夜 2 次，"
         ), strip
         day3 = today - timedelta(days=3)
         assert f"{day3.month}/{day3.day}" in strip and "未报平安" in strip
