@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, settings
 from hub.app import Hub
 from hub.config import Config, parse_config
 from hub.sim.broker import Mosquitto, free_port
+from hub.sim.proxy import FaultyProxy
 from tests.fuzzing import FACTOR, PROFILE
 from tests.helpers import Collector
 
@@ -39,6 +40,15 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
     mosq.start()
     yield mosq
     mosq.close()
+
+
+@pytest.fixture
+async def proxy(broker: Mosquitto) -> AsyncIterator[FaultyProxy]:
+    """A TCP proxy in front of the broker, to cut, stall or slow the hub's link."""
+    p = FaultyProxy(broker.port)
+    await p.start()
+    yield p
+    await p.close()
 
 
 @pytest.fixture

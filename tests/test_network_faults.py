@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
-
-import pytest
 
 from hub.app import Hub
 from hub.event import Draft
@@ -18,14 +15,6 @@ from hub.sim.proxy import FaultyProxy
 from hub.sync.uplink import PROTOCOL_FILE
 from tests.conftest import HubFactory
 from tests.helpers import Collector, eventually
-
-
-@pytest.fixture
-async def proxy(broker: Mosquitto) -> AsyncIterator[FaultyProxy]:
-    p = FaultyProxy(broker.port)
-    await p.start()
-    yield p
-    await p.close()
 
 
 async def inject(hub: Hub, kind: str, n: int) -> str:

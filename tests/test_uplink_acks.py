@@ -12,10 +12,9 @@ Real mosquitto, a real TCP proxy to cut the connection.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import aiomqtt
-import pytest
 
 from hub.sim.broker import Mosquitto
 from hub.sim.proxy import FaultyProxy
@@ -23,14 +22,6 @@ from hub.sync.brokers import BrokerAddress
 from hub.sync.mqtt_client import UplinkClient
 from tests.conftest import HubFactory
 from tests.helpers import eventually
-
-
-@pytest.fixture
-async def proxy(broker: Mosquitto) -> AsyncIterator[FaultyProxy]:
-    p = FaultyProxy(broker.port)
-    await p.start()
-    yield p
-    await p.close()
 
 
 def session(port: int, *, manual_ack: bool) -> UplinkClient:
