@@ -100,7 +100,6 @@ class Reconnect:
         # each begin on another node).
         self.rotation = BrokerRotation.in_order(unique[start % len(unique) :] + unique[:start])
         self.patience = ConnackPatience()
-        self.min_pause_s, self.max_pause_s = min_pause_s, max_pause_s
         self.pauses = Pauses(min_pause_s, max_pause_s, rng or random.Random())
         self._clock = clock
         self._connected_at = 0.0
