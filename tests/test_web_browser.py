@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -105,21 +106,43 @@ class Phone:
 
     async def click(self, css: str) -> None:
         def click() -> None:
+            from selenium.common.exceptions import StaleElementReferenceException
             from selenium.webdriver.common.by import By
 
-            element = self.driver.find_element(By.CSS_SELECTOR, css)
-            self.driver.execute_script("arguments[0].scrollIntoView({block:'center'})", element)
-            element.click()
+            # A page that is still replacing the previous one (after a link or a form) or
+            # re-rendering a live part can swap the element between finding and clicking it;
+            # selenium then raises before any click reached the page, so finding it again
+            # is safe.
+            for attempt in range(20):
+                try:
+                    element = self.driver.find_element(By.CSS_SELECTOR, css)
+                    self.driver.execute_script(
+                        "arguments[0].scrollIntoView({block:'center'})", element
+                    )
+                    element.click()
+                    return
+                except StaleElementReferenceException:
+                    if attempt == 19:
+                        raise
+                    time.sleep(0.25)
 
         await self.run(click)
 
     async def type(self, css: str, text: str) -> None:
         def type_() -> None:
+            from selenium.common.exceptions import StaleElementReferenceException
             from selenium.webdriver.common.by import By
 
-            element = self.driver.find_element(By.CSS_SELECTOR, css)
-            element.clear()
-            element.send_keys(text)
+            for attempt in range(20):  # as in click: the page may swap the field
+                try:
+                    element = self.driver.find_element(By.CSS_SELECTOR, css)
+                    element.clear()
+                    element.send_keys(text)
+                    return
+                except StaleElementReferenceException:
+                    if attempt == 19:
+                        raise
+                    time.sleep(0.25)
 
         await self.run(type_)
 
