@@ -233,7 +233,8 @@ class VoiceSection:
         "pocketsphinx",
         "engines that listen, comma-separated: pocketsphinx (English, built in), "
         "whisper (Mandarin zh_phrases; Whisper base in its own process, the prompt-check "
-        "extra, a Pi 4 or 5 with 2 GB), stage (stage_command), vosk (needs vosk_model), "
+        "extra, a Pi 4 or 5 with 2 GB), whisper-en (English en_phrases, the same model), "
+        "stage (stage_command), vosk (needs vosk_model), "
         "enrolled (after `pingan-hub voice enrol`)",
     )
     second_pass: str = _opt(
@@ -260,6 +261,11 @@ class VoiceSection:
         "救命,救命啊,帮帮我,来人啊,快来人,我摔倒了",
         "Mandarin help phrases for the whisper engine (and a stage_command), comma-separated; "
         "matched by sound (pinyin), so characters that sound the same match",
+    )
+    en_phrases: str = _opt(
+        "help,i've fallen,i fell",
+        "English help phrases for the whisper-en engine, comma-separated; a phrase counts "
+        "where it ends what was said ('help me', 'I fell down', not 'help yourself')",
     )
     zh_fuzzy: bool = _opt(
         True,

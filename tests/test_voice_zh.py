@@ -175,7 +175,7 @@ def test_an_engine_that_dies_is_started_again_after_the_backoff() -> None:
 
 
 async def listening_hub(
-    tmp_path: Path, port: int, mic: LiveSource, **voice: object
+    tmp_path: Path, port: int, mic: LiveSource, language: str = "cmn", **voice: object
 ) -> tuple[Hub, list[str]]:
     played: list[str] = []
 
@@ -185,7 +185,7 @@ async def listening_hub(
     raw = hub_raw(
         tmp_path / "data",
         port,
-        hub={"language": "cmn"},
+        hub={"language": language},
         voice={"prompts": True, "listen": True, "confirm_s": 2.0, **voice},
     )
     hub = Hub(

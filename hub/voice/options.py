@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-ENGINES = ("pocketsphinx", "whisper", "stage", "vosk", "enrolled")
+ENGINES = ("pocketsphinx", "whisper", "whisper-en", "stage", "vosk", "enrolled")
 
 
 class VoiceOptions(Protocol):
@@ -24,6 +24,8 @@ class VoiceOptions(Protocol):
     def stage_command(self) -> str: ...
     @property
     def zh_phrases(self) -> str: ...
+    @property
+    def en_phrases(self) -> str: ...
 
 
 def engine_names(voice: VoiceOptions) -> list[str]:
@@ -59,6 +61,8 @@ def check_voice_config(voice: VoiceOptions) -> list[str]:
         p for p in voice.zh_phrases.split(",") if p.strip()
     ]:
         problems.append("voice.zh_phrases: give at least one phrase, e.g. 救命")
+    if "whisper-en" in names and not [p for p in voice.en_phrases.split(",") if p.strip()]:
+        problems.append("voice.en_phrases: give at least one phrase, e.g. help")
     if voice.prompt_pack and not voice.prompt_pack.startswith("/"):
         # The service's working directory is the data directory; a relative folder would
         # quietly mean something else when the command line tools read the same config.

@@ -37,7 +37,7 @@ MAX_PHRASE_LABEL = 40
 WHISPER_CACHE = "whisper-base"
 
 
-STAGES = ("whisper", "stage")
+STAGES = ("whisper", "whisper-en", "stage")
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ def build_spotters(
                 vs = VoskSpotter(Path(voice.vosk_model), phrases)
                 engines.append(vs)
                 answers.append(vs)
-            elif name in ("whisper", "stage"):
+            elif name in STAGES:
                 engines.append(utterance_stage(name, voice, data_path))
             elif name == "enrolled":
                 enrolled = load_enrolled(data_path, voice.enrolled_threshold)
@@ -128,7 +128,8 @@ def build_spotters(
 
 
 def utterance_stage(name: str, voice: VoiceSection, data_path: Path) -> Spotter:
-    """The Mandarin stage in its own process: built-in Whisper, or the image's own command."""
+    """A stage in its own process: built-in Whisper (Mandarin, or English for whisper-en),
+    or the image's own command."""
     from hub.voice.stage import UtteranceStage
 
     phrases = [p.strip() for p in voice.zh_phrases.split(",") if p.strip()]
@@ -136,6 +137,9 @@ def utterance_stage(name: str, voice: VoiceSection, data_path: Path) -> Spotter:
         return UtteranceStage(shlex.split(voice.stage_command), phrases, name="stage")
     argv = [sys.executable, "-m", "hub.voice.stage_whisper", "--cache"]
     argv += [str(data_path / WHISPER_CACHE), "--threads", str(voice.zh_threads)]
+    if name == "whisper-en":
+        en_phrases = [p.strip() for p in voice.en_phrases.split(",") if p.strip()]
+        return UtteranceStage([*argv, "--language", "en"], en_phrases, name="whisper-en")
     if not voice.zh_fuzzy:
         argv.append("--exact")
     return UtteranceStage(argv, phrases, name="whisper")

