@@ -39,9 +39,16 @@ from bench.voice_speech import (
     Take,
     build_clips,
     clean,
+    render_all,
 )
 from hub.voice import rooms
-from hub.voice.corpus import ZH_HELP_TEST, ZH_KEYWORD_NEAR_MISSES, ZH_NEAR_MISSES, ZH_TALK
+from hub.voice.corpus import (
+    ZH_HELP_TEST,
+    ZH_KEYWORD_NEAR_MISSES,
+    ZH_NEAR_MISSES,
+    ZH_TALK,
+    ZH_TV_MORE,
+)
 from hub.voice.gate import EnergyGate
 from hub.voice.listen import PREROLL_FRAMES
 from hub.voice.stage import UtteranceStage
@@ -49,6 +56,7 @@ from hub.voice.stage import UtteranceStage
 FRAME = 960
 # The first 8 ordinary sentences per clip and condition; all 50 make the television stream.
 TEXTS = {"help": ZH_HELP_TEST, "near-miss": ZH_NEAR_MISSES, "talk": ZH_TALK[:8]}
+TV_TEXTS = (*ZH_TALK, *ZH_TV_MORE)
 
 
 def utterances(pcm: bytes, gate: EnergyGate) -> Iterator[bytes]:
@@ -176,14 +184,16 @@ def clips_table(stage: UtteranceStage, clips: list[Clip], title: str) -> None:
 
 
 def tv_stream(speaker: Speaker, minutes: float, seed: int = 7) -> bytes:
-    """Television-like talk: the ordinary sentences end to end in random order, short
-    pauses within a scene, longer between, through a television's speaker, a room's floor."""
+    """Television-like talk: the ordinary sentences and the television's own (140 in all) end
+    to end in random order, short pauses within a scene, longer between, through a
+    television's speaker, a room's floor."""
     rng = np.random.default_rng(seed)
+    render_all([(speaker, take, text) for take in TAKES for text in TV_TEXTS])
     parts: list[np.ndarray] = []
     total = 0
     want = int(minutes * 60 * 16000)
     while total < want:
-        text = ZH_TALK[int(rng.integers(len(ZH_TALK)))]
+        text = TV_TEXTS[int(rng.integers(len(TV_TEXTS)))]
         take = TAKES[int(rng.integers(len(TAKES)))]
         x = rooms.normalise(rooms.samples(clean(speaker, take, text)))
         x *= float(rng.uniform(0.5, 1.0))
