@@ -140,6 +140,7 @@ def clips_table(stage: UtteranceStage, clips: list[Clip], title: str) -> None:
     """Caught / false alarms per condition, per phrase and per kind of talk."""
     by_cond: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     by_phrase: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    by_speaker: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     false: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     fa_texts: list[str] = []
     latencies: list[float] = []
@@ -150,6 +151,13 @@ def clips_table(stage: UtteranceStage, clips: list[Clip], title: str) -> None:
         found, judged, waited = judge(stage, pcm)
         if judged:
             latencies.append(waited)
+        who = by_speaker[f"{clip.speaker} {clip.take}"]
+        if clip.is_help:
+            who[0] += found is not None
+            who[1] += 1
+        elif clip.text not in ZH_KEYWORD_NEAR_MISSES:
+            who[2] += found is not None
+            who[3] += 1
         if clip.is_help:
             by_cond[clip.condition][0] += found is not None
             by_cond[clip.condition][1] += 1
@@ -178,6 +186,10 @@ def clips_table(stage: UtteranceStage, clips: list[Clip], title: str) -> None:
     print(
         "per phrase (all conditions): "
         + ", ".join(f"{p} {c}/{h}" for p, (c, h) in by_phrase.items())
+    )
+    print(
+        "per speaker and take (caught, false): "
+        + "; ".join(f"{k} {c}/{h}, {f}/{o}" for k, (c, h, f, o) in by_speaker.items())
     )
     print("per kind of talk: " + ", ".join(f"{k} {f}/{o}" for k, (f, o) in false.items()))
     print("false alarms on: " + ("; ".join(fa_texts) or "none"))
