@@ -252,7 +252,13 @@ def tv_table(stage: UtteranceStage, speaker: Speaker, minutes: float, seed: int 
             if stage.poll() is not None:
                 said = [t for e, t in lines if end - len(utt) - 16000 <= e <= end + 16000]
                 calls.append(" / ".join(said))
-        print(f"  ... block {block + 1}/{blocks}, {len(calls)} so far", file=sys.stderr)
+                print(f"  false alarm near: {calls[-1]}", file=sys.stderr, flush=True)
+        print(
+            f"  ... block {block + 1}/{blocks} ({seconds / 60:.0f} min heard), "
+            f"{len(calls)} false alarms so far, {stage.judged - judged0} judged",
+            file=sys.stderr,
+            flush=True,
+        )
     hours = seconds / 3600
     judged = stage.judged - judged0
     cpu = child_cpu(stage) - cpu0
