@@ -50,6 +50,10 @@ def main() -> None:
     parser.add_argument("--speakers", default="kal_diphone,joe", help="held-out voices")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--beam", type=int, default=5)
+    parser.add_argument(
+        "--no-check", action="store_true", help="Whisper's phrase alone, no acoustic check"
+    )
+    parser.add_argument("--head", default="", help="the acoustic check's head file")
     parser.add_argument("--tuning", action="store_true", help="also the validation voices")
     parser.add_argument("--tuning-only", action="store_true", help="only the validation voices")
     args = parser.parse_args()
@@ -64,10 +68,13 @@ def main() -> None:
         cache = Path(os.environ.get("PINGAN_WHISPER_CACHE", cache_dir))
         argv = [sys.executable, "-m", "hub.voice.stage_whisper", "--cache", str(cache)]
         argv += ["--threads", str(args.threads), "--language", "en", "--beam", str(args.beam)]
+        argv += ["--no-check"] if args.no_check else []
+        argv += ["--head", args.head] if args.head else []
         t0 = time.perf_counter()
         stage = UtteranceStage(argv, DEFAULT_EN_PHRASES.split(","), name="whisper-en")
         print(f"stage ready in {time.perf_counter() - t0:.1f} s wall; {child_memory(stage)}")
-        print(f"phrases: {DEFAULT_EN_PHRASES}; beam {args.beam}")
+        check = "none" if args.no_check else (args.head or "the shipped head")
+        print(f"phrases: {DEFAULT_EN_PHRASES}; beam {args.beam}; acoustic check: {check}")
         try:
             if args.tuning or args.tuning_only:
                 tuning = build_clips(

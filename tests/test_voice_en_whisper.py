@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,9 @@ from hub.sim.broker import Mosquitto
 from hub.voice.capture import LiveSource
 from hub.voice.corpus import EN_HELP_PHRASES, EN_NEAR_MISSES, EN_TALK, EN_UNSEEN_TALK, to_raw
 from hub.voice.en_match import BREAK, CARRY_ON, DEFAULT_EN_PHRASES, find_phrase, phrases_from, words
+from hub.voice.spotter import SURE_HELP_PHRASE, SURE_HELP_SCORE
 from hub.voice.stage import UtteranceStage
+from hub.voice.stage_whisper import AGREE_SCORE, CheckedEnglishJudge
 from tests.helpers import Collector, eventually
 from tests.test_voice_zh import SILENCE, _whisper_installed, listening_hub
 
@@ -100,6 +103,51 @@ def test_the_english_phrases_are_configuration() -> None:
         parse_config({"hub": {"id": "h1"}, "voice": {"engines": "whisper-en", "en_phrases": ","}})
 
 
+@dataclass
+class Segment:
+    text: str
+    avg_logprob: float = -0.3
+
+
+class Whisper:
+    """Stands in for faster-whisper's model: writes the given text, counts its calls."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.calls = 0
+
+    def transcribe(self, audio: object, **options: object) -> tuple[list[Segment], None]:
+        assert options["language"] == "en"
+        self.calls += 1
+        return [Segment(self.text)], None
+
+
+class Check:
+    """Stands in for the acoustic check (HelpClassifier): a fixed score."""
+
+    def __init__(self, score: float) -> None:
+        self.score_ = score
+
+    def score(self, pcm: bytes) -> float:
+        return self.score_
+
+
+def test_whispers_phrase_counts_only_when_the_acoustic_check_agrees() -> None:
+    pcm = b"\x00\x00" * 16000
+    between = (AGREE_SCORE + SURE_HELP_SCORE) / 2
+    # Whisper's language model wrote a call for a muffled "helpful": the check disagrees,
+    # and Whisper is not even run.
+    model = Whisper("Help!")
+    assert CheckedEnglishJudge(model, PHRASES, Check(AGREE_SCORE / 2))(pcm)[0] is None
+    assert model.calls == 0
+    # The check gives it a chance: Whisper decides, by the clause rule.
+    assert CheckedEnglishJudge(model, PHRASES, Check(between))(pcm)[0] == "help"
+    assert CheckedEnglishJudge(Whisper("Help yourself."), PHRASES, Check(between))(pcm)[0] is None
+    # The check alone is sure: a call whatever Whisper would write.
+    sure = CheckedEnglishJudge(Whisper("Hope."), PHRASES, Check(SURE_HELP_SCORE))(pcm)
+    assert sure[0] == SURE_HELP_PHRASE
+
+
 def english(text: str, voice: str, work: Path) -> bytes:
     """espeak-ng's English (an engine the choices were made on, never a held-out one)."""
     wav, raw = work / f"{voice}.wav", work / f"{voice}.raw"
@@ -136,7 +184,7 @@ async def test_an_english_call_for_help_heard_by_whisper_raises_the_sos(
         assert not played  # an offer of tea is not a call: nobody asks her if she needs help
         mic.say(english("I have fallen. Help me!", "en-gb+f3", tmp_path) + SILENCE)
         [sos] = await collector.wait_event("sos", timeout=120)
-        assert sos["data"]["phrase"] in ("help", "i've fallen")
+        assert sos["data"]["phrase"] in ("help", "i've fallen", SURE_HELP_PHRASE)
         assert sos["source"]["protocol"] == "voice"
         assert played  # the question was asked
     finally:

