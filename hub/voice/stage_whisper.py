@@ -112,7 +112,7 @@ class EnglishJudge(WhisperJudge):
 # (SURE_HELP_SCORE, as in the pocketsphinx engine). Below AGREE_SCORE Whisper is not run at
 # all, so most talk costs only the head. Chosen on the training engines' validation voices
 # (bench/README.md, "English through Whisper").
-AGREE_SCORE = 0.2
+AGREE_SCORE = 0.3
 
 
 class CheckedEnglishJudge(EnglishJudge):
