@@ -269,6 +269,28 @@ async def test_the_watcher_keeps_the_fleet_and_status_shows_counts_then_laggards
         assert await asyncio.to_thread(cli, *argv) == 0
         doc = json.loads(capsys.readouterr().out)
         assert [r["hub"] for r in doc["hubs"]] == hubs(120)[115:118]
+
+        # The admin pushes v4 once more to the laggards: their ids are the file push reads.
+        argv = ("fleet", "status", "--state", str(state), "--lagging", "--ids")
+        assert await asyncio.to_thread(cli, *argv) == 0
+        laggards = tmp_path / "laggards.txt"
+        laggards.write_text(capsys.readouterr().out)
+        assert laggards.read_text().split() == hubs(120)[100:]
+        envelope = tmp_path / "v4.json"
+        envelope.write_text(json.dumps(ENVELOPE))
+        # The first push's journal has every hub PUBACKed: that is not every hub applied.
+        journal = PushJournal(tmp_path / "v4.json.pushed", envelope_payload(ENVELOPE))
+        for hub_id in hubs(120):
+            journal.add(hub_id)
+        journal.close()
+        push_argv = ["fleet", "push", str(envelope), "--hubs", str(laggards)]
+        push_argv += ["--port", str(broker.port)]
+        async with DesiredCounter(broker.port) as counter:
+            assert await asyncio.to_thread(cli, *push_argv) == 0
+            assert "nothing published" in capsys.readouterr().out
+            assert await asyncio.to_thread(cli, *push_argv, "--again") == 0
+            await eventually(lambda: len(counter.live) == 20)
+        assert counter.live == hubs(120)[100:]
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -116,6 +116,12 @@ def add_fleet_commands(subparsers: Any) -> None:
         default=None,
         help="progress file, resumed by the same command (default: ENVELOPE.pushed)",
     )
+    push_p.add_argument(
+        "--again",
+        action="store_true",
+        help="publish to the listed hubs even if the journal has them as done"
+        " (the laggards of `fleet status --lagging --ids`)",
+    )
     push_p.set_defaults(fleet_command="fleet-push")
     watch_p = fleet_sub.add_parser(
         "watch", help="keep every hub's status in a file for `fleet status --state`"
@@ -157,6 +163,11 @@ def add_fleet_commands(subparsers: Any) -> None:
         "--json", action="store_true", help="the counts and the hubs asked for, as JSON"
     )
     status_p.add_argument(
+        "--ids",
+        action="store_true",
+        help="only the ids of the hubs asked for, one a line (for `fleet push --hubs`)",
+    )
+    status_p.add_argument(
         "--hub", action="append", default=[], help="list only these hubs (repeat)"
     )
     status_p.add_argument(
@@ -195,7 +206,10 @@ def _fleet_push(args: argparse.Namespace) -> int:
     journal = args.journal or args.envelope.with_name(args.envelope.name + ".pushed")
     last = [0.0]
 
+    counted: list[PushProgress] = []
+
     def report(p: PushProgress) -> None:
+        counted[:] = [p]
         now = time.monotonic()
         if now - last[0] >= 1.0 or p.done == p.total:
             last[0] = now
@@ -214,10 +228,19 @@ def _fleet_push(args: argparse.Namespace) -> int:
             _hub_ids(args),
             rate=args.rate or None,
             journal=journal,
+            again=args.again,
             progress=report,
         )
     )
-    print(f"published to {len(topics)} hub(s); journal {journal}")
+    skipped = counted[0].skipped if counted else 0
+    if topics and skipped == len(topics):
+        print(
+            f"nothing published: the journal {journal} has all {skipped:,} hub(s) as done"
+            " (a PUBACK is not an `applied`: --again publishes to them once more)"
+        )
+        return 0
+    before = f" ({skipped:,} done before)" if skipped else ""
+    print(f"published to {len(topics) - skipped:,} hub(s){before}; journal {journal}")
     return 0
 
 
@@ -261,6 +284,14 @@ def _fleet_status(args: argparse.Namespace) -> int:
         shown = late if shown is None else [r for r in shown if r in late]
     if shown is None and (args.all or listed or len(rows) <= LIST_UNASKED):
         shown = rows
+    if args.ids:
+        # A file of these is what `fleet push --hubs` reads: push again to the laggards.
+        if shown is None:
+            raise FleetError(
+                "--ids lists the hubs asked for: add --lagging, --offline-since or --all"
+            )
+        print("\n".join(r.hub for r in shown))
+        return 0
     if args.json:
         doc: dict[str, Any] = {"as_of": now.isoformat().replace("+00:00", "Z"), "counts": summary}
         if header:

@@ -138,13 +138,15 @@ async def push(
     rate: float | None = None,
     window: int = PUSH_WINDOW,
     journal: Path | None = None,
+    again: bool = False,
     progress: Callable[[PushProgress], None] | None = None,
 ) -> list[str]:
     """Publish the envelope retained, QoS 1, to each target; returns the topics once PUBACKed.
 
     At most `rate` publishes a second (None: as fast as `window` PUBACKs allow), over the
     broker's nodes in turn when a connection is lost; with `journal`, hubs done in an
-    earlier run are skipped and each PUBACK is recorded. UplinkError when every node
+    earlier run are skipped (unless `again`: the laggards of a push, sent it once more)
+    and each PUBACK is recorded. UplinkError when every node
     failed `_PUSH_ROUNDS` times; the journal then holds what was done.
     """
     topics = desired_topics(broker, envelope, hubs)
@@ -152,9 +154,13 @@ async def push(
     log = PushJournal(journal, payload) if journal is not None else None
     state = PushProgress(total=len(topics))
     try:
-        pending = [t for t in topics if log is None or _hub_of(t) not in log.done]
+        # A PUBACK says the broker has the envelope, not that the hub got it: `again`
+        # publishes to hubs the journal has as done (a hub that has it ignores the copy).
+        pending = [t for t in topics if log is None or again or _hub_of(t) not in log.done]
         state.skipped = len(topics) - len(pending)
         state.done = state.skipped
+        if progress is not None:
+            progress(state)
         await _Pusher(broker, payload, rate, window, log, state, progress).run(pending)
     finally:
         if log is not None:
