@@ -155,6 +155,8 @@ async def run_worker(args: argparse.Namespace) -> None:
         data = Path(args.dir) / hub_id(n)
         data.mkdir(parents=True, exist_ok=True)
         mqtt: dict[str, Any] = {"heartbeat_s": args.heartbeat, "protocol": args.protocol}
+        if args.reconnect_spread is not None:
+            mqtt["reconnect_spread_s"] = args.reconnect_spread
         if len(brokers) == 1:
             mqtt |= {"host": "127.0.0.1", "port": int(brokers[0].rsplit(":", 1)[1])}
         else:
@@ -324,6 +326,11 @@ async def spawn_workers(
             *("--heartbeat", str(args.heartbeat), "--key", key, "--hubs", str(args.hubs)),
             *("--alarm-hubs", str(args.alarm_hubs), "--workers", str(args.workers)),
             *("--protocol", args.protocol),
+            *(
+                ("--reconnect-spread", str(args.reconnect_spread))
+                if args.reconnect_spread is not None
+                else ()
+            ),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             # A worker's stats are one JSON line per request; with 2,500 hubs each it is
@@ -800,7 +807,8 @@ async def coordinate_cluster(args: argparse.Namespace) -> None:
     print(
         f"hubs {args.hubs} in {args.workers} processes, alarm sample {args.alarm_hubs};"
         f" heartbeat every {args.heartbeat:g} s; push rate {args.rate:g}/s; seed {args.seed};"
-        f" RLIMIT_NOFILE {nofile}"
+        f" RLIMIT_NOFILE {nofile}; hubs' reconnect spread"
+        f" {'5 (default)' if args.reconnect_spread is None else f'{args.reconnect_spread:g}'} s"
     )
     with tempfile.TemporaryDirectory(prefix="pingan-city-") as tmp:
         cluster = RabbitCluster(
@@ -1054,6 +1062,14 @@ def main() -> None:
         default=None,
         help="mqtt.protocol of every hub (default auto; 3.1.1 with --cluster: RabbitMQ 3.10"
         " answers an MQTT 5 CONNECT by closing and logging ~70 lines)",
+    )
+    parser.add_argument(
+        "--reconnect-spread",
+        type=float,
+        default=None,
+        metavar="S",
+        help="mqtt.reconnect_spread_s of every hub (default: the hub's, 5 s): a lost"
+        " session's first reconnect comes at a random moment within S seconds",
     )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--brokers", help=argparse.SUPPRESS)
