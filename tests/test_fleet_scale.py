@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import signal
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -362,3 +363,23 @@ async def test_the_watcher_keeps_writing_its_state_after_a_failed_write(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_a_stopped_watcher_stops_even_when_its_broker_node_hangs(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    # An overloaded node (issue 21) that no longer answers: Ctrl-C on `fleet watch` must
+    # still end it, not be taken for a lost connection and reconnected.
+    watcher = FleetWatch(Broker("127.0.0.1", broker.port), tmp_path / "fleet.sqlite")
+    task = asyncio.create_task(watcher.run())
+    await asyncio.wait_for(watcher.subscribed.wait(), 10)
+    broker.proc.send_signal(signal.SIGSTOP)  # alive, connected, answering nothing
+    try:
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=30)
+        assert task in done, "the watcher did not stop"
+        assert task.cancelled()
+    finally:
+        broker.proc.send_signal(signal.SIGCONT)
+        if not task.done():
+            task.cancel()
