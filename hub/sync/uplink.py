@@ -60,6 +60,10 @@ _LOGGER = logging.getLogger(__name__)
 # reconnect in lock-step after a broker outage.
 # How long a PUBACK may take before the connection is considered broken.
 _PUBACK_TIMEOUT_S = 10.0
+# A session in which no heartbeat was PUBACKed for this many heartbeat periods is ended
+# and made again: connected but deaf or mute is worse than down (issue 21: after a node
+# kill two hubs kept a connection for 15 min, their acks undelivered, no heartbeat).
+_SILENT_SESSION_HEARTBEATS = 3
 # The broker keeps our session (subscriptions + queued acks) this long while offline.
 _SESSION_EXPIRY_S = 24 * 3600
 # Events fetched from the outbox per query; a new commit interrupts the batch so an
@@ -155,6 +159,7 @@ class Uplink:
         # Monotonic time since which there is no broker connection (None: connected).
         self._monotonic = monotonic
         self._session_began = 0.0
+        self._heartbeat_acked = 0.0  # time.monotonic() of the session's last heartbeat PUBACK
         self.down_since: float | None = monotonic()
 
     def _make_client(
@@ -349,6 +354,8 @@ class Uplink:
             self.state.connected = True
             self.down_since = None
             self._session_began = self._monotonic()
+            # Real time, as the heartbeat's own asyncio.sleep (not the hub's clock).
+            self._heartbeat_acked = time.monotonic()
             self.state.protocol = version
             self.outbox.alarm_committed.clear()  # what was committed before is sent now
             self.state.attempts.append((version, "connected"))
@@ -368,6 +375,7 @@ class Uplink:
                     tasks.create_task(self._drain_outbox(client))
                     tasks.create_task(self._receive(client))
                     tasks.create_task(self._watch_reconfigure())
+                    tasks.create_task(self._watch_heartbeats())
             except ExceptionGroup as group:
                 # A lost connection fails whichever task noticed first: report that one.
                 # Anything else (a bug) propagates whole to the supervisor.
@@ -388,6 +396,24 @@ class Uplink:
             self.on_connected()
         await self._publish_report(client)
         await self._heartbeat(client)
+
+    async def _watch_heartbeats(self) -> None:
+        """End the session when its heartbeats stop being PUBACKed, whatever holds them up.
+
+        Each publish has its own PUBACK timeout, but a heartbeat that is never published
+        (a wait before it that never ends) or a session whose other half has stopped is
+        caught by nothing else; a new session starts everything afresh."""
+        limit = _SILENT_SESSION_HEARTBEATS * self.cfg.mqtt.heartbeat_s
+        while True:
+            silent = time.monotonic() - self._heartbeat_acked
+            if silent >= limit:
+                _LOGGER.error(
+                    "uplink: no heartbeat PUBACKed for %.0f s on %s: reconnecting",
+                    silent,
+                    self.state.broker,
+                )
+                raise aiomqtt.MqttError(f"no heartbeat PUBACKed for {silent:.0f} s")
+            await asyncio.sleep(limit - silent)
 
     async def _watch_reconfigure(self) -> None:
         self._reconfigure.clear()
@@ -437,6 +463,7 @@ class Uplink:
             self.topics.status, json.dumps(payload, ensure_ascii=False), qos=1, retain=True
         )
         self.state.last_heartbeat = time.time()
+        self._heartbeat_acked = time.monotonic()
 
     async def _heartbeat(self, client: aiomqtt.Client) -> None:
         while True:
