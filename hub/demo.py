@@ -21,6 +21,7 @@ from hub.services.alarms import ALARM_PROMPTS
 from hub.sim.broker import Mosquitto, free_port
 from hub.sim.centre import SimulatedCentre
 from hub.sos.lifecycle import Alarm, AlarmState
+from hub.timeouts import wait_within
 from hub.voice.prompts import prompt_text
 
 DEMO_HUB = "DEMO-0001"
@@ -81,7 +82,7 @@ async def _demo(data_dir: Path, port: int, forever: bool, ack_delay: float) -> i
     await hub.start()
     hub.alarms.listeners.append(narrate)
     try:
-        await asyncio.wait_for(hub.uplink.connected.wait(), 10)
+        await wait_within(hub.uplink.connected.wait(), 10)
         print(
             f"[hub] {DEMO_HUB} online (MQTT {hub.uplink.state.protocol}); "
             f"control socket {cfg.control_socket}"
@@ -94,7 +95,7 @@ async def _demo(data_dir: Path, port: int, forever: bool, ack_delay: float) -> i
         pin.drive_low()
         await asyncio.sleep(0.2)
         pin.drive_high()
-        await asyncio.wait_for(done.wait(), 10 + 3 * ack_delay)
+        await wait_within(done.wait(), 10 + 3 * ack_delay)
         print("[demo] the whole loop worked: press -> disk -> MQTT -> centre -> ack -> elder")
         if forever:
             print(f"[demo] still running; try: pingan-hub status --socket {cfg.control_socket}")

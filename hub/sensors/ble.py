@@ -34,6 +34,7 @@ from hub.reading import Reading
 from hub.sensors.ble_watchdog import ScanWatchdog, Verdict
 from hub.sensors.bthome import BTHOME_UUID, AdvertError, BTHomeDecoder
 from hub.sensors.presence import PresenceTracker, Transition
+from hub.timeouts import wait_within
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -248,7 +249,7 @@ class BleSource:
         if self.passive:
             scanner = self._factory(self.detected, True)
             try:
-                await asyncio.wait_for(scanner.start(), BLUEZ_CALL_TIMEOUT_S)
+                await wait_within(scanner.start(), BLUEZ_CALL_TIMEOUT_S)
             except Exception as exc:  # bleak raises BleakError; dbus-fast its own errors
                 refused = exc
             else:
@@ -259,14 +260,14 @@ class BleSource:
             # Passive refused but active works: this BlueZ cannot scan passively, so stay
             # active. If active fails too, the adapter itself is the problem (not there
             # yet at boot, bluetoothd down): passive is tried again next time.
-            await asyncio.wait_for(scanner.start(), BLUEZ_CALL_TIMEOUT_S)
+            await wait_within(scanner.start(), BLUEZ_CALL_TIMEOUT_S)
             self.passive = False
             _LOGGER.warning(
                 "passive BLE scanning refused (%s); scanning actively from now on", refused
             )
         else:
             scanner = self._factory(self.detected, False)
-            await asyncio.wait_for(scanner.start(), BLUEZ_CALL_TIMEOUT_S)
+            await wait_within(scanner.start(), BLUEZ_CALL_TIMEOUT_S)
         self._scanner = scanner
         _LOGGER.info("BLE scanner on %s started (active)", self.adapter)
 
@@ -275,7 +276,7 @@ class BleSource:
         if scanner is None:
             return
         try:
-            await asyncio.wait_for(scanner.stop(), BLUEZ_CALL_TIMEOUT_S)
+            await wait_within(scanner.stop(), BLUEZ_CALL_TIMEOUT_S)
         except TimeoutError:
             _LOGGER.warning(
                 "BLE scanner on %s did not stop within %.0f s", self.adapter, BLUEZ_CALL_TIMEOUT_S
@@ -311,7 +312,7 @@ class BleSource:
                 timeout = max(0.0, next_check - self.clock.monotonic())
                 reading: Reading | None = None
                 with contextlib.suppress(TimeoutError):
-                    reading = await asyncio.wait_for(self._queue.get(), timeout)
+                    reading = await wait_within(self._queue.get(), timeout)
                 if reading is not None:
                     yield reading
                 now = self.clock.monotonic()
@@ -335,7 +336,7 @@ class BleSource:
         while (left := deadline - loop.time()) > 0:
             item: Reading | None = None
             with contextlib.suppress(TimeoutError):
-                item = await asyncio.wait_for(self._queue.get(), left)
+                item = await wait_within(self._queue.get(), left)
             if item is not None:
                 yield item
 

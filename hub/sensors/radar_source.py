@@ -24,6 +24,7 @@ from hub.sensors import ld2410
 from hub.sensors.frames import Framer
 from hub.sensors.radar import SILENT_S, Model, RadarTracker, decode_frame, radar_key
 from hub.sensors.serial_source import RECONNECT_DELAY, RECONNECT_DELAY_MAX, Opener
+from hub.timeouts import wait_within
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ class RadarSource:
         feed, stale = framer.feed, framer.stale
         while True:
             try:
-                chunk: bytes | None = await asyncio.wait_for(reader.read(READ_CHUNK), IDLE_S)
+                chunk: bytes | None = await wait_within(reader.read(READ_CHUNK), IDLE_S)
             except TimeoutError:
                 chunk = None
             if chunk == b"":

@@ -35,6 +35,7 @@ from hub.store.health import Bucket
 from hub.store.held import HeldEvents, Landed
 from hub.store.outbox import AsyncOutbox, CommitResult
 from hub.tasks import Tasks
+from hub.timeouts import wait_within
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -136,7 +137,7 @@ class EventCommitter:
         while True:
             check = min(_GROUP_CHECK_S, self.group_s) if self.group_s > 0 else _GROUP_CHECK_S
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._group_wanted.wait(), check)
+                await wait_within(self._group_wanted.wait(), check)
             self._group_wanted.clear()
             if self.group_due(self.clock.monotonic()):
                 await self.write_group()

@@ -28,6 +28,7 @@ from hub.sos.lifecycle import UNANSWERED, Alarm
 from hub.sos.modem import Modem, ModemError
 from hub.store.outbox import AsyncOutbox
 from hub.tasks import Tasks
+from hub.timeouts import wait_within
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ class FamilyEscalation:
             try:
                 # Not anext() of incoming_calls(): a timeout would cancel and so end
                 # the generator, and the next wait would crash with StopAsyncIteration.
-                call = await asyncio.wait_for(self.modem.next_call(), _MODEM_CHECK_S)
+                call = await wait_within(self.modem.next_call(), _MODEM_CHECK_S)
             except TimeoutError:
                 continue
             await self.events.commit_or_hold(  # a refusing disk must not restart the modem part

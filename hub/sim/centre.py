@@ -50,7 +50,9 @@ class SimulatedCentre:
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
         """Serve until cancelled."""
-        async with aiomqtt.Client(self.host, self.port, identifier="sim-centre") as client:
+        async with UplinkClient(
+            self.host, self.port, identifier="sim-centre", connect_timeout=10
+        ) as client:
             await client.subscribe(f"{self.prefix}/+/event/#", qos=1)
             if ready:
                 ready.set()

@@ -24,6 +24,7 @@ from hub.sos.escalation import (
     Speak,
 )
 from hub.sos.modem import Modem, ModemError
+from hub.timeouts import wait_within
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ class Escalator:
                 wake = self._wakes.setdefault(facts.alarm_id, asyncio.Event())
                 with contextlib.suppress(TimeoutError):
                     delay = max(0.0, cascade.resume_at - self.monotonic())
-                    await asyncio.wait_for(wake.wait(), delay)
+                    await wait_within(wake.wait(), delay)
                 actions = cascade.tick(self.monotonic())
             else:
                 return cascade

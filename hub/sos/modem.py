@@ -42,6 +42,7 @@ from hub.sos.at import (
     same_number,
 )
 from hub.sos.sms import SmsError, encode_submit, mask_number
+from hub.timeouts import wait_within
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -341,7 +342,7 @@ class Modem:
                     await pending.prompt  # raises when the port was lost meanwhile
                     transport.write(pdu.encode("ascii") + _CTRL_Z)
                 try:
-                    return await asyncio.wait_for(asyncio.shield(pending.done), timeout_s)
+                    return await wait_within(asyncio.shield(pending.done), timeout_s)
                 except TimeoutError:
                     self._quiet_until = loop.time() + _LATE_ANSWER_S
                     raise ModemError(
@@ -463,7 +464,7 @@ class Modem:
                 return CallResult(CallOutcome.NO_ANSWER, f"call to {masked} ended")
             with contextlib.suppress(TimeoutError):
                 remaining = max(0.0, deadline - loop.time())
-                await asyncio.wait_for(self._call_end.wait(), min(self.call_poll_s, remaining))
+                await wait_within(self._call_end.wait(), min(self.call_poll_s, remaining))
         await self.hang_up()
         return CallResult(
             CallOutcome.NO_ANSWER, f"{masked} did not answer within {ring_timeout:g} s"

@@ -13,19 +13,23 @@ away from the next attempt's connection.
 `UplinkClient` handles both at the boundary, without patching aiomqtt: a subclass that
 gives the CONNECT its own timeout, turns a disconnect while `__aenter__` waits for the
 CONNACK into `ClosedBeforeConnack`, a timeout into `NoConnack`, and closes the abandoned
-socket at once (also when the wait is cancelled). It relies on aiomqtt 2.x's private
-`_on_disconnect`, `_connected` and `_client`, and paho 2.x's `_sock_close` (pyproject pins
-aiomqtt < 3); the hub's tests against a broker that closes (hub.sim.proxy `close_mqtt5`),
-one that never answers (amqtt) and one that answers late (tests/test_broker_list.py,
-counting the open connections) fail if it stops working. The fleet tools and the
+socket at once (also when the wait is cancelled); its waits keep a cancellation (aiomqtt
+waits with 3.11's `asyncio.wait_for`, hub/timeouts.py). It relies on aiomqtt 2.x's
+private `_on_disconnect`, `_connected`, `_wait_for` and `_client`, and paho 2.x's
+`_sock_close` (pyproject pins aiomqtt < 3); the hub's tests against a broker that
+closes (hub.sim.proxy `close_mqtt5`), one that never answers (amqtt) and one that
+answers late (tests/test_broker_list.py, counting the open connections), and
+tests/test_timeouts.py, fail if it stops working. The fleet tools and the
 simulated centre use it too (hub.fleet.broker, hub.sim.centre).
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import socket
-from typing import Any, Self
+from collections.abc import Awaitable
+from typing import Any, Self, TypeVar
 
 import aiomqtt
 import paho.mqtt.client as mqtt
@@ -34,6 +38,9 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from hub.sync.protocol_plan import NO_ANSWER, UNREACHABLE
+from hub.timeouts import wait_within
+
+T = TypeVar("T")
 
 
 class ClosedBeforeConnack(aiomqtt.MqttError):
@@ -66,6 +73,18 @@ class UplinkClient(aiomqtt.Client):
         self.manual_ack = manual_ack
         if manual_ack:
             self._client.manual_ack_set(True)
+
+    async def _wait_for(self, fut: Awaitable[T], timeout: float | None) -> T:  # noqa: ASYNC109
+        # aiomqtt waits for every CONNACK, PUBACK and SUBACK here with asyncio.wait_for,
+        # which on Python 3.11 loses a cancellation that comes in the same loop turn as
+        # the PUBACK (hub/timeouts.py): the session's task would go on after its
+        # TaskGroup was told to stop, and the session would hang open.
+        if timeout is None:
+            timeout = self.timeout
+        try:
+            return await wait_within(fut, None if timeout == math.inf else timeout)
+        except TimeoutError:
+            raise aiomqtt.MqttError("Operation timed out") from None
 
     def ack(self, message: aiomqtt.Message) -> None:
         """Acknowledge a message the application has taken (with manual_ack; QoS 1/2)."""

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+from hub.timeouts import wait_within
 from hub.voice.capture import AudioSource
 from hub.voice.confirm import Answer, ConfirmFlow, ConfirmState, Outcome
 from hub.voice.gate import EnergyGate
@@ -167,7 +168,7 @@ class VoiceListener:
         self._takes = asyncio.Queue()
         self._take = bytearray()
         try:
-            return await asyncio.wait_for(self._takes.get(), timeout_s)
+            return await wait_within(self._takes.get(), timeout_s)
         finally:
             self._takes = None
             self._take = bytearray()

@@ -32,6 +32,7 @@ from hub.reading import Reading
 from hub.sensors.gpio import OK_BUTTON, SOS_BUTTON
 from hub.store.atomic import read_json, write_json_atomic
 from hub.store.registry import Device
+from hub.timeouts import wait_within
 from hub.web.access import Access, BothHeld, Role, Session, allowed_host, same
 from hub.web.address import interface_address, listen
 from hub.web.join import PermitJoin, WalkTest
@@ -635,7 +636,7 @@ class WebServer:
         try:
             while self.access.session(session.token, self.monotonic(), touch=False):
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(waiter.wait(), _LIVE_TICK_S)
+                    await wait_within(waiter.wait(), _LIVE_TICK_S)
                 await asyncio.sleep(_LIVE_MIN_S)
                 waiter.clear()
                 if request.transport is None or request.transport.is_closing():

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub.sensors.signal import good_ble, good_cell, good_round_trip, good_wifi, read_link
+from hub.timeouts import wait_within
 from hub.web.access import Role
 from hub.web.kit import HubParts, PageKit
 from hub.web.text import t
@@ -60,7 +61,7 @@ class SurveyPages:
         """Measure now: Wi-Fi, broker round trip, cellular, BLE per paired device."""
         link = await asyncio.to_thread(read_link, Path(self.kit.cfg.wireless_path))
         try:
-            rtt = await asyncio.wait_for(self.hub.uplink.round_trip(), _ROUND_TRIP_TIMEOUT_S)
+            rtt = await wait_within(self.hub.uplink.round_trip(), _ROUND_TRIP_TIMEOUT_S)
         except TimeoutError:
             rtt = None
         quality = await self.hub.family.signal()
