@@ -93,6 +93,7 @@ class SimulatedCentre:
 # A consumer whose session ended retries on the next node after about this long, and a
 # round of nodes that all failed makes it pause longer (jittered, up to the cap): the
 # other consumers already receive everything meanwhile.
+_ACKS_IN_FLIGHT = 1000  # a city's alarm burst, acked at once
 _CONSUMER_RETRY_S = 0.5
 _CONSUMER_RETRY_MAX_S = 10.0
 
@@ -165,6 +166,9 @@ class ClusterCentre:
                     timeout=10,
                     connect_timeout=plan.connack_timeout,
                 ) as client:
+                    # Acks go out concurrently, one per alarm copy: aiomqtt's warning past
+                    # 10 pending publishes would print a line per alarm of a burst.
+                    client.pending_calls_threshold = _ACKS_IN_FLIGHT
                     plan.connected()
                     connected = True
                     self.connected[index] = str(node)
