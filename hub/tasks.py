@@ -69,28 +69,55 @@ class Tasks:
         """Cancel every task and wait until each has ended (a part that will not end is
         cancelled again, _STOP_TRIES times, then left)."""
         self._stopping = True
-        for task in list(self._tasks):
+        # The rest of the stop (storage closed, last records written) matters more than a
+        # part that will not end: systemd would kill the whole hub instead.
+        await cancel_and_wait(set(self._tasks))
+
+
+async def cancel_and_wait(
+    tasks: set[asyncio.Task[Any]], grace_s: float = _STOP_GRACE_S, tries: int = _STOP_TRIES
+) -> None:
+    """Cancel the tasks and wait until each has ended. One that missed its cancellation
+    (a library's wait can swallow one: hub/timeouts.py) is cancelled again after
+    `grace_s`, `tries` times, then left with an error logged, never waited on for ever."""
+    for task in tasks:
+        task.cancel()
+    pending = {t for t in tasks if not t.done()}
+    for _ in range(tries):
+        if not pending:
+            return
+        _, pending = await asyncio.wait(pending, timeout=grace_s)
+        for task in pending:
+            where = "; ".join(
+                f"{f.f_code.co_filename.rsplit('/', 1)[-1]}:{f.f_lineno} {f.f_code.co_name}"
+                for f in task.get_stack(limit=4)
+            )
+            _LOGGER.warning("%s did not stop (at %s); cancelling it again", task.get_name(), where)
             task.cancel()
-        pending = set(self._tasks)
-        for _ in range(_STOP_TRIES):
-            # A part that missed its cancellation (Python 3.11's wait_for can swallow one)
-            # is cancelled again, not waited on forever.
-            _, pending = await asyncio.wait(pending, timeout=_STOP_GRACE_S)
-            if not pending:
-                break
-            for task in pending:
-                where = "; ".join(
-                    f"{f.f_code.co_filename.rsplit('/', 1)[-1]}:{f.f_lineno} {f.f_code.co_name}"
-                    for f in task.get_stack(limit=4)
-                )
-                _LOGGER.warning(
-                    "%s did not stop (at %s); cancelling it again", task.get_name(), where
-                )
-                task.cancel()
-        else:
-            # The rest of the stop (storage closed, last records written) matters more
-            # than a part that will not end: systemd would kill the whole hub instead.
-            for task in pending:
-                _LOGGER.error(
-                    "%s did not stop after %d cancellations; left", task.get_name(), _STOP_TRIES
-                )
+    for task in pending:
+        _LOGGER.error("%s did not stop after %d cancellations; left", task.get_name(), tries)
+
+
+async def first_to_end(*coros: Coroutine[Any, Any, None], grace_s: float = _STOP_GRACE_S) -> None:
+    """Run the coroutines as tasks until the first of them ends or fails; then cancel the
+    others and wait for them (again and again if one misses its cancellation), and raise
+    the first failure. Unlike a TaskGroup, whose exit waits for ever on a task that
+    swallowed its cancellation, this always ends: the uplink's session must, or a hub
+    stays "connected" with its heartbeat and the centre's acks stopped (issue 21).
+    A cancellation of the caller cancels every task and propagates."""
+    tasks = [asyncio.create_task(c) for c in coros]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        await cancel_and_wait(set(tasks), grace_s)
+    failures = [
+        (task, exc)
+        for task in tasks
+        if task.done() and not task.cancelled() and (exc := task.exception()) is not None
+    ]
+    first = next((exc for task, exc in failures if task in done), None)
+    for task, exc in failures:
+        if exc is not first:  # failed while being cancelled: said, not lost
+            _LOGGER.warning("%s also failed: %r", task.get_name(), exc)
+    if first is not None:
+        raise first

@@ -18,6 +18,7 @@ import pytest
 
 from hub.sim.broker import Mosquitto
 from hub.sync.mqtt_client import UplinkClient
+from hub.tasks import first_to_end
 from hub.timeouts import wait_within
 
 HUB = Path(__file__).resolve().parent.parent / "hub"
@@ -67,6 +68,49 @@ async def test_a_publish_cancelled_as_its_puback_arrives_ends_cancelled(
         publishing = asyncio.create_task(client.publish("pingan/v1/t/event/sos", b"{}", qos=1))
         with pytest.raises(asyncio.CancelledError):
             await publishing
+
+
+async def test_a_session_ends_even_when_one_of_its_tasks_misses_its_cancellation() -> None:
+    """The uplink's session runs its tasks with first_to_end: when one fails, the others
+    are cancelled, and one that swallows the cancellation (whatever library did it) is
+    cancelled again instead of holding the session open, as a TaskGroup would."""
+    stubborn_cancels: list[int] = []
+
+    async def stubborn() -> None:
+        for n in range(2):  # swallows the first cancellation, as 3.11's wait_for can
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                stubborn_cancels.append(n)
+                if n == 1:
+                    raise
+
+    async def heartbeat_times_out() -> None:
+        await asyncio.sleep(0.01)
+        raise aiomqtt.MqttError("Operation timed out")
+
+    with pytest.raises(aiomqtt.MqttError, match="timed out"):
+        await wait_within(first_to_end(stubborn(), heartbeat_times_out(), grace_s=0.05), 5)
+    assert stubborn_cancels == [0, 1]
+
+
+async def test_a_session_stopped_from_outside_stops_its_tasks() -> None:
+    started = asyncio.Event()
+    ended: list[str] = []
+
+    async def part(name: str) -> None:
+        started.set()
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            ended.append(name)
+
+    session = asyncio.create_task(first_to_end(part("a"), part("b")))
+    await started.wait()
+    session.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await session
+    assert sorted(ended) == ["a", "b"]
 
 
 def test_no_module_of_the_hub_uses_asyncio_wait_for() -> None:

@@ -51,6 +51,7 @@ from hub.sync.messages import Ack, Topics, parse_ack, parse_command
 from hub.sync.mqtt_client import UplinkClient, attempt_outcome
 from hub.sync.protocol_plan import V5, V311, ConnackPatience, ProtocolPlan
 from hub.sync.reconnect import Pauses
+from hub.tasks import first_to_end
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -367,23 +368,19 @@ class Uplink:
             self.state.connected_since = time.time()
             self.state.last_error = ""
             _LOGGER.info("uplink connected to %s (MQTT %s)", broker, self.state.protocol)
-            try:
-                async with asyncio.TaskGroup() as tasks:
-                    # Created first, so its SUBSCRIBE for acks leaves before any event
-                    # (tasks start in order; paho sends packets in the order they are made).
-                    tasks.create_task(self._come_online(client))
-                    tasks.create_task(self._drain_outbox(client))
-                    tasks.create_task(self._receive(client))
-                    tasks.create_task(self._watch_reconfigure())
-                    tasks.create_task(self._watch_heartbeats())
-            except ExceptionGroup as group:
-                # A lost connection fails whichever task noticed first: report that one.
-                # Anything else (a bug) propagates whole to the supervisor.
-                if group.subgroup(
-                    lambda e: not isinstance(e, (ExceptionGroup, aiomqtt.MqttError, OSError))
-                ):
-                    raise
-                raise group.exceptions[0] from None
+            # The session ends when its first task ends or fails (a lost connection fails
+            # whichever task noticed first; a bug propagates to the supervisor). Not a
+            # TaskGroup: its exit waits for ever on a task that missed its cancellation,
+            # and the session would hang open with its heartbeat and intake stopped.
+            await first_to_end(
+                # First, so its SUBSCRIBE for acks leaves before any event (tasks start
+                # in order; paho sends packets in the order they are made).
+                self._come_online(client),
+                self._drain_outbox(client),
+                self._receive(client),
+                self._watch_reconfigure(),
+                self._watch_heartbeats(),
+            )
 
     async def _come_online(self, client: aiomqtt.Client) -> None:
         """Subscribe, say online, then heartbeat; the outbox drains meanwhile."""
