@@ -143,6 +143,58 @@ class UplinkClient(aiomqtt.Client):
             return
         super()._on_disconnect(client, userdata, flags, reason_code, properties)
 
+    # aiomqtt hands paho's socket to the loop with call_soon_threadsafe(add_reader or
+    # add_writer, sock.fileno(), ...): the number is read when paho asks, the socket is
+    # registered a loop turn later. A connection that ends in between (a broker node
+    # killed: the read fails in the same turn as a publish asks to write) is closed by
+    # then, and the loop registers its old number: EBADF, or EPERM on a SQLite journal
+    # that got the number, or worse another socket that did (the next uplink
+    # connection, BlueZ's D-Bus): its reader or writer replaced by this dead client's.
+    # Both are registered only if the socket is still paho's and still open.
+
+    def _on_socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        fd = sock.fileno()
+
+        def read() -> None:
+            try:
+                while True:
+                    client.loop_read()
+                    # An SSL socket can hold decoded bytes select() does not see.
+                    pending = getattr(client.socket(), "pending", None)
+                    if pending is None or pending() == 0:
+                        break
+            except Exception as exc:  # a broken connection: the session ends
+                self._lost(exc)
+
+        def register() -> None:
+            if self._still_open(sock, fd):
+                self._loop.add_reader(fd, read)
+                self._misc_task = self._loop.create_task(self._misc_loop())
+
+        self._loop.call_soon_threadsafe(register)
+
+    def _on_socket_register_write(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        fd = sock.fileno()
+
+        def write() -> None:
+            try:
+                client.loop_write()
+            except Exception as exc:  # a broken connection: the session ends
+                self._lost(exc)
+
+        def register() -> None:
+            if self._still_open(sock, fd):
+                self._loop.add_writer(fd, write)
+
+        self._loop.call_soon_threadsafe(register)
+
+    def _still_open(self, sock: Any, fd: int) -> bool:
+        return fd >= 0 and sock.fileno() == fd and self._client.socket() is sock
+
+    def _lost(self, exc: Exception) -> None:
+        if not self._disconnected.done():
+            self._disconnected.set_exception(exc)
+
 
 def attempt_outcome(exc: BaseException) -> str:
     """How a connect attempt ended, in UplinkState.attempts' words."""
