@@ -1,4 +1,5 @@
-"""The uplink's client never registers a socket number it no longer owns with the loop.
+"""The uplink's client cleans up after a connection: it never registers a socket number it
+no longer owns with the loop, and leaves no unread error behind.
 
 paho asks aiomqtt to watch its socket (on_socket_open, on_socket_register_write); aiomqtt
 schedules the registration for the next loop turn with the number read now. When the
@@ -10,13 +11,16 @@ loop would watch that socket for the dead client (seen when a broker node was ki
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import socket
 
 import aiomqtt
 
 from hub.sim.broker import Mosquitto
+from hub.sim.proxy import FaultyProxy
 from hub.sync.mqtt_client import UplinkClient
+from tests.helpers import eventually
 
 
 def connect(port: int) -> UplinkClient:
@@ -91,3 +95,23 @@ async def test_the_live_connection_is_still_watched(broker: Mosquitto) -> None:
             async for message in client.messages:
                 assert message.payload == b"hello"
                 break
+
+
+async def test_a_lost_connection_leaves_no_unread_error_behind(proxy: FaultyProxy) -> None:
+    """A publishing tool (`fleet push`) whose connection drops learns it from its own
+    timeout; the client must not also print "Future exception was never retrieved"."""
+    loop = asyncio.get_running_loop()
+    reported: list[str] = []
+    loop.set_exception_handler(lambda _loop, context: reported.append(context["message"]))
+    try:
+        client = connect(proxy.port)
+        async with client:
+            await client.publish("pingan/test/one", b"1", qos=1)
+            proxy.cut()
+            await eventually(client._disconnected.done)
+        del client
+        gc.collect()
+        await asyncio.sleep(0)
+        assert reported == []
+    finally:
+        loop.set_exception_handler(None)

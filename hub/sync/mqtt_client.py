@@ -29,6 +29,7 @@ import contextlib
 import math
 import socket
 from collections.abc import Awaitable
+from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import aiomqtt
@@ -110,6 +111,23 @@ class UplinkClient(aiomqtt.Client):
         finally:
             self._awaiting_connack = False
             self.timeout = call_timeout
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await super().__aexit__(exc_type, exc, tb)
+        finally:
+            # aiomqtt keeps an unexpected disconnection in a future that only message
+            # iteration and the next publish read. A client that was only publishing
+            # (`fleet push`, the centre's acks) learns of it from its own timeout or
+            # error; unread, the future prints "Future exception was never retrieved"
+            # and a traceback when collected, once per lost connection.
+            if self._disconnected.done() and not self._disconnected.cancelled():
+                self._disconnected.exception()
 
     def _abandon(self) -> None:
         """Close the socket of an attempt given up before its CONNACK, now.
