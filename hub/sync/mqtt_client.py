@@ -14,8 +14,11 @@ away from the next attempt's connection.
 gives the CONNECT its own timeout, turns a disconnect while `__aenter__` waits for the
 CONNACK into `ClosedBeforeConnack`, a timeout into `NoConnack`, and closes the abandoned
 socket at once (also when the wait is cancelled); its waits keep a cancellation (aiomqtt
-waits with 3.11's `asyncio.wait_for`, hub/timeouts.py). It relies on aiomqtt 2.x's
-private `_on_disconnect`, `_connected`, `_wait_for` and `_client`, and paho 2.x's
+waits with 3.11's `asyncio.wait_for`, hub/timeouts.py); it registers paho's socket with
+the loop only while paho still owns it, and reads the disconnection future aiomqtt would
+leave unread (tests/test_mqtt_sockets.py). It relies on aiomqtt 2.x's private
+`_on_disconnect`, `_on_socket_open`, `_on_socket_register_write`, `_misc_loop`,
+`_connected`, `_disconnected`, `_wait_for`, `_loop` and `_client`, and paho 2.x's
 `_sock_close` (pyproject pins aiomqtt < 3); the hub's tests against a broker that
 closes (hub.sim.proxy `close_mqtt5`), one that never answers (amqtt) and one that
 answers late (tests/test_broker_list.py, counting the open connections), and
