@@ -21,6 +21,7 @@ heartbeats; CPU and memory of the harness and of mosquitto.
     .venv/bin/python -m bench.fleet --cluster 3 --hubs 5000 [--alarm-hubs 200]
         [--rate 200] [--heartbeat 60] [--session-queues quorum|classic] [--seed N]
         [--connect-rate 20] [--quorum-tick-ms 60000] [--protocol 3.1.1|auto]
+        [--broker-file-handles 65436] [--reconnect-spread 60] [--broker-scheduler-bind u]
 
 A RabbitMQ cluster (hub.sim.rabbitmq_cluster; Debian's rabbitmq-server). Every hub is
 given the nodes in `mqtt.brokers` and spreads itself over them; the admin's tools
@@ -817,13 +818,15 @@ async def coordinate_cluster(args: argparse.Namespace) -> None:
             session_queues=args.session_queues,
             quorum_tick_ms=args.quorum_tick_ms,
             file_handle_limit=args.broker_file_handles,
+            scheduler_bind_type=args.broker_scheduler_bind,
         )
         t0 = time.monotonic()
         await asyncio.to_thread(cluster.start)
         print(
             f"cluster: {args.cluster} RabbitMQ 3.10 nodes ({args.session_queues} session"
             f" queues, quorum_tick_interval {args.quorum_tick_ms or 'default'}, file handle"
-            f" book {args.broker_file_handles or 'from the ulimit'}) up in"
+            f" book {args.broker_file_handles or 'from the ulimit'}, schedulers bound"
+            f" {args.broker_scheduler_bind or 'db (default)'}) up in"
             f" {time.monotonic() - t0:.0f} s: {', '.join(cluster.addresses)}"
         )
         run = CityRun(args, cluster, Path(tmp))
@@ -1055,6 +1058,14 @@ def main() -> None:
         " 100). Each quorum session reserves handles in RabbitMQ's book (5 on its leader's"
         " node, 2 on each follower's) whatever is open; a node needs about 4 per session"
         " of the cluster to survive a node kill (bench/README.md)",
+    )
+    parser.add_argument(
+        "--broker-scheduler-bind",
+        choices=("u", "db", "ns", "ts", "ps", "s", "nnps", "nnts", "tnnps"),
+        default=None,
+        help="each node's Erlang scheduler bind type (default: RabbitMQ's db, made for one"
+        " node per host: every node here binds its first scheduler to the same core; u"
+        " leaves them to the kernel)",
     )
     parser.add_argument(
         "--protocol",

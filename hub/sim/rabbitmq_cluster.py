@@ -118,6 +118,11 @@ class ClusterNode:
             # Exec the Erlang VM in place of the start script, so that proc.pid is the
             # VM and kill() kills the broker itself, not a wrapper shell.
             "RUNNING_UNDER_SYSTEMD": "true",
+            **(
+                {"RABBITMQ_SCHEDULER_BIND_TYPE": self.cluster.scheduler_bind_type}
+                if self.cluster.scheduler_bind_type
+                else {}
+            ),
             "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": (
                 "-start_epmd false -kernel inet_dist_use_interface {127,0,0,1}"
                 + (
@@ -184,6 +189,7 @@ class RabbitCluster:
         memory_fraction: float = 0.3,
         quorum_tick_ms: int | None = None,
         file_handle_limit: int | None = None,
+        scheduler_bind_type: str | None = None,
     ) -> None:
         if size < 1:
             raise ValueError("a cluster has at least one node")
@@ -203,6 +209,11 @@ class RabbitCluster:
         # new socket waits, with no log line, until the book has room. None: RabbitMQ's
         # own size (the ulimit less 100); a number sets `file_handles_high_watermark`.
         self.file_handle_limit = file_handle_limit
+        # RabbitMQ starts the Erlang VM with `+stbt db`: scheduler N bound to logical
+        # core N-1. Made for one node per host; here every node binds its first scheduler
+        # to core 0, and the kernel cannot move a busy node to the idle core. None keeps
+        # RabbitMQ's default; "u" leaves the schedulers unbound.
+        self.scheduler_bind_type = scheduler_bind_type
         self.epmd_port = free_port()
         self.epmd: subprocess.Popen[bytes] | None = None
         tag = uuid.uuid4().hex[:6]
